@@ -1,0 +1,43 @@
+//! The Prometheus write-ahead log (WAL) format, byte for byte.
+//!
+//! - [`fragment`]: 32 KiB pages of CRC32-C-checked fragments, and [`parse_fragment`] to read one.
+//! - [`RecordAssembler`]: joins fragments into records and decompresses them (snappy, zstd).
+//! - [`record`]: the record codecs — Series, Samples, Tombstones, Exemplars, MmapMarkers,
+//!   Metadata and native histograms — that decode without copying label strings.
+//! - [`Framer`], [`WalWriter`], [`CheckpointWriter`]: write WALs that Prometheus reads, cut into
+//!   pages and segments exactly as Prometheus 2.42 cuts them.
+//!
+//! Reading files, live tailing and positions live in the `wal-reader` crate; this crate only
+//! knows bytes. See `docs/format.md` for the format in prose.
+//!
+//! ```
+//! use wal_format::record::{decode_samples, encode_samples, RefSample};
+//!
+//! let mut rec = Vec::new();
+//! encode_samples(&[RefSample { series_ref: 7, st: 0, t: 1_000, v: 1.5 }], &mut rec);
+//! let mut samples = Vec::new();
+//! decode_samples(&rec, &mut samples).unwrap();
+//! assert_eq!(samples[0].t, 1_000);
+//! ```
+#![warn(missing_docs)]
+
+mod assembler;
+mod compression;
+mod error;
+pub mod fragment;
+mod framer;
+mod names;
+pub mod record;
+mod varint;
+mod writer;
+
+pub use assembler::{Assembled, RecordAssembler};
+pub use compression::decompress;
+pub use error::{Error, RecordFault, Result};
+pub use fragment::{
+    parse_fragment, Compression, Dialect, FragmentHeader, FragmentType, Parsed, DEFAULT_SEGMENT_SIZE, HEADER_SIZE,
+    PAGE_SIZE,
+};
+pub use framer::{Framer, SegmentSink};
+pub use names::{checkpoint_dir_name, parse_checkpoint_name, parse_segment_name, segment_file_name, CHECKPOINT_PREFIX};
+pub use writer::{delete_checkpoints_before, CheckpointWriter, WalOptions, WalWriter, WrittenAt};

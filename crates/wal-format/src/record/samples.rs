@@ -1,0 +1,169 @@
+//! Samples (V1 and V2) and Exemplars records.
+
+use super::{fault, finish, open, LabelsRef, RecordType, RefExemplar, RefSample};
+use crate::error::Error;
+use crate::varint::{put_be64, put_varint, Cursor, ReadFail};
+
+/// Decodes a Samples (type 2) or SamplesV2 (type 11) record, appending to `out`.
+///
+/// V1 layout: first ref and first T as BE64, then per sample varint(ref − first ref),
+/// varint(T − first T), value as BE64 bits. Deltas are to the first sample, not the previous.
+pub fn decode_samples(rec: &[u8], out: &mut Vec<RefSample>) -> Result<(), Error> {
+    let (typ, mut cur) = open(rec, &[RecordType::Samples, RecordType::SamplesV2])?;
+    if cur.is_empty() {
+        return Ok(());
+    }
+    // Each sample needs at least 10 bytes: reserve once so the loop never reallocates.
+    out.reserve(cur.remaining() / 10);
+    let res = if typ == RecordType::Samples { samples_v1(&mut cur, out) } else { samples_v2(&mut cur, out) };
+    res.map_err(|f| fault(typ, cur.pos(), f.into()))?;
+    finish(typ, &cur)
+}
+
+#[inline]
+fn samples_v1(cur: &mut Cursor<'_>, out: &mut Vec<RefSample>) -> Result<(), ReadFail> {
+    let base_ref = cur.be64()?;
+    let base_t = cur.be64()? as i64;
+    while !cur.is_empty() {
+        // Read into locals first: the cursor only advances past complete values, so a failure
+        // reports the offset of the entry that was cut.
+        let mut c = cur.clone();
+        let dref = c.varint()?;
+        let dt = c.varint()?;
+        let v = c.be64()?;
+        *cur = c;
+        out.push(RefSample {
+            series_ref: base_ref.wrapping_add(dref as u64),
+            st: 0,
+            t: base_t.wrapping_add(dt),
+            v: f64::from_bits(v),
+        });
+    }
+    Ok(())
+}
+
+// Start-timestamp markers of SamplesV2 and the V2 histogram records.
+const NO_ST: u8 = 0;
+const SAME_ST: u8 = 1;
+const EXPLICIT_ST: u8 = 2;
+
+pub(super) fn read_st_marker(cur: &mut Cursor<'_>, prev_st: i64, first_st: i64) -> Result<i64, ReadFail> {
+    match cur.byte()? {
+        NO_ST => Ok(0),
+        SAME_ST => Ok(prev_st),
+        // Prometheus treats every other marker byte as "explicit".
+        _ => Ok(first_st.wrapping_add(cur.varint()?)),
+    }
+}
+
+pub(super) fn write_st_marker(buf: &mut Vec<u8>, st: i64, first_st: i64, prev_st: i64) {
+    if st == 0 {
+        buf.push(NO_ST);
+    } else if st == prev_st {
+        buf.push(SAME_ST);
+    } else {
+        buf.push(EXPLICIT_ST);
+        put_varint(buf, st.wrapping_sub(first_st));
+    }
+}
+
+fn samples_v2(cur: &mut Cursor<'_>, out: &mut Vec<RefSample>) -> Result<(), ReadFail> {
+    let (mut first_t, mut first_st) = (0i64, 0i64);
+    let mut prev: Option<RefSample> = None;
+    while !cur.is_empty() {
+        let mut c = cur.clone();
+        let s = match prev {
+            None => {
+                let r = c.varint()?;
+                first_t = c.varint()?;
+                first_st = c.varint()?;
+                RefSample { series_ref: r as u64, st: first_st, t: first_t, v: f64::from_bits(c.be64()?) }
+            }
+            Some(p) => {
+                let r = (p.series_ref as i64).wrapping_add(c.varint()?);
+                let t = first_t.wrapping_add(c.varint()?);
+                let st = read_st_marker(&mut c, p.st, first_st)?;
+                RefSample { series_ref: r as u64, st, t, v: f64::from_bits(c.be64()?) }
+            }
+        };
+        *cur = c;
+        out.push(s);
+        prev = Some(s);
+    }
+    Ok(())
+}
+
+/// Encodes a Samples (V1, type 2) record — what Prometheus 2.42 writes. Start timestamps are not
+/// stored. An empty slice gives a record of just the type byte.
+pub fn encode_samples(samples: &[RefSample], buf: &mut Vec<u8>) {
+    buf.push(RecordType::Samples.byte());
+    let Some(first) = samples.first() else { return };
+    buf.reserve(16 + samples.len() * 12);
+    put_be64(buf, first.series_ref);
+    put_be64(buf, first.t as u64);
+    for s in samples {
+        put_varint(buf, (s.series_ref as i64).wrapping_sub(first.series_ref as i64));
+        put_varint(buf, s.t.wrapping_sub(first.t));
+        put_be64(buf, s.v.to_bits());
+    }
+}
+
+/// Encodes a SamplesV2 (type 11) record, with start timestamps, as the newest Prometheus does.
+pub fn encode_samples_v2(samples: &[RefSample], buf: &mut Vec<u8>) {
+    buf.push(RecordType::SamplesV2.byte());
+    let Some(first) = samples.first() else { return };
+    put_varint(buf, first.series_ref as i64);
+    put_varint(buf, first.t);
+    put_varint(buf, first.st);
+    put_be64(buf, first.v.to_bits());
+    for w in samples.windows(2) {
+        let (prev, s) = (w[0], w[1]);
+        put_varint(buf, (s.series_ref as i64).wrapping_sub(prev.series_ref as i64));
+        put_varint(buf, s.t.wrapping_sub(first.t));
+        write_st_marker(buf, s.st, first.st, prev.st);
+        put_be64(buf, s.v.to_bits());
+    }
+}
+
+/// Decodes an Exemplars (type 4) record, appending to `out`; exemplar labels borrow from `rec`.
+pub fn decode_exemplars<'a>(rec: &'a [u8], out: &mut Vec<RefExemplar<'a>>) -> Result<(), Error> {
+    let (typ, mut cur) = open(rec, &[RecordType::Exemplars])?;
+    if cur.is_empty() {
+        return Ok(());
+    }
+    let res = (|| -> Result<(), ReadFail> {
+        let base_ref = cur.be64()?;
+        let base_t = cur.be64()? as i64;
+        while !cur.is_empty() {
+            let mut c = cur.clone();
+            let dref = c.varint()?;
+            let dt = c.varint()?;
+            let v = f64::from_bits(c.be64()?);
+            let labels = LabelsRef::decode(&mut c)?;
+            cur = c;
+            out.push(RefExemplar {
+                series_ref: base_ref.wrapping_add(dref as u64),
+                t: base_t.wrapping_add(dt),
+                v,
+                labels,
+            });
+        }
+        Ok(())
+    })();
+    res.map_err(|f| fault(typ, cur.pos(), f.into()))?;
+    finish(typ, &cur)
+}
+
+/// Encodes an Exemplars (type 4) record.
+pub fn encode_exemplars(exemplars: &[RefExemplar<'_>], buf: &mut Vec<u8>) {
+    buf.push(RecordType::Exemplars.byte());
+    let Some(first) = exemplars.first() else { return };
+    put_be64(buf, first.series_ref);
+    put_be64(buf, first.t as u64);
+    for e in exemplars {
+        put_varint(buf, (e.series_ref as i64).wrapping_sub(first.series_ref as i64));
+        put_varint(buf, e.t.wrapping_sub(first.t));
+        put_be64(buf, e.v.to_bits());
+        e.labels.encode(buf);
+    }
+}

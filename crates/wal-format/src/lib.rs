@@ -27,6 +27,7 @@ mod error;
 pub mod fragment;
 mod framer;
 mod names;
+mod position;
 pub mod record;
 mod varint;
 mod writer;
@@ -40,4 +41,5 @@ pub use fragment::{
 };
 pub use framer::{Framer, SegmentSink};
 pub use names::{checkpoint_dir_name, parse_checkpoint_name, parse_segment_name, segment_file_name, CHECKPOINT_PREFIX};
-pub use writer::{delete_checkpoints_before, CheckpointWriter, WalOptions, WalWriter, WrittenAt};
+pub use position::Position;
+pub use writer::{delete_checkpoints_before, CheckpointWriter, WalOptions, WalWriter};

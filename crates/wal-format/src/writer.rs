@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::fragment::{Compression, DEFAULT_SEGMENT_SIZE};
 use crate::framer::{Framer, SegmentSink};
+use crate::position::Position;
 use crate::names::{checkpoint_dir_name, parse_checkpoint_name, parse_segment_name, segment_file_name};
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -27,14 +28,6 @@ impl Default for WalOptions {
     }
 }
 
-/// Where a written record landed: its segment and the offset of its first fragment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct WrittenAt {
-    /// Segment index.
-    pub segment: u64,
-    /// Byte offset of the record's first fragment in the segment.
-    pub offset: u64,
-}
 
 /// The segment file being written.
 struct SegmentFile {
@@ -113,14 +106,14 @@ impl WalWriter {
     }
 
     /// Where the next record would start if it fits into the current segment.
-    pub fn position(&self) -> WrittenAt {
-        WrittenAt { segment: self.segment.index, offset: self.framer.offset() as u64 }
+    pub fn position(&self) -> Position {
+        Position { segment: self.segment.index, offset: self.framer.offset() as u64 }
     }
 
     /// Appends one record without flushing a partial page; returns where it landed.
-    pub fn append(&mut self, record: &[u8]) -> Result<WrittenAt, Error> {
+    pub fn append(&mut self, record: &[u8]) -> Result<Position, Error> {
         let (_, offset) = self.framer.log(record, false, &mut self.segment)?;
-        Ok(WrittenAt { segment: self.segment.index, offset: offset as u64 })
+        Ok(Position { segment: self.segment.index, offset: offset as u64 })
     }
 
     /// Appends a batch of records and writes out the partly filled page, as one Prometheus

@@ -1,1 +1,42 @@
-//! placeholder
+//! Reads Prometheus write-ahead logs: finished segments with [`Reader`], a segment still being
+//! written with [`LiveReader`], and the directory layout (segments, checkpoints) with
+//! [`list_segments`] and [`last_checkpoint`].
+//!
+//! Every record comes with its [`Position`] — segment and byte offset of its first fragment — so
+//! a consumer can acknowledge what it has processed and resume there. Both readers follow
+//! Prometheus's rules for what is damage and what is a write still in progress; see
+//! `docs/format.md`.
+//!
+//! ```no_run
+//! use wal_reader::Reader;
+//! use wal_format::record::RecordType;
+//!
+//! let mut reader = Reader::open("data/wal".as_ref())?;
+//! while let Some(rec) = reader.next_record()? {
+//!     println!("{} {}", rec.position, RecordType::of(rec.data));
+//! }
+//! # Ok::<(), wal_reader::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod dir;
+mod error;
+mod framing;
+mod live_reader;
+mod reader;
+
+pub use dir::{last_checkpoint, list_segments, resolve_wal_dir, CheckpointRef, SegmentRef};
+pub use error::Error;
+pub use live_reader::LiveReader;
+pub use reader::Reader;
+pub use wal_format::Position;
+
+/// One record as read: its bytes (decompressed, starting with the record type byte) and where it
+/// starts. The bytes are borrowed from the reader until its next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// Segment and offset of the record's first fragment.
+    pub position: Position,
+    /// The record.
+    pub data: &'a [u8],
+}

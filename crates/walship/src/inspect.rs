@@ -1,0 +1,196 @@
+//! `walship inspect`: a summary of what a WAL holds.
+
+use crate::scan::{scan, Origin};
+use serde::Serialize;
+use std::path::Path;
+use wal_format::record::{self, RecordType};
+use wal_reader::Error;
+
+/// A corruption as inspect reports it.
+#[derive(Debug, Serialize)]
+pub struct CorruptionEntry {
+    /// Segment file.
+    pub segment: String,
+    /// Offset Prometheus would report.
+    pub offset: u64,
+    /// What was wrong.
+    pub error: String,
+}
+
+/// The summary. Counts include the checkpoint.
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    /// Distinct series refs declared by Series records.
+    pub series: usize,
+    /// Distinct refs with at least one float sample.
+    pub series_with_samples: usize,
+    /// Float sample entries.
+    pub samples: u64,
+    /// Integer native-histogram samples.
+    pub histogram_samples: u64,
+    /// Float native-histogram samples.
+    pub float_histogram_samples: u64,
+    /// Exemplars.
+    pub exemplars: u64,
+    /// Tombstone intervals.
+    pub tombstones: u64,
+    /// Metadata entries.
+    pub metadata: u64,
+    /// Mmap markers.
+    pub mmap_markers: u64,
+    /// Records by type name.
+    pub records: std::collections::BTreeMap<String, u64>,
+    /// Smallest float sample timestamp (ms).
+    pub min_time: Option<i64>,
+    /// Largest float sample timestamp (ms).
+    pub max_time: Option<i64>,
+    /// WAL segment indices read.
+    pub segments: Vec<u64>,
+    /// The checkpoint read (its directory name).
+    pub checkpoint: Option<String>,
+    /// Damage found.
+    pub corruptions: Vec<CorruptionEntry>,
+    /// Bytes at the end of the newest segment not (yet) forming a record: {segment, offset, bytes}.
+    pub incomplete_tail: Option<serde_json::Value>,
+    /// Bytes of WAL read.
+    pub bytes: u64,
+}
+
+#[derive(Default)]
+struct Counter {
+    sum: Summary,
+    series: crate::refset::RefSet,
+    with_samples: crate::refset::RefSet,
+    samples: Vec<record::RefSample>,
+    hist: Vec<record::RefHistogramSample>,
+    fhist: Vec<record::RefFloatHistogramSample>,
+    decode_errors: Vec<CorruptionEntry>,
+}
+
+impl Counter {
+    fn record(&mut self, data: &[u8]) -> Result<(), wal_format::Error> {
+        let typ = RecordType::of(data);
+        *self.sum.records.entry(typ.name().to_string()).or_default() += 1;
+        match typ {
+            RecordType::Series => {
+                let mut v = Vec::new();
+                record::decode_series(data, &mut v)?;
+                for s in &v {
+                    self.series.insert(s.series_ref);
+                }
+            }
+            RecordType::Samples | RecordType::SamplesV2 => {
+                self.samples.clear();
+                record::decode_samples(data, &mut self.samples)?;
+                let (mut lo, mut hi) = (self.sum.min_time.unwrap_or(i64::MAX), self.sum.max_time.unwrap_or(i64::MIN));
+                for s in &self.samples {
+                    lo = lo.min(s.t);
+                    hi = hi.max(s.t);
+                    self.with_samples.insert(s.series_ref);
+                }
+                if !self.samples.is_empty() {
+                    (self.sum.min_time, self.sum.max_time) = (Some(lo), Some(hi));
+                }
+                self.sum.samples += self.samples.len() as u64;
+            }
+            RecordType::HistogramSamples | RecordType::CustomBucketsHistogramSamples | RecordType::HistogramSamplesV2 => {
+                self.hist.clear();
+                record::decode_histogram_samples(data, &mut self.hist)?;
+                self.sum.histogram_samples += self.hist.len() as u64;
+            }
+            RecordType::FloatHistogramSamples
+            | RecordType::CustomBucketsFloatHistogramSamples
+            | RecordType::FloatHistogramSamplesV2 => {
+                self.fhist.clear();
+                record::decode_float_histogram_samples(data, &mut self.fhist)?;
+                self.sum.float_histogram_samples += self.fhist.len() as u64;
+            }
+            RecordType::Exemplars => {
+                let mut v = Vec::new();
+                record::decode_exemplars(data, &mut v)?;
+                self.sum.exemplars += v.len() as u64;
+            }
+            RecordType::Tombstones => {
+                let mut v = Vec::new();
+                record::decode_tombstones(data, &mut v)?;
+                self.sum.tombstones += v.len() as u64;
+            }
+            RecordType::Metadata => {
+                let mut v = Vec::new();
+                record::decode_metadata(data, &mut v)?;
+                self.sum.metadata += v.len() as u64;
+            }
+            RecordType::MmapMarkers => {
+                let mut v = Vec::new();
+                record::decode_mmap_markers(data, &mut v)?;
+                self.sum.mmap_markers += v.len() as u64;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// Reads the WAL at `dir` and summarises it.
+pub fn inspect(dir: &Path) -> Result<Summary, Error> {
+    let mut c = Counter::default();
+    let report = scan(dir, |origin, rec| {
+        c.sum.bytes += rec.data.len() as u64;
+        if let Err(e) = c.record(rec.data) {
+            let segment = match origin {
+                Origin::Checkpoint(i) => format!("{}/{:08}", wal_format::checkpoint_dir_name(i), rec.position.segment),
+                Origin::Wal => format!("{:08}", rec.position.segment),
+            };
+            c.decode_errors.push(CorruptionEntry { segment, offset: rec.position.offset, error: e.to_string() });
+        }
+    })?;
+    let mut sum = c.sum;
+    sum.series = c.series.len();
+    sum.series_with_samples = c.with_samples.len();
+    sum.segments = report.segments;
+    sum.checkpoint = report.checkpoint.map(|c| wal_format::checkpoint_dir_name(c.index));
+    sum.corruptions = report
+        .corruptions
+        .iter()
+        .map(|e| match e {
+            Error::Corruption { path, offset, source, .. } => {
+                CorruptionEntry { segment: path.display().to_string(), offset: *offset, error: source.to_string() }
+            }
+            other => CorruptionEntry { segment: String::new(), offset: 0, error: other.to_string() },
+        })
+        .collect();
+    sum.corruptions.extend(c.decode_errors);
+    sum.incomplete_tail = report
+        .incomplete_tail
+        .map(|(segment, offset, bytes)| serde_json::json!({"segment": segment, "offset": offset, "bytes": bytes}));
+    Ok(sum)
+}
+
+/// The summary as an operator reads it.
+pub fn render_text(s: &Summary) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let t = |x: Option<i64>| x.map_or("-".to_string(), |v| v.to_string());
+    let _ = writeln!(out, "checkpoint:              {}", s.checkpoint.as_deref().unwrap_or("none"));
+    let seg = match (s.segments.first(), s.segments.last()) {
+        (Some(a), Some(b)) => format!("{a:08}..{b:08} ({} segments)", s.segments.len()),
+        _ => "none".into(),
+    };
+    let _ = writeln!(out, "segments:                {seg}");
+    let _ = writeln!(out, "series:                  {}", s.series);
+    let _ = writeln!(out, "series with samples:     {}", s.series_with_samples);
+    let _ = writeln!(out, "samples:                 {}", s.samples);
+    let _ = writeln!(out, "histogram samples:       {}", s.histogram_samples);
+    let _ = writeln!(out, "float histogram samples: {}", s.float_histogram_samples);
+    let _ = writeln!(out, "exemplars:               {}", s.exemplars);
+    let _ = writeln!(out, "metadata:                {}", s.metadata);
+    let _ = writeln!(out, "tombstones:              {}", s.tombstones);
+    let _ = writeln!(out, "time range (ms):         {} .. {}", t(s.min_time), t(s.max_time));
+    for c in &s.corruptions {
+        let _ = writeln!(out, "corruption:              {} at {}: {}", c.segment, c.offset, c.error);
+    }
+    if let Some(tail) = &s.incomplete_tail {
+        let _ = writeln!(out, "incomplete tail:         {tail} (a write in progress, or a torn write)");
+    }
+    out
+}

@@ -1,0 +1,41 @@
+//! A set of series references. Prometheus hands out refs as a counter from 1, so a bitmap is both
+//! smaller and several times faster than a hash set on the per-sample path; refs beyond the
+//! bitmap's bound fall back to a hash set.
+
+use std::collections::HashSet;
+
+const DENSE_LIMIT: u64 = 1 << 28;
+
+/// Distinct series refs.
+#[derive(Default)]
+pub struct RefSet {
+    bits: Vec<u64>,
+    sparse: HashSet<u64>,
+    len: usize,
+}
+
+impl RefSet {
+    /// Adds `r`; returns whether it was new.
+    #[inline]
+    pub fn insert(&mut self, r: u64) -> bool {
+        if r < DENSE_LIMIT {
+            let (word, bit) = ((r / 64) as usize, r % 64);
+            if word >= self.bits.len() {
+                self.bits.resize((word + 1).next_power_of_two(), 0);
+            }
+            let new = self.bits[word] & (1 << bit) == 0;
+            self.bits[word] |= 1 << bit;
+            self.len += new as usize;
+            new
+        } else {
+            let new = self.sparse.insert(r);
+            self.len += new as usize;
+            new
+        }
+    }
+
+    /// Number of distinct refs.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+}

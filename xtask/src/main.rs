@@ -1,1 +1,85 @@
-fn main() {}
+//! Project automation for walship, run as `cargo xtask <command>` (the alias is in
+//! `.cargo/config.toml`). Plain Rust on std only, so it builds wherever cargo does, in the style of
+//! rust-analyzer's xtask: no shell scripts to rot.
+//!
+//! - `ci`: everything CI checks, in order, installing what is missing (`ci.rs`).
+//! - `fuzz`: the cargo-fuzz targets in `fuzz/`, for a few seconds each (`fuzz.rs`).
+//! - `bench`: the crates' benchmarks (`bench.rs`).
+//! - `release`: not written yet (`release.rs`).
+
+mod bench;
+mod ci;
+mod debian;
+mod fuzz;
+mod process;
+mod release;
+mod workspace;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+usage: cargo xtask <command> [options]
+
+commands:
+  ci [--fuzz-seconds N]          everything CI runs: Debian packages, cargo-fuzz, fmt, clippy, tests
+                                 (with WALSHIP_REQUIRE_PEERS=1), examples, fuzz smoke (N s per target,
+                                 default 20; 0 skips it)
+  fuzz [--seconds N] [TARGET..]  run the fuzz targets in fuzz/fuzz_targets (all by default) N s each
+                                 (default 20); fails on any crash
+  bench                          run the benchmarks of wal-format and remote-queue
+  release                        not implemented yet
+";
+
+/// Why a command failed: one readable line for the terminal.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl<T: Into<String>> From<T> for Failure {
+    fn from(message: T) -> Self {
+        Failure(message.into())
+    }
+}
+
+pub type Result<T = ()> = std::result::Result<T, Failure>;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let Some((command, rest)) = args.split_first() else {
+        eprint!("{USAGE}");
+        return ExitCode::FAILURE;
+    };
+    let result = match command.as_str() {
+        "ci" => ci::run(rest),
+        "fuzz" => fuzz::run(rest),
+        "bench" => bench::run(rest),
+        "release" => release::run(rest),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(Failure(format!("unknown command `{other}`\n\n{USAGE}"))),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure(message)) => {
+            eprintln!("xtask: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Parses the value of `--name N` (or `--name=N`) at `args[*i]`, advancing `*i` past it.
+/// `Ok(None)` means `args[*i]` is not this option.
+pub fn number_option(args: &[String], i: &mut usize, name: &str) -> Result<Option<u64>> {
+    let arg = &args[*i];
+    let value = if arg == name {
+        *i += 1;
+        args.get(*i).ok_or_else(|| format!("{name} needs a value"))?.as_str()
+    } else if let Some(v) = arg.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
+        v
+    } else {
+        return Ok(None);
+    };
+    *i += 1;
+    value.parse().map(Some).map_err(|_| Failure(format!("{name}: `{value}` is not a whole number")))
+}

@@ -1,0 +1,24 @@
+//! `cargo xtask bench`: the benchmarks of the crates whose speed the issues set targets for. Each
+//! bench is `harness = false` and prints its own table; their output passes through unchanged.
+
+use crate::process::{self, cargo};
+use crate::{workspace, Failure, Result};
+
+/// Benchmarked crates, in the order their tables are printed.
+const CRATES: &[&str] = &["wal-format", "remote-queue"];
+
+pub fn run(args: &[String]) -> Result {
+    if let Some(arg) = args.first() {
+        return Err(Failure(format!("bench: unknown argument `{arg}`")));
+    }
+    for name in CRATES {
+        let krate = workspace::find_crate(name).ok_or_else(|| format!("bench: no crate `{name}` in crates/"))?;
+        if krate.benches().is_empty() {
+            println!("==> {name}: no benches yet, skipped");
+            continue;
+        }
+        println!("==> {name}");
+        process::run(&mut cargo(["bench", "-p", name]))?;
+    }
+    Ok(())
+}

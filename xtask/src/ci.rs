@@ -27,37 +27,51 @@ const STEPS: &[Step] = &[
 
 struct Options {
     fuzz_seconds: u64,
+    /// Run the remaining steps after one fails (to see every problem at once); still fails.
+    keep_going: bool,
 }
 
 pub fn run(args: &[String]) -> Result {
-    let mut options = Options { fuzz_seconds: fuzz::DEFAULT_SECONDS };
+    let mut options = Options { fuzz_seconds: fuzz::DEFAULT_SECONDS, keep_going: false };
     let mut i = 0;
     while i < args.len() {
-        match number_option(args, &mut i, "--fuzz-seconds")? {
-            Some(n) => options.fuzz_seconds = n,
-            None => return Err(Failure(format!("ci: unknown argument `{}`", args[i]))),
+        if let Some(n) = number_option(args, &mut i, "--fuzz-seconds")? {
+            options.fuzz_seconds = n;
+        } else if args[i] == "--keep-going" {
+            options.keep_going = true;
+            i += 1;
+        } else {
+            return Err(Failure(format!("ci: unknown argument `{}`", args[i])));
         }
     }
     let started = Instant::now();
-    let mut timings = Vec::new();
+    let mut outcomes = Vec::new();
     for (n, (name, step)) in STEPS.iter().enumerate() {
         println!("\n==> ci step {}/{}: {name}", n + 1, STEPS.len());
         let step_started = Instant::now();
         let result = step(&options);
-        timings.push((*name, step_started.elapsed()));
-        if let Err(Failure(message)) = result {
-            print_timings(&timings);
-            return Err(Failure(format!(
-                "ci failed at step {}/{} ({name}) after {}: {message}",
-                n + 1,
-                STEPS.len(),
-                format_duration(started.elapsed())
-            )));
+        let failed =
+            result.as_ref().err().map(|Failure(message)| format!("step {}/{} ({name}): {message}", n + 1, STEPS.len()));
+        outcomes.push(Outcome { name, took: step_started.elapsed(), failed });
+        if outcomes.last().is_some_and(|o| o.failed.is_some()) && !options.keep_going {
+            break;
         }
     }
-    print_timings(&timings);
-    println!("ci: all {} steps passed in {}", STEPS.len(), format_duration(started.elapsed()));
-    Ok(())
+    print_outcomes(&outcomes);
+    let total = format_duration(started.elapsed());
+    let failures: Vec<&str> = outcomes.iter().filter_map(|o| o.failed.as_deref()).collect();
+    if failures.is_empty() {
+        println!("ci: all {} steps passed in {total}", STEPS.len());
+        Ok(())
+    } else {
+        Err(Failure(format!("ci failed after {total} at {}", failures.join("\n  and at "))))
+    }
+}
+
+struct Outcome {
+    name: &'static str,
+    took: Duration,
+    failed: Option<String>,
 }
 
 /// The fuzz crate is a workspace of its own, so `--all` does not reach it: check it by name.
@@ -104,9 +118,10 @@ fn skip(why: &str) -> Result {
     Ok(())
 }
 
-fn print_timings(timings: &[(&str, Duration)]) {
-    println!("\n==> ci timings");
-    for (name, took) in timings {
-        println!("  {name:<16} {:>8}", format_duration(*took));
+fn print_outcomes(outcomes: &[Outcome]) {
+    println!("\n==> ci summary");
+    for o in outcomes {
+        let verdict = if o.failed.is_some() { "FAILED" } else { "ok" };
+        println!("  {:<16} {:>8}  {verdict}", o.name, format_duration(o.took));
     }
 }

@@ -21,7 +21,8 @@ const USAGE: &str = "\
 usage: cargo xtask <command> [options]
 
 commands:
-  ci [--fuzz-seconds N]          everything CI runs: Debian packages, cargo-fuzz, fmt, clippy, tests
+  ci [--fuzz-seconds N] [--keep-going]
+                                 everything CI runs: Debian packages, cargo-fuzz, fmt, clippy, tests
                                  (with WALSHIP_REQUIRE_PEERS=1), examples, fuzz smoke (N s per target,
                                  default 20; 0 skips it)
   fuzz [--seconds N] [TARGET..]  run the fuzz targets in fuzz/fuzz_targets (all by default) N s each

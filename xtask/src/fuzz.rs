@@ -16,10 +16,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 pub const DEFAULT_SECONDS: u64 = 20;
 
-/// Per-target libFuzzer limits. 2 GiB of RSS is far more than any decoder needs for inputs of a few
-/// KiB, so reaching it means an allocation driven by a length field — a bug; 10 s for one input is a
-/// hang.
-const LIBFUZZER_LIMITS: &[&str] = &["-rss_limit_mb=2048", "-timeout=10"];
+/// libFuzzer options for every target. 2 GiB of RSS is far more than any decoder needs for inputs
+/// of a few KiB, so reaching it means an allocation driven by a length field — a bug; 10 s for one
+/// input is a hang. `-verbosity=0` drops the line per new coverage point and the recommended
+/// dictionary (thousands of lines per CI log) but keeps crash reports; the final stats say how much
+/// was fuzzed.
+const LIBFUZZER_OPTIONS: &[&str] = &["-rss_limit_mb=2048", "-timeout=10", "-verbosity=0", "-print_final_stats=1"];
 
 /// How long a target may run beyond its time budget before we call it hung: libFuzzer finishes the
 /// input at hand, merges and prints stats after `-max_total_time`.
@@ -70,7 +72,7 @@ pub fn smoke(targets: &[String], seconds: u64) -> Result {
         let started_at = SystemTime::now();
         let corpus = seed_corpus(target)?;
         let mut cmd = cargo_fuzz(&["run", target]);
-        cmd.arg(&corpus).arg("--").arg(format!("-max_total_time={seconds}")).args(LIBFUZZER_LIMITS);
+        cmd.arg(&corpus).arg("--").arg(format!("-max_total_time={seconds}")).args(LIBFUZZER_OPTIONS);
         process::run_with_time_limit(&mut cmd, Duration::from_secs(seconds) + GRACE).map_err(|e| {
             let artifact = new_artifact(target, started_at)
                 .map(|a| format!("\nreproduce with: RUSTC_BOOTSTRAP=1 cargo fuzz run {target} {}", a.display()))

@@ -1,5 +1,37 @@
 //! A sharded Prometheus remote-write queue: series cache, shards, batching, retries, resharding,
 //! remote-write 1.0/2.0 encoding and HTTP sending, with an acknowledged low watermark so that a
 //! WAL shipper can resume without loss.
-//!
-//! This crate is still empty: it arrives with the `remote-queue` issue.
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod ack;
+mod client;
+pub mod config;
+mod encode;
+mod encode_v2;
+mod error;
+mod intern;
+mod item;
+pub mod metrics;
+mod proto;
+mod queue;
+pub mod relabel;
+mod reshard;
+mod send;
+mod series;
+mod shards;
+mod tls;
+
+pub use config::{Auth, EndpointConfig, Protocol, QueueConfig, Secret, TlsConfig};
+pub use error::{Error, Result};
+pub use metrics::{DropReason, MetricsSnapshot};
+pub use queue::QueueManager;
+pub use relabel::{Action, LabelSet, RelabelConfig, Relabeler};
+
+/// The record types the queue accepts, re-exported so that a program without a WAL needs no
+/// direct dependency on `wal-format`.
+pub use wal_format::record::{
+    FloatHistogram, Histogram, Labels, LabelsRef, MetricType, RefExemplar, RefFloatHistogramSample, RefHistogramSample,
+    RefMetadata, RefSample, RefSeries, SeriesRef, Span, STALE_NAN_BITS,
+};
+pub use wal_format::Position;

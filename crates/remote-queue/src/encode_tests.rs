@@ -1,0 +1,242 @@
+//! Conformance: every request decodes with an independent (prost) decoder to what was queued.
+
+use super::*;
+use crate::item::ExemplarData;
+use crate::relabel::{LabelSet, Relabeler};
+use proptest::prelude::*;
+use prost::Message;
+use wal_format::record::{Labels, MetricType, RefMetadata, RefSeries, STALE_NAN_BITS};
+
+#[path = "../tests/support/pb.rs"]
+mod pb;
+
+fn cache_with(series: &[(u64, Vec<(String, String)>)]) -> SeriesCache {
+    let mut c = SeriesCache::new(LabelSet::from_pairs([("cluster", "c1")]), Relabeler::default());
+    for (r, l) in series {
+        let l = Labels::from_pairs(l.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+        c.store(&[RefSeries { series_ref: *r, labels: l.as_ref() }], 0);
+    }
+    c
+}
+
+fn sample(series: u64, t: i64, v: f64) -> Item {
+    Item { series, ack: 0, t, st: 0, payload: Payload::Sample(v) }
+}
+
+fn decompress(b: &[u8]) -> Vec<u8> {
+    snap::raw::Decoder::new().decompress_vec(b).unwrap_or_default()
+}
+
+fn hist() -> Histogram {
+    Histogram {
+        counter_reset_hint: 2,
+        schema: -1,
+        zero_threshold: 0.001,
+        zero_count: 0,
+        count: 9,
+        sum: 12.5,
+        positive_spans: vec![Span { offset: -2, length: 2 }, Span { offset: 1, length: 1 }],
+        negative_spans: vec![Span { offset: 0, length: 1 }],
+        positive_buckets: vec![1, 2, -1],
+        negative_buckets: vec![3],
+        custom_values: vec![],
+    }
+}
+
+fn fhist() -> FloatHistogram {
+    FloatHistogram {
+        counter_reset_hint: 3,
+        schema: 0,
+        zero_threshold: 0.0,
+        zero_count: 0.0,
+        count: 4.5,
+        sum: -1.0,
+        positive_spans: vec![Span { offset: 0, length: 2 }],
+        negative_spans: vec![],
+        positive_buckets: vec![1.5, 3.0],
+        negative_buckets: vec![],
+        custom_values: vec![],
+    }
+}
+
+fn mixed_items() -> Vec<Item> {
+    let ex = ExemplarData { value: 0.5, labels: LabelSet::from_pairs([("trace_id", "abc"), ("span", "1")]) };
+    vec![
+        sample(1, 1000, 1.5),
+        sample(2, 1001, f64::from_bits(STALE_NAN_BITS)),
+        sample(1, 0, 0.0),
+        Item { series: 2, ack: 0, t: 1002, st: 0, payload: Payload::Exemplar(Box::new(ex)) },
+        Item { series: 1, ack: 0, t: 1003, st: 100, payload: Payload::Histogram(Box::new(hist())) },
+        Item { series: 2, ack: 0, t: 1004, st: 101, payload: Payload::FloatHistogram(Box::new(fhist())) },
+        sample(99, 5, 1.0),
+    ]
+}
+
+fn test_series() -> Vec<(u64, Vec<(String, String)>)> {
+    let s = |p: &[(&str, &str)]| p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    vec![
+        (1, s(&[("__name__", "http_requests_total"), ("job", "api"), ("Zone", "z")])),
+        (2, s(&[("__name__", "up"), ("instance", "h:9100"), ("cluster", "own")])),
+    ]
+}
+
+fn pairs(l: &[pb::v1::Label]) -> Vec<(String, String)> {
+    l.iter().map(|l| (l.name.clone(), l.value.clone())).collect()
+}
+
+#[test]
+fn v1_request_decodes_to_what_was_queued() {
+    let cache = cache_with(&test_series());
+    let mut enc = RequestEncoder::default();
+    let items = mixed_items();
+    let stats = enc.encode(Protocol::V1, &items, &cache, None).unwrap_or_default();
+    assert_eq!(stats.counts, KindCounts { samples: 3, exemplars: 1, histograms: 2 });
+    assert_eq!(stats.unknown.samples, 1, "ref 99 was never stored");
+    assert_eq!((stats.highest, stats.lowest), (1004, 1000));
+    let raw = decompress(enc.body());
+    assert_eq!(raw, enc.raw());
+    let req = pb::v1::WriteRequest::decode(raw.as_slice()).unwrap_or_default();
+    assert_eq!(req.timeseries.len(), 6, "one TimeSeries per point");
+    let l1 = vec![
+        ("Zone".to_string(), "z".to_string()),
+        ("__name__".into(), "http_requests_total".into()),
+        ("cluster".into(), "c1".into()),
+        ("job".into(), "api".into()),
+    ];
+    let l2 = vec![
+        ("__name__".to_string(), "up".to_string()),
+        ("cluster".into(), "own".into()),
+        ("instance".into(), "h:9100".into()),
+    ];
+    let ts = &req.timeseries;
+    assert_eq!(pairs(&ts[0].labels), l1, "sorted, external label merged");
+    assert_eq!(ts[0].samples, vec![pb::v1::Sample { value: 1.5, timestamp: 1000 }]);
+    assert_eq!(pairs(&ts[1].labels), l2, "the series' own value wins over the external label");
+    assert_eq!(ts[1].samples[0].value.to_bits(), STALE_NAN_BITS, "stale NaN bit-exact");
+    assert_eq!(ts[2].samples, vec![pb::v1::Sample { value: 0.0, timestamp: 0 }]);
+    assert!(ts[3].samples.is_empty() && ts[3].histograms.is_empty());
+    let ex = &ts[3].exemplars[0];
+    assert_eq!(pairs(&ex.labels), vec![("span".into(), "1".into()), ("trace_id".into(), "abc".into())]);
+    assert_eq!((ex.value, ex.timestamp), (0.5, 1002));
+    let h = &ts[4].histograms[0];
+    assert_eq!(h.count, Some(pb::v1::Count::CountInt(9)));
+    assert_eq!(h.zero_count, Some(pb::v1::ZeroCount::ZeroCountInt(0)), "oneof written even when zero");
+    assert_eq!((h.sum, h.schema, h.zero_threshold, h.reset_hint, h.timestamp), (12.5, -1, 0.001, 2, 1003));
+    assert_eq!(
+        h.positive_spans,
+        vec![pb::v1::BucketSpan { offset: -2, length: 2 }, pb::v1::BucketSpan { offset: 1, length: 1 }]
+    );
+    assert_eq!((h.positive_deltas.clone(), h.negative_deltas.clone()), (vec![1, 2, -1], vec![3]));
+    assert_eq!(h.start_timestamp, 0, "1.0 has no start timestamps");
+    let f = &ts[5].histograms[0];
+    assert_eq!(f.count, Some(pb::v1::Count::CountFloat(4.5)));
+    assert_eq!(f.zero_count, Some(pb::v1::ZeroCount::ZeroCountFloat(0.0)));
+    assert_eq!((f.positive_counts.clone(), f.reset_hint), (vec![1.5, 3.0], 3));
+}
+
+#[test]
+fn v2_request_decodes_with_valid_symbols() {
+    let mut cache = cache_with(&test_series());
+    cache.store_metadata(&[RefMetadata {
+        series_ref: 1,
+        metric_type: MetricType::Counter,
+        unit: b"requests",
+        help: b"Requests.",
+    }]);
+    let mut enc = RequestEncoder::default();
+    let items = mixed_items();
+    let stats = enc.encode(Protocol::V2, &items, &cache, None).unwrap_or_default();
+    assert_eq!(stats.with_metadata, 3, "three points of series 1");
+    let req = pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    assert_eq!(req.symbols[0], "");
+    let mut uniq = req.symbols.clone();
+    uniq.sort();
+    uniq.dedup();
+    assert_eq!(uniq.len(), req.symbols.len(), "symbols are deduplicated");
+    assert_eq!(req.timeseries.len(), 6);
+    for ts in &req.timeseries {
+        let labels = req.resolve(&ts.labels_refs).unwrap_or_default();
+        let mut sorted = labels.clone();
+        sorted.sort();
+        assert_eq!(labels, sorted, "labels in name order");
+        assert!(!labels.is_empty());
+        assert!(ts.metadata.is_some(), "metadata always present");
+    }
+    let ts0 = &req.timeseries[0];
+    assert_eq!(req.resolve(&ts0.labels_refs).unwrap_or_default()[1], ("__name__".into(), "http_requests_total".into()));
+    let md = ts0.metadata.clone().unwrap_or_default();
+    assert_eq!(
+        (md.r#type, req.symbols[md.help_ref as usize].as_str(), req.symbols[md.unit_ref as usize].as_str()),
+        (1, "Requests.", "requests")
+    );
+    assert_eq!(req.timeseries[1].metadata, Some(pb::v2::Metadata::default()), "unknown metadata: empty");
+    let ex = &req.timeseries[3].exemplars[0];
+    assert_eq!(
+        req.resolve(&ex.labels_refs).unwrap_or_default(),
+        vec![("span".into(), "1".into()), ("trace_id".into(), "abc".into())]
+    );
+    assert_eq!(req.timeseries[4].histograms[0].start_timestamp, 100, "start timestamps kept");
+    assert_eq!(req.timeseries[5].histograms[0].start_timestamp, 101);
+    assert_eq!(req.timeseries[1].samples[0].value.to_bits(), STALE_NAN_BITS);
+    // A 1.0 decoder sees an empty message (fields 1–3 are reserved in 2.0).
+    let as_v1 = pb::v1::WriteRequest::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    assert!(as_v1.timeseries.is_empty());
+}
+
+#[test]
+fn age_filter_skips_old_items() {
+    let cache = cache_with(&test_series());
+    let mut enc = RequestEncoder::default();
+    let items = vec![sample(1, 10, 1.0), sample(2, 500, 2.0), sample(1, 20, 3.0), sample(2, 600, 4.0)];
+    let stats = enc.encode(Protocol::V1, &items, &cache, Some(100)).unwrap_or_default();
+    assert_eq!((stats.counts.samples, stats.too_old.samples), (2, 2));
+    assert_eq!((stats.lowest, stats.highest), (500, 600), "computed over kept items only");
+    let req = pb::v1::WriteRequest::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    let ts: Vec<i64> = req.timeseries.iter().map(|t| t.samples[0].timestamp).collect();
+    assert_eq!(ts, vec![500, 600]);
+}
+
+#[test]
+fn symbol_table_resets_between_requests() {
+    let cache = cache_with(&test_series());
+    let mut enc = RequestEncoder::default();
+    let _ = enc.encode(Protocol::V2, &[sample(1, 1, 1.0)], &cache, None);
+    let _ = enc.encode(Protocol::V2, &[sample(2, 1, 1.0)], &cache, None);
+    let req = pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    assert_eq!(req.symbols, vec!["", "__name__", "up", "cluster", "own", "instance", "h:9100"]);
+}
+
+proptest! {
+    #[test]
+    fn random_series_roundtrip(
+        series in proptest::collection::vec(
+            proptest::collection::btree_map("[a-zA-Z_][a-zA-Z0-9_]{0,12}", "\\PC{1,20}", 1..8), 1..6),
+        points in proptest::collection::vec((0usize..6, any::<i64>(), any::<u64>()), 1..50),
+    ) {
+        let list: Vec<(u64, Vec<(String, String)>)> =
+            series.iter().enumerate().map(|(i, m)| (i as u64, m.clone().into_iter().collect())).collect();
+        let cache = cache_with(&list);
+        let items: Vec<Item> = points.iter().map(|&(s, t, v)| sample((s % list.len()) as u64, t, f64::from_bits(v))).collect();
+        let mut enc = RequestEncoder::default();
+        prop_assert!(enc.encode(Protocol::V1, &items, &cache, None).is_ok());
+        let v1 = pb::v1::WriteRequest::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+        prop_assert!(enc.encode(Protocol::V2, &items, &cache, None).is_ok());
+        let v2 = pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+        prop_assert_eq!(v1.timeseries.len(), items.len());
+        prop_assert_eq!(v2.timeseries.len(), items.len());
+        for (k, item) in items.iter().enumerate() {
+            let mut want = list[item.series as usize].1.clone();
+            if !want.iter().any(|(n, _)| n == "cluster") {
+                want.push(("cluster".into(), "c1".into()));
+            }
+            want.sort();
+            prop_assert_eq!(&pairs(&v1.timeseries[k].labels), &want);
+            prop_assert_eq!(&v2.resolve(&v2.timeseries[k].labels_refs).unwrap_or_default(), &want);
+            let Payload::Sample(v) = item.payload else { unreachable!() };
+            prop_assert_eq!(v1.timeseries[k].samples[0].value.to_bits(), v.to_bits());
+            prop_assert_eq!(v1.timeseries[k].samples[0].timestamp, item.t);
+            prop_assert_eq!(v2.timeseries[k].samples[0].value.to_bits(), v.to_bits());
+            prop_assert_eq!(v2.timeseries[k].samples[0].timestamp, item.t);
+        }
+    }
+}

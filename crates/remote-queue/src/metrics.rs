@@ -1,0 +1,391 @@
+//! Self-metrics under Prometheus's `prometheus_remote_storage_*` names (spec §7).
+//!
+//! Counters and gauges are plain atomics updated on the hot path; [`MetricsSnapshot`] copies them
+//! for tests and programs, and [`QueueMetrics::render`] writes the text exposition format with the
+//! constant labels `remote_name` and `url` (the URL with any password redacted).
+
+use crate::item::KindCounts;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+/// Why points were dropped before sending (`reason` label of `*_dropped_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The series was dropped by `write_relabel_configs`.
+    DroppedSeries,
+    /// The series reference was never stored (or already collected).
+    UnintentionallyDroppedSeries,
+    /// Older than `sample_age_limit`.
+    TooOld,
+    /// A custom-bucket histogram (schema −53) cannot travel in remote write 1.0.
+    NhcbInRw1NotSupported,
+}
+
+impl DropReason {
+    const ALL: [DropReason; 4] = [
+        DropReason::DroppedSeries,
+        DropReason::UnintentionallyDroppedSeries,
+        DropReason::TooOld,
+        DropReason::NhcbInRw1NotSupported,
+    ];
+
+    /// The `reason` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            DropReason::DroppedSeries => "dropped_series",
+            DropReason::UnintentionallyDroppedSeries => "unintentionally_dropped_series",
+            DropReason::TooOld => "too_old",
+            DropReason::NhcbInRw1NotSupported => "nhcb_in_rw1_not_supported",
+        }
+    }
+}
+
+/// Upper bounds of `sent_batch_duration_seconds`.
+pub const DURATION_BUCKETS: [f64; 15] =
+    [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 25.0, 60.0, 120.0, 300.0];
+
+#[derive(Default)]
+pub(crate) struct Kinds {
+    pub(crate) samples: AtomicU64,
+    pub(crate) exemplars: AtomicU64,
+    pub(crate) histograms: AtomicU64,
+}
+
+impl Kinds {
+    pub(crate) fn add(&self, c: &KindCounts) {
+        self.samples.fetch_add(c.samples, Relaxed);
+        self.exemplars.fetch_add(c.exemplars, Relaxed);
+        self.histograms.fetch_add(c.histograms, Relaxed);
+    }
+    fn get(&self) -> [u64; 3] {
+        [self.samples.load(Relaxed), self.exemplars.load(Relaxed), self.histograms.load(Relaxed)]
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct PendingKinds {
+    pub(crate) samples: AtomicI64,
+    pub(crate) exemplars: AtomicI64,
+    pub(crate) histograms: AtomicI64,
+}
+
+impl PendingKinds {
+    pub(crate) fn add(&self, c: &KindCounts, sign: i64) {
+        self.samples.fetch_add(sign * c.samples as i64, Relaxed);
+        self.exemplars.fetch_add(sign * c.exemplars as i64, Relaxed);
+        self.histograms.fetch_add(sign * c.histograms as i64, Relaxed);
+    }
+}
+
+/// The live metrics of one queue.
+#[derive(Default)]
+pub(crate) struct QueueMetrics {
+    pub(crate) remote_name: String,
+    pub(crate) url: String,
+    pub(crate) sent: Kinds,
+    pub(crate) metadata_total: AtomicU64,
+    pub(crate) failed: Kinds,
+    pub(crate) retried: Kinds,
+    /// `[reason][kind]`
+    pub(crate) dropped: [Kinds; 4],
+    pub(crate) enqueue_retries: AtomicU64,
+    pub(crate) bytes_total: AtomicU64,
+    pub(crate) pending: PendingKinds,
+    pub(crate) highest_enqueued_s: AtomicI64,
+    pub(crate) highest_sent_s: AtomicI64,
+    pub(crate) highest_read_s: AtomicI64,
+    pub(crate) items_in: Kinds,
+    pub(crate) shards: AtomicU64,
+    pub(crate) shards_min: AtomicU64,
+    pub(crate) shards_max: AtomicU64,
+    pub(crate) shards_desired_bits: AtomicU64,
+    pub(crate) capacity: AtomicU64,
+    pub(crate) max_samples_per_send: AtomicU64,
+    pub(crate) duration_buckets: [AtomicU64; 15],
+    pub(crate) duration_count: AtomicU64,
+    pub(crate) duration_sum_ns: AtomicU64,
+    pub(crate) series_cached: AtomicU64,
+}
+
+impl QueueMetrics {
+    pub(crate) fn dropped(&self, reason: DropReason) -> &Kinds {
+        &self.dropped[DropReason::ALL.iter().position(|r| *r == reason).unwrap_or(0)]
+    }
+
+    pub(crate) fn observe_duration(&self, d: Duration) {
+        let s = d.as_secs_f64();
+        for (i, b) in DURATION_BUCKETS.iter().enumerate() {
+            if s <= *b {
+                self.duration_buckets[i].fetch_add(1, Relaxed);
+            }
+        }
+        self.duration_count.fetch_add(1, Relaxed);
+        self.duration_sum_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    pub(crate) fn set_desired(&self, v: f64) {
+        self.shards_desired_bits.store(v.to_bits(), Relaxed);
+    }
+
+    /// Raises a whole-second gauge to `ms / 1000` if that is higher.
+    pub(crate) fn raise(gauge: &AtomicI64, ms: i64) {
+        gauge.fetch_max(ms / 1000, Relaxed);
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        let [samples_total, exemplars_total, histograms_total] = self.sent.get();
+        let [samples_failed_total, exemplars_failed_total, histograms_failed_total] = self.failed.get();
+        let [samples_retried_total, exemplars_retried_total, histograms_retried_total] = self.retried.get();
+        let mut dropped = Vec::new();
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            let [s, e, h] = self.dropped[i].get();
+            dropped.push((*r, s, e, h));
+        }
+        MetricsSnapshot {
+            samples_total,
+            exemplars_total,
+            histograms_total,
+            metadata_total: self.metadata_total.load(Relaxed),
+            samples_failed_total,
+            exemplars_failed_total,
+            histograms_failed_total,
+            samples_retried_total,
+            exemplars_retried_total,
+            histograms_retried_total,
+            dropped,
+            enqueue_retries_total: self.enqueue_retries.load(Relaxed),
+            bytes_total: self.bytes_total.load(Relaxed),
+            samples_pending: self.pending.samples.load(Relaxed),
+            queue_highest_timestamp_seconds: self.highest_enqueued_s.load(Relaxed),
+            queue_highest_sent_timestamp_seconds: self.highest_sent_s.load(Relaxed),
+            shards: self.shards.load(Relaxed),
+            shards_desired: f64::from_bits(self.shards_desired_bits.load(Relaxed)),
+            sent_batch_duration_count: self.duration_count.load(Relaxed),
+            sent_batch_duration_sum: Duration::from_nanos(self.duration_sum_ns.load(Relaxed)),
+            series_cached: self.series_cached.load(Relaxed),
+        }
+    }
+
+    /// Writes every metric in the Prometheus text exposition format.
+    pub(crate) fn render(&self, out: &mut String) {
+        let labels = format!("remote_name=\"{}\",url=\"{}\"", escape(&self.remote_name), escape(&self.url));
+        let mut metric = |name: &str, typ: &str, help: &str, extra: &str, value: String| {
+            let full = format!("prometheus_remote_storage_{name}");
+            if !out.contains(&format!("# TYPE {full} ")) {
+                let _ = writeln!(out, "# HELP {full} {help}\n# TYPE {full} {typ}");
+            }
+            let _ = writeln!(out, "{full}{{{labels}{extra}}} {value}");
+        };
+        let kinds = [("samples", 0usize), ("exemplars", 1), ("histograms", 2)];
+        for (kind, i) in kinds {
+            metric(
+                &format!("{kind}_total"),
+                "counter",
+                "Total number sent to remote storage, per attempt.",
+                "",
+                self.sent.get()[i].to_string(),
+            );
+            metric(
+                &format!("{kind}_failed_total"),
+                "counter",
+                "Total number that failed on send (non-recoverable).",
+                "",
+                self.failed.get()[i].to_string(),
+            );
+            metric(
+                &format!("{kind}_retried_total"),
+                "counter",
+                "Total number retried after a recoverable error.",
+                "",
+                self.retried.get()[i].to_string(),
+            );
+            for (r, reason) in DropReason::ALL.iter().enumerate() {
+                if *reason == DropReason::NhcbInRw1NotSupported && kind != "histograms" {
+                    continue;
+                }
+                let extra = format!(",reason=\"{}\"", reason.label());
+                metric(
+                    &format!("{kind}_dropped_total"),
+                    "counter",
+                    "Total number dropped before sending.",
+                    &extra,
+                    self.dropped[r].get()[i].to_string(),
+                );
+            }
+        }
+        let pend = [
+            ("samples_pending", self.pending.samples.load(Relaxed)),
+            ("exemplars_pending", self.pending.exemplars.load(Relaxed)),
+            ("histograms_pending", self.pending.histograms.load(Relaxed)),
+        ];
+        for (n, v) in pend {
+            metric(n, "gauge", "Number enqueued and not yet sent.", "", v.to_string());
+        }
+        metric(
+            "metadata_total",
+            "counter",
+            "Total number of metadata entries sent.",
+            "",
+            self.metadata_total.load(Relaxed).to_string(),
+        );
+        metric(
+            "enqueue_retries_total",
+            "counter",
+            "Total number of times enqueue found the shard full.",
+            "",
+            self.enqueue_retries.load(Relaxed).to_string(),
+        );
+        metric(
+            "bytes_total",
+            "counter",
+            "Compressed bytes of data requests.",
+            "",
+            self.bytes_total.load(Relaxed).to_string(),
+        );
+        metric(
+            "queue_highest_timestamp_seconds",
+            "gauge",
+            "Highest timestamp enqueued, in seconds.",
+            "",
+            self.highest_enqueued_s.load(Relaxed).to_string(),
+        );
+        metric(
+            "queue_highest_sent_timestamp_seconds",
+            "gauge",
+            "Highest timestamp of a finished batch, in seconds.",
+            "",
+            self.highest_sent_s.load(Relaxed).to_string(),
+        );
+        metric("shard_capacity", "gauge", "Capacity of each shard.", "", self.capacity.load(Relaxed).to_string());
+        metric("shards", "gauge", "Current number of shards.", "", self.shards.load(Relaxed).to_string());
+        metric("shards_max", "gauge", "Maximum number of shards.", "", self.shards_max.load(Relaxed).to_string());
+        metric("shards_min", "gauge", "Minimum number of shards.", "", self.shards_min.load(Relaxed).to_string());
+        metric(
+            "shards_desired",
+            "gauge",
+            "Number of shards the resharding computation asked for.",
+            "",
+            f64::from_bits(self.shards_desired_bits.load(Relaxed)).to_string(),
+        );
+        metric(
+            "max_samples_per_send",
+            "gauge",
+            "Maximum number of points per request.",
+            "",
+            self.max_samples_per_send.load(Relaxed).to_string(),
+        );
+        let name = "prometheus_remote_storage_sent_batch_duration_seconds";
+        let _ = writeln!(out, "# HELP {name} Duration of send attempts.\n# TYPE {name} histogram");
+        for (i, b) in DURATION_BUCKETS.iter().enumerate() {
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {}", self.duration_buckets[i].load(Relaxed));
+        }
+        let count = self.duration_count.load(Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.duration_sum_ns.load(Relaxed) as f64 / 1e9);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
+        let _ = writeln!(out, "# TYPE prometheus_remote_storage_highest_timestamp_in_seconds gauge");
+        let _ = writeln!(
+            out,
+            "prometheus_remote_storage_highest_timestamp_in_seconds{{{labels}}} {}",
+            self.highest_read_s.load(Relaxed)
+        );
+        let ins = [("samples_in_total", 0usize), ("exemplars_in_total", 1), ("histograms_in_total", 2)];
+        for (n, i) in ins {
+            let _ = writeln!(out, "# TYPE prometheus_remote_storage_{n} counter");
+            let _ = writeln!(out, "prometheus_remote_storage_{n}{{{labels}}} {}", self.items_in.get()[i]);
+        }
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// A copy of a queue's metrics at one moment.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct MetricsSnapshot {
+    /// `samples_total`: samples in send attempts (retries count again).
+    pub samples_total: u64,
+    /// `exemplars_total`.
+    pub exemplars_total: u64,
+    /// `histograms_total` (integer and float).
+    pub histograms_total: u64,
+    /// `metadata_total`.
+    pub metadata_total: u64,
+    /// `samples_failed_total`.
+    pub samples_failed_total: u64,
+    /// `exemplars_failed_total`.
+    pub exemplars_failed_total: u64,
+    /// `histograms_failed_total`.
+    pub histograms_failed_total: u64,
+    /// `samples_retried_total`.
+    pub samples_retried_total: u64,
+    /// `exemplars_retried_total`.
+    pub exemplars_retried_total: u64,
+    /// `histograms_retried_total`.
+    pub histograms_retried_total: u64,
+    /// `*_dropped_total` by reason: `(reason, samples, exemplars, histograms)`.
+    pub dropped: Vec<(DropReason, u64, u64, u64)>,
+    /// `enqueue_retries_total`.
+    pub enqueue_retries_total: u64,
+    /// `bytes_total`.
+    pub bytes_total: u64,
+    /// `samples_pending`.
+    pub samples_pending: i64,
+    /// `queue_highest_timestamp_seconds`.
+    pub queue_highest_timestamp_seconds: i64,
+    /// `queue_highest_sent_timestamp_seconds`.
+    pub queue_highest_sent_timestamp_seconds: i64,
+    /// `shards`.
+    pub shards: u64,
+    /// `shards_desired`.
+    pub shards_desired: f64,
+    /// Number of `sent_batch_duration_seconds` observations.
+    pub sent_batch_duration_count: u64,
+    /// Sum of `sent_batch_duration_seconds`.
+    pub sent_batch_duration_sum: Duration,
+    /// Series currently cached (not a Prometheus metric).
+    pub series_cached: u64,
+}
+
+impl MetricsSnapshot {
+    /// Samples dropped for `reason`.
+    pub fn samples_dropped(&self, reason: DropReason) -> u64 {
+        self.dropped.iter().find(|d| d.0 == reason).map_or(0, |d| d.1)
+    }
+    /// Exemplars dropped for `reason`.
+    pub fn exemplars_dropped(&self, reason: DropReason) -> u64 {
+        self.dropped.iter().find(|d| d.0 == reason).map_or(0, |d| d.2)
+    }
+    /// Histograms dropped for `reason`.
+    pub fn histograms_dropped(&self, reason: DropReason) -> u64 {
+        self.dropped.iter().find(|d| d.0 == reason).map_or(0, |d| d.3)
+    }
+    /// Samples dropped for any reason.
+    pub fn samples_dropped_total(&self) -> u64 {
+        self.dropped.iter().map(|d| d.1).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exposition_has_names_and_labels() {
+        let m = QueueMetrics { remote_name: "abc".into(), url: "http://u:xxxxx@h/".into(), ..Default::default() };
+        m.sent.add(&KindCounts { samples: 5, ..Default::default() });
+        m.dropped(DropReason::TooOld).samples.fetch_add(2, Relaxed);
+        m.observe_duration(Duration::from_millis(20));
+        let mut s = String::new();
+        m.render(&mut s);
+        assert!(s.contains("prometheus_remote_storage_samples_total{remote_name=\"abc\",url=\"http://u:xxxxx@h/\"} 5"));
+        assert!(s.contains("prometheus_remote_storage_samples_dropped_total{remote_name=\"abc\",url=\"http://u:xxxxx@h/\",reason=\"too_old\"} 2"));
+        assert!(s.contains("le=\"0.025\"} 1"));
+        assert!(s.contains("le=\"0.01\"} 0"));
+        assert_eq!(s.matches("# TYPE prometheus_remote_storage_samples_dropped_total counter").count(), 1);
+        assert_eq!(m.snapshot().samples_dropped(DropReason::TooOld), 2);
+    }
+}

@@ -1,0 +1,579 @@
+//! [`QueueManager`]: the public face of the crate (spec §3).
+
+use crate::ack::AckTracker;
+use crate::client::{HttpTransport, Transport};
+use crate::config::{EndpointConfig, Protocol};
+use crate::item::{ExemplarData, Item, KindCounts, Payload};
+use crate::metrics::{DropReason, MetricsSnapshot, QueueMetrics};
+use crate::relabel::{LabelSet, Relabeler};
+use crate::reshard::{desired_shards, should_reshard, EwmaRate, ReshardInputs, SHARD_UPDATE_DURATION};
+use crate::series::{Known, SeriesCache};
+use crate::shards::{abandon, ShardSet};
+use crate::{Error, Result};
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use wal_format::record::{
+    RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefMetadata, RefSample, RefSeries, SeriesRef,
+    CUSTOM_BUCKETS_SCHEMA,
+};
+use wal_format::Position;
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Buffers of the append path: candidates, items still to enqueue, per-shard buckets.
+type AppendScratch = (Vec<Item>, VecDeque<Item>, Vec<VecDeque<Item>>);
+
+/// State shared by the caller's thread, the shard threads and the resharding thread.
+pub(crate) struct Shared {
+    pub(crate) cfg: EndpointConfig,
+    cache: RwLock<SeriesCache>,
+    pub(crate) tracker: AckTracker,
+    pub(crate) metrics: QueueMetrics,
+    pub(crate) transport: Box<dyn Transport>,
+    protocol: AtomicU8,
+    pub(crate) hard_stop: AtomicBool,
+    stopping: AtomicBool,
+    sleeper: (Mutex<()>, Condvar),
+    space: (Mutex<u64>, Condvar),
+    shards: Mutex<Arc<ShardSet>>,
+    reshard_lock: Mutex<()>,
+    reshard_wake: (Mutex<()>, Condvar),
+    pub(crate) data_in: EwmaRate,
+    pub(crate) data_out: EwmaRate,
+    pub(crate) data_dropped: EwmaRate,
+    pub(crate) data_out_duration: EwmaRate,
+    pub(crate) last_send_s: AtomicI64,
+    reshard_paused_until_ms: AtomicI64,
+    pending_resets: Mutex<VecDeque<(u64, u64)>>,
+    scratch: Mutex<AppendScratch>,
+}
+
+impl Shared {
+    pub(crate) fn cache_read(&self) -> RwLockReadGuard<'_, SeriesCache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, SeriesCache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn protocol(&self) -> Protocol {
+        if self.protocol.load(Relaxed) == 2 {
+            Protocol::V2
+        } else {
+            Protocol::V1
+        }
+    }
+
+    /// Remembers a 415 fallback to 1.0 for this endpoint.
+    pub(crate) fn downgrade(&self) {
+        self.protocol.store(1, Relaxed);
+    }
+
+    pub(crate) fn notify_space(&self) {
+        *lock(&self.space.0) += 1;
+        self.space.1.notify_all();
+    }
+
+    pub(crate) fn pause_resharding(&self, d: Duration) {
+        self.reshard_paused_until_ms.fetch_max(now_ms() + d.as_millis() as i64, Relaxed);
+    }
+
+    /// Sleeps `d` unless a hard stop comes first; false on hard stop.
+    pub(crate) fn sleep_unless_hard_stop(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        let mut g = lock(&self.sleeper.0);
+        loop {
+            if self.hard_stop.load(SeqCst) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            g = self.sleeper.1.wait_timeout(g, end - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    fn current_set(&self) -> Arc<ShardSet> {
+        lock(&self.shards).clone()
+    }
+
+    /// Stops the current shard set completely, then starts `n` shards. Nothing queued is lost and
+    /// per-series order holds: the new set starts only after the old one sent everything.
+    fn reshard(self: &Arc<Self>, n: usize) {
+        let _one_at_a_time = lock(&self.reshard_lock);
+        let old = self.current_set();
+        if old.len() == n || self.stopping.load(SeqCst) {
+            return;
+        }
+        log::info!("remote storage resharding from {} to {}", old.len(), n);
+        old.close();
+        old.wait_exited(None);
+        let mut cur = lock(&self.shards);
+        if self.stopping.load(SeqCst) {
+            return;
+        }
+        *cur = ShardSet::start(self, n);
+        drop(cur);
+        self.notify_space();
+    }
+
+    fn hard_stop_now(&self) {
+        self.hard_stop.store(true, SeqCst);
+        let _g = lock(&self.sleeper.0);
+        self.sleeper.1.notify_all();
+    }
+
+    /// Runs deferred series garbage collection whose items have all been finished.
+    fn run_gc(&self) {
+        let oldest = self.tracker.oldest_outstanding();
+        let mut due = Vec::new();
+        {
+            let mut p = lock(&self.pending_resets);
+            while p.front().is_some_and(|&(_, seq)| seq <= oldest) {
+                if let Some((segment, _)) = p.pop_front() {
+                    due.push(segment);
+                }
+            }
+        }
+        if let Some(&segment) = due.iter().max() {
+            let mut c = self.cache_write();
+            c.reset(segment);
+            self.metrics.series_cached.store(c.len() as u64, Relaxed);
+        }
+    }
+}
+
+/// The kind of an appended point, for counting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Sample,
+    Exemplar,
+    Histogram,
+}
+
+impl Kind {
+    fn counts(self) -> KindCounts {
+        match self {
+            Kind::Sample => KindCounts { samples: 1, ..Default::default() },
+            Kind::Exemplar => KindCounts { exemplars: 1, ..Default::default() },
+            Kind::Histogram => KindCounts { histograms: 1, ..Default::default() },
+        }
+    }
+}
+
+/// One remote-write endpoint: series cache, shards, senders, resharding, metrics.
+///
+/// Feed it in WAL order from one thread: series first ([`QueueManager::store_series`]), then
+/// the points that refer to them. Append calls block while the shards are full (backpressure) and
+/// fail only when the queue is stopping. Everything is sent in the background; ask
+/// [`QueueManager::low_watermark`] how far the remote has acknowledged.
+pub struct QueueManager {
+    shared: Arc<Shared>,
+    reshard_thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl QueueManager {
+    /// Validates `cfg`, builds the HTTP client and starts `min_shards` shards.
+    pub fn new(cfg: EndpointConfig) -> Result<QueueManager> {
+        cfg.validate()?;
+        let transport = HttpTransport::new(&cfg)?;
+        Self::with_transport(cfg, Box::new(transport))
+    }
+
+    pub(crate) fn with_transport(cfg: EndpointConfig, transport: Box<dyn Transport>) -> Result<QueueManager> {
+        cfg.validate()?;
+        let relabel = Relabeler::new(&cfg.write_relabel_configs)?;
+        let external = LabelSet::from_pairs(cfg.external_labels.iter().map(|(n, v)| (n.as_bytes(), v.as_bytes())));
+        let name = if cfg.name.is_empty() { default_name(&cfg) } else { cfg.name.clone() };
+        let q = &cfg.queue;
+        let metrics = QueueMetrics { remote_name: name, url: cfg.redacted_url(), ..Default::default() };
+        metrics.capacity.store(q.capacity as u64, Relaxed);
+        metrics.shards_min.store(q.min_shards as u64, Relaxed);
+        metrics.shards_max.store(q.max_shards as u64, Relaxed);
+        metrics.max_samples_per_send.store(q.max_samples_per_send as u64, Relaxed);
+        metrics.set_desired(q.min_shards as f64);
+        let min_shards = q.min_shards;
+        let protocol = if cfg.protocol == Protocol::V2 { 2 } else { 1 };
+        let shared = Arc::new_cyclic(|_| Shared {
+            cache: RwLock::new(SeriesCache::new(external, relabel)),
+            tracker: AckTracker::default(),
+            metrics,
+            transport,
+            protocol: AtomicU8::new(protocol),
+            hard_stop: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+            sleeper: (Mutex::new(()), Condvar::new()),
+            space: (Mutex::new(0), Condvar::new()),
+            // Replaced right below; a set of zero shards has no threads.
+            shards: Mutex::new(Arc::new(ShardSet::empty())),
+            reshard_lock: Mutex::new(()),
+            reshard_wake: (Mutex::new(()), Condvar::new()),
+            data_in: EwmaRate::default(),
+            data_out: EwmaRate::default(),
+            data_dropped: EwmaRate::default(),
+            data_out_duration: EwmaRate::default(),
+            last_send_s: AtomicI64::new(0),
+            reshard_paused_until_ms: AtomicI64::new(0),
+            pending_resets: Mutex::new(VecDeque::new()),
+            scratch: Mutex::new((Vec::new(), VecDeque::new(), Vec::new())),
+            cfg,
+        });
+        *lock(&shared.shards) = ShardSet::start(&shared, min_shards);
+        let s2 = shared.clone();
+        let handle = std::thread::Builder::new()
+            .name("rq-reshard".into())
+            .spawn(move || reshard_loop(&s2))
+            .map_err(|e| Error::Config(format!("cannot start resharding thread: {e}")))?;
+        Ok(QueueManager { shared, reshard_thread: Mutex::new(Some(handle)) })
+    }
+
+    /// Stores series labels (merged with external labels and relabelled) by reference, noting the
+    /// WAL segment they were seen in. A reference seen again is replaced.
+    pub fn store_series(&self, series: &[RefSeries<'_>], segment: u64) {
+        self.shared.run_gc();
+        let mut c = self.shared.cache_write();
+        c.store(series, segment);
+        self.shared.metrics.series_cached.store(c.len() as u64, Relaxed);
+    }
+
+    /// Records that these series were seen in `segment` without changing their labels.
+    pub fn update_series_segment(&self, refs: &[SeriesRef], segment: u64) {
+        self.shared.cache_write().update_segment(refs.iter().copied(), segment);
+    }
+
+    /// Stores metric metadata per series; remote write 2.0 sends it with every point.
+    pub fn store_metadata(&self, metadata: &[RefMetadata<'_>]) {
+        if self.shared.cfg.protocol == Protocol::V2 {
+            self.shared.cache_write().store_metadata(metadata);
+        }
+    }
+
+    /// Forgets every series last seen in a segment lower than `segment` (called after a
+    /// checkpoint). The collection waits until every point already appended has been sent, so
+    /// queued points never lose their labels.
+    pub fn series_reset(&self, segment: u64) {
+        let seq = self.shared.tracker.next_seq();
+        lock(&self.shared.pending_resets).push_back((segment, seq));
+        self.shared.run_gc();
+    }
+
+    /// Queues float samples read at `pos`. Blocks while the shards are full; fails only with
+    /// [`Error::Stopped`]. Samples of unknown or relabel-dropped series, or older than
+    /// `sample_age_limit`, are dropped and counted.
+    pub fn append_samples(&self, samples: &[RefSample], pos: Position) -> Result<()> {
+        self.append(samples, pos, Kind::Sample, |s| (s.series_ref, s.t), |_| false, |s| (s.st, Payload::Sample(s.v)))
+    }
+
+    /// Queues exemplars (ignored unless `send_exemplars`).
+    pub fn append_exemplars(&self, exemplars: &[RefExemplar<'_>], pos: Position) -> Result<()> {
+        if !self.shared.cfg.send_exemplars {
+            return self.mark_read(pos);
+        }
+        self.append(
+            exemplars,
+            pos,
+            Kind::Exemplar,
+            |e| (e.series_ref, e.t),
+            |_| false,
+            |e| {
+                let labels = LabelSet::from_pairs(e.labels.iter().map(|l| (l.name, l.value)));
+                (0, Payload::Exemplar(Box::new(ExemplarData { value: e.v, labels })))
+            },
+        )
+    }
+
+    /// Queues integer native histograms (ignored unless `send_native_histograms`).
+    pub fn append_histograms(&self, hs: &[RefHistogramSample], pos: Position) -> Result<()> {
+        if !self.shared.cfg.send_native_histograms {
+            return self.mark_read(pos);
+        }
+        self.append(
+            hs,
+            pos,
+            Kind::Histogram,
+            |h| (h.series_ref, h.t),
+            |h| h.h.schema == CUSTOM_BUCKETS_SCHEMA,
+            |h| (h.st, Payload::Histogram(Box::new(h.h.clone()))),
+        )
+    }
+
+    /// Queues float native histograms (ignored unless `send_native_histograms`).
+    pub fn append_float_histograms(&self, hs: &[RefFloatHistogramSample], pos: Position) -> Result<()> {
+        if !self.shared.cfg.send_native_histograms {
+            return self.mark_read(pos);
+        }
+        self.append(
+            hs,
+            pos,
+            Kind::Histogram,
+            |h| (h.series_ref, h.t),
+            |h| h.fh.schema == CUSTOM_BUCKETS_SCHEMA,
+            |h| (h.st, Payload::FloatHistogram(Box::new(h.fh.clone()))),
+        )
+    }
+
+    /// Tells the queue that everything up to `pos` has been read and holds nothing to send (a
+    /// series or tombstone record, say), so the watermark may move there once earlier points are done.
+    pub fn mark_read(&self, pos: Position) -> Result<()> {
+        self.shared.tracker.register(pos, 0);
+        Ok(())
+    }
+
+    fn append<T>(
+        &self,
+        src: &[T],
+        pos: Position,
+        kind: Kind,
+        key: impl Fn(&T) -> (SeriesRef, i64),
+        is_nhcb: impl Fn(&T) -> bool,
+        make: impl Fn(&T) -> (i64, Payload),
+    ) -> Result<()> {
+        let sh = &self.shared;
+        if sh.stopping.load(SeqCst) {
+            return Err(Error::Stopped);
+        }
+        sh.run_gc();
+        let m = &sh.metrics;
+        let one = kind.counts();
+        let floor = {
+            let l = sh.cfg.queue.sample_age_limit;
+            (!l.is_zero()).then(|| now_ms() - l.as_millis() as i64)
+        };
+        let v1 = sh.protocol() == Protocol::V1;
+        let mut scratch = lock(&sh.scratch);
+        let (items, remaining, buckets) = &mut *scratch;
+        items.clear();
+        let mut highest = 0;
+        {
+            let cache = sh.cache_read();
+            for x in src {
+                let (r, t) = key(x);
+                m.items_in.add(&one);
+                QueueMetrics::raise(&m.highest_read_s, t);
+                if floor.is_some_and(|f| t < f) {
+                    m.dropped(DropReason::TooOld).add(&one);
+                    continue;
+                }
+                if v1 && is_nhcb(x) {
+                    m.dropped(DropReason::NhcbInRw1NotSupported).add(&one);
+                    continue;
+                }
+                match cache.known(r) {
+                    Known::Stored => {
+                        let (st, payload) = make(x);
+                        highest = highest.max(t);
+                        items.push(Item { series: r, ack: 0, t, st, payload });
+                    }
+                    Known::Dropped => {
+                        m.dropped(DropReason::DroppedSeries).add(&one);
+                        sh.data_dropped.incr(1);
+                    }
+                    Known::Unknown => {
+                        m.dropped(DropReason::UnintentionallyDroppedSeries).add(&one);
+                        sh.data_dropped.incr(1);
+                        log::debug!("dropped point for series {r} that was not explicitly dropped via relabelling");
+                    }
+                }
+            }
+        }
+        sh.data_in.incr(src.len() as u64);
+        let seq = sh.tracker.register(pos, items.len() as u64);
+        if items.is_empty() {
+            return Ok(());
+        }
+        let counts = KindCounts::of(items);
+        m.pending.add(&counts, 1);
+        QueueMetrics::raise(&m.highest_enqueued_s, highest);
+        remaining.clear();
+        remaining.extend(items.drain(..).map(|mut i| {
+            i.ack = seq;
+            i
+        }));
+        let first_wait = if kind == Kind::Exemplar { sh.cfg.queue.min_backoff } else { Duration::from_millis(5) };
+        self.enqueue(remaining, buckets, first_wait)
+    }
+
+    /// Pushes every item into its shard, waiting for space as long as needed.
+    fn enqueue(
+        &self,
+        remaining: &mut VecDeque<Item>,
+        buckets: &mut Vec<VecDeque<Item>>,
+        first_wait: Duration,
+    ) -> Result<()> {
+        let sh = &self.shared;
+        let mut wait = first_wait;
+        loop {
+            if sh.stopping.load(SeqCst) {
+                sh.metrics.pending.add(&KindCounts::of(remaining.make_contiguous()), -1);
+                remaining.clear();
+                return Err(Error::Stopped);
+            }
+            let gen = *lock(&sh.space.0);
+            let set = sh.current_set();
+            let n = set.len();
+            if n == 1 {
+                set.push(0, remaining);
+            } else if n > 1 {
+                buckets.resize_with(n.max(buckets.len()), VecDeque::new);
+                for item in remaining.drain(..) {
+                    buckets[(item.series % n as u64) as usize].push_back(item);
+                }
+                for (i, b) in buckets.iter_mut().enumerate().take(n) {
+                    if !b.is_empty() {
+                        set.push(i, b);
+                        remaining.extend(b.drain(..));
+                    }
+                }
+            }
+            if remaining.is_empty() {
+                return Ok(());
+            }
+            sh.metrics.enqueue_retries.fetch_add(1, Relaxed);
+            let g = lock(&sh.space.0);
+            if *g == gen {
+                let _ = sh.space.1.wait_timeout(g, wait);
+            }
+            wait = (wait * 2).min(sh.cfg.queue.max_backoff);
+        }
+    }
+
+    /// The highest position below which every appended point was accepted by the remote or
+    /// dropped with a counted reason. Resume reading there after a restart; the record at the
+    /// watermark itself may be sent again (at-least-once). `None` before anything was appended.
+    pub fn low_watermark(&self) -> Option<Position> {
+        self.shared.run_gc();
+        self.shared.tracker.low_watermark()
+    }
+
+    /// A copy of the self-metrics.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.shared.metrics.snapshot()
+    }
+
+    /// Appends the self-metrics in the Prometheus text exposition format.
+    pub fn render_metrics(&self, out: &mut String) {
+        self.shared.metrics.render(out)
+    }
+
+    /// The protocol currently used (2.0 becomes 1.0 after a 415 fallback).
+    pub fn protocol(&self) -> Protocol {
+        self.shared.protocol()
+    }
+
+    /// Current number of shards.
+    pub fn shards(&self) -> usize {
+        self.shared.current_set().len()
+    }
+
+    /// Reshards to `n` now (clamped to `min_shards..=max_shards`), waiting for the old shards to
+    /// send everything queued. Normally the resharding thread decides; this is for tests and tools.
+    pub fn reshard(&self, n: usize) {
+        let q = &self.shared.cfg.queue;
+        self.shared.reshard(n.clamp(q.min_shards, q.max_shards));
+    }
+
+    /// Number of cached series and approximate heap bytes of the series cache.
+    pub fn series_cache_usage(&self) -> (usize, usize) {
+        let c = self.shared.cache_read();
+        (c.len(), c.heap_bytes())
+    }
+
+    /// Stops the queue: appends fail from now on, queued points are sent for at most
+    /// `flush_deadline`, then whatever is left is abandoned — counted in `*_failed_total` but not
+    /// acknowledged, so the watermark stays behind it. Returns within `flush_deadline` (plus a few
+    /// milliseconds) even when the remote never answers. Calling it again does nothing.
+    pub fn stop(&self) {
+        let sh = &self.shared;
+        let deadline = Instant::now() + sh.cfg.flush_deadline;
+        let set = {
+            let cur = lock(&sh.shards);
+            if sh.stopping.swap(true, SeqCst) {
+                return;
+            }
+            cur.clone()
+        };
+        sh.notify_space();
+        {
+            let _g = lock(&sh.reshard_wake.0);
+            sh.reshard_wake.1.notify_all();
+        }
+        set.close();
+        if !set.wait_exited(Some(deadline)) {
+            sh.hard_stop_now();
+            set.wake_all();
+            abandon(sh, &set.take_all());
+        }
+        let handle = lock(&self.reshard_thread).take();
+        if let Some(h) = handle {
+            if h.is_finished() {
+                let _ = h.join();
+            }
+        }
+    }
+}
+
+impl Drop for QueueManager {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Prometheus names an unnamed queue by a hash of its configuration; walship uses the URL.
+fn default_name(cfg: &EndpointConfig) -> String {
+    use md5::{Digest, Md5};
+    let d = Md5::digest(cfg.url.as_bytes());
+    d.iter().take(3).map(|b| format!("{b:02x}")).collect()
+}
+
+fn reshard_loop(sh: &Arc<Shared>) {
+    loop {
+        {
+            let g = lock(&sh.reshard_wake.0);
+            if sh.stopping.load(SeqCst) {
+                return;
+            }
+            let _ = sh.reshard_wake.1.wait_timeout(g, SHARD_UPDATE_DURATION);
+        }
+        if sh.stopping.load(SeqCst) {
+            return;
+        }
+        for r in [&sh.data_in, &sh.data_out, &sh.data_dropped, &sh.data_out_duration] {
+            r.tick();
+        }
+        let q = &sh.cfg.queue;
+        let current = sh.current_set().len();
+        let inputs = ReshardInputs {
+            current,
+            min_shards: q.min_shards,
+            max_shards: q.max_shards,
+            in_rate: sh.data_in.rate(),
+            out_rate: sh.data_out.rate(),
+            dropped_rate: sh.data_dropped.rate(),
+            out_duration_rate: sh.data_out_duration.rate(),
+            highest_recv_s: sh.metrics.highest_read_s.load(Relaxed),
+            highest_sent_s: sh.metrics.highest_sent_s.load(Relaxed),
+        };
+        let (n, raw) = desired_shards(&inputs);
+        if let Some(raw) = raw {
+            sh.metrics.set_desired(raw);
+        }
+        let now = now_ms() as f64 / 1000.0;
+        let paused_until = sh.reshard_paused_until_ms.load(Relaxed) as f64 / 1000.0;
+        if should_reshard(n, current, sh.last_send_s.load(Relaxed), paused_until, now) {
+            sh.reshard(n);
+        }
+    }
+}

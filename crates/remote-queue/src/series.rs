@@ -1,0 +1,395 @@
+//! The series cache: labels by series reference, as the queue sends them (spec §3.1).
+//!
+//! Each series' final label set (external labels merged, relabelled, sorted) is stored as a run of
+//! varint [`SymbolId`]s — name, value, name, value — in one boxed slice. With interned strings a
+//! series costs its hash-map slot, its box and two to six bytes per label; the strings themselves
+//! are shared by every series that uses them.
+
+use crate::intern::{Interner, SymbolId};
+use crate::relabel::{LabelSet, Relabeler};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use wal_format::record::{LabelsRef, MetricType, RefMetadata, RefSeries, SeriesRef};
+
+/// A multiplicative hash for series refs (they are small, dense integers; SipHash is wasted on them).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct RefHasher(u64);
+
+impl Hasher for RefHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type RefMap<V> = HashMap<SeriesRef, V, BuildHasherDefault<RefHasher>>;
+
+struct Entry {
+    /// Varint symbol ids, `None` when relabelling dropped the series.
+    labels: Option<Box<[u8]>>,
+    /// The WAL segment the series was last seen in.
+    segment: u64,
+}
+
+/// Metadata of one series, strings interned.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SeriesMetadata {
+    pub(crate) metric_type: MetricType,
+    pub(crate) unit: SymbolId,
+    pub(crate) help: SymbolId,
+}
+
+/// What the cache knows about a ref.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    /// Labels are cached.
+    Stored,
+    /// Relabelling dropped the series.
+    Dropped,
+    /// Never seen (or collected).
+    Unknown,
+}
+
+/// Labels (and metadata) by series reference.
+pub(crate) struct SeriesCache {
+    pub(crate) interner: Interner,
+    entries: RefMap<Entry>,
+    metadata: RefMap<SeriesMetadata>,
+    external: LabelSet,
+    relabel: Relabeler,
+    scratch: LabelSet,
+    ids: Vec<u8>,
+}
+
+impl SeriesCache {
+    pub(crate) fn new(external: LabelSet, relabel: Relabeler) -> SeriesCache {
+        SeriesCache {
+            interner: Interner::default(),
+            entries: RefMap::default(),
+            metadata: RefMap::default(),
+            external,
+            relabel,
+            scratch: LabelSet::default(),
+            ids: Vec::new(),
+        }
+    }
+
+    /// Stores (or replaces) series; returns how many were dropped by relabelling.
+    pub(crate) fn store(&mut self, series: &[RefSeries<'_>], segment: u64) -> usize {
+        let mut dropped = 0;
+        for s in series {
+            let labels = self.final_labels(s.labels);
+            if labels.is_none() {
+                dropped += 1;
+            }
+            if let Some(old) = self.entries.insert(s.series_ref, Entry { labels, segment }) {
+                self.release(old.labels.as_deref());
+            }
+        }
+        dropped
+    }
+
+    /// Merges external labels, relabels and interns; `None` when dropped.
+    fn final_labels(&mut self, labels: LabelsRef<'_>) -> Option<Box<[u8]>> {
+        self.ids.clear();
+        if self.external.is_empty() && self.relabel.is_empty() && is_sorted_unique(labels) {
+            // Fast path: the WAL's labels are already sorted and final.
+            for l in labels.iter().filter(|l| !l.value.is_empty()) {
+                let (n, v) = (self.interner.intern(l.name), self.interner.intern(l.value));
+                put_uvarint(&mut self.ids, n);
+                put_uvarint(&mut self.ids, v);
+            }
+            return if self.ids.is_empty() { None } else { Some(self.ids.as_slice().into()) };
+        }
+        self.scratch.clear();
+        for l in labels.iter() {
+            self.scratch.set(l.name, l.value);
+        }
+        for (n, v) in self.external.iter() {
+            if self.scratch.get(n).is_none() {
+                self.scratch.set(n, v);
+            }
+        }
+        if !self.relabel.apply(&mut self.scratch) {
+            return None;
+        }
+        for (n, v) in self.scratch.iter() {
+            let (n, v) = (self.interner.intern(n), self.interner.intern(v));
+            put_uvarint(&mut self.ids, n);
+            put_uvarint(&mut self.ids, v);
+        }
+        Some(self.ids.as_slice().into())
+    }
+
+    fn release(&mut self, ids: Option<&[u8]>) {
+        if let Some(ids) = ids {
+            let mut cur = ids;
+            while let Some(id) = get_uvarint(&mut cur) {
+                self.interner.release(id);
+            }
+        }
+    }
+
+    /// Only records that the series were seen in `segment`.
+    pub(crate) fn update_segment(&mut self, refs: impl IntoIterator<Item = SeriesRef>, segment: u64) {
+        for r in refs {
+            if let Some(e) = self.entries.get_mut(&r) {
+                e.segment = segment;
+            }
+        }
+    }
+
+    /// Keeps metadata for refs (2.0 sends it with every series).
+    pub(crate) fn store_metadata(&mut self, metadata: &[RefMetadata<'_>]) {
+        for m in metadata {
+            let meta = SeriesMetadata {
+                metric_type: m.metric_type,
+                unit: self.interner.intern(m.unit),
+                help: self.interner.intern(m.help),
+            };
+            if let Some(old) = self.metadata.insert(m.series_ref, meta) {
+                self.interner.release(old.unit);
+                self.interner.release(old.help);
+            }
+        }
+    }
+
+    /// Forgets every series last seen before `segment`; returns how many.
+    pub(crate) fn reset(&mut self, segment: u64) -> usize {
+        let gone: Vec<SeriesRef> = self.entries.iter().filter(|(_, e)| e.segment < segment).map(|(r, _)| *r).collect();
+        for r in &gone {
+            if let Some(e) = self.entries.remove(r) {
+                self.release(e.labels.as_deref());
+            }
+            if let Some(m) = self.metadata.remove(r) {
+                self.interner.release(m.unit);
+                self.interner.release(m.help);
+            }
+        }
+        // Metadata whose series was never stored is collected too.
+        let orphans: Vec<SeriesRef> = self.metadata.keys().filter(|r| !self.entries.contains_key(r)).copied().collect();
+        for r in orphans {
+            if let Some(m) = self.metadata.remove(&r) {
+                self.interner.release(m.unit);
+                self.interner.release(m.help);
+            }
+        }
+        gone.len()
+    }
+
+    pub(crate) fn known(&self, r: SeriesRef) -> Known {
+        match self.entries.get(&r) {
+            Some(Entry { labels: Some(_), .. }) => Known::Stored,
+            Some(Entry { labels: None, .. }) => Known::Dropped,
+            None => Known::Unknown,
+        }
+    }
+
+    /// The series' label ids (varint pairs), if stored.
+    #[inline]
+    pub(crate) fn label_ids(&self, r: SeriesRef) -> Option<&[u8]> {
+        self.entries.get(&r).and_then(|e| e.labels.as_deref())
+    }
+
+    pub(crate) fn metadata(&self, r: SeriesRef) -> Option<SeriesMetadata> {
+        self.metadata.get(&r).copied()
+    }
+
+    /// Number of stored (not dropped) series.
+    pub(crate) fn len(&self) -> usize {
+        self.entries.values().filter(|e| e.labels.is_some()).count()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn metadata_len(&self) -> usize {
+        self.metadata.len()
+    }
+
+    /// Approximate heap bytes: map slots, label id runs, interned strings.
+    pub(crate) fn heap_bytes(&self) -> usize {
+        let slot = std::mem::size_of::<(SeriesRef, Entry)>() + 1;
+        let meta_slot = std::mem::size_of::<(SeriesRef, SeriesMetadata)>() + 1;
+        self.entries.capacity() * slot
+            + self.entries.values().map(|e| e.labels.as_ref().map_or(0, |l| l.len())).sum::<usize>()
+            + self.metadata.capacity() * meta_slot
+            + self.interner.heap_bytes()
+    }
+}
+
+/// Iterates `(name, value)` of a stored label run.
+pub(crate) struct LabelIds<'a> {
+    cur: &'a [u8],
+}
+
+impl<'a> LabelIds<'a> {
+    pub(crate) fn new(ids: &'a [u8]) -> Self {
+        LabelIds { cur: ids }
+    }
+}
+
+impl Iterator for LabelIds<'_> {
+    type Item = (SymbolId, SymbolId);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let n = get_uvarint(&mut self.cur)?;
+        let v = get_uvarint(&mut self.cur)?;
+        Some((n, v))
+    }
+}
+
+fn is_sorted_unique(labels: LabelsRef<'_>) -> bool {
+    let mut prev: Option<&[u8]> = None;
+    for l in labels.iter() {
+        if prev.is_some_and(|p| p >= l.name) {
+            return false;
+        }
+        prev = Some(l.name);
+    }
+    true
+}
+
+fn put_uvarint(buf: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
+}
+
+#[inline]
+fn get_uvarint(cur: &mut &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    let mut shift = 0;
+    loop {
+        let (&b, rest) = cur.split_first()?;
+        *cur = rest;
+        v |= u32::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relabel::{Action, RelabelConfig};
+    use wal_format::record::Labels;
+
+    fn labels_of(c: &SeriesCache, r: SeriesRef) -> Vec<(String, String)> {
+        let ids = c.label_ids(r).unwrap_or_default();
+        LabelIds::new(ids)
+            .map(|(n, v)| {
+                let s = |id| String::from_utf8_lossy(c.interner.get(id)).into_owned();
+                (s(n), s(v))
+            })
+            .collect()
+    }
+
+    fn pairs(p: &[(&str, &str)]) -> Vec<(String, String)> {
+        p.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn external_labels_merge_table() {
+        type Pairs = &'static [(&'static str, &'static str)];
+        let cases: &[(Pairs, Pairs, Pairs)] = &[
+            (&[("a", "1")], &[], &[("a", "1")]),
+            (&[("b", "1")], &[("a", "e")], &[("a", "e"), ("b", "1")]),
+            (&[("a", "1"), ("c", "3")], &[("b", "e")], &[("a", "1"), ("b", "e"), ("c", "3")]),
+            (&[("a", "1")], &[("z", "e")], &[("a", "1"), ("z", "e")]),
+            (&[("a", "own")], &[("a", "ext")], &[("a", "own")]),
+            (&[], &[("a", "e"), ("b", "f")], &[("a", "e"), ("b", "f")]),
+            (&[("b", "1")], &[("a", "e"), ("c", "f")], &[("a", "e"), ("b", "1"), ("c", "f")]),
+            (&[("a", "1"), ("b", "2")], &[("b", "x"), ("c", "3")], &[("a", "1"), ("b", "2"), ("c", "3")]),
+        ];
+        for (series, ext, want) in cases {
+            let mut c = SeriesCache::new(LabelSet::from_pairs(ext.iter().copied()), Relabeler::default());
+            let l = Labels::from_pairs(series.iter().copied());
+            c.store(&[RefSeries { series_ref: 1, labels: l.as_ref() }], 0);
+            assert_eq!(labels_of(&c, 1), pairs(want), "{series:?} + {ext:?}");
+        }
+    }
+
+    #[test]
+    fn relabel_sees_external_labels_and_drops() {
+        let rules = [RelabelConfig {
+            source_labels: vec!["region".into()],
+            regex: "eu.*".into(),
+            action: Action::Drop,
+            ..Default::default()
+        }];
+        let mut c =
+            SeriesCache::new(LabelSet::from_pairs([("region", "eu1")]), Relabeler::new(&rules).unwrap_or_default());
+        let l = Labels::from_pairs([("__name__", "up")]);
+        let l2 = Labels::from_pairs([("__name__", "up"), ("region", "us")]);
+        let n = c.store(
+            &[RefSeries { series_ref: 1, labels: l.as_ref() }, RefSeries { series_ref: 2, labels: l2.as_ref() }],
+            0,
+        );
+        assert_eq!(n, 1);
+        assert_eq!(c.known(1), Known::Dropped);
+        assert_eq!(c.known(2), Known::Stored);
+        assert_eq!(c.known(3), Known::Unknown);
+    }
+
+    #[test]
+    fn series_reset_keeps_newer_segments() {
+        let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
+        for seg in 0..4u64 {
+            for i in 0..25u64 {
+                let r = seg * 100 + i;
+                let l = Labels::from_pairs([("__name__", "m".to_string()), ("i", r.to_string())]);
+                c.store(&[RefSeries { series_ref: r, labels: l.as_ref() }], seg);
+                c.store_metadata(&[RefMetadata {
+                    series_ref: r,
+                    metric_type: MetricType::Counter,
+                    unit: b"",
+                    help: b"h",
+                }]);
+            }
+        }
+        assert_eq!(c.reset(2), 50);
+        assert_eq!(c.len(), 50);
+        assert_eq!(c.metadata_len(), 50);
+        assert_eq!(c.known(150), Known::Unknown);
+        assert_eq!(c.known(210), Known::Stored);
+        // Every string of a collected series was released; 50 values + the shared strings remain.
+        assert_eq!(c.interner.len(), 50 + 5);
+        c.reset(10);
+        assert_eq!(c.interner.len(), 0, "interner hygiene: everything released exactly once");
+    }
+
+    #[test]
+    fn overwrite_releases_old_strings() {
+        let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
+        for v in 0..100 {
+            let l = Labels::from_pairs([("a", format!("v{v}"))]);
+            c.store(&[RefSeries { series_ref: 7, labels: l.as_ref() }], 0);
+        }
+        assert_eq!(c.interner.len(), 2);
+        assert_eq!(labels_of(&c, 7), pairs(&[("a", "v99")]));
+    }
+
+    #[test]
+    fn varint_roundtrip() {
+        for v in [0u32, 1, 127, 128, 300, 1 << 21, u32::MAX] {
+            let mut b = Vec::new();
+            put_uvarint(&mut b, v);
+            let mut cur = b.as_slice();
+            assert_eq!(get_uvarint(&mut cur), Some(v));
+            assert!(cur.is_empty());
+        }
+    }
+}

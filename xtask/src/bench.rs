@@ -18,7 +18,12 @@ pub fn run(args: &[String]) -> Result {
             continue;
         }
         println!("==> {name}");
-        process::run(&mut cargo(["bench", "-p", name]))?;
+        let mut cmd = cargo(["bench", "-p", name]);
+        let features = krate.bench_features();
+        if !features.is_empty() {
+            cmd.args(["--features", &features.join(",")]);
+        }
+        process::run(&mut cmd)?;
     }
     Ok(())
 }

@@ -28,6 +28,13 @@ impl Crate {
     pub fn benches(&self) -> Vec<String> {
         target_names(&self.dir.join("benches"))
     }
+
+    /// Features the benches need (`required-features` of the `[[bench]]` tables): without them
+    /// `cargo bench` skips those benches without a word.
+    pub fn bench_features(&self) -> Vec<String> {
+        let manifest = fs::read_to_string(self.dir.join("Cargo.toml")).unwrap_or_default();
+        bench_features(&manifest)
+    }
 }
 
 /// Every crate under `crates/`, sorted by directory name.
@@ -68,6 +75,25 @@ fn package_name(manifest: &str) -> Option<String> {
     None
 }
 
+fn bench_features(manifest: &str) -> Vec<String> {
+    let mut in_bench = false;
+    let mut features = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_bench = line == "[[bench]]";
+        } else if in_bench {
+            let Some(list) = line.strip_prefix("required-features").map(str::trim_start) else { continue };
+            let list = list.trim_start_matches('=').trim().trim_start_matches('[').trim_end_matches(']');
+            for feature in list.split(',').map(|f| f.trim().trim_matches('"')).filter(|f| !f.is_empty()) {
+                if !features.iter().any(|f2| f2 == feature) {
+                    features.push(feature.to_string());
+                }
+            }
+        }
+    }
+    features
+}
+
 /// Cargo's auto-discovered targets in `dir`: `<name>.rs` files and `<name>/main.rs` directories.
 fn target_names(dir: &Path) -> Vec<String> {
     let Ok(entries) = fs::read_dir(dir) else { return Vec::new() };
@@ -104,6 +130,15 @@ mod tests {
         let manifest = "[workspace]\nname = \"nope\"\n\n[package]\nversion = \"1\"\nname = \"wal-format\"\n\n[lib]\nname = \"x\"\n";
         assert_eq!(package_name(manifest).as_deref(), Some("wal-format"));
         assert_eq!(package_name("[dependencies]\nname = \"a\"\n"), None);
+    }
+
+    #[test]
+    fn bench_features_come_from_bench_tables() {
+        let manifest = "[features]\ntesting = []\n\n[[bench]]\nname = \"decode\"\nharness = false\n\
+                        required-features = [\"testing\", \"x\"]\n\n[[bench]]\nname = \"b\"\n\
+                        required-features = [\"testing\"]\n\n[[example]]\nrequired-features = [\"no\"]\n";
+        assert_eq!(bench_features(manifest), ["testing", "x"]);
+        assert!(bench_features("[package]\nname = \"a\"\n").is_empty());
     }
 
     #[test]

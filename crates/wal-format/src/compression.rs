@@ -24,13 +24,7 @@ pub fn decompress(compression: Compression, src: &[u8], dst: &mut Vec<u8>) -> Re
                 // Prometheus keeps an empty compressed record empty.
                 return Ok(());
             }
-            let claimed = snap::raw::decompress_len(src)?;
-            if claimed > snappy_bound(src.len()) {
-                return Err(Error::DecompressedSize { compressed: src.len(), claimed });
-            }
-            dst.resize(claimed, 0);
-            let n = snap::raw::Decoder::new().decompress(src, dst)?;
-            dst.truncate(n);
+            crate::snappy::decompress(src, dst, snappy_bound(src.len()))?;
         }
         Compression::Zstd => {
             if src.is_empty() {
@@ -51,7 +45,7 @@ pub fn decompress(compression: Compression, src: &[u8], dst: &mut Vec<u8>) -> Re
 pub(crate) fn snappy_compress(enc: &mut snap::raw::Encoder, src: &[u8], dst: &mut Vec<u8>) -> Result<(), Error> {
     dst.clear();
     dst.resize(snap::raw::max_compress_len(src.len()), 0);
-    let n = enc.compress(src, dst)?;
+    let n = enc.compress(src, dst).map_err(|e| Error::Compress(e.to_string()))?;
     dst.truncate(n);
     Ok(())
 }

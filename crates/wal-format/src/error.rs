@@ -52,8 +52,11 @@ pub enum Error {
     #[error("fragments of one record disagree on compression")]
     MixedCompression,
     /// A snappy-compressed record does not decompress.
-    #[error("snappy: {0}")]
-    Snappy(#[from] snap::Error),
+    #[error(transparent)]
+    Snappy(#[from] crate::snappy::SnappyError),
+    /// Compressing a record failed.
+    #[error("compressing a record: {0}")]
+    Compress(String),
     /// A zstd-compressed record does not decompress.
     #[error("zstd: {0}")]
     Zstd(String),

@@ -34,7 +34,9 @@ impl Framer {
     /// requires), starting on an empty segment.
     pub fn new(segment_size: usize, compression: Compression) -> Result<Self, Error> {
         if segment_size == 0 || segment_size % PAGE_SIZE != 0 {
-            return Err(Error::Config(format!("segment size {segment_size} is not a positive multiple of {PAGE_SIZE}")));
+            return Err(Error::Config(format!(
+                "segment size {segment_size} is not a positive multiple of {PAGE_SIZE}"
+            )));
         }
         if compression == Compression::Zstd {
             return Err(Error::Config("writing zstd-compressed WALs is not supported; use snappy or none".into()));

@@ -29,6 +29,9 @@ mod framer;
 mod names;
 mod position;
 pub mod record;
+mod snappy;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod varint;
 mod writer;
 
@@ -42,4 +45,5 @@ pub use fragment::{
 pub use framer::{Framer, SegmentSink};
 pub use names::{checkpoint_dir_name, parse_checkpoint_name, parse_segment_name, segment_file_name, CHECKPOINT_PREFIX};
 pub use position::Position;
+pub use snappy::SnappyError;
 pub use writer::{delete_checkpoints_before, CheckpointWriter, WalOptions, WalWriter};

@@ -25,6 +25,29 @@ impl<'a> Cursor<'a> {
         Cursor { buf, pos: 0 }
     }
 
+    /// The next `n` bytes, borrowed.
+    #[inline]
+    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], ReadFail> {
+        if n > self.remaining() {
+            return Err(ReadFail::Short);
+        }
+        let start = self.pos;
+        self.pos += n;
+        Ok(&self.buf[start..self.pos])
+    }
+
+    /// Skips `n` bytes the caller knows are there.
+    #[inline]
+    pub(crate) fn pos_skip(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.buf.len());
+    }
+
+    /// The bytes not yet consumed.
+    #[inline]
+    pub(crate) fn rest(&self) -> &'a [u8] {
+        &self.buf[self.pos..]
+    }
+
     /// Bytes consumed so far.
     #[inline]
     pub(crate) fn pos(&self) -> usize {
@@ -50,12 +73,8 @@ impl<'a> Cursor<'a> {
 
     #[inline]
     pub(crate) fn be64(&mut self) -> Result<u64, ReadFail> {
-        let bytes: [u8; 8] = self
-            .buf
-            .get(self.pos..self.pos + 8)
-            .ok_or(ReadFail::Short)?
-            .try_into()
-            .map_err(|_| ReadFail::Short)?;
+        let bytes: [u8; 8] =
+            self.buf.get(self.pos..self.pos + 8).ok_or(ReadFail::Short)?.try_into().map_err(|_| ReadFail::Short)?;
         self.pos += 8;
         Ok(u64::from_be_bytes(bytes))
     }
@@ -190,27 +209,6 @@ mod tests {
         let long = [0x80; 11];
         assert_eq!(Cursor::new(&long).uvarint(), Err(ReadFail::Overflow));
         assert_eq!(Cursor::new(&[0x80, 0x80]).uvarint(), Err(ReadFail::Short));
-        assert_eq!(Cursor::new(&[1, 2]).count(1), Err(ReadFail::Short));
-    }
-}
-
-impl<'a> Cursor<'a> {
-    /// The next `n` bytes, borrowed.
-    #[inline]
-    pub(crate) fn take(&mut self, n: usize) -> Result<&'a [u8], ReadFail> {
-        if n > self.remaining() {
-            return Err(ReadFail::Short);
-        }
-        let start = self.pos;
-        self.pos += n;
-        Ok(&self.buf[start..self.pos])
-    }
-}
-
-impl Cursor<'_> {
-    /// Skips `n` bytes the caller knows are there.
-    #[inline]
-    pub(crate) fn pos_skip(&mut self, n: usize) {
-        self.pos = (self.pos + n).min(self.buf.len());
+        assert_eq!(Cursor::new(&[2, 0]).count(1), Err(ReadFail::Short));
     }
 }

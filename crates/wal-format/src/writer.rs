@@ -3,8 +3,8 @@
 use crate::error::Error;
 use crate::fragment::{Compression, DEFAULT_SEGMENT_SIZE};
 use crate::framer::{Framer, SegmentSink};
-use crate::position::Position;
 use crate::names::{checkpoint_dir_name, parse_checkpoint_name, parse_segment_name, segment_file_name};
+use crate::position::Position;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -27,7 +27,6 @@ impl Default for WalOptions {
         WalOptions { segment_size: DEFAULT_SEGMENT_SIZE, compression: Compression::Snappy }
     }
 }
-
 
 /// The segment file being written.
 struct SegmentFile {

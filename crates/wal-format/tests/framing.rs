@@ -79,12 +79,26 @@ fn check_round_trip(records: &[Vec<u8>], batch: usize, segment_size: usize, c: C
 
 fn pattern(n: usize, seed: u8) -> Vec<u8> {
     // Half repetitive (compressible), half noisy, so both compression outcomes occur.
-    (0..n).map(|i| if i % 2 == 0 { seed } else { (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed }).collect()
+    (0..n)
+        .map(|i| if i % 2 == 0 { seed } else { (i as u32).wrapping_mul(2_654_435_761).to_be_bytes()[0] ^ seed })
+        .collect()
 }
 
 #[test]
 fn awkward_record_sizes() {
-    let sizes = [0, 1, 2, PAGE_SIZE - HEADER_SIZE - 1, PAGE_SIZE - HEADER_SIZE, PAGE_SIZE - HEADER_SIZE + 1, PAGE_SIZE, PAGE_SIZE + 1, 5 * PAGE_SIZE + 3, 0, 1];
+    let sizes = [
+        0,
+        1,
+        2,
+        PAGE_SIZE - HEADER_SIZE - 1,
+        PAGE_SIZE - HEADER_SIZE,
+        PAGE_SIZE - HEADER_SIZE + 1,
+        PAGE_SIZE,
+        PAGE_SIZE + 1,
+        5 * PAGE_SIZE + 3,
+        0,
+        1,
+    ];
     let records: Vec<Vec<u8>> = sizes.iter().enumerate().map(|(i, &n)| pattern(n, i as u8)).collect();
     for c in [Compression::None, Compression::Snappy] {
         for batch in [1, 3, 100] {
@@ -105,13 +119,23 @@ fn a_record_exactly_filling_the_page_leaves_no_padding() {
 fn seven_bytes_left_gives_an_empty_first_fragment_as_prometheus_writes_it() {
     // With exactly a header's worth of room left, Prometheus's writer emits a `first` fragment of
     // length zero and continues on the next page.
-    let (segs, _) = frame(&[pattern(PAGE_SIZE - 2 * HEADER_SIZE, 1), pattern(100, 2)], 100, DEFAULT_SEGMENT_SIZE, Compression::None);
+    let (segs, _) = frame(
+        &[pattern(PAGE_SIZE - 2 * HEADER_SIZE, 1), pattern(100, 2)],
+        100,
+        DEFAULT_SEGMENT_SIZE,
+        Compression::None,
+    );
     let s = &segs.0[0];
     let at = PAGE_SIZE - HEADER_SIZE;
     assert_eq!(s[at] & 7, 2, "first");
     assert_eq!(&s[at + 1..at + 3], &[0, 0], "length 0");
     assert_eq!(s[PAGE_SIZE] & 7, 4, "last, on the next page");
-    check_round_trip(&[pattern(PAGE_SIZE - 2 * HEADER_SIZE, 1), pattern(100, 2)], 100, DEFAULT_SEGMENT_SIZE, Compression::None);
+    check_round_trip(
+        &[pattern(PAGE_SIZE - 2 * HEADER_SIZE, 1), pattern(100, 2)],
+        100,
+        DEFAULT_SEGMENT_SIZE,
+        Compression::None,
+    );
 }
 
 #[test]

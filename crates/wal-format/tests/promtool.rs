@@ -56,12 +56,21 @@ fn promtool_reads_every_series_and_sample_we_write() {
         let base_t = 1_700_000_000_000i64;
         let scrape = |i: i64| -> Vec<RefSample> {
             (1..=n_series)
-                .map(|r| RefSample { series_ref: r, st: 0, t: base_t + i * 15_000, v: (r as f64) * 1.5 + i as f64 * 0.25 })
+                .map(|r| RefSample {
+                    series_ref: r,
+                    st: 0,
+                    t: base_t + i * 15_000,
+                    v: (r as f64) * 1.5 + i as f64 * 0.25,
+                })
                 .collect()
         };
         let mut w = WalWriter::create(&wal, WalOptions { segment_size: 2 * PAGE_SIZE, compression }).unwrap();
         let mut series_rec = Vec::new();
-        let series: Vec<RefSeries> = labels.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64 + 1, labels: l.as_ref() }).collect();
+        let series: Vec<RefSeries> = labels
+            .iter()
+            .enumerate()
+            .map(|(i, l)| RefSeries { series_ref: i as u64 + 1, labels: l.as_ref() })
+            .collect();
         encode_series(&series, &mut series_rec);
         // Segment 0 will be covered by a checkpoint; what it held goes into the checkpoint.
         w.log(&[&series_rec]).unwrap();

@@ -18,7 +18,9 @@ fn sample() -> impl Strategy<Value = RefSample> {
 
 fn same_bits(a: &[RefSample], b: &[RefSample]) -> bool {
     a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| (x.series_ref, x.st, x.t, x.v.to_bits()) == (y.series_ref, y.st, y.t, y.v.to_bits()))
+        && a.iter()
+            .zip(b)
+            .all(|(x, y)| (x.series_ref, x.st, x.t, x.v.to_bits()) == (y.series_ref, y.st, y.t, y.v.to_bits()))
 }
 
 fn spans() -> impl Strategy<Value = Vec<Span>> {
@@ -27,7 +29,14 @@ fn spans() -> impl Strategy<Value = Vec<Span>> {
 
 fn histogram() -> impl Strategy<Value = Histogram> {
     (
-        (0u8..4, prop_oneof![-4i32..9, Just(CUSTOM_BUCKETS_SCHEMA)], any::<f64>(), any::<u64>(), any::<u64>(), any::<f64>()),
+        (
+            0u8..4,
+            prop_oneof![-4i32..9, Just(CUSTOM_BUCKETS_SCHEMA)],
+            any::<f64>(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<f64>(),
+        ),
         (spans(), spans(), prop::collection::vec(any::<i64>(), 0..6), prop::collection::vec(any::<i64>(), 0..6)),
         prop::collection::vec(any::<f64>(), 0..4),
     )

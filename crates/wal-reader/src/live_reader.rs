@@ -64,7 +64,10 @@ impl<R: Read> LiveReader<R> {
             match self.framing.step() {
                 Ok(Step::Borrowed(range)) => {
                     let (segment, offset) = self.framing.record_at();
-                    return Ok(Some(Record { position: Position::new(segment, offset), data: self.framing.window(range) }));
+                    return Ok(Some(Record {
+                        position: Position::new(segment, offset),
+                        data: self.framing.window(range),
+                    }));
                 }
                 Ok(Step::Owned) => {
                     let (segment, offset) = self.framing.record_at();

@@ -110,7 +110,10 @@ impl Reader {
             match self.framing.step() {
                 Ok(Step::Borrowed(range)) => {
                     let (segment, offset) = self.framing.record_at();
-                    return Ok(Some(Record { position: Position::new(segment, offset), data: self.framing.window(range) }));
+                    return Ok(Some(Record {
+                        position: Position::new(segment, offset),
+                        data: self.framing.window(range),
+                    }));
                 }
                 Ok(Step::Owned) => {
                     let (segment, offset) = self.framing.record_at();

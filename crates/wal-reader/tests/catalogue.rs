@@ -29,7 +29,12 @@ fn frag(t: F, payload: &[u8]) -> Vec<u8> {
             return v;
         }
     };
-    let h = FragmentHeader { fragment_type, compression: Compression::None, length: payload.len(), crc: crc32c::crc32c(payload) };
+    let h = FragmentHeader {
+        fragment_type,
+        compression: Compression::None,
+        length: payload.len(),
+        crc: crc32c::crc32c(payload),
+    };
     let mut v = h.encode().to_vec();
     v.extend_from_slice(payload);
     v
@@ -142,7 +147,8 @@ fn two_half_page_records_run_over_the_page_and_are_still_read() {
 #[test]
 fn fragments_out_of_order_are_corruption() {
     let d = data();
-    let cases: [(&[(F, &[u8])], &str); 4] = [
+    type Case<'a> = (&'a [(F, &'a [u8])], &'a str);
+    let cases: [Case; 4] = [
         (&[(F::Middle, &d[..200])], "unexpected middle record, dropping buffer"),
         (&[(F::Last, &d[..200])], "unexpected last record, dropping buffer"),
         (&[(F::First, &d[..200]), (F::Full, &d[200..400])], "unexpected full record"),
@@ -170,7 +176,10 @@ fn non_zero_byte_in_padding_is_corruption_after_the_records_before_it() {
         let e = err.expect("corruption");
         assert!(e.to_string().contains("non-zero byte"), "{e}");
         // Prometheus reports the offset just past the padding: the page end.
-        assert!(matches!(e, Error::Corruption { offset, fragment_offset: 107, .. } if offset == PAGE_SIZE as u64), "{e:?}");
+        assert!(
+            matches!(e, Error::Corruption { offset, fragment_offset: 107, .. } if offset == PAGE_SIZE as u64),
+            "{e:?}"
+        );
     }
 }
 
@@ -191,7 +200,10 @@ fn checksum_mismatch_names_segment_and_offset() {
         other => panic!("{other:?}"),
     }
     let text = e.to_string();
-    assert!(text.starts_with("corruption in segment ") && text.contains("00000000 at 314: unexpected checksum"), "{text}");
+    assert!(
+        text.starts_with("corruption in segment ") && text.contains("00000000 at 314: unexpected checksum"),
+        "{text}"
+    );
     // Reading goes on with the next segment when asked to.
     r.skip_segment();
     assert!(r.next_record().unwrap().is_none());
@@ -266,7 +278,8 @@ fn reader_reports_a_fragment_cut_by_the_end_of_the_data() {
 #[test]
 fn live_reader_waits_for_partial_writes_and_resumes() {
     let d = data();
-    let full = stream(&[(F::Full, &d[..100]), (F::First, &d[100..5000]), (F::Last, &d[5000..9000]), (F::Full, &d[..3])]);
+    let full =
+        stream(&[(F::Full, &d[..100]), (F::First, &d[100..5000]), (F::Last, &d[5000..9000]), (F::Full, &d[..3])]);
     let mut padded = full.clone();
     padded.resize(PAGE_SIZE, 0);
     padded.extend(stream(&[(F::Full, &d[..50])]));
@@ -292,7 +305,12 @@ fn compressed_records_are_decompressed() {
     let snappy = snap::raw::Encoder::new().compress_vec(&payload).unwrap();
     let zstd = ruzstd::encoding::compress_to_vec(&payload[..], ruzstd::encoding::CompressionLevel::Fastest);
     for (c, bytes) in [(Compression::Snappy, snappy), (Compression::Zstd, zstd)] {
-        let h = FragmentHeader { fragment_type: FragmentType::Full, compression: c, length: bytes.len(), crc: crc32c::crc32c(&bytes) };
+        let h = FragmentHeader {
+            fragment_type: FragmentType::Full,
+            compression: c,
+            length: bytes.len(),
+            crc: crc32c::crc32c(&bytes),
+        };
         let mut s = h.encode().to_vec();
         s.extend_from_slice(&bytes);
         for (got, err) in both(&s) {

@@ -148,7 +148,9 @@ fn live_reader_tails_files_being_written() {
     let writer = {
         let (path, done, written) = (path.clone(), done.clone(), written.clone());
         std::thread::spawn(move || {
-            let mut w = WalWriter::create(&path, WalOptions { segment_size: 8 * PAGE_SIZE, compression: Compression::Snappy }).unwrap();
+            let mut w =
+                WalWriter::create(&path, WalOptions { segment_size: 8 * PAGE_SIZE, compression: Compression::Snappy })
+                    .unwrap();
             let mut seed = 0x9e37_79b9_7f4a_7c15u64;
             for i in 0..n_records {
                 seed ^= seed << 13;

@@ -106,7 +106,9 @@ impl<W: Write> Dumper<'_, W> {
                     .collect();
                 ("samples", e)
             }
-            RecordType::HistogramSamples | RecordType::CustomBucketsHistogramSamples | RecordType::HistogramSamplesV2 => {
+            RecordType::HistogramSamples
+            | RecordType::CustomBucketsHistogramSamples
+            | RecordType::HistogramSamplesV2 => {
                 let mut v = Vec::new();
                 record::decode_histogram_samples(data, &mut v)?;
                 let e = v
@@ -180,7 +182,10 @@ impl<W: Write> Dumper<'_, W> {
         let (typ, entries) = match self.entries(data) {
             Ok(Some(x)) => x,
             Ok(None) => {
-                eprintln!("walship: segment {segment:08} offset {offset}: unknown record type {}", RecordType::of(data));
+                eprintln!(
+                    "walship: segment {segment:08} offset {offset}: unknown record type {}",
+                    RecordType::of(data)
+                );
                 return Ok(());
             }
             Err(e) => {
@@ -224,7 +229,8 @@ impl<W: Write> Dumper<'_, W> {
 }
 
 fn histogram_json(h: &record::Histogram) -> Value {
-    let spans = |s: &[record::Span]| s.iter().map(|s| json!({"offset": s.offset, "length": s.length})).collect::<Vec<_>>();
+    let spans =
+        |s: &[record::Span]| s.iter().map(|s| json!({"offset": s.offset, "length": s.length})).collect::<Vec<_>>();
     json!({"counter_reset_hint": h.counter_reset_hint, "schema": h.schema, "zero_threshold": float_json(h.zero_threshold),
         "zero_count": h.zero_count, "count": h.count, "sum": float_json(h.sum),
         "positive_spans": spans(&h.positive_spans), "negative_spans": spans(&h.negative_spans),
@@ -233,7 +239,8 @@ fn histogram_json(h: &record::Histogram) -> Value {
 }
 
 fn float_histogram_json(h: &record::FloatHistogram) -> Value {
-    let spans = |s: &[record::Span]| s.iter().map(|s| json!({"offset": s.offset, "length": s.length})).collect::<Vec<_>>();
+    let spans =
+        |s: &[record::Span]| s.iter().map(|s| json!({"offset": s.offset, "length": s.length})).collect::<Vec<_>>();
     let floats = |v: &[f64]| v.iter().map(|v| float_json(*v)).collect::<Vec<_>>();
     json!({"counter_reset_hint": h.counter_reset_hint, "schema": h.schema, "zero_threshold": float_json(h.zero_threshold),
         "zero_count": float_json(h.zero_count), "count": float_json(h.count), "sum": float_json(h.sum),

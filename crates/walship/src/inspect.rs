@@ -93,7 +93,9 @@ impl Counter {
                 }
                 self.sum.samples += self.samples.len() as u64;
             }
-            RecordType::HistogramSamples | RecordType::CustomBucketsHistogramSamples | RecordType::HistogramSamplesV2 => {
+            RecordType::HistogramSamples
+            | RecordType::CustomBucketsHistogramSamples
+            | RecordType::HistogramSamplesV2 => {
                 self.hist.clear();
                 record::decode_histogram_samples(data, &mut self.hist)?;
                 self.sum.histogram_samples += self.hist.len() as u64;

@@ -64,7 +64,8 @@ pub fn parse(input: &str) -> Result<Vec<Matcher>, String> {
             .map(|op| (*op, op.len()))
             .ok_or_else(|| format!("{input:?}: expected =, !=, =~ or !~ after {name}"))?;
         rest = rest[len..].trim_start();
-        let (value, after) = quoted(rest).ok_or_else(|| format!("{input:?}: expected a quoted value after {name}{op}"))?;
+        let (value, after) =
+            quoted(rest).ok_or_else(|| format!("{input:?}: expected a quoted value after {name}{op}"))?;
         let anchored = |v: &str| regex::Regex::new(&format!("^(?:{v})$")).map_err(|e| format!("{input:?}: {e}"));
         let op = match op {
             "=" => Op::Eq(value),
@@ -105,7 +106,14 @@ mod tests {
     #[test]
     fn selector_syntax() {
         let l = Labels::from_pairs([("__name__", "up"), ("job", "node"), ("instance", "10.0.0.1:9100")]);
-        let yes = ["{job=\"node\"}", "up", "up{job!=\"x\"}", "{instance=~\"10\\\\..*\"}", "{job!~\"pro.*\"}", "{missing=\"\"}"];
+        let yes = [
+            "{job=\"node\"}",
+            "up",
+            "up{job!=\"x\"}",
+            "{instance=~\"10\\\\..*\"}",
+            "{job!~\"pro.*\"}",
+            "{missing=\"\"}",
+        ];
         for m in yes {
             assert!(matches_all(&parse(m).unwrap(), &l.as_ref()), "{m}");
         }

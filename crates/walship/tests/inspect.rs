@@ -17,8 +17,12 @@ fn json(path: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
 }
 
-const FIXTURES: [&str; 4] =
-    ["uncompressed-exemplars-checkpoint", "uncompressed-exemplars-torn", "snappy-exemplars-checkpoint", "snappy-exemplars-torn"];
+const FIXTURES: [&str; 4] = [
+    "uncompressed-exemplars-checkpoint",
+    "uncompressed-exemplars-torn",
+    "snappy-exemplars-checkpoint",
+    "snappy-exemplars-torn",
+];
 
 #[test]
 fn inspect_matches_what_prometheus_read() {
@@ -39,7 +43,12 @@ fn inspect_matches_what_prometheus_read() {
         assert_eq!(got["checkpoint"].is_string(), has_checkpoint, "{name}");
     }
     // The checkpoint fixture declares 5,100 series, 5,040 of them with samples (its README).
-    let out = walship(&["inspect", "--format", "json", testdata().join("prometheus-2.42/uncompressed-exemplars-checkpoint").to_str().unwrap()]);
+    let out = walship(&[
+        "inspect",
+        "--format",
+        "json",
+        testdata().join("prometheus-2.42/uncompressed-exemplars-checkpoint").to_str().unwrap(),
+    ]);
     let got: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((got["series"].as_u64(), got["series_with_samples"].as_u64()), (Some(5100), Some(5040)));
 }
@@ -65,7 +74,10 @@ fn dump_gives_the_samples_prometheus_holds() {
                         let l = s["labels"].as_object().unwrap();
                         let text = format!(
                             "{{{}}}",
-                            l.iter().map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap())).collect::<Vec<_>>().join(", ")
+                            l.iter()
+                                .map(|(k, v)| format!("{k}={:?}", v.as_str().unwrap()))
+                                .collect::<Vec<_>>()
+                                .join(", ")
                         );
                         let r = s["ref"].as_u64().unwrap();
                         name_of.insert(r, l.get("__name__").and_then(|v| v.as_str()).unwrap_or("").to_string());
@@ -86,7 +98,11 @@ fn dump_gives_the_samples_prometheus_holds() {
             serde_json::from_value(want["samples_by_metric_name"].clone()).unwrap();
         assert_eq!(by_metric, want_by_metric, "{name}: samples by metric name");
         for (series, samples) in want["series_samples"].as_object().unwrap() {
-            let r = labels_of.iter().find(|(_, l)| *l == series).map(|(r, _)| *r).unwrap_or_else(|| panic!("{name}: {series} not found"));
+            let r = labels_of
+                .iter()
+                .find(|(_, l)| *l == series)
+                .map(|(r, _)| *r)
+                .unwrap_or_else(|| panic!("{name}: {series} not found"));
             let got = &samples_of[&r];
             let want = samples.as_array().unwrap();
             assert_eq!(got.len(), want.len(), "{name}: {series}");
@@ -95,8 +111,13 @@ fn dump_gives_the_samples_prometheus_holds() {
                 // promtool prints Go's %g-ish text; compare as numbers (stale markers print as NaN).
                 let wv = w[1].as_str().unwrap();
                 match v {
-                    Value::Number(n) => assert_eq!(n.as_f64().unwrap(), wv.parse::<f64>().unwrap(), "{name}: {series} @{t}"),
-                    Value::String(s) => assert!(s.contains("NaN") && wv == "NaN" || s.contains("Inf") && wv.contains("Inf"), "{s} vs {wv}"),
+                    Value::Number(n) => {
+                        assert_eq!(n.as_f64().unwrap(), wv.parse::<f64>().unwrap(), "{name}: {series} @{t}")
+                    }
+                    Value::String(s) => assert!(
+                        s.contains("NaN") && wv == "NaN" || s.contains("Inf") && wv.contains("Inf"),
+                        "{s} vs {wv}"
+                    ),
                     other => panic!("{other}"),
                 }
             }
@@ -107,9 +128,23 @@ fn dump_gives_the_samples_prometheus_holds() {
 #[test]
 fn dump_filters_by_ref_matcher_and_time() {
     let dir = testdata().join("prometheus-2.42/snappy-exemplars-torn");
-    let out = walship(&["dump", "--format", "jsonl", "--match", "{job=\"node\"}", "--min-time", "1795531650000", dir.to_str().unwrap()]);
+    let out = walship(&[
+        "dump",
+        "--format",
+        "jsonl",
+        "--match",
+        "{job=\"node\"}",
+        "--min-time",
+        "1795531650000",
+        dir.to_str().unwrap(),
+    ]);
     assert!(out.status.success());
-    let lines: Vec<Value> = out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()).map(|l| serde_json::from_slice(l).unwrap()).collect();
+    let lines: Vec<Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
     assert!(!lines.is_empty());
     for rec in &lines {
         let t = rec["type"].as_str().unwrap();

@@ -245,7 +245,12 @@ struct Entry<B> {
     body: B,
 }
 
-fn decode_entries<B: Body>(typ: RecordType, mut cur: Cursor<'_>, v2: bool, mut push: impl FnMut(Entry<B>)) -> Result<(), Error> {
+fn decode_entries<B: Body>(
+    typ: RecordType,
+    mut cur: Cursor<'_>,
+    v2: bool,
+    mut push: impl FnMut(Entry<B>),
+) -> Result<(), Error> {
     if cur.is_empty() {
         return Ok(());
     }

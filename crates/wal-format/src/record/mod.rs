@@ -11,9 +11,8 @@ mod samples;
 mod simple;
 
 pub use histogram::{
-    decode_float_histogram_samples, decode_histogram_samples, encode_float_histogram_samples,
-    encode_histogram_samples, FloatHistogram, Histogram, RefFloatHistogramSample, RefHistogramSample, Span,
-    CUSTOM_BUCKETS_SCHEMA,
+    decode_float_histogram_samples, decode_histogram_samples, encode_float_histogram_samples, encode_histogram_samples,
+    FloatHistogram, Histogram, RefFloatHistogramSample, RefHistogramSample, Span, CUSTOM_BUCKETS_SCHEMA,
 };
 pub use labels::{Label, Labels, LabelsIter, LabelsRef};
 pub use samples::{decode_exemplars, decode_samples, encode_exemplars, encode_samples, encode_samples_v2};

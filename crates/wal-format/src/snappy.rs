@@ -1,0 +1,213 @@
+//! A snappy block decompressor tuned for WAL records.
+//!
+//! Written by hand because decompression is most of the cost of reading a snappy WAL, and the
+//! `snap` crate decompresses Samples records at about half the speed of Go's assembly decoder
+//! (≈ 0.7–1.0 GB/s against ≈ 1.8 GB/s on this machine; see the `decode` benchmark, which
+//! measures both on the same bytes). The gain comes from copying in fixed 16-byte chunks wherever
+//! the output has room, so short literals and copies — nearly all of them in a Samples record —
+//! cost one unaligned load and store instead of a `memcpy` call. Safe code only; `snap` stays the
+//! reference it is tested against.
+
+use crate::error::Error;
+
+/// Why a snappy block is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SnappyError {
+    /// The length header is missing or overflows.
+    #[error("snappy: invalid length header")]
+    Header,
+    /// An element runs past the end of the input.
+    #[error("snappy: element cut off at input byte {0}")]
+    Truncated(usize),
+    /// A copy refers to data before the start of the output (or has offset 0).
+    #[error("snappy: copy offset {offset} at output byte {at} is out of range")]
+    Offset {
+        /// The copy's offset.
+        offset: usize,
+        /// Output position.
+        at: usize,
+    },
+    /// The elements produce more or fewer bytes than the header says.
+    #[error("snappy: output of {got} bytes, header says {want}")]
+    Length {
+        /// Bytes the elements produce (at the point of failure).
+        got: usize,
+        /// Bytes the header claims.
+        want: usize,
+    },
+}
+
+/// The decompressed length a block claims, and the header size.
+pub(crate) fn decompressed_len(src: &[u8]) -> Result<(usize, usize), SnappyError> {
+    let mut x: u64 = 0;
+    for (i, &b) in src.iter().enumerate().take(5) {
+        x |= ((b & 0x7f) as u64) << (7 * i);
+        if b < 0x80 {
+            return if x > u32::MAX as u64 { Err(SnappyError::Header) } else { Ok((x as usize, i + 1)) };
+        }
+    }
+    Err(SnappyError::Header)
+}
+
+const CHUNK: usize = 16;
+
+/// Decompresses the snappy block `src` into `dst` (cleared, then resized to the output length).
+/// `max_len` bounds the output a header may claim.
+pub(crate) fn decompress(src: &[u8], dst: &mut Vec<u8>, max_len: usize) -> Result<(), Error> {
+    let (want, mut s) = decompressed_len(src)?;
+    if want > max_len {
+        return Err(Error::DecompressedSize { compressed: src.len(), claimed: want });
+    }
+    dst.clear();
+    dst.resize(want, 0);
+    let out = &mut dst[..];
+    let mut d = 0usize;
+    while s < src.len() {
+        // Fast path: while any element (at most 5 header bytes and a 16-byte literal) fits in the
+        // input and any copy (at most 64 bytes, in 8-byte chunks) fits in the output, the common
+        // elements — short literals, copies with 1- and 2-byte offsets — take no length checks
+        // and no memcpy calls.
+        if s + 21 <= src.len() && d + 72 <= out.len() {
+            let tag = src[s];
+            let kind = tag & 3;
+            if kind == 0 && tag < 16 << 2 {
+                let len = (tag >> 2) as usize + 1;
+                out[d..d + CHUNK].copy_from_slice(&src[s + 1..s + 1 + CHUNK]);
+                s += 1 + len;
+                d += len;
+                continue;
+            }
+            if kind == 1 || kind == 2 {
+                let (len, offset, header) = if kind == 1 {
+                    (4 + ((tag >> 2) & 7) as usize, ((tag as usize >> 5) << 8) | src[s + 1] as usize, 2)
+                } else {
+                    (1 + (tag >> 2) as usize, u16::from_le_bytes([src[s + 1], src[s + 2]]) as usize, 3)
+                };
+                if offset >= 8 && offset <= d {
+                    let from = d - offset;
+                    let mut k = 0;
+                    while k < len {
+                        // With an offset of at least 8, each source chunk ends at or before its
+                        // destination chunk starts: no byte is read before it is written.
+                        let chunk: [u8; 8] =
+                            *out[from + k..].first_chunk().ok_or(SnappyError::Offset { offset, at: d })?;
+                        out[d + k..d + k + 8].copy_from_slice(&chunk);
+                        k += 8;
+                    }
+                    s += header;
+                    d += len;
+                    continue;
+                }
+            }
+        }
+        (s, d) = element(src, s, out, d, want)?;
+    }
+    if d != want {
+        return Err(SnappyError::Length { got: d, want }.into());
+    }
+    Ok(())
+}
+
+/// Decodes one element with every check: the general path for long literals, 4-byte offsets,
+/// overlapping copies and the last bytes of a block. Returns the new input and output positions.
+fn element(src: &[u8], mut s: usize, out: &mut [u8], d: usize, want: usize) -> Result<(usize, usize), SnappyError> {
+    let tag = src[s];
+    let (len, offset) = match tag & 3 {
+        0 => {
+            // Literal: length-1 in the tag, or in 1–4 following bytes.
+            let mut len = (tag >> 2) as usize;
+            s += 1;
+            if len >= 60 {
+                let n = len - 59;
+                let b = src.get(s..s + n).ok_or(SnappyError::Truncated(s))?;
+                len = b.iter().rev().fold(0usize, |a, &x| a << 8 | x as usize);
+                s += n;
+            }
+            let len = len + 1;
+            if len > out.len() - d {
+                return Err(SnappyError::Length { got: d + len, want });
+            }
+            let lit = src.get(s..s + len).ok_or(SnappyError::Truncated(s))?;
+            out[d..d + len].copy_from_slice(lit);
+            return Ok((s + len, d + len));
+        }
+        1 => {
+            let b = *src.get(s + 1).ok_or(SnappyError::Truncated(s))?;
+            s += 2;
+            (4 + ((tag >> 2) & 7) as usize, ((tag as usize >> 5) << 8) | b as usize)
+        }
+        2 => {
+            let b = src.get(s + 1..s + 3).ok_or(SnappyError::Truncated(s))?;
+            s += 3;
+            (1 + (tag >> 2) as usize, u16::from_le_bytes([b[0], b[1]]) as usize)
+        }
+        _ => {
+            let b = src.get(s + 1..s + 5).ok_or(SnappyError::Truncated(s))?;
+            s += 5;
+            (1 + (tag >> 2) as usize, u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize)
+        }
+    };
+    if offset == 0 || offset > d {
+        return Err(SnappyError::Offset { offset, at: d });
+    }
+    if len > out.len() - d {
+        return Err(SnappyError::Length { got: d + len, want });
+    }
+    let from = d - offset;
+    if offset >= len {
+        out.copy_within(from..from + len, d);
+    } else {
+        // Overlapping copy: a repeating pattern, byte by byte as snappy defines it.
+        for k in 0..len {
+            out[d + k] = out[from + k];
+        }
+    }
+    Ok((s, d + len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ours(src: &[u8]) -> Result<Vec<u8>, Error> {
+        let mut v = Vec::new();
+        decompress(src, &mut v, 1 << 24)?;
+        Ok(v)
+    }
+
+    proptest! {
+        /// Agrees with the `snap` crate on everything `snap` compresses.
+        #[test]
+        fn matches_snap_on_valid_blocks(parts in prop::collection::vec((any::<u8>(), 0usize..300, any::<bool>()), 0..40)) {
+            let mut data = Vec::new();
+            for (b, n, noisy) in parts {
+                for i in 0..n {
+                    data.push(if noisy { (i as u8).wrapping_mul(b).wrapping_add(i as u8 >> 3) } else { b });
+                }
+            }
+            let c = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+            prop_assert_eq!(ours(&c).unwrap(), data);
+        }
+
+        /// On arbitrary bytes: same verdict as `snap`, and the same output when both accept.
+        #[test]
+        fn matches_snap_on_arbitrary_bytes(src in prop::collection::vec(any::<u8>(), 0..200)) {
+            let theirs = snap::raw::Decoder::new().decompress_vec(&src);
+            let mine = ours(&src);
+            match (theirs, mine) {
+                (Ok(a), Ok(b)) => prop_assert_eq!(a, b),
+                (Err(_), Err(_)) => {}
+                (a, b) => prop_assert!(false, "snap {:?} vs ours {:?}", a.map(|v| v.len()), b.map(|v| v.len())),
+            }
+        }
+    }
+
+    #[test]
+    fn overlapping_copies_repeat_the_pattern() {
+        // Literal "ab", then a copy of length 10 at offset 2 (2-byte offset form).
+        let src = [12, 1 << 2, b'a', b'b', 2 | (9 << 2), 2, 0];
+        assert_eq!(ours(&src).unwrap(), b"abababababab");
+        assert!(matches!(ours(&[3, 2 | (2 << 2), 0, 0]), Err(Error::Snappy(SnappyError::Offset { .. }))));
+    }
+}

@@ -1,0 +1,109 @@
+//! The benchmark WAL: a WAL shaped like a real Prometheus server's, written by [`crate::WalWriter`].
+//! Behind the `testing` feature; used by the benchmarks of this crate and the ones above it.
+
+use crate::record::{encode_samples, encode_series, Labels, RefSample, RefSeries};
+use crate::{Compression, Error, WalOptions, WalWriter, DEFAULT_SEGMENT_SIZE};
+use std::path::{Path, PathBuf};
+
+/// The shape of a benchmark WAL.
+#[derive(Debug, Clone, Copy)]
+pub struct Shape {
+    /// Number of series.
+    pub series: u64,
+    /// Number of scrapes of every series.
+    pub scrapes: u64,
+    /// Series per Samples record.
+    pub series_per_record: u64,
+}
+
+/// The shape: 100k series with 10 labels (~210 label bytes) each, 120 scrapes 15 s apart,
+/// one Samples record per 1,000 series per scrape: 12M samples.
+pub const SERVER: Shape = Shape { series: 100_000, scrapes: 120, series_per_record: 1_000 };
+
+const MODES: [&str; 8] = ["user", "system", "idle", "iowait", "irq", "softirq", "steal", "nice"];
+
+/// The labels of series `r` (1-based): 10 labels, about 210 bytes of names and values.
+pub fn series_labels(r: u64) -> Labels {
+    let host = r / 200;
+    Labels::from_pairs_sorted([
+        ("__name__".to_string(), format!("node_cpu_seconds_total_{:03}", r % 160)),
+        ("cluster".to_string(), format!("prod-eu-west-{}", host % 4)),
+        ("cpu".to_string(), format!("{}", r % 64)),
+        ("datacenter".to_string(), format!("dc-{:02}", host % 12)),
+        ("env".to_string(), "production".to_string()),
+        (
+            "instance".to_string(),
+            format!("ip-10-{}-{}-{}.eu-west-1.compute.internal:9100", host % 250, r % 250, host % 7),
+        ),
+        ("job".to_string(), "node-exporter".to_string()),
+        ("mode".to_string(), MODES[(r % 8) as usize].to_string()),
+        ("region".to_string(), "eu-west-1".to_string()),
+        ("team".to_string(), format!("platform-team-{:02}", host % 9)),
+    ])
+}
+
+fn xorshift(mut x: u64) -> u64 {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    x
+}
+
+/// The value of series `r` at scrape `i`: counters (70 %) and noisy gauges (30 %).
+pub fn sample_value(r: u64, i: u64) -> f64 {
+    if r % 10 < 7 {
+        ((r * 131 + i * (r % 97 + 1) * 15) as f64) * 0.01
+    } else {
+        (xorshift(r * 1_000_003 + i) % 1_000_000) as f64 / 7.0
+    }
+}
+
+/// Writes a WAL of `shape` into `dir` (which must not hold segments yet).
+pub fn write_wal(dir: &Path, shape: Shape, compression: Compression) -> Result<(), Error> {
+    let mut w = WalWriter::create(dir, WalOptions { segment_size: DEFAULT_SEGMENT_SIZE, compression })?;
+    let base_t = 1_700_000_000_000i64;
+    let mut rec = Vec::new();
+    let mut first = 1;
+    while first <= shape.series {
+        let last = (first + shape.series_per_record - 1).min(shape.series);
+        let labels: Vec<Labels> = (first..=last).map(series_labels).collect();
+        let series: Vec<RefSeries> =
+            labels.iter().zip(first..).map(|(l, r)| RefSeries { series_ref: r, labels: l.as_ref() }).collect();
+        rec.clear();
+        encode_series(&series, &mut rec);
+        w.log(&[&rec])?;
+        first = last + 1;
+    }
+    let mut samples = Vec::with_capacity(shape.series_per_record as usize);
+    for i in 0..shape.scrapes {
+        let mut first = 1;
+        while first <= shape.series {
+            let last = (first + shape.series_per_record - 1).min(shape.series);
+            // Targets are scraped at slightly different moments within the interval.
+            let t = base_t + i as i64 * 15_000 + (first % 15_000) as i64;
+            samples.clear();
+            samples.extend((first..=last).map(|r| RefSample { series_ref: r, st: 0, t, v: sample_value(r, i) }));
+            rec.clear();
+            encode_samples(&samples, &mut rec);
+            w.log(&[&rec])?;
+            first = last + 1;
+        }
+    }
+    w.close()
+}
+
+/// The benchmark WAL for `compression` under `root`, written once and reused while its shape
+/// marker matches.
+pub fn cached_wal(root: &Path, shape: Shape, compression: Compression) -> Result<PathBuf, Error> {
+    let name = format!("wal-{}x{}x{}-{:?}", shape.series, shape.scrapes, shape.series_per_record, compression);
+    let dir = root.join(name);
+    let marker = dir.join(".complete");
+    if !marker.exists() {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir).map_err(|source| Error::Io { path: dir.clone(), source })?;
+        }
+        write_wal(&dir, shape, compression)?;
+        std::fs::write(&marker, b"").map_err(|source| Error::Io { path: marker.clone(), source })?;
+    }
+    Ok(dir)
+}

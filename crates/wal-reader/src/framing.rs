@@ -27,8 +27,23 @@ pub(crate) struct Failure {
     pub(crate) fragment_offset: u64,
 }
 
+/// The bytes being parsed: a window filled by `read(2)`, or a whole segment mapped into memory.
+enum Bytes {
+    Window(Box<[u8]>),
+    Mapped(memmap2::Mmap),
+}
+
+impl Bytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Bytes::Window(w) => w,
+            Bytes::Mapped(m) => m,
+        }
+    }
+}
+
 pub(crate) struct Framing {
-    window: Box<[u8]>,
+    window: Bytes,
     start: usize,
     end: usize,
     /// Segment offset of `window[start]`.
@@ -45,7 +60,7 @@ pub(crate) struct Framing {
 impl Framing {
     pub(crate) fn new(dialect: Dialect, segment: u64, offset: u64) -> Self {
         Framing {
-            window: vec![0; WINDOW].into_boxed_slice(),
+            window: Bytes::Window(vec![0; WINDOW].into_boxed_slice()),
             start: 0,
             end: 0,
             offset,
@@ -97,7 +112,29 @@ impl Framing {
     }
 
     pub(crate) fn window(&self, r: Range<usize>) -> &[u8] {
-        &self.window[r]
+        &self.window.as_slice()[r]
+    }
+
+    /// Parses a whole mapped segment from its start.
+    pub(crate) fn map_segment(&mut self, segment: u64, map: memmap2::Mmap) {
+        self.start_segment(segment);
+        self.end = map.len();
+        self.window = Bytes::Mapped(map);
+    }
+
+    /// The read window, replacing a mapping (keeping its unparsed bytes) if there is one.
+    fn window_mut(&mut self) -> &mut Box<[u8]> {
+        if let Bytes::Mapped(m) = &self.window {
+            let mut w = vec![0; WINDOW].into_boxed_slice();
+            let rest = &m[self.start..self.end];
+            w[..rest.len()].copy_from_slice(rest);
+            (self.start, self.end) = (0, rest.len());
+            self.window = Bytes::Window(w);
+        }
+        match &mut self.window {
+            Bytes::Window(w) => w,
+            Bytes::Mapped(_) => unreachable!("replaced just above"),
+        }
     }
 
     pub(crate) fn owned(&self) -> &[u8] {
@@ -106,13 +143,19 @@ impl Framing {
 
     /// Reads more bytes from `src` into the window. Returns how many arrived (0 at end of data).
     pub(crate) fn fill(&mut self, src: &mut impl Read) -> std::io::Result<usize> {
-        if self.start > 0 && (self.end == self.window.len() || self.window.len() - self.end < PAGE_SIZE) {
-            self.window.copy_within(self.start..self.end, 0);
+        if let Bytes::Mapped(_) = self.window {
+            return Ok(0); // a mapping holds the whole segment already
+        }
+        let (start, end) = (self.start, self.end);
+        let window = self.window_mut();
+        if start > 0 && (end == window.len() || window.len() - end < PAGE_SIZE) {
+            window.copy_within(start..end, 0);
             self.end -= self.start;
             self.start = 0;
         }
+        let end = self.end;
         loop {
-            match src.read(&mut self.window[self.end..]) {
+            match src.read(&mut self.window_mut()[end..]) {
                 Ok(n) => {
                     self.end += n;
                     return Ok(n);
@@ -131,12 +174,15 @@ impl Framing {
         if pad == 0 {
             return false;
         }
-        if self.window.len() - self.end < pad {
-            self.window.copy_within(self.start..self.end, 0);
+        let (start, end) = (self.start, self.end);
+        let window = self.window_mut();
+        if window.len() - end < pad {
+            window.copy_within(start..end, 0);
             self.end -= self.start;
             self.start = 0;
         }
-        self.window[self.end..self.end + pad].fill(0);
+        let end = self.end;
+        self.window_mut()[end..end + pad].fill(0);
         self.end += pad;
         true
     }
@@ -146,7 +192,7 @@ impl Framing {
         loop {
             let at = self.offset;
             let page_offset = (at % PAGE_SIZE as u64) as usize;
-            let parsed = parse_fragment(&self.window[self.start..self.end], page_offset, self.dialect);
+            let parsed = parse_fragment(&self.window.as_slice()[self.start..self.end], page_offset, self.dialect);
             match parsed {
                 Ok(Parsed::Padding { size }) => self.advance(size),
                 Ok(Parsed::Incomplete { .. }) => return Ok(Step::Incomplete),
@@ -157,7 +203,7 @@ impl Framing {
                     if !self.assembler.is_open() {
                         self.record_at = (self.segment, at);
                     }
-                    let pushed = self.assembler.push(&header, &self.window[payload.clone()]);
+                    let pushed = self.assembler.push(&header, &self.window.as_slice()[payload.clone()]);
                     match pushed {
                         Ok(Assembled::Pending) => {}
                         Ok(Assembled::Borrowed(_)) => return Ok(Step::Borrowed(payload)),
@@ -172,7 +218,7 @@ impl Framing {
                     let consumed = match &error {
                         wal_format::Error::FragmentTooLong { .. } => wal_format::HEADER_SIZE as u64,
                         wal_format::Error::NonZeroPadding => (PAGE_SIZE - page_offset) as u64,
-                        _ => wal_format::HEADER_SIZE as u64 + len(&self.window[self.start..self.end]),
+                        _ => wal_format::HEADER_SIZE as u64 + len(&self.window.as_slice()[self.start..self.end]),
                     };
                     return Err(Failure { error, offset: at + consumed, fragment_offset: at });
                 }

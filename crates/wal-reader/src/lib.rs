@@ -28,7 +28,7 @@ mod reader;
 pub use dir::{last_checkpoint, list_segments, resolve_wal_dir, CheckpointRef, SegmentRef};
 pub use error::Error;
 pub use live_reader::LiveReader;
-pub use reader::Reader;
+pub use reader::{IoMode, Reader};
 pub use wal_format::Position;
 
 /// One record as read: its bytes (decompressed, starting with the record type byte) and where it

@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use wal_format::{Compression, FragmentHeader, FragmentType, HEADER_SIZE, PAGE_SIZE};
-use wal_reader::{Error, LiveReader, Reader};
+use wal_reader::{Error, IoMode, LiveReader, Reader};
 
 #[derive(Clone, Copy)]
 enum F {
@@ -58,18 +58,27 @@ fn wal(segments: &[&[u8]]) -> (tempfile::TempDir, PathBuf) {
     (dir, p)
 }
 
-/// Records (or the error) from the Reader over the given segments.
+/// Records (or the error) from the Reader over the given segments, in both I/O modes (which
+/// must agree).
 fn read(segments: &[&[u8]]) -> (Vec<Vec<u8>>, Option<Error>) {
     let (_d, p) = wal(segments);
-    let mut r = Reader::open(&p).unwrap();
-    let mut out = Vec::new();
-    loop {
-        match r.next_record() {
-            Ok(Some(rec)) => out.push(rec.data.to_vec()),
-            Ok(None) => return (out, None),
-            Err(e) => return (out, Some(e)),
+    let run = |mode: IoMode| {
+        let mut r = Reader::open(&p).unwrap();
+        r.set_io_mode(mode);
+        let mut out = Vec::new();
+        loop {
+            match r.next_record() {
+                Ok(Some(rec)) => out.push(rec.data.to_vec()),
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e)),
+            }
         }
-    }
+    };
+    let mapped = run(IoMode::Mmap);
+    let read = run(IoMode::Read);
+    assert_eq!(mapped.0, read.0, "mmap and read(2) disagree on records");
+    assert_eq!(mapped.1.as_ref().map(|e| e.to_string()), read.1.as_ref().map(|e| e.to_string()));
+    mapped
 }
 
 /// Records (or the error) from a LiveReader over one segment's bytes.

@@ -51,6 +51,20 @@ fn go_writer_fixtures_give_prometheus_figures() {
     }
 }
 
+/// Both I/O modes of the Reader read the same records.
+#[test]
+fn mmap_and_read_modes_agree_on_real_wals() {
+    for dir in fixture_dirs() {
+        let mut r = wal_reader::Reader::open(&dir).unwrap();
+        r.set_io_mode(wal_reader::IoMode::Read);
+        let mut via_read = Vec::new();
+        while let Some(rec) = r.next_record().unwrap() {
+            via_read.push((rec.position, rec.data.to_vec()));
+        }
+        assert!(via_read == read_all(&dir), "{}", dir.display());
+    }
+}
+
 /// Reader and LiveReader agree on every record and position of every real WAL.
 #[test]
 fn reader_and_live_reader_agree_on_real_wals() {

@@ -1,0 +1,114 @@
+//! `cargo bench -p wal-reader`: Reader (mmap and read(2)) and LiveReader throughput on the
+//! benchmark WAL from files in a warm page cache, beside decoding the same bytes from memory.
+//! Every row decodes Series and Samples records, so the rows differ only in how bytes arrive.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use wal_format::record::{decode_samples, decode_series, RecordType, RefSample};
+use wal_format::testing::{cached_wal, SERVER};
+use wal_format::{parse_fragment, Assembled, Compression, Dialect, Parsed, RecordAssembler, PAGE_SIZE};
+use wal_reader::{list_segments, IoMode, LiveReader, Reader};
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// Decodes one record, counting samples.
+fn count(rec: &[u8], samples: &mut Vec<RefSample>) -> u64 {
+    match RecordType::of(rec) {
+        RecordType::Samples => {
+            samples.clear();
+            decode_samples(rec, samples).unwrap();
+            samples.len() as u64
+        }
+        RecordType::Series => {
+            let mut v = Vec::new();
+            decode_series(rec, &mut v).unwrap();
+            0
+        }
+        _ => 0,
+    }
+}
+
+fn from_memory(segs: &[Vec<u8>]) -> u64 {
+    let (mut asm, mut buf, mut n) = (RecordAssembler::new(), Vec::new(), 0);
+    for seg in segs {
+        let mut pos = 0;
+        while pos < seg.len() {
+            match parse_fragment(&seg[pos..], pos % PAGE_SIZE, Dialect::Reader).unwrap() {
+                Parsed::Padding { size } => pos += size,
+                Parsed::Incomplete { .. } => break,
+                Parsed::Fragment { header, payload, size, .. } => {
+                    pos += size;
+                    match asm.push(&header, payload).unwrap() {
+                        Assembled::Pending => {}
+                        Assembled::Borrowed(r) => n += count(r, &mut buf),
+                        Assembled::Owned => n += count(asm.record(), &mut buf),
+                    }
+                }
+            }
+        }
+    }
+    n
+}
+
+fn reader(dir: &Path, io: IoMode) -> u64 {
+    let (mut r, mut buf, mut n) = (Reader::open(dir).unwrap(), Vec::new(), 0);
+    r.set_io_mode(io);
+    while let Some(rec) = r.next_record().unwrap() {
+        n += count(rec.data, &mut buf);
+    }
+    n
+}
+
+fn live(dir: &Path) -> u64 {
+    let (mut buf, mut n) = (Vec::new(), 0);
+    for seg in list_segments(dir).unwrap() {
+        let mut r = LiveReader::new(std::fs::File::open(&seg.path).unwrap(), &seg.path, seg.index);
+        while let Some(rec) = r.next_record().unwrap() {
+            n += count(rec.data, &mut buf);
+        }
+    }
+    n
+}
+
+fn best(runs: usize, mut f: impl FnMut() -> u64) -> Duration {
+    let mut best = Duration::MAX;
+    for _ in 0..runs {
+        let t = Instant::now();
+        assert_eq!(black_box(f()), 12_000_000);
+        best = best.min(t.elapsed());
+    }
+    best
+}
+
+fn main() {
+    let root = target_dir().join("bench-wal");
+    println!("| {:<36} | {:>12} | {:>10} | vs from memory", "reader (single thread, warm cache)", "samples", "MB/s");
+    println!("|{}|{}|{}|---", "-".repeat(38), "-".repeat(14), "-".repeat(12));
+    for c in [Compression::None, Compression::Snappy] {
+        let dir = cached_wal(&root, SERVER, c).unwrap();
+        let segs: Vec<Vec<u8>> = list_segments(&dir).unwrap().iter().map(|s| std::fs::read(&s.path).unwrap()).collect();
+        let bytes: u64 = segs.iter().map(|s| s.len() as u64).sum();
+        let base = best(5, || from_memory(&segs));
+        let rows = [
+            ("decode from memory", base),
+            ("Reader, mmap", best(5, || reader(&dir, IoMode::Mmap))),
+            ("Reader, read(2)", best(5, || reader(&dir, IoMode::Read))),
+            ("LiveReader, read(2)", best(5, || live(&dir))),
+        ];
+        for (name, d) in rows {
+            let s = d.as_secs_f64();
+            println!(
+                "| {:<36} | {:>8.1} M/s | {:>10.0} | {:>+.0} %",
+                format!("{name}, {c:?}"),
+                12.0 / s,
+                bytes as f64 / s / 1e6,
+                (s / base.as_secs_f64() - 1.0) * 100.0
+            );
+        }
+    }
+}

@@ -1,0 +1,237 @@
+//! Real receivers on 127.0.0.1: VictoriaMetrics and Prometheus (`--web.enable-remote-write-receiver`).
+//! 1M samples over 10k series are sent and read back through the receivers' query APIs.
+//!
+//! When a binary is missing the test prints "skipped: <binary> not installed" and passes, unless
+//! `WALSHIP_REQUIRE_PEERS` is set.
+
+mod support;
+
+use remote_queue::{EndpointConfig, Labels, Position, Protocol, QueueManager, RefSample, RefSeries};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SERIES: u64 = 10_000;
+const PER_SERIES: u64 = 100;
+
+fn find_binary(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|d| PathBuf::from(d).join(name)).find(|p| p.is_file())
+}
+
+fn binary_or_skip(name: &str) -> Option<PathBuf> {
+    let found = find_binary(name);
+    if found.is_none() {
+        assert!(
+            std::env::var_os("WALSHIP_REQUIRE_PEERS").is_none(),
+            "{name} not installed but WALSHIP_REQUIRE_PEERS is set"
+        );
+        println!("skipped: {name} not installed");
+    }
+    found
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}
+
+/// Kills the process and removes its data directory when dropped.
+struct Peer {
+    child: Child,
+    dir: PathBuf,
+    base: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let d = std::env::temp_dir().join(format!("rq-{tag}-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn start(bin: PathBuf, args: Vec<String>, dir: PathBuf, port: u16, ready_path: &str) -> Peer {
+    let log = std::fs::File::create(dir.join("peer.log")).expect("log file");
+    let child =
+        Command::new(bin).args(args).current_dir(&dir).stdout(Stdio::null()).stderr(log).spawn().expect("start peer");
+    let base = format!("http://127.0.0.1:{port}");
+    let peer = Peer { child, dir, base };
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        if ureq::get(&format!("{}{ready_path}", peer.base)).call().is_ok() {
+            return peer;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(peer.dir.join("peer.log")).unwrap_or_default();
+    panic!("peer did not become ready: {log}");
+}
+
+fn now_s() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+fn labels(i: u64) -> Labels {
+    Labels::from_pairs([
+        ("__name__", format!("rq_peer_metric_{}", i % 10)),
+        ("job", "rq-peer".to_string()),
+        ("instance", format!("host-{}:9100", i % 97)),
+        ("series", i.to_string()),
+    ])
+}
+
+fn value(series: u64, k: u64) -> f64 {
+    (series * 1000 + k) as f64 + 0.25
+}
+
+/// Sends SERIES × PER_SERIES samples, one second apart, ending 10 s ago; returns the first timestamp (ms).
+fn send_all(url: &str, protocol: Protocol) -> i64 {
+    let mut cfg = EndpointConfig::new(url);
+    cfg.protocol = protocol;
+    cfg.queue.min_shards = 4;
+    cfg.queue.batch_send_deadline = Duration::from_millis(200);
+    let q = QueueManager::new(cfg).expect("queue");
+    let owned: Vec<Labels> = (0..SERIES).map(labels).collect();
+    let refs: Vec<RefSeries<'_>> =
+        owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
+    q.store_series(&refs, 0);
+    let start_ms = (now_s() - PER_SERIES as i64 - 10) * 1000;
+    let t0 = Instant::now();
+    let mut batch = Vec::with_capacity(SERIES as usize);
+    for k in 0..PER_SERIES {
+        batch.clear();
+        batch.extend((0..SERIES).map(|s| RefSample {
+            series_ref: s,
+            st: 0,
+            t: start_ms + k as i64 * 1000,
+            v: value(s, k),
+        }));
+        q.append_samples(&batch, Position { segment: 0, offset: k }).expect("append");
+    }
+    let done = Position { segment: 0, offset: PER_SERIES };
+    q.mark_read(done).expect("mark");
+    assert!(support::wait_for(Duration::from_secs(120), || q.low_watermark() == Some(done)), "not all acknowledged");
+    let m = q.metrics();
+    println!(
+        "{protocol:?}: sent {} samples in {:?} ({} requests)",
+        m.samples_total,
+        t0.elapsed(),
+        m.sent_batch_duration_count
+    );
+    assert_eq!((m.samples_total, m.samples_failed_total), (SERIES * PER_SERIES, 0));
+    q.stop();
+    start_ms
+}
+
+#[test]
+fn victoria_metrics_reads_back_exactly() {
+    let Some(bin) = binary_or_skip("victoria-metrics") else { return };
+    let dir = temp_dir("vm");
+    let port = free_port();
+    let args = vec![
+        format!("-storageDataPath={}", dir.join("data").display()),
+        format!("-httpListenAddr=127.0.0.1:{port}"),
+        "-retentionPeriod=100y".into(),
+        "-search.disableCache".into(),
+    ];
+    let vm = start(bin, args, dir, port, "/health");
+    let start_ms = send_all(&format!("{}/api/v1/write", vm.base), Protocol::V1);
+    let _ = ureq::get(&format!("{}/internal/force_flush", vm.base)).call();
+    let url = format!("{}/api/v1/export", vm.base);
+    let mut got: HashMap<u64, (Vec<i64>, Vec<f64>)> = HashMap::new();
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        let body = ureq::get(&url)
+            .query("match[]", "{job=\"rq-peer\"}")
+            .query("start", "0")
+            .call()
+            .ok()
+            .and_then(|r| {
+                // `into_string` stops at 10 MB; the export is larger.
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut r.into_reader(), &mut s).ok().map(|_| s)
+            })
+            .unwrap_or_default();
+        got.clear();
+        for line in body.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).expect("export line");
+            let series: u64 = v["metric"]["series"].as_str().and_then(|s| s.parse().ok()).expect("series label");
+            let ts: Vec<i64> = v["timestamps"].as_array().expect("ts").iter().filter_map(|t| t.as_i64()).collect();
+            let vals: Vec<f64> = v["values"].as_array().expect("values").iter().filter_map(|t| t.as_f64()).collect();
+            let e = got.entry(series).or_default();
+            e.0.extend(ts);
+            e.1.extend(vals);
+        }
+        if got.len() as u64 == SERIES && got.values().all(|v| v.0.len() as u64 == PER_SERIES) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        let _ = ureq::get(&format!("{}/internal/force_flush", vm.base)).call();
+    }
+    if got.len() as u64 != SERIES {
+        let log = std::fs::read_to_string(vm.dir.join("peer.log")).unwrap_or_default();
+        let tail: String = log.lines().rev().take(15).collect::<Vec<_>>().join("\n");
+        panic!("read back {} series; VictoriaMetrics log (newest first):\n{tail}", got.len());
+    }
+    for (s, (ts, vals)) in &got {
+        let mut pairs: Vec<(i64, f64)> = ts.iter().copied().zip(vals.iter().copied()).collect();
+        pairs.sort_by_key(|p| p.0);
+        let want: Vec<(i64, f64)> = (0..PER_SERIES).map(|k| (start_ms + k as i64 * 1000, value(*s, k))).collect();
+        assert_eq!(pairs, want, "series {s}");
+    }
+}
+
+#[test]
+fn prometheus_reads_back_exactly() {
+    let Some(bin) = binary_or_skip("prometheus") else { return };
+    let dir = temp_dir("prom");
+    let port = free_port();
+    std::fs::write(dir.join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").expect("config");
+    let args = vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".into(),
+    ];
+    let prom = start(bin, args, dir, port, "/-/ready");
+    let start_ms = send_all(&format!("{}/api/v1/write", prom.base), Protocol::V1);
+    let query = |q: &str, at: i64| -> serde_json::Value {
+        let body = ureq::get(&format!("{}/api/v1/query", prom.base))
+            .query("query", q)
+            .query("time", &at.to_string())
+            .call()
+            .expect("query")
+            .into_string()
+            .expect("body");
+        serde_json::from_str(&body).expect("json")
+    };
+    let at = now_s();
+    let scalar = |q: &str| -> f64 {
+        let v = query(q, at);
+        v["data"]["result"][0]["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+    };
+    let window = format!("{}s", PER_SERIES + 60);
+    assert_eq!(scalar(&format!("count(count_over_time({{job=\"rq-peer\"}}[{window}]))")), SERIES as f64);
+    assert_eq!(scalar(&format!("sum(count_over_time({{job=\"rq-peer\"}}[{window}]))")), (SERIES * PER_SERIES) as f64);
+    // Exact raw samples of a few series.
+    for s in [0u64, 1, 4999, 9999] {
+        let v = query(&format!("{{job=\"rq-peer\",series=\"{s}\"}}[{window}]"), at);
+        let vals = v["data"]["result"][0]["values"].as_array().cloned().unwrap_or_default();
+        let got: Vec<(i64, f64)> = vals
+            .iter()
+            .map(|p| {
+                let t = (p[0].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
+                (t, p[1].as_str().and_then(|x| x.parse().ok()).unwrap_or(f64::NAN))
+            })
+            .collect();
+        let want: Vec<(i64, f64)> = (0..PER_SERIES).map(|k| (start_ms + k as i64 * 1000, value(s, k))).collect();
+        assert_eq!(got, want, "series {s}");
+    }
+}

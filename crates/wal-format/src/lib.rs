@@ -47,3 +47,8 @@ pub use names::{checkpoint_dir_name, parse_checkpoint_name, parse_segment_name, 
 pub use position::Position;
 pub use snappy::SnappyError;
 pub use writer::{delete_checkpoints_before, CheckpointWriter, WalOptions, WalWriter};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -40,3 +40,8 @@ pub struct Record<'a> {
     /// The record.
     pub data: &'a [u8],
 }
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

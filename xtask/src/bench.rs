@@ -18,7 +18,9 @@ pub fn run(args: &[String]) -> Result {
             continue;
         }
         println!("==> {name}");
-        let mut cmd = cargo(["bench", "-p", name]);
+        // `--benches`: without it `cargo bench` also runs every unit test in bench mode (all of
+        // them "ignored"), burying the tables.
+        let mut cmd = cargo(["bench", "-p", name, "--benches"]);
         let features = krate.bench_features();
         if !features.is_empty() {
             cmd.args(["--features", &features.join(",")]);

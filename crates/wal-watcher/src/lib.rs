@@ -1,5 +1,43 @@
-//! Follows a Prometheus WAL directory as Prometheus's own remote-write watcher does: reads the last
-//! checkpoint (series only), then every segment in order, then tails the newest segment, handing
-//! every record to a caller-supplied sink together with its WAL position.
+//! Follows a Prometheus WAL directory the way Prometheus's remote-write watcher does: reads the
+//! last checkpoint (series only), then every segment in order, then tails the newest segment as
+//! Prometheus appends to it, handing every record to a [`Sink`] together with its [`Position`].
 //!
-//! This crate is still empty: the loop arrives with the `wal-watcher` issue.
+//! On top of Prometheus's behaviour: start modes besides "now" ([`StartMode`]: a timestamp, the
+//! beginning, a saved position), a restart after an error that resumes where it stopped instead
+//! of skipping ahead, inotify wake-ups with a polling fallback, and counters for observability.
+//!
+//! ```no_run
+//! use wal_format::record::{RefSample, RefSeries};
+//! use wal_format::Position;
+//! use wal_watcher::{Sink, StartMode, Watcher, WatcherOptions};
+//!
+//! struct Print;
+//! impl Sink for Print {
+//!     fn store_series(&mut self, series: &[RefSeries<'_>], _segment: u64) {
+//!         for s in series { println!("series {} {}", s.series_ref, s.labels); }
+//!     }
+//!     fn append_samples(&mut self, samples: &[RefSample], at: Position) {
+//!         for s in samples { println!("{at} {} {} {}", s.series_ref, s.t, s.v); }
+//!     }
+//! }
+//!
+//! let opts = WatcherOptions { start: StartMode::Now, ..Default::default() };
+//! let mut watcher = Watcher::new("/var/lib/prometheus/data", opts, Print);
+//! watcher.run(|event| eprintln!("{event:?}"));
+//! ```
+#![warn(missing_docs)]
+
+mod dispatch;
+mod error;
+mod metrics;
+mod sink;
+mod start;
+mod wakeup;
+mod watcher;
+
+pub use error::Error;
+pub use metrics::WatcherMetrics;
+pub use sink::Sink;
+pub use start::StartMode;
+pub use wal_format::Position;
+pub use watcher::{Event, StopHandle, Watcher, WatcherOptions};

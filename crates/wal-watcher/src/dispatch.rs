@@ -1,0 +1,140 @@
+//! Turning one record into sink calls, with the start filter applied.
+
+use crate::metrics::WatcherMetrics;
+use crate::sink::Sink;
+use crate::start::SampleFilter;
+use crate::WatcherOptions;
+use std::sync::atomic::Ordering;
+use wal_format::record::{self, RecordType};
+use wal_format::Position;
+
+/// Buffers reused from record to record, so that steady-state reading allocates nothing.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    samples: Vec<record::RefSample>,
+    histograms: Vec<record::RefHistogramSample>,
+    float_histograms: Vec<record::RefFloatHistogramSample>,
+}
+
+/// What a record is read for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// A WAL segment: series, and samples as the filter allows.
+    Segment,
+    /// The checkpoint at start-up: series, and samples only when `samples` is set.
+    Checkpoint { samples: bool },
+    /// A new checkpoint read for garbage collection: series only, as updates.
+    Gc,
+}
+
+/// Decodes records and calls the sink, with the start filter and the options applied.
+pub(crate) struct Dispatcher {
+    pub(crate) filter: SampleFilter,
+    pub(crate) opts: WatcherOptions,
+    pub(crate) metrics: std::sync::Arc<WatcherMetrics>,
+    scratch: Scratch,
+}
+
+impl Dispatcher {
+    pub(crate) fn new(filter: SampleFilter, opts: WatcherOptions, metrics: std::sync::Arc<WatcherMetrics>) -> Self {
+        Dispatcher { filter, opts, metrics, scratch: Scratch::default() }
+    }
+
+    /// Hands the record `rec` at `at` (read from segment `segment`) to the sink. A record that
+    /// does not decode is counted and skipped, as Prometheus does; the error is returned so the
+    /// caller can report it.
+    pub(crate) fn dispatch<S: Sink>(
+        &mut self,
+        sink: &mut S,
+        rec: &[u8],
+        at: Position,
+        segment: u64,
+        purpose: Purpose,
+    ) -> Result<(), wal_format::Error> {
+        let (filter, opts, metrics, scratch) = (&self.filter, &self.opts, &*self.metrics, &mut self.scratch);
+        let typ = RecordType::of(rec);
+        metrics.record(typ.byte());
+        let samples_wanted = match purpose {
+            Purpose::Segment => filter.wants_record(at),
+            Purpose::Checkpoint { samples } => samples,
+            Purpose::Gc => false,
+        };
+        let result = (|| {
+            match typ {
+                RecordType::Series => {
+                    let mut series = Vec::new();
+                    record::decode_series(rec, &mut series)?;
+                    if purpose == Purpose::Gc {
+                        sink.update_series_segment(&series, segment);
+                    } else {
+                        sink.store_series(&series, segment);
+                    }
+                }
+                RecordType::Samples | RecordType::SamplesV2 if samples_wanted => {
+                    let buf = &mut scratch.samples;
+                    buf.clear();
+                    record::decode_samples(rec, buf)?;
+                    note_newest(metrics, buf.iter().map(|s| s.t));
+                    buf.retain(|s| s.t > filter.after_t);
+                    if !buf.is_empty() {
+                        WatcherMetrics::add(&metrics.samples_sent, buf.len() as u64);
+                        sink.append_samples(buf, at);
+                    }
+                }
+                RecordType::Exemplars if samples_wanted && opts.send_exemplars => {
+                    let mut ex = Vec::new();
+                    record::decode_exemplars(rec, &mut ex)?;
+                    ex.retain(|e| e.t > filter.after_t);
+                    if !ex.is_empty() {
+                        sink.append_exemplars(&ex, at);
+                    }
+                }
+                RecordType::HistogramSamples
+                | RecordType::CustomBucketsHistogramSamples
+                | RecordType::HistogramSamplesV2
+                    if samples_wanted && opts.send_histograms =>
+                {
+                    let buf = &mut scratch.histograms;
+                    buf.clear();
+                    record::decode_histogram_samples(rec, buf)?;
+                    note_newest(metrics, buf.iter().map(|s| s.t));
+                    buf.retain(|h| h.t > filter.after_t);
+                    if !buf.is_empty() {
+                        sink.append_histograms(buf, at);
+                    }
+                }
+                RecordType::FloatHistogramSamples
+                | RecordType::CustomBucketsFloatHistogramSamples
+                | RecordType::FloatHistogramSamplesV2
+                    if samples_wanted && opts.send_histograms =>
+                {
+                    let buf = &mut scratch.float_histograms;
+                    buf.clear();
+                    record::decode_float_histogram_samples(rec, buf)?;
+                    note_newest(metrics, buf.iter().map(|s| s.t));
+                    buf.retain(|h| h.t > filter.after_t);
+                    if !buf.is_empty() {
+                        sink.append_float_histograms(buf, at);
+                    }
+                }
+                RecordType::Metadata if purpose != Purpose::Gc && opts.send_metadata => {
+                    let mut md = Vec::new();
+                    record::decode_metadata(rec, &mut md)?;
+                    sink.store_metadata(&md, at);
+                }
+                _ => {}
+            }
+            Ok(())
+        })();
+        if result.is_err() {
+            WatcherMetrics::add(&metrics.decode_failures, 1);
+        }
+        result
+    }
+}
+
+fn note_newest(metrics: &WatcherMetrics, ts: impl Iterator<Item = i64>) {
+    if let Some(max) = ts.max() {
+        metrics.newest_timestamp_ms.fetch_max(max, Ordering::Relaxed);
+    }
+}

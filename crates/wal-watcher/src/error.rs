@@ -1,0 +1,39 @@
+//! The one error type of this crate.
+
+use std::path::PathBuf;
+
+/// Why a pass of the watcher loop stopped. [`crate::Watcher::run`] logs these, counts them and
+/// starts again after a pause; [`crate::Watcher::run_to_end`] returns them.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Listing or reading the WAL failed (missing directory, permissions, damage).
+    #[error(transparent)]
+    Wal(#[from] wal_reader::Error),
+    /// A checkpoint segment could not be read to its end: Prometheus's watcher treats that as
+    /// fatal for the pass, and so do we.
+    #[error("checkpoint segment {} read to {read} of {size} bytes", path.display())]
+    CheckpointIncomplete {
+        /// The checkpoint segment.
+        path: PathBuf,
+        /// Bytes read.
+        read: u64,
+        /// Its size.
+        size: u64,
+    },
+    /// The WAL directory holds no segment to read.
+    #[error("{}: no WAL segments", dir.display())]
+    NoSegments {
+        /// The WAL directory.
+        dir: PathBuf,
+    },
+    /// A file system operation failed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+}

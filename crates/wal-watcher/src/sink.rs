@@ -1,0 +1,92 @@
+//! The consumer side of the watcher: what it hands every record to.
+
+use wal_format::record::{RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefMetadata, RefSample, RefSeries};
+use wal_format::Position;
+
+/// Receives what the watcher reads, in WAL order, on the watcher's thread.
+///
+/// The `append_*` calls may block (a full queue downstream): the watcher simply stops reading
+/// until they return, which is how backpressure reaches the WAL. Once a call returns, the watcher
+/// never offers that data again — except after a restart from an earlier [`Position`], which is
+/// how a consumer gets at-least-once delivery: it acknowledges positions, and resumes from the
+/// last one it acknowledged.
+///
+/// Every `append_*` call carries the position of the record its data came from. Only
+/// [`Sink::append_samples`] and [`Sink::store_series`] must be implemented; the rest default to
+/// doing nothing (a consumer that ignores histograms, say).
+pub trait Sink {
+    /// Series declared by a Series record in `segment` (for the checkpoint: the checkpoint's
+    /// index). Samples refer to series by their `series_ref`.
+    fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64);
+
+    /// Float samples from the record at `at`, already filtered by the start mode.
+    fn append_samples(&mut self, samples: &[RefSample], at: Position);
+
+    /// Series found again in a new checkpoint: they are still alive as of `segment`. Called for
+    /// every series of the checkpoint, then [`Sink::series_reset`] with the same segment.
+    /// The default treats them as newly stored.
+    fn update_series_segment(&mut self, series: &[RefSeries<'_>], segment: u64) {
+        self.store_series(series, segment);
+    }
+
+    /// Garbage collection after a new checkpoint: drop every series last seen in a segment below
+    /// `segment`; Prometheus no longer has them.
+    fn series_reset(&mut self, _segment: u64) {}
+
+    /// Exemplars from the record at `at` (when the watcher is configured to send them).
+    fn append_exemplars(&mut self, _exemplars: &[RefExemplar<'_>], _at: Position) {}
+
+    /// Integer native histograms from the record at `at`, filtered by the start mode.
+    fn append_histograms(&mut self, _histograms: &[RefHistogramSample], _at: Position) {}
+
+    /// Float native histograms from the record at `at`, filtered by the start mode.
+    fn append_float_histograms(&mut self, _histograms: &[RefFloatHistogramSample], _at: Position) {}
+
+    /// Metric metadata from the record at `at`.
+    fn store_metadata(&mut self, _metadata: &[RefMetadata<'_>], _at: Position) {}
+
+    /// Everything before `next` has been handed over (or had nothing for the sink). Called when
+    /// the watcher has caught up with the WAL and at the end of each segment, so a consumer can
+    /// move its acknowledged position past records that carried nothing for it.
+    fn progress(&mut self, _next: Position) {}
+}
+
+macro_rules! forward {
+    () => {
+        fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64) {
+            (**self).store_series(series, segment)
+        }
+        fn append_samples(&mut self, samples: &[RefSample], at: Position) {
+            (**self).append_samples(samples, at)
+        }
+        fn update_series_segment(&mut self, series: &[RefSeries<'_>], segment: u64) {
+            (**self).update_series_segment(series, segment)
+        }
+        fn series_reset(&mut self, segment: u64) {
+            (**self).series_reset(segment)
+        }
+        fn append_exemplars(&mut self, exemplars: &[RefExemplar<'_>], at: Position) {
+            (**self).append_exemplars(exemplars, at)
+        }
+        fn append_histograms(&mut self, histograms: &[RefHistogramSample], at: Position) {
+            (**self).append_histograms(histograms, at)
+        }
+        fn append_float_histograms(&mut self, histograms: &[RefFloatHistogramSample], at: Position) {
+            (**self).append_float_histograms(histograms, at)
+        }
+        fn store_metadata(&mut self, metadata: &[RefMetadata<'_>], at: Position) {
+            (**self).store_metadata(metadata, at)
+        }
+        fn progress(&mut self, next: Position) {
+            (**self).progress(next)
+        }
+    };
+}
+
+impl<S: Sink + ?Sized> Sink for &mut S {
+    forward!();
+}
+
+impl<S: Sink + ?Sized> Sink for Box<S> {
+    forward!();
+}

@@ -1,0 +1,280 @@
+//! The watcher, case by case: Prometheus's own watcher tests (`tsdb/wlog/watcher_test.go`)
+//! restated, then walship's start modes, resumption and housekeeping.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+use wal_format::Position;
+use wal_watcher::{Event, StartMode, Watcher};
+
+fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Runs a watcher on its own thread; returns its sink and a stop function.
+fn spawn(dir: &std::path::Path, start: StartMode) -> (Recorder, impl FnOnce() -> Watcher<Recorder>) {
+    let rec = Recorder::default();
+    let mut w = Watcher::new(dir, fast_options(start), rec.clone());
+    let stop = w.stop_handle();
+    let h = std::thread::spawn(move || {
+        w.run(|e| eprintln!("event: {e:?}"));
+        w
+    });
+    (rec, move || {
+        stop.stop();
+        h.join().unwrap()
+    })
+}
+
+/// Tail samples: samples written after the start arrive; series from every segment are known.
+#[test]
+fn tails_samples_written_after_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=50)]).unwrap();
+    w.log(&[samples_record(1..=50, 1)]).unwrap(); // old: before the start
+    w.next_segment().unwrap();
+    let (rec, stop) = spawn(dir.path(), StartMode::Timestamp(1_000));
+    for i in 0..200 {
+        w.log(&[samples_record(1..=50, 1_000 + i)]).unwrap(); // t = 1000 is not after the start
+    }
+    wait_for("199 scrapes", || rec.seen().samples.len() == 199 * 50);
+    let watcher = stop();
+    let seen = rec.seen();
+    assert_eq!(seen.series.len(), 50);
+    assert!(seen.samples.iter().all(|s| s.1 > 1_000));
+    for (_, ts) in by_series(&seen.samples) {
+        assert_eq!(ts, (1_001..1_200).collect::<Vec<_>>(), "in WAL order, once each");
+    }
+    assert!(watcher.metrics().samples_sent.load(std::sync::atomic::Ordering::Relaxed) == 199 * 50);
+}
+
+/// Read to end without a checkpoint, "now" mode: series of every segment, no old samples.
+#[test]
+fn now_mode_reads_series_of_old_segments_but_not_their_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    for seg in 0..5u64 {
+        w.log(&[series_record(seg * 100 + 1..=seg * 100 + 100)]).unwrap();
+        w.log(&[samples_record(seg * 100 + 1..=seg * 100 + 100, 5)]).unwrap();
+        w.next_segment().unwrap();
+    }
+    let (rec, stop) = spawn(dir.path(), StartMode::Now);
+    wait_for("series", || rec.seen().series.len() == 500);
+    std::thread::sleep(Duration::from_millis(50));
+    stop();
+    let seen = rec.seen();
+    assert!(seen.samples.is_empty(), "samples from before the start were sent");
+    assert_eq!(seen.series[&1].1, 0);
+    assert_eq!(seen.series[&401].1, 4, "series tagged with their segment");
+}
+
+/// Read to end with a checkpoint: the checkpoint's series carry its index; segments after it
+/// follow; the checkpoint's samples are not sent.
+#[test]
+fn checkpoint_series_then_segments() {
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint(dir.path(), 3, 1..101, 5);
+    for i in 0..4 {
+        std::fs::write(dir.path().join(wal_format::segment_file_name(i)), b"").unwrap();
+    }
+    for i in 0..4 {
+        std::fs::remove_file(dir.path().join(wal_format::segment_file_name(i))).unwrap();
+    }
+    // Segments 4.. exist; the writer continues after the highest (none): start at 4.
+    std::fs::write(dir.path().join(wal_format::segment_file_name(4)), b"").unwrap();
+    let mut w = small_wal(dir.path()); // segment 5
+    w.log(&[series_record(101..=150)]).unwrap();
+    let (rec, stop) = spawn(dir.path(), StartMode::Now);
+    wait_for("series", || rec.seen().series.len() == 150);
+    stop();
+    let seen = rec.seen();
+    assert_eq!(seen.series[&1].1, 3, "checkpoint series are tagged with the checkpoint's index");
+    assert_eq!(seen.series[&150].1, 5);
+    assert!(seen.samples.is_empty());
+}
+
+/// A checkpoint made of several segments is read whole.
+#[test]
+fn multi_segment_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let cp_dir = dir.path().join("checkpoint.00000002");
+    let mut cp = wal_format::WalWriter::create(
+        &cp_dir,
+        wal_format::WalOptions { segment_size: 2 * wal_format::PAGE_SIZE, compression: wal_format::Compression::None },
+    )
+    .unwrap();
+    for k in 0..40u64 {
+        cp.log(&[series_record(k * 500 + 1..=k * 500 + 500)]).unwrap();
+    }
+    cp.close().unwrap();
+    assert!(std::fs::read_dir(&cp_dir).unwrap().count() > 3);
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(90_001..=90_001)]).unwrap();
+    std::fs::rename(dir.path().join("00000000"), dir.path().join("00000003")).unwrap();
+    let (rec, stop) = spawn(dir.path(), StartMode::Now);
+    wait_for("all checkpoint series", || rec.seen().series.len() == 20_001);
+    stop();
+}
+
+/// A new checkpoint during tailing: its series are re-declared, then older series dropped.
+#[test]
+fn series_reset_after_a_new_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=100)]).unwrap();
+    w.next_segment().unwrap(); // 1
+    w.log(&[series_record(101..=200)]).unwrap();
+    w.next_segment().unwrap(); // 2
+    let (rec, stop) = spawn(dir.path(), StartMode::Now);
+    wait_for("series", || rec.seen().series.len() == 200);
+    // Prometheus truncates: series 1..=50 died; checkpoint.00000001 keeps 51..=200.
+    let mut cp = wal_format::CheckpointWriter::create(dir.path(), 1, wal_format::Compression::Snappy).unwrap();
+    cp.log(&[series_record(51..=200)]).unwrap();
+    cp.commit().unwrap();
+    w.truncate_before(2).unwrap();
+    wait_for("series reset", || !rec.seen().resets.is_empty());
+    let watcher = stop();
+    let seen = rec.seen();
+    assert_eq!(seen.resets, vec![1]);
+    assert_eq!(seen.series.len(), 150, "dead series dropped, live ones kept");
+    assert!(!seen.series.contains_key(&50) && seen.series.contains_key(&51));
+    assert_eq!(watcher.metrics().checkpoints_gc.load(std::sync::atomic::Ordering::Relaxed), 1);
+}
+
+/// Start modes over the same WAL.
+#[test]
+fn start_modes() {
+    let dir = tempfile::tempdir().unwrap();
+    checkpoint(dir.path(), 0, 1..11, 50);
+    std::fs::write(dir.path().join("00000000"), b"").unwrap();
+    let mut w = small_wal(dir.path()); // 1
+    w.log(&[series_record(11..=20)]).unwrap();
+    let mut positions = Vec::new();
+    for t in 100..400 {
+        positions.push(w.append(&samples_record(1..=20, t)).unwrap());
+        if t % 7 == 0 {
+            w.flush().unwrap();
+        }
+        if t % 100 == 99 {
+            w.next_segment().unwrap();
+        }
+    }
+    w.close().unwrap();
+    std::fs::remove_file(dir.path().join("00000000")).unwrap();
+
+    let run = |start: StartMode| {
+        let rec = Recorder::default();
+        let mut watcher = Watcher::new(dir.path(), fast_options(start), rec.clone());
+        watcher.run_to_end(|e| eprintln!("{e:?}")).unwrap();
+        let seen = rec.seen();
+        assert_eq!(seen.series.len(), 20);
+        seen.samples.clone()
+    };
+    let all = run(StartMode::Beginning);
+    assert_eq!(all.len(), 10 + 300 * 20, "checkpoint samples and every segment sample");
+    assert!(all[..10].iter().all(|s| s.1 == 50));
+    let after = run(StartMode::Timestamp(250));
+    assert_eq!(after.len(), 149 * 20);
+    assert!(after.iter().all(|s| s.1 > 250));
+    let resumed = run(StartMode::Position(positions[150]));
+    assert_eq!(resumed.len(), 150 * 20);
+    assert_eq!(resumed[0].3, positions[150]);
+    assert!(run(StartMode::Now).is_empty(), "now: nothing written after the start");
+}
+
+/// A cursor into segments Prometheus deleted resumes at the oldest data left and says so.
+#[test]
+fn position_in_a_deleted_segment_is_a_reported_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=10)]).unwrap();
+    let old = w.append(&samples_record(1..=10, 1)).unwrap();
+    w.next_segment().unwrap();
+    w.next_segment().unwrap(); // 2
+    w.log(&[samples_record(1..=10, 2)]).unwrap();
+    w.close().unwrap();
+    let mut cp = wal_format::CheckpointWriter::create(dir.path(), 1, wal_format::Compression::Snappy).unwrap();
+    cp.log(&[series_record(1..=10), samples_record(1..=10, 1)]).unwrap();
+    cp.commit().unwrap();
+    for i in 0..2 {
+        std::fs::remove_file(dir.path().join(wal_format::segment_file_name(i))).unwrap();
+    }
+    let rec = Recorder::default();
+    let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Position(old)), rec.clone());
+    let mut gaps = Vec::new();
+    watcher
+        .run_to_end(|e| {
+            if let Event::Gap { wanted, resumed } = e {
+                gaps.push((wanted, resumed));
+            }
+        })
+        .unwrap();
+    assert_eq!(gaps, vec![(old, Position::new(2, 0))]);
+    // The checkpoint kept the samples of the deleted segments: they are sent, then segment 2.
+    let ts: Vec<i64> = rec.seen().samples.iter().map(|s| s.1).collect();
+    assert_eq!(ts, [vec![1; 10], vec![2; 10]].concat());
+}
+
+/// Damage in a finished segment is reported and counted; the next segments are still read.
+#[test]
+fn corruption_in_a_finished_segment_is_reported_and_skipped() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=10)]).unwrap();
+    for t in 0..30 {
+        w.log(&[samples_record(1..=10, t)]).unwrap();
+    }
+    w.next_segment().unwrap();
+    w.log(&[samples_record(1..=10, 100)]).unwrap();
+    w.close().unwrap();
+    let seg0 = dir.path().join("00000000");
+    let mut bytes = std::fs::read(&seg0).unwrap();
+    bytes[2_000] ^= 0xff;
+    std::fs::write(&seg0, bytes).unwrap();
+    let rec = Recorder::default();
+    let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), rec.clone());
+    let mut corruptions = Vec::new();
+    watcher
+        .run_to_end(|e| {
+            if let Event::Corruption(c) = e {
+                corruptions.push(c.to_string());
+            }
+        })
+        .unwrap();
+    assert_eq!(corruptions.len(), 1, "{corruptions:?}");
+    assert!(corruptions[0].contains("00000000"));
+    assert_eq!(watcher.metrics().corruptions.load(std::sync::atomic::Ordering::Relaxed), 1);
+    assert!(rec.seen().samples.iter().any(|s| s.1 == 100), "the next segment was read");
+}
+
+/// The WAL directory disappears for a while (Prometheus restarting) and comes back: the watcher
+/// retries without a tight loop and continues where it was.
+#[test]
+fn missing_directory_is_retried() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("wal");
+    let mut w = small_wal(&dir);
+    w.log(&[series_record(1..=5)]).unwrap();
+    w.log(&[samples_record(1..=5, 10)]).unwrap();
+    let (rec, stop) = spawn(&dir, StartMode::Beginning);
+    wait_for("first samples", || rec.seen().samples.len() == 5);
+    let moved = root.path().join("wal.moved");
+    std::fs::rename(&dir, &moved).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::rename(&moved, &dir).unwrap();
+    w.log(&[samples_record(1..=5, 11)]).unwrap();
+    w.next_segment().unwrap();
+    w.log(&[samples_record(1..=5, 12)]).unwrap();
+    wait_for("samples after the gap", || rec.seen().samples.len() == 15);
+    let watcher = stop();
+    let errors = watcher.metrics().errors.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(errors < 10, "{errors} errors: a tight loop?");
+    let ts: Vec<i64> = rec.seen().samples.iter().map(|s| s.1).collect();
+    assert_eq!(ts.iter().filter(|&&t| t == 10).count(), 5, "nothing sent twice after the restart");
+}

@@ -18,9 +18,10 @@ pub fn run(args: &[String]) -> Result {
             continue;
         }
         println!("==> {name}");
-        // `--benches`: without it `cargo bench` also runs every unit test in bench mode (all of
-        // them "ignored"), burying the tables.
-        let mut cmd = cargo(["bench", "-p", name, "--benches"]);
+        // `--bench '*'` (a glob cargo expands) selects the bench targets only: plain `cargo bench`,
+        // and `--benches` too, also runs the library's unit tests in bench mode, a page of
+        // "ignored" lines above the tables.
+        let mut cmd = cargo(["bench", "-p", name, "--bench", "*"]);
         let features = krate.bench_features();
         if !features.is_empty() {
             cmd.args(["--features", &features.join(",")]);

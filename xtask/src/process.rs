@@ -26,8 +26,18 @@ pub fn display(cmd: &Command) -> String {
     // `$CARGO` is an absolute path; `cargo` reads better and means the same.
     let program = if program.ends_with("/cargo") { "cargo".into() } else { program };
     parts.push(program.into_owned());
-    parts.extend(cmd.get_args().map(|a| a.to_string_lossy().into_owned()));
+    parts.extend(cmd.get_args().map(|a| quoted(&a.to_string_lossy())));
     parts.join(" ")
+}
+
+/// `arg` as a shell would need it, so that a shown command can be pasted back.
+fn quoted(arg: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "-_./=,:@%+".contains(c);
+    if !arg.is_empty() && arg.chars().all(plain) {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
 }
 
 /// Runs `cmd` with the terminal inherited and fails unless it exits with status 0.
@@ -96,6 +106,9 @@ mod tests {
         let mut cmd = Command::new("cargo");
         cmd.args(["fuzz", "run"]).env("RUSTC_BOOTSTRAP", "1");
         assert_eq!(display(&cmd), "RUSTC_BOOTSTRAP=1 cargo fuzz run");
+        let mut cmd = Command::new("cargo");
+        cmd.args(["bench", "--bench", "*", "it's"]);
+        assert_eq!(display(&cmd), r"cargo bench --bench '*' 'it'\''s'");
     }
 
     #[test]

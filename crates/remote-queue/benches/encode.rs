@@ -1,1 +1,192 @@
-fn main() {}
+//! `cargo bench -p remote-queue`: encode + snappy rates, bytes per cached series, end-to-end
+//! samples/s to a null receiver on loopback. Prints one table.
+
+use remote_queue::bench_support::{build_cache, cache_usage, EncodeBench};
+use remote_queue::{EndpointConfig, Position, Protocol, QueueManager, RefSample, RefSeries};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+fn encode_rate(protocol: Protocol) -> (f64, f64) {
+    let mut b = EncodeBench::new(10_000, 2000);
+    let mut bytes = 0;
+    for _ in 0..50 {
+        bytes = b.encode(protocol);
+    }
+    let t0 = Instant::now();
+    let mut n = 0usize;
+    while t0.elapsed() < Duration::from_secs(2) {
+        b.encode(protocol);
+        n += b.batch_len();
+    }
+    (n as f64 / t0.elapsed().as_secs_f64(), bytes as f64 / b.batch_len() as f64)
+}
+
+/// Snappy alone on the same request bytes: the ceiling for encode + compress.
+fn snappy_rate(protocol: Protocol) -> f64 {
+    let mut b = EncodeBench::new(10_000, 2000);
+    b.encode(protocol);
+    let t0 = Instant::now();
+    let mut n = 0usize;
+    while t0.elapsed() < Duration::from_secs(1) {
+        b.compress_only();
+        n += b.batch_len();
+    }
+    n as f64 / t0.elapsed().as_secs_f64()
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A receiver that answers 204 to everything without decoding.
+fn null_receiver() -> String {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/write", l.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for conn in l.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut out = conn.try_clone().expect("clone");
+                let mut r = BufReader::new(conn);
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let t = line.trim_end();
+                        if t.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = t.strip_prefix("content-length:").or_else(|| t.strip_prefix("Content-Length:"))
+                        {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() || out.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    url
+}
+
+fn end_to_end() -> (f64, f64) {
+    let url = null_receiver();
+    let mut cfg = EndpointConfig::new(url);
+    cfg.queue.min_shards = 2;
+    cfg.queue.batch_send_deadline = Duration::from_millis(100);
+    let q = QueueManager::new(cfg).expect("queue");
+    let series = 10_000u64;
+    let owned: Vec<_> = (0..series).map(remote_queue::bench_support::typical_labels).collect();
+    let refs: Vec<RefSeries<'_>> =
+        owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
+    q.store_series(&refs, 0);
+    let rounds = 300u64;
+    let cpu0 = cpu_seconds();
+    let t0 = Instant::now();
+    let mut batch = Vec::with_capacity(series as usize);
+    for k in 0..rounds {
+        batch.clear();
+        batch.extend((0..series).map(|s| RefSample {
+            series_ref: s,
+            st: 0,
+            t: 1_700_000_000_000 + k as i64 * 1000,
+            v: k as f64,
+        }));
+        q.append_samples(&batch, Position { segment: 0, offset: k }).expect("append");
+    }
+    eprintln!("appended in {:?}", t0.elapsed());
+    let end = Position { segment: 0, offset: rounds };
+    q.mark_read(end).expect("mark");
+    while q.low_watermark() != Some(end) {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let cpu = cpu_seconds() - cpu0;
+    let n = (series * rounds) as f64;
+    let m = q.metrics();
+    eprintln!(
+        "e2e: {} requests, mean attempt {:?}, enqueue retries {}",
+        m.sent_batch_duration_count,
+        m.sent_batch_duration_sum / m.sent_batch_duration_count.max(1) as u32,
+        m.enqueue_retries_total
+    );
+    q.stop();
+    (n / secs, cpu / (n / 1e6))
+}
+
+/// User + system CPU seconds of this process.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit(')').next().unwrap_or("");
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let (v1, v1_bytes) = encode_rate(Protocol::V1);
+    let (v2, v2_bytes) = encode_rate(Protocol::V2);
+    let (s1, s2) = (snappy_rate(Protocol::V1), snappy_rate(Protocol::V2));
+    if std::env::var_os("RQ_BENCH_ENCODE_ONLY").is_some() {
+        println!(
+            "v1 {:.2} M/s (snappy alone {:.2}), v2 {:.2} M/s (snappy alone {:.2})",
+            v1 / 1e6,
+            s1 / 1e6,
+            v2 / 1e6,
+            s2 / 1e6
+        );
+        return;
+    }
+    let n = 1_000_000u64;
+    // RSS first, before anything else has grown (and kept) the heap.
+    let rss0 = rss_kib();
+    let cache = build_cache(n);
+    let rss = (rss_kib().saturating_sub(rss0)) as f64 * 1024.0 / n as f64;
+    drop(cache);
+    let (heap, label_bytes) = cache_usage(n);
+    let (e2e, cpu_per_m) = end_to_end();
+    let label_per_series = label_bytes as f64 / n as f64;
+    println!("| remote-queue benchmark (10 labels/series, 2000 samples/request) | value | target |");
+    println!("|---|---|---|");
+    println!(
+        "| RW 1.0 encode + snappy, samples/s on one core | {:.2} M | ≥ 5 M ({:.0} %) |",
+        v1 / 1e6,
+        v1 / 5e6 * 100.0
+    );
+    println!(
+        "| … snappy alone on the same bytes (ceiling) | {:.2} M | encode+snappy = {:.0} % of it |",
+        s1 / 1e6,
+        v1 / s1 * 100.0
+    );
+    println!("| RW 1.0 compressed bytes per sample | {v1_bytes:.1} | |");
+    println!("| RW 2.0 encode + snappy, samples/s on one core | {:.2} M | |", v2 / 1e6);
+    println!(
+        "| … snappy alone on the same bytes (ceiling) | {:.2} M | encode+snappy = {:.0} % of it |",
+        s2 / 1e6,
+        v2 / s2 * 100.0
+    );
+    println!("| RW 2.0 compressed bytes per sample | {v2_bytes:.1} | |");
+    println!("| series cache: label bytes per series (uninterned) | {label_per_series:.0} | |");
+    println!("| series cache: heap bytes per series (estimate, interned) | {:.0} | |", heap as f64 / n as f64);
+    println!(
+        "| series cache: RSS growth per series (1M series) | {rss:.0} | ≤ labels + 100 = {:.0} |",
+        label_per_series + 100.0
+    );
+    println!("| end to end, null receiver on loopback, samples/s | {:.2} M | ≥ 2 M |", e2e / 1e6);
+    println!("| CPU seconds per million samples (end to end) | {cpu_per_m:.3} | |");
+}

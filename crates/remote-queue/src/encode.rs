@@ -31,6 +31,7 @@ pub(crate) struct BatchStats {
 pub(crate) struct RequestEncoder {
     raw: Vec<u8>,
     compressed: Vec<u8>,
+    compressed_len: usize,
     snappy: snap::raw::Encoder,
     v2: SymbolTable,
 }
@@ -40,6 +41,7 @@ impl Default for RequestEncoder {
         RequestEncoder {
             raw: Vec::new(),
             compressed: Vec::new(),
+            compressed_len: 0,
             snappy: snap::raw::Encoder::new(),
             v2: SymbolTable::default(),
         }
@@ -65,14 +67,19 @@ impl RequestEncoder {
         if self.compressed.len() < max {
             self.compressed.resize(max, 0);
         }
-        let n = self.snappy.compress(&self.raw, &mut self.compressed)?;
-        self.compressed.truncate(n);
+        self.compressed_len = 0;
+        self.compressed_len = self.snappy.compress(&self.raw, &mut self.compressed)?;
         Ok(stats)
     }
 
     /// The compressed body of the last [`RequestEncoder::encode`].
     pub(crate) fn body(&self) -> &[u8] {
-        &self.compressed
+        &self.compressed[..self.compressed_len]
+    }
+
+    /// Compresses the last raw request again (benchmarks: the snappy share of the cost).
+    pub(crate) fn recompress(&mut self) -> usize {
+        self.snappy.compress(&self.raw, &mut self.compressed).unwrap_or(0)
     }
 
     /// The uncompressed protobuf of the last encode (tests and benchmarks).
@@ -84,34 +91,36 @@ impl RequestEncoder {
 
 /// Decides whether an item goes into the request, updating the stats either way.
 #[inline]
-pub(crate) fn admit(item: &Item, cache: &SeriesCache, min_ts: Option<i64>, stats: &mut BatchStats) -> bool {
+pub(crate) fn admit<'c>(
+    item: &Item,
+    cache: &'c SeriesCache,
+    min_ts: Option<i64>,
+    stats: &mut BatchStats,
+) -> Option<&'c [u8]> {
     if min_ts.is_some_and(|m| item.t < m) {
         stats.too_old.add(&item.payload);
-        return false;
+        return None;
     }
-    if cache.label_ids(item.series).is_none() {
+    let Some(ids) = cache.label_ids(item.series) else {
         stats.unknown.add(&item.payload);
-        return false;
-    }
+        return None;
+    };
     stats.counts.add(&item.payload);
     if item.t > 0 {
         stats.highest = stats.highest.max(item.t);
         stats.lowest = stats.lowest.min(item.t);
     }
-    true
+    Some(ids)
 }
 
 /// `prometheus.WriteRequest`: one `TimeSeries` per item, labels written from the interner.
 fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut Vec<u8>) -> BatchStats {
     let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
     for item in items {
-        if !admit(item, cache, min_ts, &mut stats) {
-            continue;
-        }
-        let ids = cache.label_ids(item.series).unwrap_or_default();
+        let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
         let ts = begin_len(buf, 1);
         for (n, v) in LabelIds::new(ids) {
-            put_label(buf, 1, cache.interner.get(n), cache.interner.get(v));
+            put_label_prefixed(buf, cache.interner.get_prefixed(n), cache.interner.get_prefixed(v));
         }
         match &item.payload {
             Payload::Sample(v) => put_sample(buf, 2, *v, item.t, 0),
@@ -130,6 +139,19 @@ fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut
         end_len(buf, ts);
     }
     stats
+}
+
+/// A `Label` as `TimeSeries.labels` (field 1) from length-prefixed name and value.
+#[inline]
+fn put_label_prefixed(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    let len = 2 + name.len() + value.len();
+    buf.reserve(len + 6);
+    buf.push(0x0a);
+    put_uvarint(buf, len as u64);
+    buf.push(0x0a);
+    buf.extend_from_slice(name);
+    buf.push(0x12);
+    buf.extend_from_slice(value);
 }
 
 /// A `Label { name = 1; value = 2 }` as field `field`.

@@ -53,6 +53,13 @@ impl SymbolTable {
         self.count - 1
     }
 
+    fn push_prefixed(&mut self, prefixed: &[u8]) -> u32 {
+        self.symbols.push(0x22);
+        self.symbols.extend_from_slice(prefixed);
+        self.count += 1;
+        self.count - 1
+    }
+
     #[inline]
     fn interned(&mut self, cache: &SeriesCache, id: SymbolId) -> u32 {
         let i = id as usize;
@@ -63,8 +70,8 @@ impl SymbolTable {
         if self.stamp[i] == self.generation {
             return self.index[i];
         }
-        let s = cache.interner.get(id);
-        let r = if s.is_empty() { 0 } else { self.push(s) };
+        let s = cache.interner.get_prefixed(id);
+        let r = if s == [0] { 0 } else { self.push_prefixed(s) };
         self.stamp[i] = self.generation;
         self.index[i] = r;
         r
@@ -94,9 +101,7 @@ impl SymbolTable {
         self.series.clear();
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
         for item in items {
-            if !admit(item, cache, min_ts, &mut stats) {
-                continue;
-            }
+            let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
             let meta = cache.metadata(item.series);
             let (help, unit, typ) = match meta {
                 Some(m) => {
@@ -108,7 +113,7 @@ impl SymbolTable {
                 None => (0, 0, 0),
             };
             self.refs.clear();
-            for (n, v) in LabelIds::new(cache.label_ids(item.series).unwrap_or_default()) {
+            for (n, v) in LabelIds::new(ids) {
                 let (n, v) = (self.interned(cache, n), self.interned(cache, v));
                 self.refs.extend_from_slice(&[n, v]);
             }
@@ -150,11 +155,16 @@ fn put_packed_u32(buf: &mut Vec<u8>, field: u32, vals: &[u32]) {
     if vals.is_empty() {
         return;
     }
-    let len: usize = vals.iter().map(|&v| uvarint_len(u64::from(v))).sum();
+    let len: usize = vals.iter().map(|&v| if v < 0x80 { 1 } else { uvarint_len(u64::from(v)) }).sum();
     put_tag(buf, field, WIRE_LEN);
+    buf.reserve(len + 5);
     put_uvarint(buf, len as u64);
     for &v in vals {
-        put_uvarint(buf, u64::from(v));
+        if v < 0x80 {
+            buf.push(v as u8);
+        } else {
+            put_uvarint(buf, u64::from(v));
+        }
     }
 }
 

@@ -12,6 +12,8 @@ use std::hash::{BuildHasher, RandomState};
 pub(crate) type SymbolId = u32;
 
 struct Slot {
+    /// The string preceded by its length as a protobuf varint, so that encoders can copy a
+    /// length-delimited field body in one piece.
     bytes: Box<[u8]>,
     /// Number of holders; 0 means the slot is on the free list.
     refs: u32,
@@ -36,11 +38,14 @@ impl Interner {
     pub(crate) fn intern(&mut self, s: &[u8]) -> SymbolId {
         let hash = self.hasher.hash_one(s);
         let slots = &self.slots;
-        if let Some(&id) = self.table.find(hash, |&id| &*slots[id as usize].bytes == s) {
+        if let Some(&id) = self.table.find(hash, |&id| unprefix(&slots[id as usize].bytes) == s) {
             self.slots[id as usize].refs += 1;
             return id;
         }
-        let slot = Slot { bytes: s.into(), refs: 1 };
+        let mut bytes = Vec::with_capacity(s.len() + 2);
+        crate::proto::put_uvarint(&mut bytes, s.len() as u64);
+        bytes.extend_from_slice(s);
+        let slot = Slot { bytes: bytes.into_boxed_slice(), refs: 1 };
         let id = match self.free.pop() {
             Some(id) => {
                 self.slots[id as usize] = slot;
@@ -52,7 +57,7 @@ impl Interner {
             }
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
-        self.table.insert_unique(hash, id, |&i| hasher.hash_one(&*slots[i as usize].bytes));
+        self.table.insert_unique(hash, id, |&i| hasher.hash_one(unprefix(&slots[i as usize].bytes)));
         id
     }
 
@@ -67,7 +72,7 @@ impl Interner {
         }
         slot.refs -= 1;
         if slot.refs == 0 {
-            let hash = self.hasher.hash_one(&*slot.bytes);
+            let hash = self.hasher.hash_one(unprefix(&slot.bytes));
             if let Ok(entry) = self.table.find_entry(hash, |&i| i == id) {
                 entry.remove();
             }
@@ -79,7 +84,13 @@ impl Interner {
     /// The string of `id` (empty for an unknown id).
     #[inline]
     pub(crate) fn get(&self, id: SymbolId) -> &[u8] {
-        self.slots.get(id as usize).map_or(&[], |s| &s.bytes)
+        unprefix(self.get_prefixed(id))
+    }
+
+    /// The string of `id` preceded by its varint length (`[0]` for an unknown id).
+    #[inline]
+    pub(crate) fn get_prefixed(&self, id: SymbolId) -> &[u8] {
+        self.slots.get(id as usize).map_or(&[0], |s| &s.bytes)
     }
 
     /// One more than the largest id handed out so far.
@@ -100,6 +111,13 @@ impl Interner {
             + self.free.capacity() * std::mem::size_of::<SymbolId>()
             + self.slots.iter().map(|s| s.bytes.len()).sum::<usize>()
     }
+}
+
+/// Skips the varint length prefix.
+#[inline]
+fn unprefix(b: &[u8]) -> &[u8] {
+    let n = b.iter().position(|&x| x < 0x80).map_or(b.len(), |i| i + 1);
+    &b[n..]
 }
 
 #[cfg(test)]

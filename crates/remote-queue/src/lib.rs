@@ -1,10 +1,10 @@
-//! A sharded Prometheus remote-write queue: series cache, shards, batching, retries, resharding,
-//! remote-write 1.0/2.0 encoding and HTTP sending, with an acknowledged low watermark so that a
-//! WAL shipper can resume without loss.
+#![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
 mod ack;
+#[doc(hidden)]
+pub mod bench_support;
 mod client;
 pub mod config;
 mod encode;

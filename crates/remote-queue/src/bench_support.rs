@@ -1,0 +1,99 @@
+//! Hooks for `benches/` (not part of the supported API): drive the crate-private encoder and
+//! series cache directly, without HTTP.
+
+use crate::config::Protocol;
+use crate::encode::RequestEncoder;
+use crate::item::{Item, Payload};
+use crate::relabel::{LabelSet, Relabeler};
+use crate::series::SeriesCache;
+use wal_format::record::{Labels, RefSeries};
+
+/// Labels of a typical scraped series (10 labels, ~190 bytes).
+pub fn typical_labels(i: u64) -> Labels {
+    Labels::from_pairs([
+        ("__name__", format!("http_server_requests_seconds_{}", ["count", "sum", "bucket"][(i % 3) as usize])),
+        ("job", "api-gateway".to_string()),
+        ("instance", format!("10.1.{}.{}:9100", (i / 250) % 250, i % 250)),
+        ("method", ["GET", "POST", "PUT", "DELETE"][(i % 4) as usize].to_string()),
+        ("status", ["200", "404", "500"][(i % 3) as usize].to_string()),
+        ("path", format!("/api/v1/resource/{}", i % 50)),
+        ("le", format!("{}", (i % 12) as f64 * 0.25)),
+        ("env", "production".to_string()),
+        ("region", "eu-west-1".to_string()),
+        ("pod", format!("api-gateway-7d9f8b{:05}", i)),
+    ])
+}
+
+/// A cache of `series` typical series and one batch of `batch` samples over them.
+pub struct EncodeBench {
+    cache: SeriesCache,
+    items: Vec<Item>,
+    enc: RequestEncoder,
+}
+
+impl EncodeBench {
+    /// Builds the cache and the batch.
+    pub fn new(series: u64, batch: usize) -> EncodeBench {
+        let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+        let owned: Vec<Labels> = (0..series).map(typical_labels).collect();
+        let refs: Vec<RefSeries<'_>> =
+            owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
+        cache.store(&refs, 0);
+        let items = (0..batch as u64)
+            .map(|k| Item {
+                series: k % series,
+                ack: 0,
+                t: 1_700_000_000_000 + (k / series) as i64 * 15_000,
+                st: 0,
+                payload: Payload::Sample((k % 1000) as f64 * 1.5),
+            })
+            .collect();
+        EncodeBench { cache, items, enc: RequestEncoder::default() }
+    }
+
+    /// Encodes and compresses the batch once; returns the compressed size.
+    pub fn encode(&mut self, protocol: Protocol) -> usize {
+        match self.enc.encode(protocol, &self.items, &self.cache, None) {
+            Ok(_) => self.enc.body().len(),
+            Err(_) => 0,
+        }
+    }
+
+    /// Snappy alone on the bytes of the last encode; returns the compressed size.
+    pub fn compress_only(&mut self) -> usize {
+        self.enc.recompress()
+    }
+
+    /// Number of samples per [`EncodeBench::encode`].
+    pub fn batch_len(&self) -> usize {
+        self.items.len()
+    }
+}
+
+/// Builds a cache of `n` typical series; returns `(estimated heap bytes, total label bytes)`.
+pub fn cache_usage(n: u64) -> (usize, usize) {
+    let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+    let mut label_bytes = 0;
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        let owned: Vec<Labels> = chunk.iter().map(|&i| typical_labels(i)).collect();
+        label_bytes += owned.iter().map(|l| l.as_ref().byte_len()).sum::<usize>();
+        let refs: Vec<RefSeries<'_>> =
+            owned.iter().zip(chunk).map(|(l, &i)| RefSeries { series_ref: i, labels: l.as_ref() }).collect();
+        cache.store(&refs, 0);
+    }
+    (cache.heap_bytes(), label_bytes)
+}
+
+/// Keeps a cache of `n` typical series alive and returns it opaquely (for RSS measurements).
+pub fn build_cache(n: u64) -> Box<dyn std::any::Any> {
+    let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+    for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
+        let owned: Vec<Labels> = chunk.iter().map(|&i| typical_labels(i)).collect();
+        let refs: Vec<RefSeries<'_>> =
+            owned.iter().zip(chunk).map(|(l, &i)| RefSeries { series_ref: i, labels: l.as_ref() }).collect();
+        cache.store(&refs, 0);
+    }
+    Box::new(CacheHolder(cache))
+}
+
+struct CacheHolder(#[allow(dead_code)] SeriesCache);

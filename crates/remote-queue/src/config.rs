@@ -218,6 +218,10 @@ pub struct EndpointConfig {
     pub external_labels: Vec<(String, String)>,
     /// Bound on flushing at stop and at every reshard (`--storage.remote.flush-deadline`). Default 1 min.
     pub flush_deadline: Duration,
+    /// How often rates are updated and resharding is considered. Prometheus fixes this at 10 s;
+    /// only tests should change it.
+    #[doc(hidden)]
+    pub shard_update_interval: Duration,
 }
 
 impl EndpointConfig {
@@ -239,6 +243,7 @@ impl EndpointConfig {
             write_relabel_configs: Vec::new(),
             external_labels: Vec::new(),
             flush_deadline: Duration::from_secs(60),
+            shard_update_interval: crate::reshard::SHARD_UPDATE_DURATION,
         }
     }
 

@@ -6,7 +6,7 @@ use crate::config::{EndpointConfig, Protocol};
 use crate::item::{ExemplarData, Item, KindCounts, Payload};
 use crate::metrics::{DropReason, MetricsSnapshot, QueueMetrics};
 use crate::relabel::{LabelSet, Relabeler};
-use crate::reshard::{desired_shards, should_reshard, EwmaRate, ReshardInputs, SHARD_UPDATE_DURATION};
+use crate::reshard::{desired_shards, should_reshard, EwmaRate, ReshardInputs};
 use crate::series::{Known, SeriesCache};
 use crate::shards::{abandon, ShardSet};
 use crate::{Error, Result};
@@ -545,13 +545,13 @@ fn reshard_loop(sh: &Arc<Shared>) {
             if sh.stopping.load(SeqCst) {
                 return;
             }
-            let _ = sh.reshard_wake.1.wait_timeout(g, SHARD_UPDATE_DURATION);
+            let _ = sh.reshard_wake.1.wait_timeout(g, sh.cfg.shard_update_interval);
         }
         if sh.stopping.load(SeqCst) {
             return;
         }
         for r in [&sh.data_in, &sh.data_out, &sh.data_dropped, &sh.data_out_duration] {
-            r.tick();
+            r.tick(sh.cfg.shard_update_interval);
         }
         let q = &sh.cfg.queue;
         let current = sh.current_set().len();
@@ -572,7 +572,8 @@ fn reshard_loop(sh: &Arc<Shared>) {
         }
         let now = now_ms() as f64 / 1000.0;
         let paused_until = sh.reshard_paused_until_ms.load(Relaxed) as f64 / 1000.0;
-        if should_reshard(n, current, sh.last_send_s.load(Relaxed), paused_until, now) {
+        let window = sh.cfg.shard_update_interval;
+        if should_reshard(n, current, sh.last_send_s.load(Relaxed), paused_until, now, window) {
             sh.reshard(n);
         }
     }

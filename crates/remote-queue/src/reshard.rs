@@ -28,9 +28,10 @@ impl EwmaRate {
         self.new_events.fetch_add(n, Relaxed);
     }
 
-    pub(crate) fn tick(&self) {
+    /// Folds the events since the last tick, `interval` ago, into the rate.
+    pub(crate) fn tick(&self, interval: Duration) {
         let events = self.new_events.swap(0, Relaxed);
-        let instant = events as f64 / SHARD_UPDATE_DURATION.as_secs_f64();
+        let instant = events as f64 / interval.as_secs_f64();
         let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         if s.1 {
             s.0 += EWMA_WEIGHT * (instant - s.0);
@@ -90,12 +91,18 @@ pub(crate) fn desired_shards(i: &ReshardInputs) -> (usize, Option<f64>) {
 
 /// Whether to act on a desired count: not when unchanged, not when nothing was sent in the last
 /// [`SHARD_UPDATE_DURATION`], not while paused after recoverable errors.
-pub(crate) fn should_reshard(desired: usize, current: usize, last_send_s: i64, paused_until_s: f64, now: f64) -> bool {
+pub(crate) fn should_reshard(
+    desired: usize,
+    current: usize,
+    last_send_s: i64,
+    paused_until_s: f64,
+    now: f64,
+    window: Duration,
+) -> bool {
     if desired == current {
         return false;
     }
-    let window = SHARD_UPDATE_DURATION.as_secs() as i64;
-    if last_send_s < now as i64 - window {
+    if last_send_s < now as i64 - window.as_secs().max(1) as i64 {
         log::warn!("skipping resharding, last successful send was beyond threshold");
         return false;
     }
@@ -151,14 +158,14 @@ mod tests {
             let rate = |r: f64| {
                 let e = EwmaRate::default();
                 e.incr((r * 10.0).round() as u64);
-                e.tick();
+                e.tick(SHARD_UPDATE_DURATION);
                 e.rate()
             };
             let mut i = inputs(prev, rate(inr), rate(out), dur, backlog);
             i.out_duration_rate = {
                 let e = EwmaRate::default();
                 e.incr((dur * 10.0 * 1e9) as u64);
-                e.tick();
+                e.tick(SHARD_UPDATE_DURATION);
                 e.rate()
             };
             assert_eq!(desired_shards(&i).0, want, "{name}");
@@ -168,22 +175,22 @@ mod tests {
     #[test]
     fn should_reshard_rules() {
         let now = 10_000.0;
-        assert!(!should_reshard(10, 10, 10_000, 0.0, now));
-        assert!(!should_reshard(11, 10, 10_000 - 11, 0.0, now), "last send too long ago");
-        assert!(should_reshard(11, 10, 10_000, 0.0, now));
-        assert!(!should_reshard(11, 10, 10_000, now + 1.0, now), "paused");
+        assert!(!should_reshard(10, 10, 10_000, 0.0, now, SHARD_UPDATE_DURATION));
+        assert!(!should_reshard(11, 10, 10_000 - 11, 0.0, now, SHARD_UPDATE_DURATION), "last send too long ago");
+        assert!(should_reshard(11, 10, 10_000, 0.0, now, SHARD_UPDATE_DURATION));
+        assert!(!should_reshard(11, 10, 10_000, now + 1.0, now, SHARD_UPDATE_DURATION), "paused");
     }
 
     #[test]
     fn ewma_smooths() {
         let e = EwmaRate::default();
-        e.tick();
+        e.tick(SHARD_UPDATE_DURATION);
         assert_eq!(e.rate(), 0.0);
         e.incr(100);
-        e.tick();
+        e.tick(SHARD_UPDATE_DURATION);
         assert_eq!(e.rate(), 10.0);
         e.incr(200);
-        e.tick();
+        e.tick(SHARD_UPDATE_DURATION);
         assert!((e.rate() - 12.0).abs() < 1e-9);
     }
 
@@ -208,9 +215,9 @@ mod tests {
                 dur.incr((shards as f64 * 10.0 * 1e9) as u64);
                 sent_ms = recv_ms - (backlog / in_rate * 1000.0) as i64;
             }
-            data_in.tick();
-            data_out.tick();
-            dur.tick();
+            data_in.tick(SHARD_UPDATE_DURATION);
+            data_out.tick(SHARD_UPDATE_DURATION);
+            dur.tick(SHARD_UPDATE_DURATION);
             let i = ReshardInputs {
                 current: shards,
                 min_shards: 1,

@@ -166,7 +166,7 @@ pub mod v2 {
     impl Request {
         /// Checks every symbol reference and returns each series' labels as strings.
         pub fn resolve(&self, refs: &[u32]) -> Result<Vec<(String, String)>, String> {
-            if refs.len() % 2 != 0 {
+            if !refs.len().is_multiple_of(2) {
                 return Err(format!("odd labels_refs length {}", refs.len()));
             }
             let sym = |r: u32| self.symbols.get(r as usize).cloned().ok_or(format!("ref {r} out of range"));

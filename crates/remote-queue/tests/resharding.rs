@@ -1,0 +1,74 @@
+//! Dynamic resharding against a receiver that slows down and recovers: the shard count rises and
+//! falls within min/max, and nothing is lost, duplicated or reordered.
+
+mod support;
+
+use remote_queue::{EndpointConfig, Position, QueueManager, RefSample};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use support::receiver::{Fault, Receiver};
+use support::*;
+
+const SERIES: u64 = 50;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[test]
+fn shards_follow_the_receiver() {
+    let delay_ms = Arc::new(AtomicU64::new(20));
+    let d = delay_ms.clone();
+    let rx = Receiver::start(move |_, _| match d.load(Ordering::SeqCst) {
+        0 => Fault::Accept,
+        ms => Fault::Slow(Duration::from_millis(ms)),
+    });
+    let mut cfg = EndpointConfig::new(rx.url.clone());
+    cfg.queue.min_shards = 1;
+    cfg.queue.max_shards = 6;
+    cfg.queue.max_samples_per_send = 50;
+    cfg.queue.capacity = 100;
+    cfg.queue.batch_send_deadline = Duration::from_millis(20);
+    cfg.shard_update_interval = Duration::from_millis(250);
+    let q = QueueManager::new(cfg).expect("queue");
+    store_series(&q, SERIES);
+
+    let mut round = 0u64;
+    let mut append_for = |q: &QueueManager, dur: Duration, every: Duration, max_seen: &mut usize| {
+        let end = Instant::now() + dur;
+        while Instant::now() < end {
+            let t = now_ms();
+            let batch: Vec<RefSample> =
+                (1..=SERIES).map(|s| RefSample { series_ref: s, st: 0, t, v: round as f64 }).collect();
+            q.append_samples(&batch, Position { segment: 0, offset: round }).expect("append");
+            round += 1;
+            *max_seen = (*max_seen).max(q.shards());
+            std::thread::sleep(every);
+        }
+    };
+    // Slow receiver, 5000 samples/s in: one shard manages about 2500/s.
+    let mut max_seen = 1;
+    append_for(&q, Duration::from_secs(3), Duration::from_millis(10), &mut max_seen);
+    assert!(max_seen >= 2, "shards rose: max {max_seen}");
+    assert!(max_seen <= 6);
+    // Fast receiver, 500 samples/s in.
+    delay_ms.store(0, Ordering::SeqCst);
+    let mut ignored = 0;
+    append_for(&q, Duration::from_secs(3), Duration::from_millis(100), &mut ignored);
+    let fell = wait_for(Duration::from_secs(5), || q.shards() < max_seen);
+    assert!(fell, "shards fell from {max_seen}: now {}", q.shards());
+    let end = Position { segment: 0, offset: round };
+    q.mark_read(end).expect("mark");
+    assert!(wait_for(Duration::from_secs(20), || q.low_watermark() == Some(end)));
+    let mut per_series: HashMap<String, Vec<u64>> = HashMap::new();
+    for p in rx.accepted() {
+        per_series.entry(p.label("series").unwrap_or("").into()).or_default().push(f64::from_bits(p.v_bits) as u64);
+    }
+    assert_eq!(per_series.len() as u64, SERIES);
+    for (s, rounds) in per_series {
+        assert_eq!(rounds, (0..round).collect::<Vec<_>>(), "series {s}: complete, once, in order");
+    }
+    println!("shards: max {max_seen}, final {}, rounds {round}", q.shards());
+}

@@ -42,6 +42,8 @@ impl EncodeBench {
         let items = (0..batch as u64)
             .map(|k| Item {
                 series: k % series,
+                slot: cache.known(k % series).slot_and_generation().0,
+                slot_gen: cache.known(k % series).slot_and_generation().1,
                 ack: 0,
                 t: 1_700_000_000_000 + (k / series) as i64 * 15_000,
                 st: 0,

@@ -101,7 +101,12 @@ pub(crate) fn admit<'c>(
         stats.too_old.add(&item.payload);
         return None;
     }
-    let Some(ids) = cache.label_ids(item.series) else {
+    let ids = if item.slot == crate::item::NO_SLOT {
+        cache.label_ids(item.series)
+    } else {
+        cache.label_ids_at(item.slot, item.slot_gen)
+    };
+    let Some(ids) = ids else {
         stats.unknown.add(&item.payload);
         return None;
     };

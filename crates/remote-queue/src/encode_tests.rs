@@ -20,7 +20,7 @@ fn cache_with(series: &[(u64, Vec<(String, String)>)]) -> SeriesCache {
 }
 
 fn sample(series: u64, t: i64, v: f64) -> Item {
-    Item { series, ack: 0, t, st: 0, payload: Payload::Sample(v) }
+    Item { series, slot: crate::item::NO_SLOT, slot_gen: 0, ack: 0, t, st: 0, payload: Payload::Sample(v) }
 }
 
 fn decompress(b: &[u8]) -> Vec<u8> {
@@ -65,9 +65,33 @@ fn mixed_items() -> Vec<Item> {
         sample(1, 1000, 1.5),
         sample(2, 1001, f64::from_bits(STALE_NAN_BITS)),
         sample(1, 0, 0.0),
-        Item { series: 2, ack: 0, t: 1002, st: 0, payload: Payload::Exemplar(Box::new(ex)) },
-        Item { series: 1, ack: 0, t: 1003, st: 100, payload: Payload::Histogram(Box::new(hist())) },
-        Item { series: 2, ack: 0, t: 1004, st: 101, payload: Payload::FloatHistogram(Box::new(fhist())) },
+        Item {
+            series: 2,
+            slot: crate::item::NO_SLOT,
+            slot_gen: 0,
+            ack: 0,
+            t: 1002,
+            st: 0,
+            payload: Payload::Exemplar(Box::new(ex)),
+        },
+        Item {
+            series: 1,
+            slot: crate::item::NO_SLOT,
+            slot_gen: 0,
+            ack: 0,
+            t: 1003,
+            st: 100,
+            payload: Payload::Histogram(Box::new(hist())),
+        },
+        Item {
+            series: 2,
+            slot: crate::item::NO_SLOT,
+            slot_gen: 0,
+            ack: 0,
+            t: 1004,
+            st: 101,
+            payload: Payload::FloatHistogram(Box::new(fhist())),
+        },
         sample(99, 5, 1.0),
     ]
 }

@@ -18,10 +18,17 @@ pub(crate) struct ExemplarData {
     pub(crate) labels: LabelSet,
 }
 
+/// `Item::slot` when the slot is not known (tests); encoders then look the ref up.
+pub(crate) const NO_SLOT: u32 = u32::MAX;
+
 /// One queued point.
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     pub(crate) series: SeriesRef,
+    /// The series' slot in the cache ([`NO_SLOT`]: look it up by `series`).
+    pub(crate) slot: u32,
+    /// The slot's generation when the item was queued.
+    pub(crate) slot_gen: u32,
     /// The acknowledgement entry ([`crate::ack::AckTracker`]) of the append call it came from.
     pub(crate) ack: u64,
     pub(crate) t: i64,
@@ -87,6 +94,6 @@ mod tests {
 
     #[test]
     fn item_stays_small() {
-        assert!(std::mem::size_of::<Item>() <= 48, "{}", std::mem::size_of::<Item>());
+        assert!(std::mem::size_of::<Item>() <= 56, "{}", std::mem::size_of::<Item>());
     }
 }

@@ -372,10 +372,10 @@ impl QueueManager {
                     continue;
                 }
                 match cache.known(r) {
-                    Known::Stored => {
+                    Known::Stored(slot, slot_gen) => {
                         let (st, payload) = make(x);
                         highest = highest.max(t);
-                        items.push(Item { series: r, ack: 0, t, st, payload });
+                        items.push(Item { series: r, slot, slot_gen, ack: 0, t, st, payload });
                     }
                     Known::Dropped => {
                         m.dropped(DropReason::DroppedSeries).add(&one);

@@ -34,8 +34,11 @@ pub(crate) type RefMap<V> = HashMap<SeriesRef, V, BuildHasherDefault<RefHasher>>
 struct Entry {
     /// Varint symbol ids, `None` when relabelling dropped the series.
     labels: Option<Box<[u8]>>,
-    /// The WAL segment the series was last seen in.
-    segment: u64,
+    /// The WAL segment the series was last seen in (Prometheus numbers fit in 32 bits).
+    segment: u32,
+    /// Bumped each time the slot is reused, so that a queued item of a collected series can
+    /// never pick up the labels of the series that took its slot.
+    generation: u32,
 }
 
 /// Metadata of one series, strings interned.
@@ -49,8 +52,8 @@ pub(crate) struct SeriesMetadata {
 /// What the cache knows about a ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Known {
-    /// Labels are cached.
-    Stored,
+    /// Labels are cached in this slot and generation (see [`SeriesCache::label_ids_at`]).
+    Stored(u32, u32),
     /// Relabelling dropped the series.
     Dropped,
     /// Never seen (or collected).
@@ -60,7 +63,11 @@ pub(crate) enum Known {
 /// Labels (and metadata) by series reference.
 pub(crate) struct SeriesCache {
     pub(crate) interner: Interner,
-    entries: RefMap<Entry>,
+    /// Ref → slot in `slots`. Queued items carry the slot, so encoding indexes an array instead
+    /// of probing a hash map for every point.
+    index: RefMap<u32>,
+    slots: Vec<Entry>,
+    free: Vec<u32>,
     metadata: RefMap<SeriesMetadata>,
     external: LabelSet,
     relabel: Relabeler,
@@ -68,11 +75,23 @@ pub(crate) struct SeriesCache {
     ids: Vec<u8>,
 }
 
+impl Known {
+    /// Slot and generation when stored, else ([`crate::item::NO_SLOT`], 0).
+    pub(crate) fn slot_and_generation(self) -> (u32, u32) {
+        match self {
+            Known::Stored(s, g) => (s, g),
+            _ => (crate::item::NO_SLOT, 0),
+        }
+    }
+}
+
 impl SeriesCache {
     pub(crate) fn new(external: LabelSet, relabel: Relabeler) -> SeriesCache {
         SeriesCache {
             interner: Interner::default(),
-            entries: RefMap::default(),
+            index: RefMap::default(),
+            slots: Vec::new(),
+            free: Vec::new(),
             metadata: RefMap::default(),
             external,
             relabel,
@@ -89,8 +108,28 @@ impl SeriesCache {
             if labels.is_none() {
                 dropped += 1;
             }
-            if let Some(old) = self.entries.insert(s.series_ref, Entry { labels, segment }) {
-                self.release(old.labels.as_deref());
+            let segment = segment.min(u64::from(u32::MAX)) as u32;
+            match self.index.get(&s.series_ref) {
+                Some(&slot) => {
+                    let e = &mut self.slots[slot as usize];
+                    let old = std::mem::replace(&mut e.labels, labels);
+                    e.segment = segment;
+                    self.release(old.as_deref());
+                }
+                None => {
+                    let slot = match self.free.pop() {
+                        Some(slot) => {
+                            let e = &mut self.slots[slot as usize];
+                            *e = Entry { labels, segment, generation: e.generation.wrapping_add(1) };
+                            slot
+                        }
+                        None => {
+                            self.slots.push(Entry { labels, segment, generation: 0 });
+                            (self.slots.len() - 1) as u32
+                        }
+                    };
+                    self.index.insert(s.series_ref, slot);
+                }
             }
         }
         dropped
@@ -140,8 +179,8 @@ impl SeriesCache {
     /// Only records that the series were seen in `segment`.
     pub(crate) fn update_segment(&mut self, refs: impl IntoIterator<Item = SeriesRef>, segment: u64) {
         for r in refs {
-            if let Some(e) = self.entries.get_mut(&r) {
-                e.segment = segment;
+            if let Some(&slot) = self.index.get(&r) {
+                self.slots[slot as usize].segment = segment.min(u64::from(u32::MAX)) as u32;
             }
         }
     }
@@ -163,10 +202,18 @@ impl SeriesCache {
 
     /// Forgets every series last seen before `segment`; returns how many.
     pub(crate) fn reset(&mut self, segment: u64) -> usize {
-        let gone: Vec<SeriesRef> = self.entries.iter().filter(|(_, e)| e.segment < segment).map(|(r, _)| *r).collect();
+        let slots = &self.slots;
+        let gone: Vec<SeriesRef> = self
+            .index
+            .iter()
+            .filter(|(_, &s)| u64::from(slots[s as usize].segment) < segment)
+            .map(|(r, _)| *r)
+            .collect();
         for r in &gone {
-            if let Some(e) = self.entries.remove(r) {
-                self.release(e.labels.as_deref());
+            if let Some(slot) = self.index.remove(r) {
+                let old = self.slots[slot as usize].labels.take();
+                self.release(old.as_deref());
+                self.free.push(slot);
             }
             if let Some(m) = self.metadata.remove(r) {
                 self.interner.release(m.unit);
@@ -174,7 +221,7 @@ impl SeriesCache {
             }
         }
         // Metadata whose series was never stored is collected too.
-        let orphans: Vec<SeriesRef> = self.metadata.keys().filter(|r| !self.entries.contains_key(r)).copied().collect();
+        let orphans: Vec<SeriesRef> = self.metadata.keys().filter(|r| !self.index.contains_key(r)).copied().collect();
         for r in orphans {
             if let Some(m) = self.metadata.remove(&r) {
                 self.interner.release(m.unit);
@@ -185,9 +232,11 @@ impl SeriesCache {
     }
 
     pub(crate) fn known(&self, r: SeriesRef) -> Known {
-        match self.entries.get(&r) {
-            Some(Entry { labels: Some(_), .. }) => Known::Stored,
-            Some(Entry { labels: None, .. }) => Known::Dropped,
+        match self.index.get(&r) {
+            Some(&slot) if self.slots[slot as usize].labels.is_some() => {
+                Known::Stored(slot, self.slots[slot as usize].generation)
+            }
+            Some(_) => Known::Dropped,
             None => Known::Unknown,
         }
     }
@@ -195,7 +244,15 @@ impl SeriesCache {
     /// The series' label ids (varint pairs), if stored.
     #[inline]
     pub(crate) fn label_ids(&self, r: SeriesRef) -> Option<&[u8]> {
-        self.entries.get(&r).and_then(|e| e.labels.as_deref())
+        let slot = *self.index.get(&r)?;
+        self.slots.get(slot as usize).and_then(|e| e.labels.as_deref())
+    }
+
+    /// The label ids of a slot and generation returned by [`SeriesCache::known`]; `None` if the
+    /// slot has since been collected or reused.
+    #[inline]
+    pub(crate) fn label_ids_at(&self, slot: u32, generation: u32) -> Option<&[u8]> {
+        self.slots.get(slot as usize).filter(|e| e.generation == generation).and_then(|e| e.labels.as_deref())
     }
 
     pub(crate) fn metadata(&self, r: SeriesRef) -> Option<SeriesMetadata> {
@@ -204,7 +261,7 @@ impl SeriesCache {
 
     /// Number of stored (not dropped) series.
     pub(crate) fn len(&self) -> usize {
-        self.entries.values().filter(|e| e.labels.is_some()).count()
+        self.index.values().filter(|&&s| self.slots[s as usize].labels.is_some()).count()
     }
 
     #[cfg(test)]
@@ -214,10 +271,12 @@ impl SeriesCache {
 
     /// Approximate heap bytes: map slots, label id runs, interned strings.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let slot = std::mem::size_of::<(SeriesRef, Entry)>() + 1;
+        let index_slot = std::mem::size_of::<(SeriesRef, u32)>() + 1;
         let meta_slot = std::mem::size_of::<(SeriesRef, SeriesMetadata)>() + 1;
-        self.entries.capacity() * slot
-            + self.entries.values().map(|e| e.labels.as_ref().map_or(0, |l| l.len())).sum::<usize>()
+        self.index.capacity() * index_slot
+            + self.slots.capacity() * std::mem::size_of::<Entry>()
+            + self.free.capacity() * 4
+            + self.slots.iter().map(|e| e.labels.as_ref().map_or(0, |l| l.len())).sum::<usize>()
             + self.metadata.capacity() * meta_slot
             + self.interner.heap_bytes()
     }
@@ -340,7 +399,7 @@ mod tests {
         );
         assert_eq!(n, 1);
         assert_eq!(c.known(1), Known::Dropped);
-        assert_eq!(c.known(2), Known::Stored);
+        assert!(matches!(c.known(2), Known::Stored(..)));
         assert_eq!(c.known(3), Known::Unknown);
     }
 
@@ -364,7 +423,7 @@ mod tests {
         assert_eq!(c.len(), 50);
         assert_eq!(c.metadata_len(), 50);
         assert_eq!(c.known(150), Known::Unknown);
-        assert_eq!(c.known(210), Known::Stored);
+        assert!(matches!(c.known(210), Known::Stored(..)));
         // Every string of a collected series was released; 50 values + the shared strings remain.
         assert_eq!(c.interner.len(), 50 + 5);
         c.reset(10);
@@ -380,6 +439,22 @@ mod tests {
         }
         assert_eq!(c.interner.len(), 2);
         assert_eq!(labels_of(&c, 7), pairs(&[("a", "v99")]));
+    }
+
+    #[test]
+    fn reused_slot_never_serves_old_items() {
+        let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
+        let a = Labels::from_pairs([("a", "1")]);
+        c.store(&[RefSeries { series_ref: 1, labels: a.as_ref() }], 0);
+        let (slot, generation) = c.known(1).slot_and_generation();
+        assert!(c.label_ids_at(slot, generation).is_some());
+        c.reset(1);
+        let b = Labels::from_pairs([("b", "2")]);
+        c.store(&[RefSeries { series_ref: 2, labels: b.as_ref() }], 1);
+        let (slot2, gen2) = c.known(2).slot_and_generation();
+        assert_eq!(slot2, slot, "slot reused");
+        assert!(c.label_ids_at(slot, generation).is_none(), "the old generation is gone");
+        assert!(c.label_ids_at(slot2, gen2).is_some());
     }
 
     #[test]

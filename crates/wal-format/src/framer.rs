@@ -33,7 +33,7 @@ impl Framer {
     /// A framer for segments of `segment_size` bytes (a multiple of the page size, as Prometheus
     /// requires), starting on an empty segment.
     pub fn new(segment_size: usize, compression: Compression) -> Result<Self, Error> {
-        if segment_size == 0 || segment_size % PAGE_SIZE != 0 {
+        if segment_size == 0 || !segment_size.is_multiple_of(PAGE_SIZE) {
             return Err(Error::Config(format!(
                 "segment size {segment_size} is not a positive multiple of {PAGE_SIZE}"
             )));

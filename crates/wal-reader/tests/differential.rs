@@ -162,11 +162,11 @@ fn live_reader_tails_files_being_written() {
                     _ => (seed >> 8) as usize % 3_000,
                 };
                 w.append(&record(i, len)).unwrap();
-                if seed % 3 == 0 {
+                if seed.is_multiple_of(3) {
                     w.flush().unwrap();
                 }
                 written.store(i + 1, Ordering::Release);
-                if seed % 50 == 0 {
+                if seed.is_multiple_of(50) {
                     std::thread::sleep(std::time::Duration::from_millis(1));
                 }
             }

@@ -113,7 +113,7 @@ fn torn_fixtures_read_to_last_complete_record() {
         assert!(n > 0);
         // Whatever is left after the last complete record is less than a page: a write in progress.
         assert!(size - r.offset() < wal_format::PAGE_SIZE as u64, "{name}: {} of {size}", r.offset());
-        assert!(size % wal_format::PAGE_SIZE as u64 != 0, "{name}: fixture should end in a partial page");
+        assert!(!size.is_multiple_of(wal_format::PAGE_SIZE as u64), "{name}: fixture should end in a partial page");
     }
 }
 

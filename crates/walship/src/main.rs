@@ -1,13 +1,22 @@
 //! `walship`: reads a Prometheus WAL as Prometheus writes it and ships it to remote storage.
 //!
-//! Subcommands: `inspect` (a summary of a WAL) and `dump` (every record). Shipping arrives with
-//! the `walship` binary issue.
+//! Subcommands: `ship` (the shipper), `try` (ship a bundled WAL to a built-in receiver),
+//! `receive` (a remote-write receiver), `inspect` (a summary of a WAL) and `dump` (every record).
 
+mod config;
+mod cursor;
 mod dump;
+mod duration;
 mod inspect;
+mod log;
 mod matcher;
+mod receive;
 mod refset;
 mod scan;
+mod ship;
+mod sink;
+mod try_it;
+mod web;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -22,6 +31,30 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Ship a Prometheus WAL to remote storage, following it as Prometheus writes it.
+    Ship(Box<ShipArgs>),
+    /// Ship a bundled real Prometheus WAL to a built-in receiver (or to VictoriaMetrics on
+    /// 127.0.0.1:8428 when one runs): the quickest way to see walship work.
+    Try {
+        /// Ship here instead (a remote-write URL).
+        #[arg(long)]
+        url: Option<String>,
+        /// The WAL to ship (default: the bundled Prometheus 2.42 WAL).
+        #[arg(long)]
+        wal_dir: Option<PathBuf>,
+    },
+    /// Run a remote-write receiver that counts (or prints) what arrives.
+    Receive {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:9201")]
+        listen: String,
+        /// Print every sample to stdout.
+        #[arg(long)]
+        print: bool,
+        /// Worker threads.
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
     /// Summarise a WAL directory (or a Prometheus data directory holding `wal/`).
     Inspect {
         /// The WAL or data directory.
@@ -52,6 +85,157 @@ enum Command {
     },
 }
 
+/// Options of `walship ship`.
+#[derive(clap::Args)]
+struct ShipArgs {
+    /// A Prometheus data directory, or its `wal/`.
+    #[arg(long = "wal-dir")]
+    wal_dir: PathBuf,
+    /// A remote-write URL (repeatable); the queue options below apply to these.
+    #[arg(long = "url")]
+    urls: Vec<String>,
+    /// A Prometheus configuration file: its `remote_write` list and `global.external_labels`.
+    #[arg(long = "config.file")]
+    config_file: Option<PathBuf>,
+    /// Where to start without a saved cursor: `now`, `beginning`, or an RFC 3339 time.
+    #[arg(long, default_value = "now")]
+    start: String,
+    /// Read to the WAL's current end, deliver everything, save the cursor and exit (non-zero if
+    /// anything could not be delivered).
+    #[arg(long)]
+    once: bool,
+    /// Directory of the durable cursors (one per endpoint), locked while walship runs.
+    #[arg(long = "state-dir", default_value = "walship-state")]
+    state_dir: PathBuf,
+    /// How often the cursors are saved.
+    #[arg(long = "cursor.save-interval", default_value = "5s", value_parser = parse_duration)]
+    cursor_interval: std::time::Duration,
+    /// Address of /metrics, /-/healthy and /-/ready; empty for none.
+    #[arg(long = "web.listen-address", default_value = "127.0.0.1:9333")]
+    listen: String,
+    /// Log line format.
+    #[arg(long = "log.format", value_enum, default_value_t = log::Format::Logfmt)]
+    log_format: log::Format,
+    /// Least severe level logged.
+    #[arg(long = "log.level", value_enum, default_value_t = log::Level::Info)]
+    log_level: log::Level,
+    /// Print a progress line every second.
+    #[arg(long)]
+    progress: bool,
+    /// Remote-write protocol of --url endpoints: 1 or 2.
+    #[arg(long = "remote-write.protocol", default_value_t = 1)]
+    protocol: u8,
+    /// Timeout of one request.
+    #[arg(long = "remote-timeout", default_value = "30s", value_parser = parse_duration)]
+    remote_timeout: std::time::Duration,
+    /// Shards at start and lower bound.
+    #[arg(long = "queue.min-shards")]
+    min_shards: Option<usize>,
+    /// Upper bound of shards.
+    #[arg(long = "queue.max-shards")]
+    max_shards: Option<usize>,
+    /// Samples buffered per shard.
+    #[arg(long = "queue.capacity")]
+    capacity: Option<usize>,
+    /// Samples per request.
+    #[arg(long = "queue.max-samples-per-send")]
+    max_samples_per_send: Option<usize>,
+    /// Longest wait before a partial batch is sent.
+    #[arg(long = "queue.batch-send-deadline", value_parser = parse_duration)]
+    batch_send_deadline: Option<std::time::Duration>,
+    /// How long queued samples may take to flush at stop.
+    #[arg(long = "flush-deadline", default_value = "1m", value_parser = parse_duration)]
+    flush_deadline: std::time::Duration,
+    /// Send exemplars (--url endpoints).
+    #[arg(long = "send-exemplars")]
+    send_exemplars: bool,
+    /// Send native histograms (--url endpoints).
+    #[arg(long = "send-native-histograms")]
+    send_native_histograms: bool,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    duration::parse(s)
+}
+
+/// The start mode a `--start` value asks for.
+fn parse_start(s: &str) -> Result<wal_watcher::StartMode, CliError> {
+    match s {
+        "now" => Ok(wal_watcher::StartMode::Now),
+        "beginning" => Ok(wal_watcher::StartMode::Beginning),
+        t => parse_rfc3339(t)
+            .map(wal_watcher::StartMode::Timestamp)
+            .ok_or_else(|| CliError::Usage(format!("--start {t:?}: expected now, beginning or an RFC 3339 time"))),
+    }
+}
+
+/// Parses `2026-11-26T10:00:00Z` or `…+01:00`, with optional fractional seconds, to ms.
+fn parse_rfc3339(s: &str) -> Option<i64> {
+    let (date, rest) = s.split_once(['T', 't', ' '])?;
+    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
+    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
+    let tz_at = rest.find(['Z', 'z', '+', '-'])?;
+    let (time, tz) = rest.split_at(tz_at);
+    let mut t = time.split(':');
+    let (hh, mm) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
+    let sec: f64 = t.next()?.parse().ok()?;
+    let offset_min = match tz {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = if tz.starts_with('-') { -1 } else { 1 };
+            let (oh, om) = tz[1..].split_once(':')?;
+            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?)
+        }
+    };
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || !(0.0..61.0).contains(&sec) {
+        return None;
+    }
+    // Days from civil (Howard Hinnant).
+    let (yy, mm2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
+    let era = yy.div_euclid(400);
+    let yoe = yy - era * 400;
+    let doy = (153 * mm2 + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + hh * 3600 + mm * 60 - offset_min * 60) as f64 * 1000.0 + (sec * 1000.0).round()) as i64)
+}
+
+impl ShipArgs {
+    fn endpoints(&self) -> Result<Vec<remote_queue::EndpointConfig>, CliError> {
+        let mut out = Vec::new();
+        if let Some(file) = &self.config_file {
+            let loaded = config::load(file).map_err(CliError::Usage)?;
+            for w in &loaded.warnings {
+                log::warn("Configuration", &[("file", &file.display()), ("warning", w)]);
+            }
+            out.extend(loaded.endpoints);
+        }
+        for url in &self.urls {
+            let mut e = remote_queue::EndpointConfig::new(url.clone());
+            e.protocol = match self.protocol {
+                1 => remote_queue::Protocol::V1,
+                2 => remote_queue::Protocol::V2,
+                p => return Err(CliError::Usage(format!("--remote-write.protocol {p}: expected 1 or 2"))),
+            };
+            e.remote_timeout = self.remote_timeout;
+            e.send_exemplars = self.send_exemplars;
+            e.send_native_histograms = self.send_native_histograms;
+            let q = &mut e.queue;
+            q.min_shards = self.min_shards.unwrap_or(q.min_shards);
+            q.max_shards = self.max_shards.unwrap_or(q.max_shards);
+            q.capacity = self.capacity.unwrap_or(q.capacity);
+            q.max_samples_per_send = self.max_samples_per_send.unwrap_or(q.max_samples_per_send);
+            q.batch_send_deadline = self.batch_send_deadline.unwrap_or(q.batch_send_deadline);
+            e.validate().map_err(|x| CliError::Usage(format!("--url {}: {x}", e.redacted_url())))?;
+            out.push(e);
+        }
+        for e in &mut out {
+            e.flush_deadline = self.flush_deadline;
+        }
+        Ok(out)
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum InspectFormat {
     Text,
@@ -76,10 +260,61 @@ pub enum CliError {
     /// A bad argument.
     #[error("{0}")]
     Usage(String),
+    /// The state directory.
+    #[error(transparent)]
+    State(#[from] cursor::StateError),
 }
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {
     match cli.command {
+        Command::Ship(args) => {
+            log::init(args.log_format, args.log_level);
+            let opts = ship::ShipOptions {
+                wal_dir: args.wal_dir.clone(),
+                endpoints: args.endpoints()?,
+                start: parse_start(&args.start)?,
+                once: args.once,
+                state_dir: args.state_dir.clone(),
+                cursor_interval: args.cursor_interval,
+                listen: (!args.listen.is_empty()).then(|| args.listen.clone()),
+                progress: args.progress,
+            };
+            let (code, summary) = ship::ship(opts)?;
+            log::info(
+                "Shipped",
+                &[
+                    ("samples_read", &summary.samples_read),
+                    ("samples_sent", &summary.samples_sent),
+                    ("samples_dropped", &summary.samples_dropped),
+                    ("samples_failed", &summary.samples_failed),
+                    ("complete", &summary.complete),
+                    ("elapsed", &format!("{:?}", summary.elapsed)),
+                ],
+            );
+            Ok(code)
+        }
+        Command::Try { url, wal_dir } => try_it::run(url, wal_dir),
+        Command::Receive { listen, print, threads } => {
+            let r = receive::start(&listen, threads, print)?;
+            eprintln!("walship: receiving remote write on http://{}/api/v1/write", r.addr);
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+                signal_hook::flag::register(sig, stop.clone()).map_err(|e| CliError::Usage(format!("signals: {e}")))?;
+            }
+            let mut last = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let n = r.counts.samples.load(std::sync::atomic::Ordering::Relaxed);
+                if n != last && !print {
+                    eprintln!(
+                        "walship: {} requests, {n} samples received",
+                        r.counts.requests.load(std::sync::atomic::Ordering::Relaxed)
+                    );
+                    last = n;
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Inspect { dir, format } => {
             check_dir(&dir)?;
             let summary = inspect::inspect(&dir)?;
@@ -110,7 +345,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
 }
 
 /// A clear line for the two commonest mistakes: a wrong path, and a directory that is no WAL.
-fn check_dir(dir: &std::path::Path) -> Result<(), CliError> {
+pub(crate) fn check_dir(dir: &std::path::Path) -> Result<(), CliError> {
     if !dir.is_dir() {
         return Err(CliError::Usage(format!("{}: no such directory", dir.display())));
     }
@@ -133,5 +368,17 @@ fn main() -> ExitCode {
             eprintln!("walship: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_start_times() {
+        assert_eq!(super::parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(super::parse_rfc3339("2026-11-24T14:46:41.067Z"), Some(1_795_531_601_067));
+        assert_eq!(super::parse_rfc3339("2026-11-24T15:46:41.067+01:00"), Some(1_795_531_601_067));
+        assert_eq!(super::parse_rfc3339("2026-13-01T00:00:00Z"), None);
+        assert_eq!(super::parse_rfc3339("yesterday"), None);
     }
 }

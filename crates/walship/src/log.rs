@@ -1,0 +1,143 @@
+//! One line per event, as Prometheus logs: logfmt by default, JSON on request.
+
+use std::fmt::{Display, Write as _};
+use std::io::Write;
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// `ts=… level=info msg="…" key=value`
+    Logfmt,
+    /// `{"ts":"…","level":"info","msg":"…","key":"value"}`
+    Json,
+}
+
+/// Severity, least first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Level {
+    /// Details for debugging.
+    Debug,
+    /// Normal events.
+    Info,
+    /// Something an operator should look at.
+    Warn,
+    /// Something failed.
+    Error,
+}
+
+impl Level {
+    fn name(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+}
+
+static CONFIG: OnceLock<(Format, Level)> = OnceLock::new();
+
+/// Sets the format and minimum level (first call wins).
+pub fn init(format: Format, level: Level) {
+    let _ = CONFIG.set((format, level));
+}
+
+/// RFC 3339 UTC time with milliseconds, from the system clock.
+pub fn now_rfc3339() -> String {
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    rfc3339(d.as_millis() as i64)
+}
+
+/// Formats ms since the epoch as RFC 3339 UTC.
+pub fn rfc3339(ms: i64) -> String {
+    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod / 60 % 60, sod % 60)
+}
+
+fn logfmt_value(v: &str) -> String {
+    if !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '=' && c != '\\') {
+        v.to_string()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// Writes one event with `fields` at `level`.
+pub fn log(level: Level, msg: &str, fields: &[(&str, &dyn Display)]) {
+    let (format, min) = CONFIG.get().copied().unwrap_or((Format::Logfmt, Level::Info));
+    if level < min {
+        return;
+    }
+    let mut line = String::new();
+    match format {
+        Format::Logfmt => {
+            let _ = write!(line, "ts={} level={} msg={}", now_rfc3339(), level.name(), logfmt_value(msg));
+            for (k, v) in fields {
+                let _ = write!(line, " {k}={}", logfmt_value(&v.to_string()));
+            }
+        }
+        Format::Json => {
+            let mut o = serde_json::Map::new();
+            o.insert("ts".into(), now_rfc3339().into());
+            o.insert("level".into(), level.name().into());
+            o.insert("msg".into(), msg.into());
+            for (k, v) in fields {
+                o.insert((*k).into(), v.to_string().into());
+            }
+            line = serde_json::Value::Object(o).to_string();
+        }
+    }
+    line.push('\n');
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+}
+
+/// Logs at info.
+pub fn info(msg: &str, fields: &[(&str, &dyn Display)]) {
+    log(Level::Info, msg, fields)
+}
+
+/// Logs at warn.
+pub fn warn(msg: &str, fields: &[(&str, &dyn Display)]) {
+    log(Level::Warn, msg, fields)
+}
+
+/// Logs at error.
+pub fn error(msg: &str, fields: &[(&str, &dyn Display)]) {
+    log(Level::Error, msg, fields)
+}
+
+/// Logs at debug.
+pub fn debug(msg: &str, fields: &[(&str, &dyn Display)]) {
+    log(Level::Debug, msg, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_dates() {
+        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(super::rfc3339(1_795_531_601_067), "2026-11-24T14:46:41.067Z");
+        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn logfmt_quotes_what_needs_it() {
+        assert_eq!(super::logfmt_value("abc"), "abc");
+        assert_eq!(super::logfmt_value("a b"), "\"a b\"");
+        assert_eq!(super::logfmt_value(""), "\"\"");
+    }
+}

@@ -1,0 +1,269 @@
+//! `walship ship`: one watcher and one queue per endpoint, a durable cursor each, `/metrics`,
+//! and a clean stop on SIGINT/SIGTERM.
+
+use crate::cursor::StateDir;
+use crate::log;
+use crate::sink::QueueSink;
+use crate::web::{self, Endpoint};
+use crate::CliError;
+use remote_queue::{EndpointConfig, QueueManager};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+use wal_format::Position;
+use wal_watcher::{Event, StartMode, Watcher, WatcherOptions};
+
+/// What `ship` needs, parsed from the command line.
+pub struct ShipOptions {
+    /// The WAL (or Prometheus data) directory.
+    pub wal_dir: PathBuf,
+    /// Endpoints.
+    pub endpoints: Vec<EndpointConfig>,
+    /// Where to start when no cursor is saved.
+    pub start: StartMode,
+    /// Read to the current end, deliver, save, exit.
+    pub once: bool,
+    /// Cursor directory.
+    pub state_dir: PathBuf,
+    /// How often cursors are saved.
+    pub cursor_interval: Duration,
+    /// `/metrics` listen address; `None` for no HTTP server.
+    pub listen: Option<String>,
+    /// Print a progress line to stderr every second.
+    pub progress: bool,
+}
+
+/// What a run delivered, for the final summary.
+#[derive(Debug, Default, Clone)]
+pub struct Summary {
+    /// Samples read from the WAL and handed to queues (summed over endpoints).
+    pub samples_read: u64,
+    /// Samples the remotes accepted.
+    pub samples_sent: u64,
+    /// Samples dropped with a reason.
+    pub samples_dropped: u64,
+    /// Samples that failed for good.
+    pub samples_failed: u64,
+    /// Wall time.
+    pub elapsed: Duration,
+    /// Whether every endpoint's cursor reached the end read.
+    pub complete: bool,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}
+
+/// A name for an endpoint's cursor file: its configured name, or a short hash of its URL.
+pub fn endpoint_key(cfg: &EndpointConfig) -> String {
+    if !cfg.name.is_empty() {
+        return cfg.name.clone();
+    }
+    // FNV-1a: stable across versions and platforms, which a cursor file name must be.
+    let h = cfg.url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+struct Running {
+    key: String,
+    url: String,
+    queue: Arc<QueueManager>,
+    stop: wal_watcher::StopHandle,
+    metrics: Arc<wal_watcher::WatcherMetrics>,
+    thread: Option<std::thread::JoinHandle<Option<Position>>>,
+    saved: Option<Position>,
+}
+
+/// Runs the shipper until stopped (or, with `once`, until the WAL's current end is delivered).
+pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
+    let started = Instant::now();
+    crate::check_dir(&opts.wal_dir)?;
+    if opts.endpoints.is_empty() {
+        return Err(CliError::Usage("no endpoint: give --url or --config.file with a remote_write section".into()));
+    }
+    let state = StateDir::open(&opts.state_dir)?;
+    let stop_all = Arc::new(AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop_all.clone()).map_err(|e| CliError::Usage(format!("signals: {e}")))?;
+    }
+
+    let mut running = Vec::new();
+    for cfg in &opts.endpoints {
+        let key = endpoint_key(cfg);
+        let url = cfg.redacted_url();
+        let cursor = state.load(&key)?;
+        let start = cursor.map_or(opts.start, StartMode::Position);
+        match cursor {
+            Some(p) => log::info("Resuming from saved cursor", &[("endpoint", &key), ("url", &url), ("position", &p)]),
+            None => log::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{start:?}"))]),
+        }
+        let queue = Arc::new(QueueManager::new(cfg.clone()).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
+        let wopts = WatcherOptions {
+            start,
+            send_exemplars: cfg.send_exemplars,
+            send_histograms: cfg.send_native_histograms,
+            ..Default::default()
+        };
+        let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone()));
+        let stop = watcher.stop_handle();
+        let metrics = watcher.metrics();
+        let once = opts.once;
+        let name = key.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("watch-{key}"))
+            .spawn(move || {
+                let on_event = |e: Event<'_>| report(&name, e);
+                if once {
+                    if let Err(e) = watcher.run_to_end(on_event) {
+                        log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
+                        return None;
+                    }
+                } else {
+                    watcher.run(on_event);
+                }
+                watcher.position()
+            })
+            .map_err(|e| CliError::Usage(format!("cannot start a thread: {e}")))?;
+        running.push(Running { key, url, queue, stop, metrics, thread: Some(thread), saved: cursor });
+    }
+
+    let web = match &opts.listen {
+        Some(addr) => {
+            let eps: Vec<Endpoint> = running
+                .iter()
+                .map(|r| Endpoint { key: r.key.clone(), queue: r.queue.clone(), watcher: r.metrics.clone() })
+                .collect();
+            Some(web::serve(addr, eps)?)
+        }
+        None => None,
+    };
+
+    let mut last_save = Instant::now();
+    let mut last_progress = (Instant::now(), 0u64);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        let stopping = stop_all.load(Ordering::Relaxed);
+        let all_read = opts.once && running.iter().all(|r| r.thread.as_ref().is_none_or(|t| t.is_finished()));
+        if stopping || all_read {
+            break;
+        }
+        if last_save.elapsed() >= opts.cursor_interval {
+            last_save = Instant::now();
+            save_cursors(&state, &mut running);
+        }
+        if opts.progress && last_progress.0.elapsed() >= Duration::from_secs(1) {
+            let sent: u64 = running.iter().map(|r| accepted(&r.queue.metrics())).sum();
+            let rate = (sent - last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
+            last_progress = (Instant::now(), sent);
+            print_progress(&running, sent, rate);
+        }
+    }
+    let interrupted = stop_all.load(Ordering::Relaxed);
+    if interrupted {
+        log::info("Stopping: flushing queues and saving cursors", &[]);
+    }
+    for r in &running {
+        r.stop.stop();
+    }
+    // A watcher blocked in an append (its remote is down and its queue full) cannot see the stop
+    // until the queue stops; give the others a moment to finish their record first.
+    let wait_until = Instant::now() + Duration::from_secs(2);
+    while running.iter().any(|r| r.thread.as_ref().is_some_and(|t| !t.is_finished())) && Instant::now() < wait_until {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let mut summary = Summary::default();
+    let mut complete = true;
+    let mut ends = Vec::new();
+    for r in running.iter_mut() {
+        let finished = r.thread.as_ref().is_some_and(|t| t.is_finished());
+        let end = if finished { r.thread.take().and_then(|t| t.join().ok()).flatten() } else { None };
+        // Stopping the queue flushes what it holds at once (within the flush deadline): with
+        // --once there is nothing more to wait for.
+        r.queue.stop();
+        if let Some(t) = r.thread.take() {
+            let _ = t.join();
+        }
+        ends.push(end);
+    }
+    save_cursors(&state, &mut running);
+    for (r, end) in running.iter().zip(&ends) {
+        let m = r.queue.metrics();
+        summary.samples_sent += accepted(&m);
+        summary.samples_dropped += m.samples_dropped_total();
+        summary.samples_failed += m.samples_failed_total;
+        summary.samples_read += r.metrics.samples_sent.load(Ordering::Relaxed);
+        let reached = match (end, r.queue.low_watermark()) {
+            (Some(e), Some(w)) => w >= *e,
+            (Some(_), None) => false,
+            (None, _) => !opts.once,
+        };
+        complete &= reached;
+        log::info(
+            "Endpoint done",
+            &[
+                ("endpoint", &r.key),
+                ("url", &r.url),
+                ("samples_sent", &accepted(&m)),
+                ("samples_dropped", &m.samples_dropped_total()),
+                ("samples_failed", &m.samples_failed_total),
+                ("cursor", &r.saved.map_or("none".to_string(), |p| p.to_string())),
+            ],
+        );
+    }
+    drop(web);
+    summary.elapsed = started.elapsed();
+    summary.complete = complete;
+    let failed = opts.once && (!complete || summary.samples_dropped > 0 || summary.samples_failed > 0);
+    Ok((if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }, summary))
+}
+
+/// Samples the remote accepted: send attempts less retries and failures (4xx answers count as
+/// failures, as in Prometheus).
+fn accepted(m: &remote_queue::MetricsSnapshot) -> u64 {
+    m.samples_total.saturating_sub(m.samples_retried_total).saturating_sub(m.samples_failed_total)
+}
+
+fn save_cursors(state: &StateDir, running: &mut [Running]) {
+    for r in running.iter_mut() {
+        let Some(w) = r.queue.low_watermark() else { continue };
+        if r.saved == Some(w) {
+            continue;
+        }
+        match state.save(&r.key, w, &r.url) {
+            Ok(()) => r.saved = Some(w),
+            Err(e) => log::error("Saving the cursor failed", &[("endpoint", &r.key), ("err", &e)]),
+        }
+    }
+}
+
+fn print_progress(running: &[Running], sent: u64, rate: f64) {
+    let newest = running.iter().map(|r| r.metrics.newest_timestamp_ms.load(Ordering::Relaxed)).max().unwrap_or(0);
+    let segment = running.iter().map(|r| r.metrics.current_segment.load(Ordering::Relaxed)).min().unwrap_or(0);
+    let lag = if newest > 0 { format!("{:.1}s", (now_ms() - newest) as f64 / 1000.0) } else { "-".into() };
+    eprintln!("walship: {sent} samples sent, {:.0} samples/s, lag {lag}, segment {segment:08}", rate);
+}
+
+fn report(endpoint: &str, e: Event<'_>) {
+    match e {
+        Event::Error(err) => log::error("Error reading the WAL; retrying", &[("endpoint", &endpoint), ("err", err)]),
+        Event::Corruption(err) => {
+            log::warn("WAL damage skipped; data in it is lost", &[("endpoint", &endpoint), ("err", err)])
+        }
+        Event::BadRecord { at, error } => {
+            log::warn("Record does not decode; skipped", &[("endpoint", &endpoint), ("position", &at), ("err", error)])
+        }
+        Event::Gap { wanted, resumed } => log::warn(
+            "Cursor points into segments Prometheus has deleted; resuming at the oldest data left",
+            &[("endpoint", &endpoint), ("cursor", &wanted), ("resumed", &resumed)],
+        ),
+        Event::CheckpointGc { index } => {
+            log::debug("New checkpoint: series garbage-collected", &[("checkpoint", &index)])
+        }
+        Event::CaughtUp { replay } => {
+            log::info("Caught up with the WAL", &[("endpoint", &endpoint), ("replay", &format!("{replay:?}"))])
+        }
+        _ => {}
+    }
+}

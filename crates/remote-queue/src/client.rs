@@ -155,9 +155,10 @@ impl Transport for HttpTransport {
                 }
             }
             // Connection refused/reset, timeouts, TLS failures: all worth retrying. The error text
-            // never contains headers, so credentials cannot leak through it.
+            // may quote the URL, which may hold a password: redact it.
             Err(ureq::Error::Transport(t)) => {
-                Err(StoreError::Recoverable { message: t.to_string(), retry_after: None })
+                let message = t.to_string().replace(&self.url, &crate::config::redact_url(&self.url));
+                Err(StoreError::Recoverable { message, retry_after: None })
             }
         }
     }
@@ -245,6 +246,18 @@ mod tests {
         assert_eq!(parse_http_date("Thu, 01 Jan 1970 00:00:10 GMT"), Some(10));
         assert_eq!(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
         assert!(parse_retry_after("Thu, 01 Jan 1970 00:00:10 GMT") < 0, "a past date gives a negative wait");
+    }
+
+    #[test]
+    fn transport_errors_do_not_leak_url_passwords() {
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or(1);
+        let cfg = EndpointConfig::new(format!("http://user:secretpw@127.0.0.1:{port}/write"));
+        let t = HttpTransport::new(&cfg).expect("transport");
+        match t.store(b"x", Protocol::V1, 0) {
+            Err(StoreError::Recoverable { message, .. }) => assert!(!message.contains("secretpw"), "{message}"),
+            other => panic!("expected a recoverable error, got {other:?}"),
+        }
     }
 
     #[test]

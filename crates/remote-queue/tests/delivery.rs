@@ -267,3 +267,48 @@ fn full_queue_blocks_without_dropping() {
     check_exact(&rx.accepted(), 50, 20);
     assert!(q.metrics().enqueue_retries_total > 0, "the caller had to wait");
 }
+
+#[test]
+fn batches_that_age_while_retried_are_dropped_as_too_old() {
+    let start = Instant::now();
+    let rx = Receiver::start(move |_, _| {
+        if start.elapsed() < Duration::from_millis(1500) {
+            Fault::Status(503, None)
+        } else {
+            Fault::Accept
+        }
+    });
+    let mut cfg = config(&rx.url, Protocol::V1);
+    cfg.queue.sample_age_limit = Duration::from_secs(1);
+    cfg.queue.min_backoff = Duration::from_millis(100);
+    cfg.queue.max_backoff = Duration::from_millis(100);
+    cfg.queue.max_samples_per_send = 10;
+    let q = QueueManager::new(cfg).expect("queue");
+    store_series(&q, 1);
+    let now = || {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    };
+    let mut k = 0u64;
+    while start.elapsed() < Duration::from_millis(1400) {
+        q.append_samples(
+            &[RefSample { series_ref: 1, st: 0, t: now(), v: k as f64 }],
+            Position { segment: 0, offset: k },
+        )
+        .expect("append");
+        k += 1;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let end = Position { segment: 0, offset: k };
+    q.mark_read(end).expect("mark");
+    assert!(wait_for(Duration::from_secs(10), || q.low_watermark() == Some(end)));
+    let m = q.metrics();
+    let delivered = rx.accepted();
+    let too_old = m.samples_dropped(DropReason::TooOld);
+    assert!(too_old > 0, "early samples aged out while retried");
+    assert!(!delivered.is_empty(), "young samples delivered after recovery");
+    assert_eq!(delivered.len() as u64 + too_old, k, "every sample delivered or counted too old");
+    assert_eq!(m.samples_failed_total, 0);
+    // Delivered ones are the newest: values form a suffix of 0..k.
+    let vals: Vec<u64> = delivered.iter().map(|p| f64::from_bits(p.v_bits) as u64).collect();
+    assert_eq!(vals, (k - vals.len() as u64..k).collect::<Vec<_>>());
+}

@@ -1,0 +1,168 @@
+//! HTTPS: CA file, insecure_skip_verify, client certificates, against a rustls server on 127.0.0.1.
+
+mod support;
+
+use rcgen::{BasicConstraints, CertificateParams, CertifiedKey, IsCa, KeyPair};
+use remote_queue::{EndpointConfig, QueueManager, TlsConfig};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use support::*;
+
+struct Pki {
+    ca: CertifiedKey,
+    dir: PathBuf,
+}
+
+impl Drop for Pki {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn pki(tag: &str) -> Pki {
+    let key = KeyPair::generate().expect("key");
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let cert = params.self_signed(&key).expect("ca");
+    let dir = std::env::temp_dir().join(format!("rq-tls-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("ca.pem"), cert.pem()).expect("write ca");
+    Pki { ca: CertifiedKey { cert, key_pair: key }, dir }
+}
+
+fn leaf(ca: &CertifiedKey, names: &[&str]) -> CertifiedKey {
+    let key = KeyPair::generate().expect("key");
+    let params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).expect("params");
+    let cert = params.signed_by(&key, &ca.cert, &ca.key_pair).expect("sign");
+    CertifiedKey { cert, key_pair: key }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// An HTTPS server answering 204 to every request; returns its URL and a request counter.
+fn https_server(server: &CertifiedKey, client_ca: Option<&CertifiedKey>) -> (String, Arc<AtomicU64>) {
+    let builder =
+        ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().expect("versions");
+    let builder = match client_ca {
+        Some(ca) => {
+            let mut roots = RootCertStore::empty();
+            roots.add(ca.cert.der().clone()).expect("root");
+            let v = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build().expect("verifier");
+            builder.with_client_cert_verifier(v)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(server.key_pair.serialize_der()));
+    let chain: Vec<CertificateDer<'static>> = vec![server.cert.der().clone()];
+    let config = Arc::new(builder.with_single_cert(chain, key).expect("server cert"));
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("https://127.0.0.1:{}/write", listener.local_addr().expect("addr").port());
+    let count = Arc::new(AtomicU64::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming().flatten() {
+            let (config, c) = (config.clone(), c.clone());
+            std::thread::spawn(move || {
+                let Ok(conn) = ServerConnection::new(config) else { return };
+                let mut r = BufReader::new(StreamOwned::new(conn, tcp));
+                loop {
+                    let mut len = 0usize;
+                    let mut line = String::new();
+                    loop {
+                        line.clear();
+                        if r.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let t = line.trim_end().to_ascii_lowercase();
+                        if t.is_empty() {
+                            break;
+                        }
+                        if let Some(v) = t.strip_prefix("content-length:") {
+                            len = v.trim().parse().unwrap_or(0);
+                        }
+                    }
+                    let mut body = vec![0; len];
+                    if r.read_exact(&mut body).is_err() {
+                        return;
+                    }
+                    c.fetch_add(1, Ordering::SeqCst);
+                    let s = r.get_mut();
+                    if s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").and_then(|_| s.flush()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, count)
+}
+
+fn send_one(url: &str, tls: TlsConfig) -> QueueManager {
+    let mut cfg = EndpointConfig::new(url);
+    cfg.tls = tls;
+    cfg.queue.batch_send_deadline = Duration::from_millis(20);
+    cfg.queue.min_backoff = Duration::from_millis(20);
+    cfg.queue.max_backoff = Duration::from_millis(50);
+    cfg.flush_deadline = Duration::from_millis(100);
+    let q = QueueManager::new(cfg).expect("queue");
+    store_series(&q, 1);
+    append_rounds(&q, 1, 0..1, 1_000_000);
+    q
+}
+
+#[test]
+fn ca_file_is_trusted_and_default_roots_are_not() {
+    let p = pki("ca");
+    let server = leaf(&p.ca, &["127.0.0.1"]);
+    let (url, count) = https_server(&server, None);
+    let ok = send_one(&url, TlsConfig { ca_file: Some(p.dir.join("ca.pem")), ..Default::default() });
+    assert!(wait_for(Duration::from_secs(5), || count.load(Ordering::SeqCst) == 1));
+    assert!(wait_for(Duration::from_secs(2), || ok.metrics().samples_total == 1));
+    let untrusted = send_one(&url, TlsConfig::default());
+    assert!(
+        wait_for(Duration::from_secs(5), || untrusted.metrics().samples_retried_total >= 2),
+        "handshake failures are retried"
+    );
+    assert_eq!(count.load(Ordering::SeqCst), 1, "nothing reached the server without trust");
+}
+
+#[test]
+fn insecure_skip_verify_accepts_any_certificate() {
+    let p = pki("insecure");
+    // A certificate for another name, from a CA the client does not know.
+    let server = leaf(&p.ca, &["example.invalid"]);
+    let (url, count) = https_server(&server, None);
+    let _q = send_one(&url, TlsConfig { insecure_skip_verify: true, ..Default::default() });
+    assert!(wait_for(Duration::from_secs(5), || count.load(Ordering::SeqCst) == 1));
+}
+
+#[test]
+fn client_certificate_is_presented() {
+    let p = pki("mtls");
+    let server = leaf(&p.ca, &["127.0.0.1"]);
+    let client = leaf(&p.ca, &["walship-client"]);
+    std::fs::write(p.dir.join("client.pem"), client.cert.pem()).expect("write");
+    std::fs::write(p.dir.join("client.key"), client.key_pair.serialize_pem()).expect("write");
+    let (url, count) = https_server(&server, Some(&p.ca));
+    let ca_file = Some(p.dir.join("ca.pem"));
+    let without = send_one(&url, TlsConfig { ca_file: ca_file.clone(), ..Default::default() });
+    assert!(wait_for(Duration::from_secs(5), || without.metrics().samples_retried_total >= 2));
+    assert_eq!(count.load(Ordering::SeqCst), 0, "no client certificate, no request");
+    let tls = TlsConfig {
+        ca_file,
+        cert_file: Some(p.dir.join("client.pem")),
+        key_file: Some(p.dir.join("client.key")),
+        insecure_skip_verify: false,
+    };
+    let _with = send_one(&url, tls);
+    assert!(wait_for(Duration::from_secs(5), || count.load(Ordering::SeqCst) == 1));
+}

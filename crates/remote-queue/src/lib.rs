@@ -25,7 +25,7 @@ mod tls;
 pub use config::{Auth, EndpointConfig, Protocol, QueueConfig, Secret, TlsConfig};
 pub use error::{Error, Result};
 pub use metrics::{DropReason, MetricsSnapshot};
-pub use queue::QueueManager;
+pub use queue::{render_metrics, QueueManager};
 pub use relabel::{Action, LabelSet, RelabelConfig, Relabeler};
 
 /// The record types the queue accepts, re-exported so that a program without a WAL needs no

@@ -167,51 +167,45 @@ impl QueueMetrics {
         }
     }
 
-    /// Writes every metric in the Prometheus text exposition format.
-    pub(crate) fn render(&self, out: &mut String) {
+    /// Adds every metric of this queue to `fams`.
+    pub(crate) fn collect(&self, fams: &mut Families) {
         let labels = format!("remote_name=\"{}\",url=\"{}\"", escape(&self.remote_name), escape(&self.url));
-        let mut metric = |name: &str, typ: &str, help: &str, extra: &str, value: String| {
+        let mut metric = |name: &str, typ: &'static str, help: &'static str, extra: &str, value: String| {
             let full = format!("prometheus_remote_storage_{name}");
-            if !out.contains(&format!("# TYPE {full} ")) {
-                let _ = writeln!(out, "# HELP {full} {help}\n# TYPE {full} {typ}");
-            }
-            let _ = writeln!(out, "{full}{{{labels}{extra}}} {value}");
+            let line = format!("{full}{{{labels}{extra}}} {value}");
+            fams.add(&full, typ, help, line);
         };
         let kinds = [("samples", 0usize), ("exemplars", 1), ("histograms", 2)];
         for (kind, i) in kinds {
+            let (sent, failed, retried) = (self.sent.get()[i], self.failed.get()[i], self.retried.get()[i]);
             metric(
                 &format!("{kind}_total"),
                 "counter",
                 "Total number sent to remote storage, per attempt.",
                 "",
-                self.sent.get()[i].to_string(),
+                sent.to_string(),
             );
             metric(
                 &format!("{kind}_failed_total"),
                 "counter",
                 "Total number that failed on send (non-recoverable).",
                 "",
-                self.failed.get()[i].to_string(),
+                failed.to_string(),
             );
             metric(
                 &format!("{kind}_retried_total"),
                 "counter",
                 "Total number retried after a recoverable error.",
                 "",
-                self.retried.get()[i].to_string(),
+                retried.to_string(),
             );
             for (r, reason) in DropReason::ALL.iter().enumerate() {
                 if *reason == DropReason::NhcbInRw1NotSupported && kind != "histograms" {
                     continue;
                 }
                 let extra = format!(",reason=\"{}\"", reason.label());
-                metric(
-                    &format!("{kind}_dropped_total"),
-                    "counter",
-                    "Total number dropped before sending.",
-                    &extra,
-                    self.dropped[r].get()[i].to_string(),
-                );
+                let v = self.dropped[r].get()[i].to_string();
+                metric(&format!("{kind}_dropped_total"), "counter", "Total number dropped before sending.", &extra, v);
             }
         }
         let pend = [
@@ -222,78 +216,98 @@ impl QueueMetrics {
         for (n, v) in pend {
             metric(n, "gauge", "Number enqueued and not yet sent.", "", v.to_string());
         }
-        metric(
-            "metadata_total",
-            "counter",
-            "Total number of metadata entries sent.",
-            "",
-            self.metadata_total.load(Relaxed).to_string(),
-        );
+        let g = |a: &AtomicU64| a.load(Relaxed).to_string();
+        let gi = |a: &AtomicI64| a.load(Relaxed).to_string();
+        metric("metadata_total", "counter", "Total number of metadata entries sent.", "", g(&self.metadata_total));
         metric(
             "enqueue_retries_total",
             "counter",
             "Total number of times enqueue found the shard full.",
             "",
-            self.enqueue_retries.load(Relaxed).to_string(),
+            g(&self.enqueue_retries),
         );
-        metric(
-            "bytes_total",
-            "counter",
-            "Compressed bytes of data requests.",
-            "",
-            self.bytes_total.load(Relaxed).to_string(),
-        );
+        metric("bytes_total", "counter", "Compressed bytes of data requests.", "", g(&self.bytes_total));
         metric(
             "queue_highest_timestamp_seconds",
             "gauge",
             "Highest timestamp enqueued, in seconds.",
             "",
-            self.highest_enqueued_s.load(Relaxed).to_string(),
+            gi(&self.highest_enqueued_s),
         );
         metric(
             "queue_highest_sent_timestamp_seconds",
             "gauge",
             "Highest timestamp of a finished batch, in seconds.",
             "",
-            self.highest_sent_s.load(Relaxed).to_string(),
+            gi(&self.highest_sent_s),
         );
-        metric("shard_capacity", "gauge", "Capacity of each shard.", "", self.capacity.load(Relaxed).to_string());
-        metric("shards", "gauge", "Current number of shards.", "", self.shards.load(Relaxed).to_string());
-        metric("shards_max", "gauge", "Maximum number of shards.", "", self.shards_max.load(Relaxed).to_string());
-        metric("shards_min", "gauge", "Minimum number of shards.", "", self.shards_min.load(Relaxed).to_string());
-        metric(
-            "shards_desired",
-            "gauge",
-            "Number of shards the resharding computation asked for.",
-            "",
-            f64::from_bits(self.shards_desired_bits.load(Relaxed)).to_string(),
-        );
+        metric("shard_capacity", "gauge", "Capacity of each shard.", "", g(&self.capacity));
+        metric("shards", "gauge", "Current number of shards.", "", g(&self.shards));
+        metric("shards_max", "gauge", "Maximum number of shards.", "", g(&self.shards_max));
+        metric("shards_min", "gauge", "Minimum number of shards.", "", g(&self.shards_min));
+        let desired = f64::from_bits(self.shards_desired_bits.load(Relaxed)).to_string();
+        metric("shards_desired", "gauge", "Number of shards the resharding computation asked for.", "", desired);
         metric(
             "max_samples_per_send",
             "gauge",
             "Maximum number of points per request.",
             "",
-            self.max_samples_per_send.load(Relaxed).to_string(),
+            g(&self.max_samples_per_send),
         );
+        // walship has no appender: these count what was read and handed to each queue.
+        metric(
+            "highest_timestamp_in_seconds",
+            "gauge",
+            "Highest timestamp handed to the queue, in seconds.",
+            "",
+            gi(&self.highest_read_s),
+        );
+        for (n, i) in [("samples_in_total", 0usize), ("exemplars_in_total", 1), ("histograms_in_total", 2)] {
+            metric(n, "counter", "Items handed to the queue.", "", self.items_in.get()[i].to_string());
+        }
         let name = "prometheus_remote_storage_sent_batch_duration_seconds";
-        let _ = writeln!(out, "# HELP {name} Duration of send attempts.\n# TYPE {name} histogram");
+        let help = "Duration of send attempts.";
         for (i, b) in DURATION_BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{b}\"}} {}", self.duration_buckets[i].load(Relaxed));
+            let line = format!("{name}_bucket{{{labels},le=\"{b}\"}} {}", self.duration_buckets[i].load(Relaxed));
+            fams.add(name, "histogram", help, line);
         }
         let count = self.duration_count.load(Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.duration_sum_ns.load(Relaxed) as f64 / 1e9);
-        let _ = writeln!(out, "{name}_count{{{labels}}} {count}");
-        let _ = writeln!(out, "# TYPE prometheus_remote_storage_highest_timestamp_in_seconds gauge");
-        let _ = writeln!(
-            out,
-            "prometheus_remote_storage_highest_timestamp_in_seconds{{{labels}}} {}",
-            self.highest_read_s.load(Relaxed)
-        );
-        let ins = [("samples_in_total", 0usize), ("exemplars_in_total", 1), ("histograms_in_total", 2)];
-        for (n, i) in ins {
-            let _ = writeln!(out, "# TYPE prometheus_remote_storage_{n} counter");
-            let _ = writeln!(out, "prometheus_remote_storage_{n}{{{labels}}} {}", self.items_in.get()[i]);
+        fams.add(name, "histogram", help, format!("{name}_bucket{{{labels},le=\"+Inf\"}} {count}"));
+        let sum = self.duration_sum_ns.load(Relaxed) as f64 / 1e9;
+        fams.add(name, "histogram", help, format!("{name}_sum{{{labels}}} {sum}"));
+        fams.add(name, "histogram", help, format!("{name}_count{{{labels}}} {count}"));
+    }
+
+    /// Writes this queue's metrics in the Prometheus text exposition format.
+    #[cfg(test)]
+    pub(crate) fn render(&self, out: &mut String) {
+        let mut f = Families::default();
+        self.collect(&mut f);
+        f.write(out);
+    }
+}
+
+/// Metric families of one or more queues, so that each family's `HELP`/`TYPE` appears once.
+#[derive(Default)]
+pub(crate) struct Families {
+    list: Vec<(String, &'static str, &'static str, Vec<String>)>,
+}
+
+impl Families {
+    fn add(&mut self, name: &str, typ: &'static str, help: &'static str, line: String) {
+        match self.list.iter_mut().find(|f| f.0 == name) {
+            Some(f) => f.3.push(line),
+            None => self.list.push((name.to_string(), typ, help, vec![line])),
+        }
+    }
+
+    /// Writes every family in the text exposition format.
+    pub(crate) fn write(&self, out: &mut String) {
+        for (name, typ, help, lines) in &self.list {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {typ}");
+            for l in lines {
+                let _ = writeln!(out, "{l}");
+            }
         }
     }
 }

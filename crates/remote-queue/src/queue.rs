@@ -463,9 +463,10 @@ impl QueueManager {
         self.shared.metrics.snapshot()
     }
 
-    /// Appends the self-metrics in the Prometheus text exposition format.
+    /// Appends the self-metrics in the Prometheus text exposition format. To serve several
+    /// queues on one page use [`render_metrics`], which writes each family's header once.
     pub fn render_metrics(&self, out: &mut String) {
-        self.shared.metrics.render(out)
+        render_metrics(&[self], out)
     }
 
     /// The protocol currently used (2.0 becomes 1.0 after a 415 fallback).
@@ -529,6 +530,16 @@ impl Drop for QueueManager {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Writes the self-metrics of several queues in the text exposition format, each metric family
+/// once with one line per queue (told apart by their `remote_name` and `url` labels).
+pub fn render_metrics(queues: &[&QueueManager], out: &mut String) {
+    let mut fams = crate::metrics::Families::default();
+    for q in queues {
+        q.shared.metrics.collect(&mut fams);
+    }
+    fams.write(out);
 }
 
 /// Prometheus names an unnamed queue by a hash of its configuration; walship uses the URL.

@@ -312,3 +312,41 @@ fn batches_that_age_while_retried_are_dropped_as_too_old() {
     let vals: Vec<u64> = delivered.iter().map(|p| f64::from_bits(p.v_bits) as u64).collect();
     assert_eq!(vals, (k - vals.len() as u64..k).collect::<Vec<_>>());
 }
+
+#[test]
+fn metrics_of_several_queues_share_family_headers() {
+    let rx = Receiver::accepting();
+    let mut a = config(&rx.url, Protocol::V1);
+    a.name = "a".into();
+    let mut b = config(&rx.url, Protocol::V1);
+    b.name = "b".into();
+    let (qa, qb) = (QueueManager::new(a).expect("a"), QueueManager::new(b).expect("b"));
+    let mut text = String::new();
+    remote_queue::render_metrics(&[&qa, &qb], &mut text);
+    assert_eq!(text.matches("# TYPE prometheus_remote_storage_samples_total counter").count(), 1);
+    assert_eq!(text.lines().filter(|l| l.starts_with("prometheus_remote_storage_samples_total{")).count(), 2);
+    assert!(text.contains("remote_name=\"a\"") && text.contains("remote_name=\"b\""));
+    if std::env::var_os("RQ_DUMP_METRICS").is_some() {
+        print!("{text}");
+    }
+    // Prometheus's own linter, when installed.
+    let promtool = std::env::var_os("PATH")
+        .and_then(|p| std::env::split_paths(&p).map(|d| d.join("promtool")).find(|p| p.is_file()));
+    let Some(promtool) = promtool else {
+        println!("skipped: promtool not installed");
+        return;
+    };
+    let mut child = std::process::Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("promtool");
+    if let Some(mut stdin) = child.stdin.take() {
+        std::io::Write::write_all(&mut stdin, text.as_bytes()).expect("write");
+    }
+    let out = child.wait_with_output().expect("promtool output");
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.stdout.is_empty() && out.stderr.is_empty(), "lint: {}", String::from_utf8_lossy(&out.stderr));
+}

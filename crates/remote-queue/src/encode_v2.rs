@@ -8,8 +8,10 @@ use crate::encode::{admit, put_float_histogram, put_histogram, put_sample, Batch
 use crate::intern::SymbolId;
 use crate::item::{Item, Payload};
 use crate::proto::*;
+use crate::series::RefHasher;
 use crate::series::{LabelIds, SeriesCache};
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 /// Per-shard 2.0 encoding state.
 #[derive(Default)]
@@ -17,29 +19,21 @@ pub(crate) struct SymbolTable {
     /// Encoded `symbols` fields (field 4), in index order.
     symbols: Vec<u8>,
     count: u32,
-    /// `stamp[id] == generation` means `index[id]` is valid for this request.
-    stamp: Vec<u32>,
-    index: Vec<u32>,
-    generation: u32,
+    /// Symbol index by interned id, for this request only: its size follows the request, not
+    /// the number of strings in the cache (an id-indexed array would cost every shard 8 bytes
+    /// per cached string).
+    by_id: HashMap<SymbolId, u32, BuildHasherDefault<RefHasher>>,
     other: HashMap<Vec<u8>, u32>,
     series: Vec<u8>,
     refs: Vec<u32>,
 }
 
 impl SymbolTable {
-    fn reset(&mut self, id_bound: usize) {
+    fn reset(&mut self) {
         self.symbols.clear();
         self.other.clear();
+        self.by_id.clear();
         self.count = 0;
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.stamp.fill(0);
-            self.generation = 1;
-        }
-        if self.stamp.len() < id_bound {
-            self.stamp.resize(id_bound, 0);
-            self.index.resize(id_bound, 0);
-        }
         // symbols[0] is always "".
         self.push(b"");
     }
@@ -62,18 +56,12 @@ impl SymbolTable {
 
     #[inline]
     fn interned(&mut self, cache: &SeriesCache, id: SymbolId) -> u32 {
-        let i = id as usize;
-        if i >= self.stamp.len() {
-            // Cannot happen while the cache is locked, but stay correct if it does.
-            return self.bytes(cache.interner.get(id));
-        }
-        if self.stamp[i] == self.generation {
-            return self.index[i];
+        if let Some(&r) = self.by_id.get(&id) {
+            return r;
         }
         let s = cache.interner.get_prefixed(id);
         let r = if s == [0] { 0 } else { self.push_prefixed(s) };
-        self.stamp[i] = self.generation;
-        self.index[i] = r;
+        self.by_id.insert(id, r);
         r
     }
 
@@ -97,7 +85,7 @@ impl SymbolTable {
         min_ts: Option<i64>,
         out: &mut Vec<u8>,
     ) -> BatchStats {
-        self.reset(cache.interner.id_bound());
+        self.reset();
         self.series.clear();
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
         for item in items {

@@ -82,7 +82,7 @@ impl Interner {
     }
 
     /// The string of `id` (empty for an unknown id).
-    #[inline]
+    #[cfg(test)]
     pub(crate) fn get(&self, id: SymbolId) -> &[u8] {
         unprefix(self.get_prefixed(id))
     }
@@ -91,11 +91,6 @@ impl Interner {
     #[inline]
     pub(crate) fn get_prefixed(&self, id: SymbolId) -> &[u8] {
         self.slots.get(id as usize).map_or(&[0], |s| &s.bytes)
-    }
-
-    /// One more than the largest id handed out so far.
-    pub(crate) fn id_bound(&self) -> usize {
-        self.slots.len()
     }
 
     /// Number of live strings.

@@ -6,7 +6,10 @@
 
 mod support;
 
-use remote_queue::{EndpointConfig, Labels, Position, Protocol, QueueManager, RefSample, RefSeries};
+use remote_queue::{
+    EndpointConfig, Histogram, Labels, Position, Protocol, QueueManager, RefExemplar, RefHistogramSample, RefSample,
+    RefSeries, Span,
+};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -234,4 +237,84 @@ fn prometheus_reads_back_exactly() {
         let want: Vec<(i64, f64)> = (0..PER_SERIES).map(|k| (start_ms + k as i64 * 1000, value(s, k))).collect();
         assert_eq!(got, want, "series {s}");
     }
+}
+
+#[test]
+fn prometheus_accepts_native_histograms_and_exemplars() {
+    let Some(bin) = binary_or_skip("prometheus") else { return };
+    let dir = temp_dir("prom-hist");
+    let port = free_port();
+    std::fs::write(dir.join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").expect("config");
+    let args = vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".into(),
+        "--enable-feature=exemplar-storage,native-histograms".into(),
+    ];
+    let prom = start(bin, args, dir, port, "/-/ready");
+    let mut cfg = EndpointConfig::new(format!("{}/api/v1/write", prom.base));
+    cfg.send_exemplars = true;
+    cfg.send_native_histograms = true;
+    cfg.queue.batch_send_deadline = Duration::from_millis(100);
+    let q = QueueManager::new(cfg).expect("queue");
+    let hist_labels = Labels::from_pairs([("__name__", "rq_native_hist"), ("job", "rq-peer")]);
+    let counter_labels = Labels::from_pairs([("__name__", "rq_with_exemplars_total"), ("job", "rq-peer")]);
+    q.store_series(
+        &[
+            RefSeries { series_ref: 1, labels: hist_labels.as_ref() },
+            RefSeries { series_ref: 2, labels: counter_labels.as_ref() },
+        ],
+        0,
+    );
+    let start_ms = (now_s() - 30) * 1000;
+    let trace = Labels::from_pairs([("trace_id", "abc123")]);
+    for k in 0..10i64 {
+        let t = start_ms + k * 1000;
+        let h = Histogram {
+            counter_reset_hint: 0,
+            schema: 0,
+            zero_threshold: 0.001,
+            zero_count: 1,
+            count: 3 + k as u64,
+            sum: 10.5 + k as f64,
+            positive_spans: vec![Span { offset: 0, length: 2 }],
+            negative_spans: vec![],
+            positive_buckets: vec![1, 1 + k],
+            negative_buckets: vec![],
+            custom_values: vec![],
+        };
+        let pos = Position { segment: 0, offset: k as u64 };
+        q.append_samples(&[RefSample { series_ref: 2, st: 0, t, v: k as f64 }], pos).expect("sample");
+        q.append_exemplars(&[RefExemplar { series_ref: 2, t, v: k as f64, labels: trace.as_ref() }], pos).expect("ex");
+        q.append_histograms(&[RefHistogramSample { series_ref: 1, st: 0, t, h }], pos).expect("hist");
+    }
+    let done = Position { segment: 0, offset: 10 };
+    q.mark_read(done).expect("mark");
+    assert!(support::wait_for(Duration::from_secs(20), || q.low_watermark() == Some(done)));
+    let m = q.metrics();
+    assert_eq!((m.samples_failed_total, m.exemplars_failed_total, m.histograms_failed_total), (0, 0, 0));
+    let at = now_s();
+    let get = |path: &str, params: &[(&str, String)]| -> serde_json::Value {
+        let mut req = ureq::get(&format!("{}{path}", prom.base));
+        for (k, v) in params {
+            req = req.query(k, v);
+        }
+        let body = req.call().expect("query").into_string().expect("body");
+        serde_json::from_str(&body).expect("json")
+    };
+    let v = get("/api/v1/query", &[("query", "rq_native_hist[2m]".into()), ("time", at.to_string())]);
+    let hs = v["data"]["result"][0]["histograms"].as_array().cloned().unwrap_or_default();
+    assert_eq!(hs.len(), 10, "{v}");
+    for (k, h) in hs.iter().enumerate() {
+        assert_eq!(h[1]["count"].as_str(), Some((3 + k).to_string().as_str()), "{h}");
+        assert_eq!(h[1]["sum"].as_str(), Some(format!("{}", 10.5 + k as f64).as_str()), "{h}");
+    }
+    let v = get(
+        "/api/v1/query_exemplars",
+        &[("query", "rq_with_exemplars_total".into()), ("start", (at - 120).to_string()), ("end", at.to_string())],
+    );
+    let ex = v["data"][0]["exemplars"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ex.len(), 10, "{v}");
+    assert_eq!(ex[0]["labels"]["trace_id"].as_str(), Some("abc123"));
 }

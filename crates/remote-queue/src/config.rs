@@ -106,6 +106,27 @@ impl QueueConfig {
     }
 }
 
+/// `metadata_config`: periodic metadata requests of remote write 1.0.
+///
+/// Prometheus takes this metadata from its scrape targets; a WAL holds it only in metadata
+/// records (Prometheus ≥ 2.49 with `--enable-feature=metadata-wal-records`), so what is sent is
+/// what [`crate::QueueManager::store_metadata`] received, one entry per metric family (`__name__`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetadataConfig {
+    /// Whether to send metadata. Default true.
+    pub send: bool,
+    /// How often. Default 1 min.
+    pub send_interval: Duration,
+    /// Entries per request. Default 2000.
+    pub max_samples_per_send: usize,
+}
+
+impl Default for MetadataConfig {
+    fn default() -> Self {
+        MetadataConfig { send: true, send_interval: Duration::from_secs(60), max_samples_per_send: 2000 }
+    }
+}
+
 /// A secret string: its `Debug` and `Display` print `<secret>` so that it cannot leak into logs.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
@@ -212,6 +233,8 @@ pub struct EndpointConfig {
     pub send_native_histograms: bool,
     /// `queue_config`.
     pub queue: QueueConfig,
+    /// `metadata_config` (remote write 1.0 only; 2.0 sends metadata with every series).
+    pub metadata: MetadataConfig,
     /// `write_relabel_configs`, applied in order after external labels were merged.
     pub write_relabel_configs: Vec<RelabelConfig>,
     /// `global.external_labels`, added to every series that lacks the label.
@@ -240,6 +263,7 @@ impl EndpointConfig {
             send_exemplars: false,
             send_native_histograms: false,
             queue: QueueConfig::default(),
+            metadata: MetadataConfig::default(),
             write_relabel_configs: Vec::new(),
             external_labels: Vec::new(),
             flush_deadline: Duration::from_secs(60),

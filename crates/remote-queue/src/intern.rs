@@ -82,7 +82,6 @@ impl Interner {
     }
 
     /// The string of `id` (empty for an unknown id).
-    #[cfg(test)]
     pub(crate) fn get(&self, id: SymbolId) -> &[u8] {
         unprefix(self.get_prefixed(id))
     }

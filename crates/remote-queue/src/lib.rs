@@ -12,6 +12,7 @@ mod encode_v2;
 mod error;
 mod intern;
 mod item;
+mod metadata;
 pub mod metrics;
 mod proto;
 mod queue;
@@ -22,7 +23,7 @@ mod series;
 mod shards;
 mod tls;
 
-pub use config::{Auth, EndpointConfig, Protocol, QueueConfig, Secret, TlsConfig};
+pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};
 pub use error::{Error, Result};
 pub use metrics::{DropReason, MetricsSnapshot};
 pub use queue::{render_metrics, QueueManager};

@@ -85,6 +85,9 @@ pub(crate) struct QueueMetrics {
     pub(crate) url: String,
     pub(crate) sent: Kinds,
     pub(crate) metadata_total: AtomicU64,
+    pub(crate) metadata_failed: AtomicU64,
+    pub(crate) metadata_retried: AtomicU64,
+    pub(crate) metadata_bytes: AtomicU64,
     pub(crate) failed: Kinds,
     pub(crate) retried: Kinds,
     /// `[reason][kind]`
@@ -147,6 +150,7 @@ impl QueueMetrics {
             exemplars_total,
             histograms_total,
             metadata_total: self.metadata_total.load(Relaxed),
+            metadata_failed_total: self.metadata_failed.load(Relaxed),
             samples_failed_total,
             exemplars_failed_total,
             histograms_failed_total,
@@ -219,6 +223,21 @@ impl QueueMetrics {
         let g = |a: &AtomicU64| a.load(Relaxed).to_string();
         let gi = |a: &AtomicI64| a.load(Relaxed).to_string();
         metric("metadata_total", "counter", "Total number of metadata entries sent.", "", g(&self.metadata_total));
+        metric(
+            "metadata_failed_total",
+            "counter",
+            "Metadata entries that failed on send.",
+            "",
+            g(&self.metadata_failed),
+        );
+        metric("metadata_retried_total", "counter", "Metadata entries retried.", "", g(&self.metadata_retried));
+        metric(
+            "metadata_bytes_total",
+            "counter",
+            "Compressed bytes of metadata requests.",
+            "",
+            g(&self.metadata_bytes),
+        );
         metric(
             "enqueue_retries_total",
             "counter",
@@ -328,6 +347,8 @@ pub struct MetricsSnapshot {
     pub histograms_total: u64,
     /// `metadata_total`.
     pub metadata_total: u64,
+    /// `metadata_failed_total`.
+    pub metadata_failed_total: u64,
     /// `samples_failed_total`.
     pub samples_failed_total: u64,
     /// `exemplars_failed_total`.

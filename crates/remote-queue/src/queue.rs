@@ -237,6 +237,17 @@ impl QueueManager {
             .name("rq-reshard".into())
             .spawn(move || reshard_loop(&s2))
             .map_err(|e| Error::Config(format!("cannot start resharding thread: {e}")))?;
+        if shared.cfg.metadata.send {
+            if shared.cfg.protocol == Protocol::V2 {
+                log::warn!("metadata_config.send is ignored with remote write 2.0: metadata travels with each series");
+            } else {
+                let s3 = shared.clone();
+                std::thread::Builder::new()
+                    .name("rq-metadata".into())
+                    .spawn(move || metadata_loop(&s3))
+                    .map_err(|e| Error::Config(format!("cannot start metadata thread: {e}")))?;
+            }
+        }
         Ok(QueueManager { shared, reshard_thread: Mutex::new(Some(handle)) })
     }
 
@@ -256,7 +267,7 @@ impl QueueManager {
 
     /// Stores metric metadata per series; remote write 2.0 sends it with every point.
     pub fn store_metadata(&self, metadata: &[RefMetadata<'_>]) {
-        if self.shared.cfg.protocol == Protocol::V2 {
+        if self.shared.cfg.protocol == Protocol::V2 || self.shared.cfg.metadata.send {
             self.shared.cache_write().store_metadata(metadata);
         }
     }
@@ -547,6 +558,22 @@ fn default_name(cfg: &EndpointConfig) -> String {
     use md5::{Digest, Md5};
     let d = Md5::digest(cfg.url.as_bytes());
     d.iter().take(3).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sends 1.0 metadata every `send_interval` until the queue stops.
+fn metadata_loop(sh: &Arc<Shared>) {
+    loop {
+        {
+            let g = lock(&sh.reshard_wake.0);
+            if sh.stopping.load(SeqCst) {
+                return;
+            }
+            let _ = sh.reshard_wake.1.wait_timeout(g, sh.cfg.metadata.send_interval);
+        }
+        if sh.stopping.load(SeqCst) || !crate::metadata::send_all(sh) {
+            return;
+        }
+    }
 }
 
 fn reshard_loop(sh: &Arc<Shared>) {

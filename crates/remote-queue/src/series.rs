@@ -258,6 +258,26 @@ impl SeriesCache {
         self.slots.get(slot as usize).filter(|e| e.generation == generation).and_then(|e| e.labels.as_deref())
     }
 
+    /// Distinct `(family, type, help, unit)` of every stored series with metadata, sorted; the
+    /// family is the series' `__name__`.
+    pub(crate) fn metadata_families(&self) -> Vec<crate::metadata::Family> {
+        let mut out = std::collections::BTreeSet::new();
+        for (r, m) in &self.metadata {
+            let Some(ids) = self.label_ids(*r) else { continue };
+            let name = LabelIds::new(ids).find(|(n, _)| self.interner.get(*n) == b"__name__");
+            if let Some((_, v)) = name {
+                let key = (
+                    self.interner.get(v).to_vec(),
+                    m.metric_type.byte(),
+                    self.interner.get(m.help).to_vec(),
+                    self.interner.get(m.unit).to_vec(),
+                );
+                out.insert(key);
+            }
+        }
+        out.into_iter().map(|(f, t, h, u)| (f, MetricType::from_byte(t), h, u)).collect()
+    }
+
     pub(crate) fn metadata(&self, r: SeriesRef) -> Option<SeriesMetadata> {
         self.metadata.get(&r).copied()
     }

@@ -177,3 +177,45 @@ fn series_reset_waits_for_queued_points() {
     append_rounds(&q, 5, 1..2, 1_000_000);
     assert_eq!(q.metrics().samples_dropped(DropReason::UnintentionallyDroppedSeries), 5);
 }
+
+#[test]
+fn metadata_requests_carry_every_family() {
+    let rx = Receiver::accepting();
+    let mut cfg = EndpointConfig::new(rx.url.clone());
+    cfg.metadata.send_interval = Duration::from_millis(200);
+    cfg.metadata.max_samples_per_send = 500;
+    let q = QueueManager::new(cfg).expect("queue");
+    let n = 1532u64;
+    let owned: Vec<Labels> =
+        (0..n).map(|i| Labels::from_pairs([("__name__", format!("family_{i:04}")), ("job", "j".into())])).collect();
+    let refs: Vec<remote_queue::RefSeries<'_>> = owned
+        .iter()
+        .enumerate()
+        .map(|(i, l)| remote_queue::RefSeries { series_ref: i as u64, labels: l.as_ref() })
+        .collect();
+    q.store_series(&refs, 0);
+    let helps: Vec<String> = (0..n).map(|i| format!("Help of {i}.")).collect();
+    let md: Vec<RefMetadata<'_>> = (0..n)
+        .map(|i| RefMetadata {
+            series_ref: i,
+            metric_type: MetricType::Gauge,
+            unit: b"bytes",
+            help: helps[i as usize].as_bytes(),
+        })
+        .collect();
+    q.store_metadata(&md);
+    assert!(wait_for(Duration::from_secs(5), || q.metrics().metadata_total >= n));
+    q.stop();
+    let log = rx.log();
+    let first: Vec<_> = log.iter().take(4).collect();
+    assert_eq!(
+        first.iter().map(|r| r.metadata.len()).collect::<Vec<_>>(),
+        vec![500, 500, 500, 32],
+        "ceil(1532/500) requests"
+    );
+    let all: Vec<_> = first.iter().flat_map(|r| r.metadata.clone()).collect();
+    assert_eq!(all.last().map(|m| m.0.as_str()), Some("family_1531"), "last family intact");
+    assert_eq!(all[7], ("family_0007".to_string(), 2, "Help of 7.".to_string(), "bytes".to_string()));
+    assert!(first.iter().all(|r| r.points.is_empty()));
+    assert_eq!(q.metrics().metadata_failed_total, 0);
+}

@@ -47,6 +47,8 @@ pub struct Recorded {
     pub fault: Fault,
     pub points: Vec<Point>,
     pub v2: bool,
+    /// 1.0 `MetricMetadata`: (family, type, help, unit).
+    pub metadata: Vec<(String, i32, String, String)>,
 }
 
 impl Recorded {
@@ -165,6 +167,16 @@ fn serve(conn: TcpStream, st: &State) {
         let fault = (st.plan)(n, v2);
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap_or_default();
         let points = if v2 { decode_v2(&raw) } else { decode_v1(&raw) };
+        let metadata = if v2 {
+            Vec::new()
+        } else {
+            pb::v1::WriteRequest::decode(raw.as_slice())
+                .unwrap_or_default()
+                .metadata
+                .into_iter()
+                .map(|m| (m.metric_family_name, m.r#type, m.help, m.unit))
+                .collect()
+        };
         let counts = |k: &str| points.iter().filter(|p| p.kind == k).count();
         let written = format!(
             "X-Prometheus-Remote-Write-Samples-Written: {}\r\nX-Prometheus-Remote-Write-Histograms-Written: {}\r\nX-Prometheus-Remote-Write-Exemplars-Written: {}\r\n",
@@ -188,7 +200,7 @@ fn serve(conn: TcpStream, st: &State) {
         };
         // Record before answering, so an acknowledged request is always in the log.
         if let Ok(mut log) = st.log.lock() {
-            log.push(Recorded { headers, fault: fault.clone(), points, v2 });
+            log.push(Recorded { headers, fault: fault.clone(), points, v2, metadata });
         }
         match response {
             Some(resp) => {

@@ -45,6 +45,16 @@ impl AckTracker {
     /// Registers `outstanding` items read at `pos`; returns the sequence number they must carry.
     pub(crate) fn register(&self, pos: Position, outstanding: u64) -> u64 {
         let mut g = self.lock();
+        if outstanding == 0 {
+            // Consecutive empty entries collapse into one, so that a stream of records without
+            // points (series, tombstones) cannot grow the queue while a batch is retried.
+            if let Some(back) = g.entries.back_mut() {
+                if back.1 == 0 {
+                    back.0 = pos;
+                    return g.base + g.entries.len() as u64 - 1;
+                }
+            }
+        }
         let seq = g.base + g.entries.len() as u64;
         g.entries.push_back((pos, outstanding));
         g.pop_done();
@@ -120,6 +130,19 @@ mod tests {
         let c = t.register(p(30), 0);
         assert_eq!(c, 2);
         assert_eq!(t.low_watermark(), Some(p(30)));
+    }
+
+    #[test]
+    fn empty_entries_collapse() {
+        let t = AckTracker::default();
+        let a = t.register(p(1), 1);
+        for o in 2..1000 {
+            t.register(p(o), 0);
+        }
+        assert_eq!(t.lock().entries.len(), 2);
+        assert_eq!(t.low_watermark(), Some(p(1)));
+        t.done(&[(a, 1)]);
+        assert_eq!(t.low_watermark(), Some(p(999)));
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Self-metrics under Prometheus's `prometheus_remote_storage_*` names (spec §7).
 //!
 //! Counters and gauges are plain atomics updated on the hot path; [`MetricsSnapshot`] copies them
-//! for tests and programs, and [`QueueMetrics::render`] writes the text exposition format with the
+//! for tests and programs, and [`crate::render_metrics`] writes the text exposition format with the
 //! constant labels `remote_name` and `url` (the URL with any password redacted).
 
 use crate::item::KindCounts;

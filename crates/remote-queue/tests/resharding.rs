@@ -72,3 +72,66 @@ fn shards_follow_the_receiver() {
     }
     println!("shards: max {max_seen}, final {}, rounds {round}", q.shards());
 }
+
+#[test]
+fn reshard_racing_with_stop_never_hangs() {
+    let rx = Receiver::accepting();
+    for round in 0..15u64 {
+        let mut cfg = EndpointConfig::new(rx.url.clone());
+        cfg.queue.max_shards = 8;
+        cfg.queue.batch_send_deadline = Duration::from_millis(5);
+        cfg.flush_deadline = Duration::from_secs(2);
+        let q = Arc::new(QueueManager::new(cfg).expect("queue"));
+        store_series(&q, 10);
+        let q2 = q.clone();
+        let resharder = std::thread::spawn(move || {
+            for n in 1..=8 {
+                q2.reshard((n + round as usize) % 8 + 1);
+            }
+        });
+        let q3 = q.clone();
+        let appender = std::thread::spawn(move || {
+            let mut k = 0;
+            // Appends fail once the queue stops; that is the expected way out.
+            while q3
+                .append_samples(
+                    &[RefSample { series_ref: 1 + k % 10, st: 0, t: k as i64, v: 1.0 }],
+                    Position { segment: round, offset: k },
+                )
+                .is_ok()
+                && k < 5000
+            {
+                k += 1;
+            }
+        });
+        std::thread::sleep(Duration::from_millis(3 * round));
+        let t0 = Instant::now();
+        q.stop();
+        assert!(t0.elapsed() < Duration::from_secs(3), "stop took {:?}", t0.elapsed());
+        resharder.join().expect("resharder");
+        appender.join().expect("appender");
+    }
+}
+
+#[test]
+fn stop_releases_a_blocked_appender() {
+    let rx = Receiver::start(|_, _| Fault::Hang);
+    let mut cfg = EndpointConfig::new(rx.url.clone());
+    cfg.queue.capacity = 10;
+    cfg.queue.max_samples_per_send = 10;
+    cfg.flush_deadline = Duration::from_millis(300);
+    cfg.remote_timeout = Duration::from_secs(30);
+    let q = Arc::new(QueueManager::new(cfg).expect("queue"));
+    store_series(&q, 1);
+    let q2 = q.clone();
+    let appender = std::thread::spawn(move || {
+        let batch: Vec<RefSample> = (0..100).map(|k| RefSample { series_ref: 1, st: 0, t: k, v: 1.0 }).collect();
+        q2.append_samples(&batch, Position::default())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!appender.is_finished(), "the appender is blocked by backpressure");
+    q.stop();
+    let r = appender.join().expect("appender");
+    assert!(r.is_err(), "a blocked append fails when the queue stops");
+    assert_eq!(q.low_watermark(), Some(Position::default()), "nothing acknowledged");
+}

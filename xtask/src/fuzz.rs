@@ -17,10 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 pub const DEFAULT_SECONDS: u64 = 20;
 
 /// libFuzzer options for every target. 2 GiB of RSS is far more than any decoder needs for inputs
-/// of a few KiB, so reaching it means an allocation driven by a length field — a bug; 10 s for one
-/// input is a hang. `-verbosity=0` drops the line per new coverage point and the recommended
-/// dictionary (thousands of lines per CI log) but keeps crash reports; the final stats say how much
-/// was fuzzed.
+/// of at most a few tens of KiB, so reaching it means an allocation driven by a length field — a
+/// bug; 10 s for one input is a hang. `-verbosity=0` drops the line per new coverage point
+/// (thousands per CI log) but keeps crash reports; the final stats say how much was fuzzed.
 const LIBFUZZER_OPTIONS: &[&str] = &["-rss_limit_mb=2048", "-timeout=10", "-verbosity=0", "-print_final_stats=1"];
 
 /// How long a target may run beyond its time budget before we call it hung: libFuzzer finishes the
@@ -57,6 +56,10 @@ pub fn ensure_cargo_fuzz() -> Result {
 /// Runs `targets` (all when empty) for `seconds` each; fails on the first crash, leak, timeout or
 /// out-of-memory, naming the input that caused it.
 pub fn smoke(targets: &[String], seconds: u64) -> Result {
+    if seconds == 0 {
+        // libFuzzer reads `-max_total_time=0` as "no limit".
+        return Err(Failure("fuzz: --seconds must be at least 1".into()));
+    }
     let all = workspace::fuzz_targets();
     if all.is_empty() {
         return Err(Failure("no fuzz targets in fuzz/fuzz_targets".into()));

@@ -21,6 +21,7 @@ mod reshard;
 mod send;
 mod series;
 mod shards;
+mod shared;
 mod tls;
 
 pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};

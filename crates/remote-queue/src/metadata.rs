@@ -4,7 +4,7 @@
 use crate::client::StoreError;
 use crate::config::Protocol;
 use crate::proto::{begin_len, end_len, put_int, put_tag, put_uvarint, WIRE_LEN};
-use crate::queue::Shared;
+use crate::shared::Shared;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Instant;
 use wal_format::record::MetricType;

@@ -6,155 +6,22 @@ use crate::config::{EndpointConfig, Protocol};
 use crate::item::{ExemplarData, Item, KindCounts, Payload};
 use crate::metrics::{DropReason, MetricsSnapshot, QueueMetrics};
 use crate::relabel::{LabelSet, Relabeler};
-use crate::reshard::{desired_shards, should_reshard, EwmaRate, ReshardInputs};
+use crate::reshard::EwmaRate;
 use crate::series::{Known, SeriesCache};
 use crate::shards::{abandon, ShardSet};
+use crate::shared::{lock, metadata_loop, now_ms, reshard_loop, Shared};
 use crate::{Error, Result};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use wal_format::record::{
     RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefMetadata, RefSample, RefSeries, SeriesRef,
     CUSTOM_BUCKETS_SCHEMA,
 };
 use wal_format::Position;
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-/// Buffers of the append path: candidates, items still to enqueue, per-shard buckets.
-type AppendScratch = (Vec<Item>, VecDeque<Item>, Vec<VecDeque<Item>>);
-
-/// State shared by the caller's thread, the shard threads and the resharding thread.
-pub(crate) struct Shared {
-    pub(crate) cfg: EndpointConfig,
-    cache: RwLock<SeriesCache>,
-    pub(crate) tracker: AckTracker,
-    pub(crate) metrics: QueueMetrics,
-    pub(crate) transport: Box<dyn Transport>,
-    protocol: AtomicU8,
-    pub(crate) hard_stop: AtomicBool,
-    stopping: AtomicBool,
-    sleeper: (Mutex<()>, Condvar),
-    space: (Mutex<u64>, Condvar),
-    shards: Mutex<Arc<ShardSet>>,
-    reshard_lock: Mutex<()>,
-    reshard_wake: (Mutex<()>, Condvar),
-    pub(crate) data_in: EwmaRate,
-    pub(crate) data_out: EwmaRate,
-    pub(crate) data_dropped: EwmaRate,
-    pub(crate) data_out_duration: EwmaRate,
-    pub(crate) last_send_s: AtomicI64,
-    reshard_paused_until_ms: AtomicI64,
-    pending_resets: Mutex<VecDeque<(u64, u64)>>,
-    scratch: Mutex<AppendScratch>,
-}
-
-impl Shared {
-    pub(crate) fn cache_read(&self) -> RwLockReadGuard<'_, SeriesCache> {
-        self.cache.read().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, SeriesCache> {
-        self.cache.write().unwrap_or_else(|p| p.into_inner())
-    }
-
-    pub(crate) fn protocol(&self) -> Protocol {
-        if self.protocol.load(Relaxed) == 2 {
-            Protocol::V2
-        } else {
-            Protocol::V1
-        }
-    }
-
-    /// Remembers a 415 fallback to 1.0 for this endpoint.
-    pub(crate) fn downgrade(&self) {
-        self.protocol.store(1, Relaxed);
-    }
-
-    pub(crate) fn notify_space(&self) {
-        *lock(&self.space.0) += 1;
-        self.space.1.notify_all();
-    }
-
-    pub(crate) fn pause_resharding(&self, d: Duration) {
-        self.reshard_paused_until_ms.fetch_max(now_ms() + d.as_millis() as i64, Relaxed);
-    }
-
-    /// Sleeps `d` unless a hard stop comes first; false on hard stop.
-    pub(crate) fn sleep_unless_hard_stop(&self, d: Duration) -> bool {
-        let end = Instant::now() + d;
-        let mut g = lock(&self.sleeper.0);
-        loop {
-            if self.hard_stop.load(SeqCst) {
-                return false;
-            }
-            let now = Instant::now();
-            if now >= end {
-                return true;
-            }
-            g = self.sleeper.1.wait_timeout(g, end - now).unwrap_or_else(|p| p.into_inner()).0;
-        }
-    }
-
-    fn current_set(&self) -> Arc<ShardSet> {
-        lock(&self.shards).clone()
-    }
-
-    /// Stops the current shard set completely, then starts `n` shards. Nothing queued is lost and
-    /// per-series order holds: the new set starts only after the old one sent everything.
-    fn reshard(self: &Arc<Self>, n: usize) {
-        let _one_at_a_time = lock(&self.reshard_lock);
-        let old = self.current_set();
-        if old.len() == n || self.stopping.load(SeqCst) {
-            return;
-        }
-        log::info!("remote storage resharding from {} to {}", old.len(), n);
-        old.close();
-        old.wait_exited(None);
-        let mut cur = lock(&self.shards);
-        if self.stopping.load(SeqCst) {
-            return;
-        }
-        *cur = ShardSet::start(self, n);
-        drop(cur);
-        self.notify_space();
-    }
-
-    fn hard_stop_now(&self) {
-        self.hard_stop.store(true, SeqCst);
-        let _g = lock(&self.sleeper.0);
-        self.sleeper.1.notify_all();
-    }
-
-    /// Runs deferred series garbage collection whose items have all been finished.
-    fn run_gc(&self) {
-        let oldest = self.tracker.oldest_outstanding();
-        let mut due = Vec::new();
-        {
-            let mut p = lock(&self.pending_resets);
-            while p.front().is_some_and(|&(_, seq)| seq <= oldest) {
-                if let Some((segment, _)) = p.pop_front() {
-                    due.push(segment);
-                }
-            }
-        }
-        if let Some(&segment) = due.iter().max() {
-            let mut c = self.cache_write();
-            c.reset(segment);
-            self.metrics.series_cached.store(c.len() as u64, Relaxed);
-        }
-    }
-}
 
 /// The kind of an appended point, for counting.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -558,61 +425,4 @@ fn default_name(cfg: &EndpointConfig) -> String {
     use md5::{Digest, Md5};
     let d = Md5::digest(cfg.url.as_bytes());
     d.iter().take(3).map(|b| format!("{b:02x}")).collect()
-}
-
-/// Sends 1.0 metadata every `send_interval` until the queue stops.
-fn metadata_loop(sh: &Arc<Shared>) {
-    loop {
-        {
-            let g = lock(&sh.reshard_wake.0);
-            if sh.stopping.load(SeqCst) {
-                return;
-            }
-            let _ = sh.reshard_wake.1.wait_timeout(g, sh.cfg.metadata.send_interval);
-        }
-        if sh.stopping.load(SeqCst) || !crate::metadata::send_all(sh) {
-            return;
-        }
-    }
-}
-
-fn reshard_loop(sh: &Arc<Shared>) {
-    loop {
-        {
-            let g = lock(&sh.reshard_wake.0);
-            if sh.stopping.load(SeqCst) {
-                return;
-            }
-            let _ = sh.reshard_wake.1.wait_timeout(g, sh.cfg.shard_update_interval);
-        }
-        if sh.stopping.load(SeqCst) {
-            return;
-        }
-        for r in [&sh.data_in, &sh.data_out, &sh.data_dropped, &sh.data_out_duration] {
-            r.tick(sh.cfg.shard_update_interval);
-        }
-        let q = &sh.cfg.queue;
-        let current = sh.current_set().len();
-        let inputs = ReshardInputs {
-            current,
-            min_shards: q.min_shards,
-            max_shards: q.max_shards,
-            in_rate: sh.data_in.rate(),
-            out_rate: sh.data_out.rate(),
-            dropped_rate: sh.data_dropped.rate(),
-            out_duration_rate: sh.data_out_duration.rate(),
-            highest_recv_s: sh.metrics.highest_read_s.load(Relaxed),
-            highest_sent_s: sh.metrics.highest_sent_s.load(Relaxed),
-        };
-        let (n, raw) = desired_shards(&inputs);
-        if let Some(raw) = raw {
-            sh.metrics.set_desired(raw);
-        }
-        let now = now_ms() as f64 / 1000.0;
-        let paused_until = sh.reshard_paused_until_ms.load(Relaxed) as f64 / 1000.0;
-        let window = sh.cfg.shard_update_interval;
-        if should_reshard(n, current, sh.last_send_s.load(Relaxed), paused_until, now, window) {
-            sh.reshard(n);
-        }
-    }
 }

@@ -6,7 +6,7 @@ use crate::config::Protocol;
 use crate::encode::{BatchStats, RequestEncoder};
 use crate::item::{Item, KindCounts};
 use crate::metrics::DropReason;
-use crate::queue::{now_ms, Shared};
+use crate::shared::{now_ms, Shared};
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Instant;
 

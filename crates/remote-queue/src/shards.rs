@@ -6,8 +6,8 @@
 //! reaches the WAL reader. A closed shard takes nothing; its thread sends what is left and exits.
 
 use crate::item::{Item, KindCounts};
-use crate::queue::Shared;
 use crate::send::{send_batch, Outcome};
+use crate::shared::Shared;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};

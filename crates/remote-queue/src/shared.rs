@@ -1,0 +1,207 @@
+//! State shared by the caller's thread, the shard threads, the resharding thread and the
+//! metadata thread, and the two background loops.
+
+use crate::ack::AckTracker;
+use crate::client::Transport;
+use crate::config::{EndpointConfig, Protocol};
+use crate::item::Item;
+use crate::metrics::QueueMetrics;
+use crate::reshard::{desired_shards, should_reshard, EwmaRate, ReshardInputs};
+use crate::series::SeriesCache;
+use crate::shards::ShardSet;
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Buffers of the append path: candidates, items still to enqueue, per-shard buckets.
+pub(crate) type AppendScratch = (Vec<Item>, VecDeque<Item>, Vec<VecDeque<Item>>);
+
+/// State shared by the caller's thread, the shard threads and the resharding thread.
+pub(crate) struct Shared {
+    pub(crate) cfg: EndpointConfig,
+    pub(crate) cache: RwLock<SeriesCache>,
+    pub(crate) tracker: AckTracker,
+    pub(crate) metrics: QueueMetrics,
+    pub(crate) transport: Box<dyn Transport>,
+    pub(crate) protocol: AtomicU8,
+    pub(crate) hard_stop: AtomicBool,
+    pub(crate) stopping: AtomicBool,
+    pub(crate) sleeper: (Mutex<()>, Condvar),
+    pub(crate) space: (Mutex<u64>, Condvar),
+    pub(crate) shards: Mutex<Arc<ShardSet>>,
+    pub(crate) reshard_lock: Mutex<()>,
+    pub(crate) reshard_wake: (Mutex<()>, Condvar),
+    pub(crate) data_in: EwmaRate,
+    pub(crate) data_out: EwmaRate,
+    pub(crate) data_dropped: EwmaRate,
+    pub(crate) data_out_duration: EwmaRate,
+    pub(crate) last_send_s: AtomicI64,
+    pub(crate) reshard_paused_until_ms: AtomicI64,
+    pub(crate) pending_resets: Mutex<VecDeque<(u64, u64)>>,
+    pub(crate) scratch: Mutex<AppendScratch>,
+}
+
+impl Shared {
+    pub(crate) fn cache_read(&self) -> RwLockReadGuard<'_, SeriesCache> {
+        self.cache.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn cache_write(&self) -> std::sync::RwLockWriteGuard<'_, SeriesCache> {
+        self.cache.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn protocol(&self) -> Protocol {
+        if self.protocol.load(Relaxed) == 2 {
+            Protocol::V2
+        } else {
+            Protocol::V1
+        }
+    }
+
+    /// Remembers a 415 fallback to 1.0 for this endpoint.
+    pub(crate) fn downgrade(&self) {
+        self.protocol.store(1, Relaxed);
+    }
+
+    pub(crate) fn notify_space(&self) {
+        *lock(&self.space.0) += 1;
+        self.space.1.notify_all();
+    }
+
+    pub(crate) fn pause_resharding(&self, d: Duration) {
+        self.reshard_paused_until_ms.fetch_max(now_ms() + d.as_millis() as i64, Relaxed);
+    }
+
+    /// Sleeps `d` unless a hard stop comes first; false on hard stop.
+    pub(crate) fn sleep_unless_hard_stop(&self, d: Duration) -> bool {
+        let end = Instant::now() + d;
+        let mut g = lock(&self.sleeper.0);
+        loop {
+            if self.hard_stop.load(SeqCst) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= end {
+                return true;
+            }
+            g = self.sleeper.1.wait_timeout(g, end - now).unwrap_or_else(|p| p.into_inner()).0;
+        }
+    }
+
+    pub(crate) fn current_set(&self) -> Arc<ShardSet> {
+        lock(&self.shards).clone()
+    }
+
+    /// Stops the current shard set completely, then starts `n` shards. Nothing queued is lost and
+    /// per-series order holds: the new set starts only after the old one sent everything.
+    pub(crate) fn reshard(self: &Arc<Self>, n: usize) {
+        let _one_at_a_time = lock(&self.reshard_lock);
+        let old = self.current_set();
+        if old.len() == n || self.stopping.load(SeqCst) {
+            return;
+        }
+        log::info!("remote storage resharding from {} to {}", old.len(), n);
+        old.close();
+        old.wait_exited(None);
+        let mut cur = lock(&self.shards);
+        if self.stopping.load(SeqCst) {
+            return;
+        }
+        *cur = ShardSet::start(self, n);
+        drop(cur);
+        self.notify_space();
+    }
+
+    pub(crate) fn hard_stop_now(&self) {
+        self.hard_stop.store(true, SeqCst);
+        let _g = lock(&self.sleeper.0);
+        self.sleeper.1.notify_all();
+    }
+
+    /// Runs deferred series garbage collection whose items have all been finished.
+    pub(crate) fn run_gc(&self) {
+        let oldest = self.tracker.oldest_outstanding();
+        let mut due = Vec::new();
+        {
+            let mut p = lock(&self.pending_resets);
+            while p.front().is_some_and(|&(_, seq)| seq <= oldest) {
+                if let Some((segment, _)) = p.pop_front() {
+                    due.push(segment);
+                }
+            }
+        }
+        if let Some(&segment) = due.iter().max() {
+            let mut c = self.cache_write();
+            c.reset(segment);
+            self.metrics.series_cached.store(c.len() as u64, Relaxed);
+        }
+    }
+}
+
+/// Sends 1.0 metadata every `send_interval` until the queue stops.
+pub(crate) fn metadata_loop(sh: &Arc<Shared>) {
+    loop {
+        {
+            let g = lock(&sh.reshard_wake.0);
+            if sh.stopping.load(SeqCst) {
+                return;
+            }
+            let _ = sh.reshard_wake.1.wait_timeout(g, sh.cfg.metadata.send_interval);
+        }
+        if sh.stopping.load(SeqCst) || !crate::metadata::send_all(sh) {
+            return;
+        }
+    }
+}
+
+pub(crate) fn reshard_loop(sh: &Arc<Shared>) {
+    loop {
+        {
+            let g = lock(&sh.reshard_wake.0);
+            if sh.stopping.load(SeqCst) {
+                return;
+            }
+            let _ = sh.reshard_wake.1.wait_timeout(g, sh.cfg.shard_update_interval);
+        }
+        if sh.stopping.load(SeqCst) {
+            return;
+        }
+        for r in [&sh.data_in, &sh.data_out, &sh.data_dropped, &sh.data_out_duration] {
+            r.tick(sh.cfg.shard_update_interval);
+        }
+        let q = &sh.cfg.queue;
+        let current = sh.current_set().len();
+        let inputs = ReshardInputs {
+            current,
+            min_shards: q.min_shards,
+            max_shards: q.max_shards,
+            in_rate: sh.data_in.rate(),
+            out_rate: sh.data_out.rate(),
+            dropped_rate: sh.data_dropped.rate(),
+            out_duration_rate: sh.data_out_duration.rate(),
+            highest_recv_s: sh.metrics.highest_read_s.load(Relaxed),
+            highest_sent_s: sh.metrics.highest_sent_s.load(Relaxed),
+        };
+        let (n, raw) = desired_shards(&inputs);
+        if let Some(raw) = raw {
+            sh.metrics.set_desired(raw);
+        }
+        let now = now_ms() as f64 / 1000.0;
+        let paused_until = sh.reshard_paused_until_ms.load(Relaxed) as f64 / 1000.0;
+        let window = sh.cfg.shard_update_interval;
+        if should_reshard(n, current, sh.last_send_s.load(Relaxed), paused_until, now, window) {
+            sh.reshard(n);
+        }
+    }
+}

@@ -139,6 +139,11 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    if std::env::var_os("RQ_BENCH_V1_ONLY").is_some() {
+        let (v1, _) = encode_rate(Protocol::V1);
+        println!("v1 {:.2} M/s", v1 / 1e6);
+        return;
+    }
     if std::env::var_os("RQ_BENCH_E2E_ONLY").is_some() {
         let (e2e, cpu_per_m) = end_to_end();
         println!("end to end {:.2} M/s, {cpu_per_m:.3} CPU s per million", e2e / 1e6);

@@ -118,14 +118,16 @@ pub(crate) fn admit<'c>(
     Some(ids)
 }
 
-/// `prometheus.WriteRequest`: one `TimeSeries` per item, labels written from the interner.
+/// `prometheus.WriteRequest`: one `TimeSeries` per item, labels copied from the interned pairs.
 fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut Vec<u8>) -> BatchStats {
     let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
     for item in items {
         let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
         let ts = begin_len(buf, 1);
-        for (n, v) in LabelIds::new(ids) {
-            put_label_prefixed(buf, cache.interner.get_prefixed(n), cache.interner.get_prefixed(v));
+        for p in LabelIds::new(ids) {
+            // `TimeSeries.labels` (field 1) + the interned, length-prefixed `Label` body.
+            buf.push(0x0a);
+            buf.extend_from_slice(cache.pairs.get_prefixed(p));
         }
         match &item.payload {
             Payload::Sample(v) => put_sample(buf, 2, *v, item.t, 0),
@@ -144,19 +146,6 @@ fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut
         end_len(buf, ts);
     }
     stats
-}
-
-/// A `Label` as `TimeSeries.labels` (field 1) from length-prefixed name and value.
-#[inline]
-fn put_label_prefixed(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
-    let len = 2 + name.len() + value.len();
-    buf.reserve(len + 6);
-    buf.push(0x0a);
-    put_uvarint(buf, len as u64);
-    buf.push(0x0a);
-    buf.extend_from_slice(name);
-    buf.push(0x12);
-    buf.extend_from_slice(value);
 }
 
 /// A `Label { name = 1; value = 2 }` as field `field`.

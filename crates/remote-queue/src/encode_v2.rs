@@ -1,29 +1,30 @@
 //! Remote write 2.0: `io.prometheus.write.v2.Request` with a per-request symbols table.
 //!
-//! Label strings are interned in the series cache, so a symbol's index is found by the string's
-//! [`SymbolId`] in a stamped array (no hashing, no clearing between requests). Only exemplar
-//! labels, which are not interned, go through a small per-request hash map.
+//! Labels are interned as (name, value) pairs in the series cache; the first time a pair occurs
+//! in a request its two strings are looked up in the request's string table, after that the pair
+//! id alone finds both symbol indices. The table's size follows the request, not the cache.
 
 use crate::encode::{admit, put_float_histogram, put_histogram, put_sample, BatchStats};
 use crate::intern::SymbolId;
 use crate::item::{Item, Payload};
 use crate::proto::*;
-use crate::series::RefHasher;
-use crate::series::{LabelIds, SeriesCache};
+use crate::series::{split_pair, LabelIds, RefHasher, SeriesCache};
+use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
+use std::hash::{BuildHasher, BuildHasherDefault};
 
 /// Per-shard 2.0 encoding state.
 #[derive(Default)]
 pub(crate) struct SymbolTable {
     /// Encoded `symbols` fields (field 4), in index order.
     symbols: Vec<u8>,
-    count: u32,
-    /// Symbol index by interned id, for this request only: its size follows the request, not
-    /// the number of strings in the cache (an id-indexed array would cost every shard 8 bytes
-    /// per cached string).
-    by_id: HashMap<SymbolId, u32, BuildHasherDefault<RefHasher>>,
-    other: HashMap<Vec<u8>, u32>,
+    /// Where each symbol's string lies inside `symbols`.
+    spans: Vec<(usize, usize)>,
+    /// Symbol indices, hashed by their string.
+    table: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+    /// Symbol indices of the name and value of pairs already seen in this request.
+    by_pair: HashMap<SymbolId, (u32, u32), BuildHasherDefault<RefHasher>>,
     series: Vec<u8>,
     refs: Vec<u32>,
 }
@@ -31,49 +32,50 @@ pub(crate) struct SymbolTable {
 impl SymbolTable {
     fn reset(&mut self) {
         self.symbols.clear();
-        self.other.clear();
-        self.by_id.clear();
-        self.count = 0;
-        // symbols[0] is always "".
-        self.push(b"");
+        self.spans.clear();
+        self.table.clear();
+        self.by_pair.clear();
+        // symbols[0] is always "" (repeated string elements are written even when empty).
+        self.symbols.extend_from_slice(&[0x22, 0]);
+        self.spans.push((2, 0));
     }
 
-    fn push(&mut self, s: &[u8]) -> u32 {
-        // Repeated string elements are written even when empty.
-        put_tag(&mut self.symbols, 4, WIRE_LEN);
-        put_uvarint(&mut self.symbols, s.len() as u64);
-        self.symbols.extend_from_slice(s);
-        self.count += 1;
-        self.count - 1
-    }
-
-    fn push_prefixed(&mut self, prefixed: &[u8]) -> u32 {
-        self.symbols.push(0x22);
-        self.symbols.extend_from_slice(prefixed);
-        self.count += 1;
-        self.count - 1
-    }
-
-    #[inline]
-    fn interned(&mut self, cache: &SeriesCache, id: SymbolId) -> u32 {
-        if let Some(&r) = self.by_id.get(&id) {
-            return r;
-        }
-        let s = cache.interner.get_prefixed(id);
-        let r = if s == [0] { 0 } else { self.push_prefixed(s) };
-        self.by_id.insert(id, r);
-        r
-    }
-
-    fn bytes(&mut self, s: &[u8]) -> u32 {
+    /// The symbol index of `s`, adding it if new; "" is always 0.
+    fn sym(&mut self, s: &[u8]) -> u32 {
         if s.is_empty() {
             return 0;
         }
-        if let Some(&r) = self.other.get(s) {
+        let hash = self.hasher.hash_one(s);
+        let (symbols, spans) = (&self.symbols, &self.spans);
+        let found = self.table.find(hash, |&i| {
+            let (start, len) = spans[i as usize];
+            &symbols[start..start + len] == s
+        });
+        if let Some(&i) = found {
+            return i;
+        }
+        put_tag(&mut self.symbols, 4, WIRE_LEN);
+        put_uvarint(&mut self.symbols, s.len() as u64);
+        let start = self.symbols.len();
+        self.symbols.extend_from_slice(s);
+        let i = self.spans.len() as u32;
+        self.spans.push((start, s.len()));
+        let (symbols, spans, hasher) = (&self.symbols, &self.spans, &self.hasher);
+        self.table.insert_unique(hash, i, |&j| {
+            let (start, len) = spans[j as usize];
+            hasher.hash_one(&symbols[start..start + len])
+        });
+        i
+    }
+
+    #[inline]
+    fn pair(&mut self, cache: &SeriesCache, id: SymbolId) -> (u32, u32) {
+        if let Some(&r) = self.by_pair.get(&id) {
             return r;
         }
-        let r = self.push(s);
-        self.other.insert(s.to_vec(), r);
+        let (name, value) = split_pair(cache.pairs.get(id));
+        let r = (self.sym(name), self.sym(value));
+        self.by_pair.insert(id, r);
         r
     }
 
@@ -94,15 +96,15 @@ impl SymbolTable {
             let (help, unit, typ) = match meta {
                 Some(m) => {
                     stats.with_metadata += 1;
-                    let help = self.interned(cache, m.help);
-                    let unit = self.interned(cache, m.unit);
+                    let help = self.sym(cache.strings.get(m.help));
+                    let unit = self.sym(cache.strings.get(m.unit));
                     (help, unit, metric_type_enum(m.metric_type))
                 }
                 None => (0, 0, 0),
             };
             self.refs.clear();
-            for (n, v) in LabelIds::new(ids) {
-                let (n, v) = (self.interned(cache, n), self.interned(cache, v));
+            for p in LabelIds::new(ids) {
+                let (n, v) = self.pair(cache, p);
                 self.refs.extend_from_slice(&[n, v]);
             }
             let mut buf = std::mem::take(&mut self.series);
@@ -115,7 +117,7 @@ impl SymbolTable {
                 Payload::Exemplar(e) => {
                     self.refs.clear();
                     for (n, v) in e.labels.iter() {
-                        let (n, v) = (self.bytes(n), self.bytes(v));
+                        let (n, v) = (self.sym(n), self.sym(v));
                         self.refs.extend_from_slice(&[n, v]);
                     }
                     let ex = begin_len(&mut buf, 4);

@@ -5,8 +5,9 @@
 //! the remote-write 2.0 symbols table cheap: mapping id → symbol index is an array lookup, no
 //! hashing per label per sample.
 
+use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 
 /// A symbol id.
 pub(crate) type SymbolId = u32;
@@ -24,12 +25,12 @@ pub(crate) struct Interner {
     table: HashTable<SymbolId>,
     slots: Vec<Slot>,
     free: Vec<SymbolId>,
-    hasher: RandomState,
+    hasher: DefaultHashBuilder,
 }
 
 impl Default for Interner {
     fn default() -> Self {
-        Interner { table: HashTable::new(), slots: Vec::new(), free: Vec::new(), hasher: RandomState::new() }
+        Interner { table: HashTable::new(), slots: Vec::new(), free: Vec::new(), hasher: DefaultHashBuilder::default() }
     }
 }
 

@@ -1,9 +1,11 @@
 //! The series cache: labels by series reference, as the queue sends them (spec §3.1).
 //!
 //! Each series' final label set (external labels merged, relabelled, sorted) is stored as a run of
-//! varint [`SymbolId`]s — name, value, name, value — in one boxed slice. With interned strings a
-//! series costs its hash-map slot, its box and two to six bytes per label; the strings themselves
-//! are shared by every series that uses them.
+//! varint ids of interned **label pairs** in one boxed slice. A pair is interned as the body of
+//! the remote-write 1.0 `Label` message (`0a len name 12 len value`), so `job="api"` is held once
+//! no matter how many series carry it, and writing a label into a 1.0 request is one tag byte and
+//! one copy — no per-string lookups. A series costs its slot, its index entry and one to three
+//! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
 
 use crate::intern::{Interner, SymbolId};
 use crate::relabel::{LabelSet, Relabeler};
@@ -65,7 +67,10 @@ pub(crate) enum Known {
 
 /// Labels (and metadata) by series reference.
 pub(crate) struct SeriesCache {
-    pub(crate) interner: Interner,
+    /// Label pairs, as `Label` message bodies.
+    pub(crate) pairs: Interner,
+    /// Metadata strings (help, unit).
+    pub(crate) strings: Interner,
     /// Ref → slot in `slots`. Queued items carry the slot, so encoding indexes an array instead
     /// of probing a hash map for every point.
     index: RefMap<u32>,
@@ -76,6 +81,7 @@ pub(crate) struct SeriesCache {
     relabel: Relabeler,
     scratch: LabelSet,
     ids: Vec<u8>,
+    pair_buf: Vec<u8>,
 }
 
 impl Known {
@@ -91,7 +97,8 @@ impl Known {
 impl SeriesCache {
     pub(crate) fn new(external: LabelSet, relabel: Relabeler) -> SeriesCache {
         SeriesCache {
-            interner: Interner::default(),
+            pairs: Interner::default(),
+            strings: Interner::default(),
             index: RefMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -100,6 +107,7 @@ impl SeriesCache {
             relabel,
             scratch: LabelSet::default(),
             ids: Vec::new(),
+            pair_buf: Vec::new(),
         }
     }
 
@@ -144,9 +152,8 @@ impl SeriesCache {
         if self.external.is_empty() && self.relabel.is_empty() && is_sorted_unique(labels) {
             // Fast path: the WAL's labels are already sorted and final.
             for l in labels.iter().filter(|l| !l.value.is_empty()) {
-                let (n, v) = (self.interner.intern(l.name), self.interner.intern(l.value));
-                put_uvarint(&mut self.ids, n);
-                put_uvarint(&mut self.ids, v);
+                let id = intern_pair(&mut self.pairs, &mut self.pair_buf, l.name, l.value);
+                put_uvarint(&mut self.ids, id);
             }
             return if self.ids.is_empty() { None } else { Some(self.ids.as_slice().into()) };
         }
@@ -163,9 +170,8 @@ impl SeriesCache {
             return None;
         }
         for (n, v) in self.scratch.iter() {
-            let (n, v) = (self.interner.intern(n), self.interner.intern(v));
-            put_uvarint(&mut self.ids, n);
-            put_uvarint(&mut self.ids, v);
+            let id = intern_pair(&mut self.pairs, &mut self.pair_buf, n, v);
+            put_uvarint(&mut self.ids, id);
         }
         Some(self.ids.as_slice().into())
     }
@@ -174,7 +180,7 @@ impl SeriesCache {
         if let Some(ids) = ids {
             let mut cur = ids;
             while let Some(id) = get_uvarint(&mut cur) {
-                self.interner.release(id);
+                self.pairs.release(id);
             }
         }
     }
@@ -193,12 +199,12 @@ impl SeriesCache {
         for m in metadata {
             let meta = SeriesMetadata {
                 metric_type: m.metric_type,
-                unit: self.interner.intern(m.unit),
-                help: self.interner.intern(m.help),
+                unit: self.strings.intern(m.unit),
+                help: self.strings.intern(m.help),
             };
             if let Some(old) = self.metadata.insert(m.series_ref, meta) {
-                self.interner.release(old.unit);
-                self.interner.release(old.help);
+                self.strings.release(old.unit);
+                self.strings.release(old.help);
             }
         }
     }
@@ -219,16 +225,16 @@ impl SeriesCache {
                 self.free.push(slot);
             }
             if let Some(m) = self.metadata.remove(r) {
-                self.interner.release(m.unit);
-                self.interner.release(m.help);
+                self.strings.release(m.unit);
+                self.strings.release(m.help);
             }
         }
         // Metadata whose series was never stored is collected too.
         let orphans: Vec<SeriesRef> = self.metadata.keys().filter(|r| !self.index.contains_key(r)).copied().collect();
         for r in orphans {
             if let Some(m) = self.metadata.remove(&r) {
-                self.interner.release(m.unit);
-                self.interner.release(m.help);
+                self.strings.release(m.unit);
+                self.strings.release(m.help);
             }
         }
         gone.len()
@@ -264,13 +270,13 @@ impl SeriesCache {
         let mut out = std::collections::BTreeSet::new();
         for (r, m) in &self.metadata {
             let Some(ids) = self.label_ids(*r) else { continue };
-            let name = LabelIds::new(ids).find(|(n, _)| self.interner.get(*n) == b"__name__");
+            let name = LabelIds::new(ids).map(|p| split_pair(self.pairs.get(p))).find(|(n, _)| *n == b"__name__");
             if let Some((_, v)) = name {
                 let key = (
-                    self.interner.get(v).to_vec(),
+                    v.to_vec(),
                     m.metric_type.byte(),
-                    self.interner.get(m.help).to_vec(),
-                    self.interner.get(m.unit).to_vec(),
+                    self.strings.get(m.help).to_vec(),
+                    self.strings.get(m.unit).to_vec(),
                 );
                 out.insert(key);
             }
@@ -301,11 +307,12 @@ impl SeriesCache {
             + self.free.capacity() * 4
             + self.slots.iter().map(|e| e.labels.as_ref().map_or(0, |l| l.len())).sum::<usize>()
             + self.metadata.capacity() * meta_slot
-            + self.interner.heap_bytes()
+            + self.pairs.heap_bytes()
+            + self.strings.heap_bytes()
     }
 }
 
-/// Iterates `(name, value)` of a stored label run.
+/// Iterates the pair ids of a stored label run.
 pub(crate) struct LabelIds<'a> {
     cur: &'a [u8],
 }
@@ -317,13 +324,50 @@ impl<'a> LabelIds<'a> {
 }
 
 impl Iterator for LabelIds<'_> {
-    type Item = (SymbolId, SymbolId);
+    type Item = SymbolId;
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        let n = get_uvarint(&mut self.cur)?;
-        let v = get_uvarint(&mut self.cur)?;
-        Some((n, v))
+        get_uvarint(&mut self.cur)
     }
+}
+
+/// Interns the pair as a `Label` message body: `0a len name 12 len value`.
+fn intern_pair(pairs: &mut Interner, buf: &mut Vec<u8>, name: &[u8], value: &[u8]) -> SymbolId {
+    buf.clear();
+    buf.push(0x0a);
+    crate::proto::put_uvarint(buf, name.len() as u64);
+    buf.extend_from_slice(name);
+    buf.push(0x12);
+    crate::proto::put_uvarint(buf, value.len() as u64);
+    buf.extend_from_slice(value);
+    pairs.intern(buf)
+}
+
+/// Name and value of a `Label` message body made by `intern_pair`.
+#[inline]
+pub(crate) fn split_pair(body: &[u8]) -> (&[u8], &[u8]) {
+    fn field<'a>(cur: &mut &'a [u8]) -> &'a [u8] {
+        let Some((_, rest)) = cur.split_first() else { return &[] };
+        let mut r = rest;
+        let mut len = 0usize;
+        let mut shift = 0;
+        while let Some((&b, tail)) = r.split_first() {
+            r = tail;
+            len |= usize::from(b & 0x7f) << shift;
+            shift += 7;
+            if b < 0x80 || shift > 63 {
+                break;
+            }
+        }
+        let len = len.min(r.len());
+        let (s, tail) = r.split_at(len);
+        *cur = tail;
+        s
+    }
+    let mut cur = body;
+    let name = field(&mut cur);
+    let value = field(&mut cur);
+    (name, value)
 }
 
 fn is_sorted_unique(labels: LabelsRef<'_>) -> bool {
@@ -372,9 +416,9 @@ mod tests {
     fn labels_of(c: &SeriesCache, r: SeriesRef) -> Vec<(String, String)> {
         let ids = c.label_ids(r).unwrap_or_default();
         LabelIds::new(ids)
-            .map(|(n, v)| {
-                let s = |id| String::from_utf8_lossy(c.interner.get(id)).into_owned();
-                (s(n), s(v))
+            .map(|p| {
+                let (n, v) = split_pair(c.pairs.get(p));
+                (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned())
             })
             .collect()
     }
@@ -447,10 +491,12 @@ mod tests {
         assert_eq!(c.metadata_len(), 50);
         assert_eq!(c.known(150), Known::Unknown);
         assert!(matches!(c.known(210), Known::Stored(..)));
-        // Every string of a collected series was released; 50 values + the shared strings remain.
-        assert_eq!(c.interner.len(), 50 + 5);
+        // Every pair of a collected series was released: 50 `i` pairs + the shared name pair.
+        assert_eq!(c.pairs.len(), 50 + 1);
+        assert_eq!(c.strings.len(), 2);
         c.reset(10);
-        assert_eq!(c.interner.len(), 0, "interner hygiene: everything released exactly once");
+        assert_eq!(c.pairs.len(), 0, "interner hygiene: everything released exactly once");
+        assert_eq!(c.strings.len(), 0);
     }
 
     #[test]
@@ -460,7 +506,7 @@ mod tests {
             let l = Labels::from_pairs([("a", format!("v{v}"))]);
             c.store(&[RefSeries { series_ref: 7, labels: l.as_ref() }], 0);
         }
-        assert_eq!(c.interner.len(), 2);
+        assert_eq!(c.pairs.len(), 1);
         assert_eq!(labels_of(&c, 7), pairs(&[("a", "v99")]));
     }
 

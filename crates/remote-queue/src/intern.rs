@@ -1,9 +1,9 @@
 //! A reference-counted string interner with `u32` handles.
 //!
-//! The series cache stores each label set as a short run of varint symbol ids instead of copies
-//! of the strings: `job="node"` is held once no matter how many series carry it. Ids also make
-//! the remote-write 2.0 symbols table cheap: mapping id → symbol index is an array lookup, no
-//! hashing per label per sample.
+//! The series cache stores each label set as a short run of varint ids instead of copies of the
+//! labels (see `series.rs`): `job="node"` is held once no matter how many series carry it. Each
+//! entry keeps its length as a protobuf varint in front, so an encoder copies a whole
+//! length-delimited field body in one piece.
 
 use hashbrown::DefaultHashBuilder;
 use hashbrown::HashTable;

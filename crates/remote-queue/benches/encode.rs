@@ -106,7 +106,6 @@ fn end_to_end() -> (f64, f64) {
         }));
         q.append_samples(&batch, Position { segment: 0, offset: k }).expect("append");
     }
-    eprintln!("appended in {:?}", t0.elapsed());
     let end = Position { segment: 0, offset: rounds };
     q.mark_read(end).expect("mark");
     while q.low_watermark() != Some(end) {

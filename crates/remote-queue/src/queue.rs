@@ -47,6 +47,9 @@ impl Kind {
 /// the points that refer to them. Append calls block while the shards are full (backpressure) and
 /// fail only when the queue is stopping. Everything is sent in the background; ask
 /// [`QueueManager::low_watermark`] how far the remote has acknowledged.
+///
+/// Share it between threads with an `Arc`. Dropping it stops it ([`QueueManager::stop`]), which
+/// may take up to `flush_deadline`.
 pub struct QueueManager {
     shared: Arc<Shared>,
     reshard_thread: Mutex<Option<JoinHandle<()>>>,

@@ -527,6 +527,18 @@ mod tests {
     }
 
     #[test]
+    fn update_segment_protects_from_reset() {
+        let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
+        let a = Labels::from_pairs([("a", "1")]);
+        let b = Labels::from_pairs([("b", "1")]);
+        c.store(&[RefSeries { series_ref: 1, labels: a.as_ref() }, RefSeries { series_ref: 2, labels: b.as_ref() }], 0);
+        c.update_segment([2], 5);
+        assert_eq!(c.reset(3), 1);
+        assert_eq!(c.known(1), Known::Unknown);
+        assert!(matches!(c.known(2), Known::Stored(..)));
+    }
+
+    #[test]
     fn varint_roundtrip() {
         for v in [0u32, 1, 127, 128, 300, 1 << 21, u32::MAX] {
             let mut b = Vec::new();

@@ -350,3 +350,16 @@ fn metrics_of_several_queues_share_family_headers() {
     assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.stdout.is_empty() && out.stderr.is_empty(), "lint: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn status_429_is_retried_after_its_retry_after_by_default() {
+    let rx = Receiver::start(|n, _| if n == 0 { Fault::Status(429, Some("1".into())) } else { Fault::Accept });
+    let q = QueueManager::new(config(&rx.url, Protocol::V1)).expect("queue");
+    store_series(&q, 1);
+    let t0 = Instant::now();
+    append_rounds(&q, 1, 0..1, 1_000_000);
+    assert!(wait_for(Duration::from_secs(5), || rx.accepted().len() == 1));
+    assert!(t0.elapsed() >= Duration::from_secs(1), "waited for Retry-After");
+    let m = q.metrics();
+    assert_eq!((m.samples_retried_total, m.samples_failed_total), (1, 0));
+}

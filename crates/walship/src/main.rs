@@ -278,6 +278,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 cursor_interval: args.cursor_interval,
                 listen: (!args.listen.is_empty()).then(|| args.listen.clone()),
                 progress: args.progress,
+                stall_timeout: args.flush_deadline,
             };
             let (code, summary) = ship::ship(opts)?;
             log::info(

@@ -33,6 +33,9 @@ pub struct ShipOptions {
     pub listen: Option<String>,
     /// Print a progress line to stderr every second.
     pub progress: bool,
+    /// With `once`: give up when no endpoint's cursor has moved for this long (the remote is
+    /// down or refuses everything).
+    pub stall_timeout: Duration,
 }
 
 /// What a run delivered, for the final summary.
@@ -142,8 +145,23 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
 
     let mut last_save = Instant::now();
     let mut last_progress = (Instant::now(), 0u64);
+    let mut last_move = (Instant::now(), Vec::new());
+    let mut stalled = false;
     loop {
         std::thread::sleep(Duration::from_millis(50));
+        if opts.once {
+            let marks: Vec<Option<Position>> = running.iter().map(|r| r.queue.low_watermark()).collect();
+            if marks != last_move.1 {
+                last_move = (Instant::now(), marks);
+            } else if last_move.0.elapsed() >= opts.stall_timeout {
+                log::error(
+                    "Nothing was acknowledged for too long; giving up",
+                    &[("waited", &format!("{:?}", opts.stall_timeout))],
+                );
+                stalled = true;
+                break;
+            }
+        }
         let stopping = stop_all.load(Ordering::Relaxed);
         let all_read = opts.once && running.iter().all(|r| r.thread.as_ref().is_none_or(|t| t.is_finished()));
         if stopping || all_read {
@@ -160,7 +178,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
             print_progress(&running, sent, rate);
         }
     }
-    let interrupted = stop_all.load(Ordering::Relaxed);
+    let interrupted = stop_all.load(Ordering::Relaxed) || stalled;
     if interrupted {
         log::info("Stopping: flushing queues and saving cursors", &[]);
     }

@@ -60,6 +60,7 @@ pub fn run(url: Option<String>, wal_dir: Option<PathBuf>) -> Result<ExitCode, Cl
         cursor_interval: Duration::from_secs(1),
         listen: None,
         progress: true,
+        stall_timeout: Duration::from_secs(60),
     };
     let (code, s) = ship::ship(opts)?;
     let _ = std::fs::remove_dir_all(&state);

@@ -98,7 +98,7 @@ impl QueueManager {
             last_send_s: AtomicI64::new(0),
             reshard_paused_until_ms: AtomicI64::new(0),
             pending_resets: Mutex::new(VecDeque::new()),
-            scratch: Mutex::new((Vec::new(), VecDeque::new(), Vec::new())),
+            scratch: Mutex::new((VecDeque::new(), Vec::new())),
             cfg,
         });
         *lock(&shared.shards) = ShardSet::start(&shared, min_shards);
@@ -235,15 +235,15 @@ impl QueueManager {
         };
         let v1 = sh.protocol() == Protocol::V1;
         let mut scratch = lock(&sh.scratch);
-        let (items, remaining, buckets) = &mut *scratch;
-        items.clear();
+        let (remaining, buckets) = &mut *scratch;
+        remaining.clear();
         let mut highest = 0;
+        let mut highest_read = 0;
         {
             let cache = sh.cache_read();
             for x in src {
                 let (r, t) = key(x);
-                m.items_in.add(&one);
-                QueueMetrics::raise(&m.highest_read_s, t);
+                highest_read = highest_read.max(t);
                 if floor.is_some_and(|f| t < f) {
                     m.dropped(DropReason::TooOld).add(&one);
                     continue;
@@ -256,7 +256,7 @@ impl QueueManager {
                     Known::Stored(slot, slot_gen) => {
                         let (st, payload) = make(x);
                         highest = highest.max(t);
-                        items.push(Item { series: r, slot, slot_gen, ack: 0, t, st, payload });
+                        remaining.push_back(Item { series: r, slot, slot_gen, ack: 0, t, st, payload });
                     }
                     Known::Dropped => {
                         m.dropped(DropReason::DroppedSeries).add(&one);
@@ -270,19 +270,25 @@ impl QueueManager {
                 }
             }
         }
-        sh.data_in.incr(src.len() as u64);
-        let seq = sh.tracker.register(pos, items.len() as u64);
-        if items.is_empty() {
+        // Counters once per call, not per point: these atomics are shared with the shard threads.
+        let n_in = src.len() as u64;
+        m.items_in.add(&KindCounts {
+            samples: one.samples * n_in,
+            exemplars: one.exemplars * n_in,
+            histograms: one.histograms * n_in,
+        });
+        QueueMetrics::raise(&m.highest_read_s, highest_read);
+        sh.data_in.incr(n_in);
+        let seq = sh.tracker.register(pos, remaining.len() as u64);
+        if remaining.is_empty() {
             return Ok(());
         }
-        let counts = KindCounts::of(items);
+        for i in remaining.iter_mut() {
+            i.ack = seq;
+        }
+        let counts = KindCounts::of(remaining.make_contiguous());
         m.pending.add(&counts, 1);
         QueueMetrics::raise(&m.highest_enqueued_s, highest);
-        remaining.clear();
-        remaining.extend(items.drain(..).map(|mut i| {
-            i.ack = seq;
-            i
-        }));
         let first_wait = if kind == Kind::Exemplar { sh.cfg.queue.min_backoff } else { Duration::from_millis(5) };
         self.enqueue(remaining, buckets, first_wait)
     }

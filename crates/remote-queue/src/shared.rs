@@ -24,8 +24,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// Buffers of the append path: candidates, items still to enqueue, per-shard buckets.
-pub(crate) type AppendScratch = (Vec<Item>, VecDeque<Item>, Vec<VecDeque<Item>>);
+/// Buffers of the append path: items still to enqueue, per-shard buckets.
+pub(crate) type AppendScratch = (VecDeque<Item>, Vec<VecDeque<Item>>);
 
 /// State shared by the caller's thread, the shard threads and the resharding thread.
 pub(crate) struct Shared {

@@ -128,6 +128,11 @@ fn row(name: &str, d: Duration, samples: Option<u64>, bytes: u64, note: &str) {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench targets too, unoptimised: measure only under `cargo bench`.
+    if !std::env::args().any(|a| a == "--bench") {
+        eprintln!("benchmark not run: use `cargo bench`");
+        return;
+    }
     let root = target_dir().join("bench-wal");
     println!(
         "benchmark WAL: 100k series x 10 labels, 120 scrapes, 1,000 samples per record (12M samples); under {}",

@@ -174,11 +174,12 @@ impl Framing {
         if pad == 0 {
             return false;
         }
+        // Turning a mapping into a window moves `start` and `end`: read them only afterwards.
+        let len = self.window_mut().len();
         let (start, end) = (self.start, self.end);
-        let window = self.window_mut();
-        if window.len() - end < pad {
-            window.copy_within(start..end, 0);
-            self.end -= self.start;
+        if len - end < pad {
+            self.window_mut().copy_within(start..end, 0);
+            self.end -= start;
             self.start = 0;
         }
         let end = self.end;

@@ -5,76 +5,15 @@
 //! Peer tests pass with a "skipped" line when the binary is missing, unless
 //! `WALSHIP_REQUIRE_PEERS` is set (as `cargo xtask ci` does).
 
+mod common;
+
+use common::*;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn testdata() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata")
-}
-
-fn walship() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_walship"))
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn have(bin: &str) -> bool {
-    let found = Command::new(bin).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok();
-    if !found {
-        assert!(std::env::var_os("WALSHIP_REQUIRE_PEERS").is_none(), "{bin} is required but not installed");
-        eprintln!("skipped: {bin} not installed");
-    }
-    found
-}
-
-fn http(port: u16, method: &str, path: &str) -> Option<(u16, Vec<u8>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n").ok()?;
-    let mut buf = Vec::new();
-    s.read_to_end(&mut buf).ok()?;
-    let code = std::str::from_utf8(buf.get(9..12)?).ok()?.parse().ok()?;
-    let at = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
-    Some((code, buf[at + 4..].to_vec()))
-}
-
-fn wait_for(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn victoria_metrics(dir: &Path) -> (Killed, u16) {
-    let port = free_port();
-    let child = Command::new("victoria-metrics")
-        .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-        .arg(format!("-storageDataPath={}", dir.join("vm").display()))
-        .arg("-retentionPeriod=100y")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let vm = Killed(child);
-    wait_for("VictoriaMetrics", 30, || http(port, "GET", "/health").is_some_and(|r| r.0 == 200));
-    (vm, port)
-}
 
 /// Samples per metric name in VictoriaMetrics (stale markers excluded), via its export API.
 fn vm_counts(port: u16) -> BTreeMap<String, u64> {

@@ -1,0 +1,277 @@
+//! End to end, against real peers (Debian packages `prometheus`, `prometheus-node-exporter`,
+//! `victoria-metrics`), all on 127.0.0.1: Prometheus 2.42 scrapes a synthetic target,
+//! node_exporter and itself every second, writing its WAL with 10 MB segments and 1-minute blocks.
+//! walship tails that WAL into two endpoints at once — VictoriaMetrics and a second Prometheus
+//! with its remote-write receiver — while walship is killed with SIGKILL and restarted, and
+//! VictoriaMetrics is stopped for 20 s and restarted. Afterwards every sample the first Prometheus
+//! holds for the window must be in both receivers: zero missing.
+//!
+//! `WALSHIP_E2E_SECONDS` (default 90) sets the length; the kill and the outage scale with it.
+//! Skipped (with a line saying so) without the peers, unless `WALSHIP_REQUIRE_PEERS` is set.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::process::{Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+type Key = BTreeMap<String, String>;
+
+fn now_ms() -> i64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_millis() as i64
+}
+
+fn encode(q: &str) -> String {
+    q.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// A scrape target with `n` series (counters and gauges); a tenth of them exist only during
+/// alternate 30-second periods, so series die and come back as in real life.
+fn synthetic_target(n: usize) -> (u16, std::thread::JoinHandle<()>, std::sync::Arc<tiny_http::Server>) {
+    let server = std::sync::Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+    let port = server.server_addr().to_ip().unwrap().port();
+    let s = server.clone();
+    let h = std::thread::spawn(move || {
+        for req in s.incoming_requests() {
+            let t = now_ms();
+            let mut body = String::with_capacity(n * 80);
+            body.push_str("# TYPE synth_requests_total counter\n");
+            for i in 0..n {
+                if i % 10 == 0 && (t / 30_000) % 2 == 1 {
+                    continue;
+                }
+                let v = (t / 1000) as usize * (i % 7 + 1) + i;
+                body.push_str(&format!(
+                    "synth_requests_total{{path=\"/api/v{}/item\",code=\"{}\",shard=\"{i}\"}} {v}\n",
+                    i % 5,
+                    200 + i % 3
+                ));
+            }
+            body.push_str(&format!("synth_temperature_celsius {}\n", (t % 10_000) as f64 / 100.0));
+            let _ = req.respond(tiny_http::Response::from_string(body));
+        }
+    });
+    (port, h, server)
+}
+
+/// Samples of every series in (t0, t1] held by Prometheus at `port` (NaN values left out).
+fn prometheus_samples(port: u16, t0: i64, t1: i64) -> HashMap<Key, HashSet<i64>> {
+    let q = encode(&format!("{{__name__=~\".+\"}}[{}ms]", t1 - t0 + 5_000));
+    let (code, body) =
+        http(port, "GET", &format!("/api/v1/query?query={q}&time={}.{:03}", t1 / 1000, t1 % 1000)).expect("query");
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let mut out: HashMap<Key, HashSet<i64>> = HashMap::new();
+    for r in v["data"]["result"].as_array().unwrap() {
+        let key: Key = serde_json::from_value(r["metric"].clone()).unwrap();
+        let set = out.entry(key).or_default();
+        for x in r["values"].as_array().unwrap() {
+            let t = (x[0].as_f64().unwrap() * 1000.0).round() as i64;
+            if x[1] != "NaN" && t > t0 && t <= t1 {
+                set.insert(t);
+            }
+        }
+    }
+    out
+}
+
+fn vm_samples(port: u16, t0: i64, t1: i64) -> HashMap<Key, HashSet<i64>> {
+    let _ = http(port, "GET", "/internal/force_flush");
+    let q = format!(
+        "/api/v1/export?match%5B%5D={}&start={}&end={}",
+        encode("{__name__=~\".+\"}"),
+        t0 / 1000,
+        t1 / 1000 + 1
+    );
+    let (code, body) = http(port, "GET", &q).expect("export");
+    assert_eq!(code, 200);
+    let mut out: HashMap<Key, HashSet<i64>> = HashMap::new();
+    for line in body.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let r: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let key: Key = serde_json::from_value(r["metric"].clone()).unwrap();
+        let set = out.entry(key).or_default();
+        for (t, v) in r["timestamps"].as_array().unwrap().iter().zip(r["values"].as_array().unwrap()) {
+            let t = t.as_i64().unwrap();
+            if !v.is_null() && t > t0 && t <= t1 {
+                set.insert(t);
+            }
+        }
+    }
+    out
+}
+
+/// (series, samples, missing, extra) of `got` against `want`.
+fn compare(
+    want: &HashMap<Key, HashSet<i64>>,
+    got: &HashMap<Key, HashSet<i64>>,
+    name: &str,
+) -> (usize, usize, usize, usize) {
+    let (mut total, mut missing, mut extra) = (0, 0, 0);
+    let mut worst: Vec<(usize, String)> = Vec::new();
+    for (k, ts) in want {
+        total += ts.len();
+        let g = got.get(k);
+        let miss = ts.iter().filter(|t| !g.is_some_and(|g| g.contains(t))).count();
+        if miss > 0 {
+            worst.push((miss, k.get("__name__").cloned().unwrap_or_default()));
+        }
+        missing += miss;
+    }
+    for (k, ts) in got {
+        extra += ts.iter().filter(|t| !want.get(k).is_some_and(|w| w.contains(t))).count();
+    }
+    worst.sort_by(|a, b| b.cmp(a));
+    for (n, m) in worst.iter().take(5) {
+        eprintln!("e2e ({name}): missing {n} samples of {m}");
+    }
+    (want.len(), total, missing, extra)
+}
+
+#[test]
+fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
+    if !have("prometheus") || !have("prometheus-node-exporter") || !have("victoria-metrics") {
+        return;
+    }
+    let secs: u64 = std::env::var("WALSHIP_E2E_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(90);
+    let (kill_at, stop_vm_at, outage) = (secs * 4 / 9, secs * 6 / 9, (secs * 2 / 9).min(20));
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (synth_port, _synth, synth) = synthetic_target(2_000);
+    let (node_port, prom_port, rx_port, vm_port) = (free_port(), free_port(), free_port(), free_port());
+    let mut vm = Some(victoria_metrics_at(dir, vm_port));
+    let _node = Killed(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let scrape = format!(
+        "scrape_configs:\n  - {{job_name: synth, static_configs: [{{targets: ['127.0.0.1:{synth_port}']}}]}}\n  - {{job_name: node, static_configs: [{{targets: ['127.0.0.1:{node_port}']}}]}}\n  - {{job_name: prometheus, static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]}}\n"
+    );
+    let config = dir.join("prometheus.yml");
+    std::fs::write(&config, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n{scrape}")).unwrap();
+    // The receiving Prometheus scrapes nothing.
+    std::fs::write(dir.join("rx.yml"), "global: {scrape_interval: 1m}\n").unwrap();
+    let _rx = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", dir.join("rx.yml").display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("rx").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{rx_port}"))
+            .arg("--web.enable-remote-write-receiver")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("rx.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // The source Prometheus: small segments and short blocks, so segments roll over.
+    let prom = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .args([
+                "--storage.tsdb.wal-segment-size=10MB",
+                "--storage.tsdb.min-block-duration=1m",
+                "--storage.tsdb.max-block-duration=2m",
+                "--web.enable-lifecycle",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
+    wait_for("receiving Prometheus", 30, || http(rx_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = now_ms();
+    let rw = dir.join("walship.yml");
+    std::fs::write(
+        &rw,
+        format!(
+            "remote_write:\n  - url: http://127.0.0.1:{vm_port}/api/v1/write\n    name: vm\n    queue_config: {{batch_send_deadline: 1s, max_backoff: 1s}}\n  - url: http://127.0.0.1:{rx_port}/api/v1/write\n    name: prometheus\n    queue_config: {{batch_send_deadline: 1s, max_backoff: 1s}}\n"
+        ),
+    )
+    .unwrap();
+    let start_walship = || {
+        Killed(
+            walship()
+                .arg("ship")
+                .arg("--wal-dir")
+                .arg(dir.join("data"))
+                .arg("--config.file")
+                .arg(&rw)
+                .arg(format!("--start={}", t0 - 2_000))
+                .args(["--cursor.save-interval=1s", "--web.listen-address="])
+                .arg("--state-dir")
+                .arg(dir.join("state"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("walship.log")).unwrap())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut ship = start_walship();
+    for s in 1..=secs {
+        std::thread::sleep(Duration::from_secs(1));
+        if s == kill_at {
+            let _ = ship.0.kill(); // SIGKILL
+            let _ = ship.0.wait();
+            std::thread::sleep(Duration::from_secs(2));
+            ship = start_walship();
+            eprintln!("e2e: walship killed with SIGKILL and restarted at {s}s");
+        }
+        if s == stop_vm_at {
+            vm = None;
+            eprintln!("e2e: VictoriaMetrics stopped at {s}s");
+        }
+        if s == stop_vm_at + outage {
+            vm = Some(victoria_metrics_at(dir, vm_port));
+            eprintln!("e2e: VictoriaMetrics restarted at {s}s");
+        }
+    }
+    // Stop scraping (the WAL stops growing), then let walship drain.
+    std::fs::write(&config, "global: {scrape_interval: 1s}\n").unwrap();
+    let _ = http(prom_port, "POST", "/-/reload");
+    std::thread::sleep(Duration::from_secs(2));
+    let t1 = now_ms();
+    std::thread::sleep(Duration::from_secs(20));
+    let wal: Vec<String> = std::fs::read_dir(dir.join("data/wal"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    eprintln!("e2e: WAL at end: {wal:?}");
+    let want = prometheus_samples(prom_port, t0, t1);
+    let from_vm = vm_samples(vm_port, t0, t1);
+    let from_rx = prometheus_samples(rx_port, t0, t1);
+    drop(ship);
+    drop(prom);
+    drop(vm);
+    synth.unblock();
+    let log = std::fs::read_to_string(dir.join("walship.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+    let mut failed = false;
+    for (name, got) in [("victoria-metrics", &from_vm), ("prometheus receiver", &from_rx)] {
+        let (series, samples, missing, extra) = compare(&want, got, name);
+        eprintln!("e2e: {name}: {series} series, {samples} samples, missing {missing}, extra {extra}");
+        failed |= missing > 0;
+        assert!(samples > 1_000 * secs as usize, "too few samples in the window: {samples}");
+    }
+    if failed {
+        eprintln!(
+            "{}",
+            log.lines().rev().take(40).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    assert!(!failed, "samples missing");
+}

@@ -143,6 +143,11 @@ fn main() {
         println!("v1 {:.2} M/s", v1 / 1e6);
         return;
     }
+    if std::env::var_os("RQ_BENCH_V2_ONLY").is_some() {
+        let (v2, _) = encode_rate(Protocol::V2);
+        println!("v2 {:.2} M/s", v2 / 1e6);
+        return;
+    }
     if std::env::var_os("RQ_BENCH_E2E_ONLY").is_some() {
         let (e2e, cpu_per_m) = end_to_end();
         println!("end to end {:.2} M/s, {cpu_per_m:.3} CPU s per million", e2e / 1e6);

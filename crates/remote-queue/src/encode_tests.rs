@@ -264,3 +264,23 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn long_label_sets_use_multi_byte_lengths() {
+    // 100 labels: the 2.0 labels_refs field and the 1.0 TimeSeries exceed one-byte lengths.
+    let labels: Vec<(String, String)> = (0..100).map(|i| (format!("l{i:03}"), format!("value-{i}"))).collect();
+    let cache = cache_with(&[(1, labels.clone())]);
+    let mut enc = RequestEncoder::default();
+    let items = vec![sample(1, 5, 1.0), sample(1, 6, 2.0)];
+    let mut want = labels;
+    want.push(("cluster".into(), "c1".into()));
+    want.sort();
+    let _ = enc.encode(Protocol::V2, &items, &cache, None);
+    let v2 = pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    assert_eq!(v2.timeseries.len(), 2);
+    assert_eq!(v2.resolve(&v2.timeseries[1].labels_refs).unwrap_or_default(), want);
+    let _ = enc.encode(Protocol::V1, &items, &cache, None);
+    let v1 = pb::v1::WriteRequest::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    assert_eq!(pairs(&v1.timeseries[1].labels), want);
+    assert_eq!(v1.timeseries[1].samples[0].timestamp, 6);
+}

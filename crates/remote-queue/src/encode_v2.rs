@@ -127,11 +127,14 @@ impl SymbolTable {
                     end_len(&mut buf, ex);
                 }
             }
-            let md = begin_len(&mut buf, 5);
+            // Metadata is tiny: its length is known up front.
+            let field_len = |v: u64| if v == 0 { 0 } else { 1 + uvarint_len(v) };
+            let md_len = field_len(typ) + field_len(u64::from(help)) + field_len(u64::from(unit));
+            put_tag(&mut buf, 5, WIRE_LEN);
+            put_uvarint(&mut buf, md_len as u64);
             put_int(&mut buf, 1, typ);
             put_int(&mut buf, 3, u64::from(help));
             put_int(&mut buf, 4, u64::from(unit));
-            end_len(&mut buf, md);
             end_len(&mut buf, ts);
             self.series = buf;
         }
@@ -145,16 +148,25 @@ fn put_packed_u32(buf: &mut Vec<u8>, field: u32, vals: &[u32]) {
     if vals.is_empty() {
         return;
     }
-    let len: usize = vals.iter().map(|&v| if v < 0x80 { 1 } else { uvarint_len(u64::from(v)) }).sum();
     put_tag(buf, field, WIRE_LEN);
-    buf.reserve(len + 5);
-    put_uvarint(buf, len as u64);
+    // One pass: a one-byte length slot, patched afterwards (label refs rarely need more).
+    buf.reserve(vals.len() * 5 + 1);
+    let slot = buf.len();
+    buf.push(0);
     for &v in vals {
         if v < 0x80 {
             buf.push(v as u8);
         } else {
             put_uvarint(buf, u64::from(v));
         }
+    }
+    let len = buf.len() - slot - 1;
+    if len < 0x80 {
+        buf[slot] = len as u8;
+    } else {
+        let mut prefix = Vec::with_capacity(5);
+        put_uvarint(&mut prefix, len as u64);
+        buf.splice(slot..slot + 1, prefix);
     }
 }
 

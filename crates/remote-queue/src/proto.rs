@@ -81,9 +81,23 @@ pub(crate) fn end_len(buf: &mut Vec<u8>, start: usize) {
         buf[start - 1] = (len >> 7) as u8;
         return;
     }
-    let mut prefix = Vec::with_capacity(need);
-    put_uvarint(&mut prefix, len as u64);
-    buf.splice(start - 2..start, prefix);
+    if need == 1 {
+        // Small message: close the one-byte gap by moving the body down.
+        buf[start - 2] = len as u8;
+        buf.copy_within(start.., start - 1);
+        buf.truncate(buf.len() - 1);
+        return;
+    }
+    let mut prefix = [0u8; 10];
+    let mut n = 0;
+    let mut v = len as u64;
+    while v >= 0x80 {
+        prefix[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    prefix[n] = v as u8;
+    buf.splice(start - 2..start, prefix[..=n].iter().copied());
 }
 
 #[cfg(test)]

@@ -117,7 +117,8 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         let thread = std::thread::Builder::new()
             .name(format!("watch-{key}"))
             .spawn(move || {
-                let on_event = |e: Event<'_>| report(&name, e);
+                let mut last_error = None;
+                let on_event = |e: Event<'_>| report(&name, e, &mut last_error);
                 if once {
                     if let Err(e) = watcher.run_to_end(on_event) {
                         log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
@@ -263,9 +264,21 @@ fn print_progress(running: &[Running], sent: u64, rate: f64) {
     eprintln!("walship: {sent} samples sent, {:.0} samples/s, lag {lag}, segment {segment:08}", rate);
 }
 
-fn report(endpoint: &str, e: Event<'_>) {
+/// Logs a watcher event. A failing pass repeats every few seconds until its cause goes away (the
+/// WAL directory missing while Prometheus restarts, say): the same error is logged once, and its
+/// end once more.
+fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>) {
     match e {
-        Event::Error(err) => log::error("Error reading the WAL; retrying", &[("endpoint", &endpoint), ("err", err)]),
+        Event::Error(err) => {
+            let text = err.to_string();
+            if last_error.as_deref() != Some(text.as_str()) {
+                log::error(
+                    "Error reading the WAL; retrying until it goes away",
+                    &[("endpoint", &endpoint), ("err", err)],
+                );
+                *last_error = Some(text);
+            }
+        }
         Event::Corruption(err) => {
             log::warn("WAL damage skipped; data in it is lost", &[("endpoint", &endpoint), ("err", err)])
         }
@@ -280,6 +293,9 @@ fn report(endpoint: &str, e: Event<'_>) {
             log::debug("New checkpoint: series garbage-collected", &[("checkpoint", &index)])
         }
         Event::CaughtUp { replay } => {
+            if let Some(err) = last_error.take() {
+                log::info("Reading the WAL works again", &[("endpoint", &endpoint), ("after", &err)]);
+            }
             log::info("Caught up with the WAL", &[("endpoint", &endpoint), ("replay", &format!("{replay:?}"))])
         }
         _ => {}

@@ -101,9 +101,9 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
             }
         }
     }
-    for e in endpoints {
-        e.queue.render_metrics(out);
-    }
+    // One call for all queues, so each family's HELP and TYPE lines appear once.
+    let queues: Vec<&QueueManager> = endpoints.iter().map(|e| &*e.queue).collect();
+    remote_queue::render_metrics(&queues, out);
 }
 
 /// Starts serving on `addr` (`host:port`).

@@ -211,7 +211,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
                 .arg(dir.join("data"))
                 .arg("--config.file")
                 .arg(&rw)
-                .arg(format!("--start={}", t0 - 2_000))
+                .arg("--start=beginning")
                 .args(["--cursor.save-interval=1s", "--web.listen-address="])
                 .arg("--state-dir")
                 .arg(dir.join("state"))
@@ -232,7 +232,9 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
             eprintln!("e2e: walship killed with SIGKILL and restarted at {s}s");
         }
         if s == stop_vm_at {
-            vm = None;
+            if let Some(v) = vm.take() {
+                v.terminate();
+            }
             eprintln!("e2e: VictoriaMetrics stopped at {s}s");
         }
         if s == stop_vm_at + outage {

@@ -21,6 +21,14 @@ pub fn free_port() -> u16 {
 
 pub struct Killed(pub Child);
 
+impl Killed {
+    /// Stops the process gracefully (SIGTERM) and waits for it, as an operator stops a service.
+    pub fn terminate(mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status();
+        let _ = self.0.wait();
+    }
+}
+
 impl Drop for Killed {
     fn drop(&mut self) {
         let _ = self.0.kill();

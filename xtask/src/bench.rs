@@ -5,7 +5,7 @@ use crate::process::{self, cargo};
 use crate::{workspace, Failure, Result};
 
 /// Benchmarked crates, in the order their tables are printed.
-const CRATES: &[&str] = &["wal-format", "remote-queue"];
+const CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue"];
 
 pub fn run(args: &[String]) -> Result {
     if let Some(arg) = args.first() {

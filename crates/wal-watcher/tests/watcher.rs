@@ -54,6 +54,31 @@ fn tails_samples_written_after_start() {
     assert!(watcher.metrics().samples_sent.load(std::sync::atomic::Ordering::Relaxed) == 199 * 50);
 }
 
+/// Without file-system notifications (a file system without inotify) polling alone keeps up.
+#[test]
+fn polling_alone_tails_as_well() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=20)]).unwrap();
+    let rec = Recorder::default();
+    let opts = wal_watcher::WatcherOptions { use_notify: false, ..fast_options(StartMode::Timestamp(0)) };
+    let mut watcher = Watcher::new(dir.path(), opts, rec.clone());
+    let stop = watcher.stop_handle();
+    let h = std::thread::spawn(move || watcher.run(|_| {}));
+    for t in 1..=300 {
+        w.log(&[samples_record(1..=20, t)]).unwrap();
+        if t % 50 == 0 {
+            w.next_segment().unwrap();
+        }
+    }
+    wait_for("300 scrapes", || rec.seen().samples.len() == 300 * 20);
+    stop.stop();
+    h.join().unwrap();
+    for (_, ts) in by_series(&rec.seen().samples) {
+        assert_eq!(ts, (1..=300).collect::<Vec<_>>());
+    }
+}
+
 /// Read to end without a checkpoint, "now" mode: series of every segment, no old samples.
 #[test]
 fn now_mode_reads_series_of_old_segments_but_not_their_samples() {

@@ -16,17 +16,26 @@ pub struct RefSet {
 
 impl RefSet {
     /// Adds `r`; returns whether it was new.
-    #[inline]
+    #[inline(always)]
     pub fn insert(&mut self, r: u64) -> bool {
-        if r < DENSE_LIMIT {
-            let (word, bit) = ((r / 64) as usize, r % 64);
-            if word >= self.bits.len() {
-                self.bits.resize((word + 1).next_power_of_two(), 0);
+        let (word, bit) = ((r / 64) as usize, r % 64);
+        match self.bits.get_mut(word) {
+            Some(w) => {
+                let new = *w & (1 << bit) == 0;
+                *w |= 1 << bit;
+                self.len += new as usize;
+                new
             }
-            let new = self.bits[word] & (1 << bit) == 0;
-            self.bits[word] |= 1 << bit;
-            self.len += new as usize;
-            new
+            None => self.insert_slow(r),
+        }
+    }
+
+    #[cold]
+    fn insert_slow(&mut self, r: u64) -> bool {
+        if r < DENSE_LIMIT {
+            let word = (r / 64) as usize;
+            self.bits.resize((word + 1).next_power_of_two(), 0);
+            self.insert(r)
         } else {
             let new = self.sparse.insert(r);
             self.len += new as usize;

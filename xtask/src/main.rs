@@ -5,9 +5,11 @@
 //! - `ci`: everything CI checks, in order, installing what is missing (`ci.rs`).
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, for a few seconds each (`fuzz.rs`).
 //! - `bench`: the crates' benchmarks (`bench.rs`).
+//! - `bench-live`: walship beside Prometheus's own remote write on a live WAL (`bench_live.rs`).
 //! - `release`: not written yet (`release.rs`).
 
 mod bench;
+mod bench_live;
 mod ci;
 mod debian;
 mod fuzz;
@@ -27,7 +29,9 @@ commands:
                                  default 20; 0 skips it)
   fuzz [--seconds N] [TARGET..]  run the fuzz targets in fuzz/fuzz_targets (all by default) N s each
                                  (default 20); fails on any crash
-  bench                          run the benchmarks of wal-format and remote-queue
+  bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue)
+  bench-live [--seconds N] [--series N]
+                                 Prometheus 2.42's remote write and walship side by side on one live WAL
   release                        not implemented yet
 ";
 
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
+        "bench-live" => bench_live::run(rest),
         "release" => release::run(rest),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -85,6 +85,7 @@ impl QueueManager {
             protocol: AtomicU8::new(protocol),
             hard_stop: AtomicBool::new(false),
             stopping: AtomicBool::new(false),
+            fatal: Mutex::new(None),
             sleeper: (Mutex::new(()), Condvar::new()),
             space: (Mutex::new(0), Condvar::new()),
             // Replaced right below; a set of zero shards has no threads.
@@ -343,6 +344,14 @@ impl QueueManager {
     pub fn low_watermark(&self) -> Option<Position> {
         self.shared.run_gc();
         self.shared.tracker.low_watermark()
+    }
+
+    /// Set when the queue stopped by itself because the remote refused its credentials (HTTP 401
+    /// or 403): a configuration error no retry can fix. The queue then sends nothing more, leaves
+    /// what it held unacknowledged (so the watermark stays before it and a restart with the right
+    /// credentials sends it) and fails appends. The string is the server's answer.
+    pub fn fatal_error(&self) -> Option<String> {
+        lock(&self.shared.fatal).clone()
     }
 
     /// A copy of the self-metrics.

@@ -96,6 +96,13 @@ pub(crate) fn send_batch(shared: &Shared, enc: &mut RequestEncoder, batch: &[Ite
                 }
                 attempt += 1;
             }
+            Err(StoreError::NonRecoverable { status: Some(401 | 403), message }) => {
+                // Wrong or missing credentials: every request would be refused. Dropping would
+                // lose everything until someone noticed; stopping loses nothing.
+                log::error!("the remote refused the credentials; stopping this queue: {message}");
+                shared.fail_fatally(message);
+                return Outcome::Abandoned;
+            }
             Err(StoreError::NonRecoverable { message, .. }) => {
                 result = Err(message);
                 break;

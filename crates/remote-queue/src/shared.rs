@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) protocol: AtomicU8,
     pub(crate) hard_stop: AtomicBool,
     pub(crate) stopping: AtomicBool,
+    /// Why the queue stopped by itself (the remote refused the credentials), if it did.
+    pub(crate) fatal: Mutex<Option<String>>,
     pub(crate) sleeper: (Mutex<()>, Condvar),
     pub(crate) space: (Mutex<u64>, Condvar),
     pub(crate) shards: Mutex<Arc<ShardSet>>,
@@ -120,6 +122,16 @@ impl Shared {
         }
         *cur = ShardSet::start(self, n);
         drop(cur);
+        self.notify_space();
+    }
+
+    /// Stops the queue for a reason no retry can fix (HTTP 401/403): nothing more is sent, what
+    /// is held is abandoned unacknowledged — so it is read again after the configuration is
+    /// fixed — and appends fail. The first reason is kept.
+    pub(crate) fn fail_fatally(&self, reason: String) {
+        lock(&self.fatal).get_or_insert(reason);
+        self.stopping.store(true, SeqCst);
+        self.hard_stop_now();
         self.notify_space();
     }
 

@@ -158,6 +158,24 @@ fn client_errors_drop_the_batch_and_count_it() {
 }
 
 #[test]
+fn refused_credentials_stop_the_queue_without_acknowledging() {
+    for status in [401, 403] {
+        let rx = Receiver::start(move |_, _| Fault::Status(status, None));
+        let q = QueueManager::new(config(&rx.url, Protocol::V1)).expect("queue");
+        store_series(&q, 1);
+        append_rounds(&q, 1, 0..1, 1_000_000);
+        assert!(wait_for(Duration::from_secs(3), || q.fatal_error().is_some()), "{status}");
+        assert!(q.fatal_error().unwrap().contains(&status.to_string()));
+        // Nothing was acknowledged, so a restart sends the sample again; appends now fail.
+        assert!(q.low_watermark().is_none_or(|w| w <= Position { segment: 0, offset: 0 }), "{:?}", q.low_watermark());
+        let s = RefSample { series_ref: 1, st: 0, t: 2_000_000, v: 1.0 };
+        assert!(q.append_samples(&[s], Position { segment: 0, offset: 1 }).is_err());
+        assert_eq!(rx.requests(), 1, "{status}: not retried");
+        q.stop();
+    }
+}
+
+#[test]
 fn status_429_is_dropped_when_not_retried() {
     let rx = Receiver::start(|_, _| Fault::Status(429, Some("1".into())));
     let mut cfg = config(&rx.url, Protocol::V1);

@@ -40,9 +40,40 @@ impl Level {
 
 static CONFIG: OnceLock<(Format, Level)> = OnceLock::new();
 
-/// Sets the format and minimum level (first call wins).
+/// Sets the format and minimum level (first call wins), and routes the `log` crate — which the
+/// library crates log through (remote-queue's retries and send failures) — into the same lines.
 pub fn init(format: Format, level: Level) {
     let _ = CONFIG.set((format, level));
+    if ::log::set_logger(&Bridge).is_ok() {
+        ::log::set_max_level(match level {
+            Level::Debug => ::log::LevelFilter::Debug,
+            Level::Info => ::log::LevelFilter::Info,
+            Level::Warn => ::log::LevelFilter::Warn,
+            Level::Error => ::log::LevelFilter::Error,
+        });
+    }
+}
+
+/// Writes records of the `log` crate as walship log lines, with the emitting module as `component`.
+struct Bridge;
+
+impl ::log::Log for Bridge {
+    fn enabled(&self, _: &::log::Metadata<'_>) -> bool {
+        true
+    }
+
+    fn log(&self, record: &::log::Record<'_>) {
+        let level = match record.level() {
+            ::log::Level::Error => Level::Error,
+            ::log::Level::Warn => Level::Warn,
+            ::log::Level::Info => Level::Info,
+            ::log::Level::Debug | ::log::Level::Trace => Level::Debug,
+        };
+        let component = record.module_path().unwrap_or("").split("::").next().unwrap_or("").to_string();
+        log(level, &record.args().to_string(), &[("component", &component)]);
+    }
+
+    fn flush(&self) {}
 }
 
 /// RFC 3339 UTC time with milliseconds, from the system clock.

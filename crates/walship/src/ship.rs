@@ -148,8 +148,17 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     let mut last_progress = (Instant::now(), 0u64);
     let mut last_move = (Instant::now(), Vec::new());
     let mut stalled = false;
+    let mut refused = false;
     loop {
         std::thread::sleep(Duration::from_millis(50));
+        if let Some((r, why)) = running.iter().find_map(|r| r.queue.fatal_error().map(|e| (r, e))) {
+            log::error(
+                "The remote refused walship's credentials; stopping. Nothing was dropped: fix the configuration and restart",
+                &[("endpoint", &r.key), ("url", &r.url), ("err", &why)],
+            );
+            refused = true;
+            break;
+        }
         if opts.once {
             let marks: Vec<Option<Position>> = running.iter().map(|r| r.queue.low_watermark()).collect();
             if marks != last_move.1 {
@@ -179,7 +188,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
             print_progress(&running, sent, rate);
         }
     }
-    let interrupted = stop_all.load(Ordering::Relaxed) || stalled;
+    let interrupted = stop_all.load(Ordering::Relaxed) || stalled || refused;
     if interrupted {
         log::info("Stopping: flushing queues and saving cursors", &[]);
     }
@@ -234,7 +243,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     drop(web);
     summary.elapsed = started.elapsed();
     summary.complete = complete;
-    let failed = opts.once && (!complete || summary.samples_dropped > 0 || summary.samples_failed > 0);
+    let failed = refused || (opts.once && (!complete || summary.samples_dropped > 0 || summary.samples_failed > 0));
     Ok((if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }, summary))
 }
 

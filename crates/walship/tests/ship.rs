@@ -216,6 +216,30 @@ fn bad_input_gets_one_clear_line() {
     std::fs::write(&cfg, "remote_write:\n  - url: http://x\n    queue_config: {max_shards: lots}\n").unwrap();
     assert!(run(&["--wal-dir", w, "--config.file", cfg.to_str().unwrap()]).contains("max_shards"));
     assert!(run(&["--wal-dir", w, "--url", "http://127.0.0.1:1/", "--start", "yesterday"]).contains("--start"));
+    // Credentials refused (HTTP 401): walship stops at once instead of dropping data, even
+    // without --once, and says why.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port401 = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let mut buf = [0u8; 65536];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = std::io::Write::write_all(
+                &mut s,
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 20\r\nConnection: close\r\n\r\ninvalid credentials\n",
+            );
+        }
+    });
+    let out = walship()
+        .args(["ship", "--start=beginning", "--web.listen-address=", "--wal-dir", w])
+        .arg(format!("--url=http://127.0.0.1:{port401}/api/v1/write"))
+        .arg("--state-dir")
+        .arg(tmp.path().join("s401"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("refused walship's credentials") && err.contains("401"), "{err}");
     // An unreachable endpoint with --once: the queue gives up at the flush deadline, the cursor
     // stays where it was, and the exit code says so.
     let port = free_port();

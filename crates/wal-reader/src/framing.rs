@@ -111,8 +111,15 @@ impl Framing {
         self.end = 0;
     }
 
-    pub(crate) fn window(&self, r: Range<usize>) -> &[u8] {
-        &self.window.as_slice()[r]
+    /// The record the last step completed: the payload at `range` of the window for
+    /// [`Step::Borrowed`], the assembler's record for [`Step::Owned`] (`None`).
+    pub(crate) fn record(&self, range: Option<Range<usize>>) -> crate::Record<'_> {
+        let (segment, offset) = self.record_at;
+        let data = match range {
+            Some(r) => &self.window.as_slice()[r],
+            None => self.assembler.record(),
+        };
+        crate::Record { position: wal_format::Position::new(segment, offset), data }
     }
 
     /// Parses a whole mapped segment from its start.
@@ -135,10 +142,6 @@ impl Framing {
             Bytes::Window(w) => w,
             Bytes::Mapped(_) => unreachable!("replaced just above"),
         }
-    }
-
-    pub(crate) fn owned(&self) -> &[u8] {
-        self.assembler.record()
     }
 
     /// Reads more bytes from `src` into the window. Returns how many arrived (0 at end of data).

@@ -5,7 +5,7 @@ use crate::framing::{Framing, Step};
 use crate::Record;
 use std::io::Read;
 use std::path::PathBuf;
-use wal_format::{Dialect, Position};
+use wal_format::Dialect;
 
 /// Reads the records of one segment while it is being written.
 ///
@@ -62,17 +62,8 @@ impl<R: Read> LiveReader<R> {
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, Error> {
         loop {
             match self.framing.step() {
-                Ok(Step::Borrowed(range)) => {
-                    let (segment, offset) = self.framing.record_at();
-                    return Ok(Some(Record {
-                        position: Position::new(segment, offset),
-                        data: self.framing.window(range),
-                    }));
-                }
-                Ok(Step::Owned) => {
-                    let (segment, offset) = self.framing.record_at();
-                    return Ok(Some(Record { position: Position::new(segment, offset), data: self.framing.owned() }));
-                }
+                Ok(Step::Borrowed(range)) => return Ok(Some(self.framing.record(Some(range)))),
+                Ok(Step::Owned) => return Ok(Some(self.framing.record(None))),
                 Ok(Step::Incomplete) => {}
                 Err(f) => {
                     return Err(Error::Corruption {

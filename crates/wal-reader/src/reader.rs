@@ -147,17 +147,8 @@ impl Reader {
                 return Ok(None);
             }
             match self.framing.step() {
-                Ok(Step::Borrowed(range)) => {
-                    let (segment, offset) = self.framing.record_at();
-                    return Ok(Some(Record {
-                        position: Position::new(segment, offset),
-                        data: self.framing.window(range),
-                    }));
-                }
-                Ok(Step::Owned) => {
-                    let (segment, offset) = self.framing.record_at();
-                    return Ok(Some(Record { position: Position::new(segment, offset), data: self.framing.owned() }));
-                }
+                Ok(Step::Borrowed(range)) => return Ok(Some(self.framing.record(Some(range)))),
+                Ok(Step::Owned) => return Ok(Some(self.framing.record(None))),
                 Ok(Step::Incomplete) => {}
                 Err(f) => {
                     let e = self.corruption(f);

@@ -108,6 +108,17 @@ impl StopHandle {
     }
 }
 
+/// How draining a segment's available records ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drained {
+    /// No complete record is left (for now).
+    End,
+    /// The watcher was asked to stop.
+    Stopped,
+    /// The segment is damaged from here on; already reported.
+    Damaged,
+}
+
 /// Where a pass stopped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum PassEnd {
@@ -314,7 +325,28 @@ impl<S: Sink> Watcher<S> {
     ) -> Result<(), Error> {
         let (file, path, size) = self.open(&self.dir.clone(), segment)?;
         let mut reader = LiveReader::new(file, &path, segment);
-        let mut damaged = false;
+        match self.drain(&mut reader, segment, dispatcher, on_event)? {
+            Drained::Stopped => return Ok(()),
+            Drained::Damaged => {}
+            Drained::End => {
+                // Prometheus warns "may have dropped data" here; we count it as damage.
+                self.report_torn_tail(&reader, &path, segment, reader.offset(), size, false, on_event);
+            }
+        }
+        self.next = Some(Position::new(segment + 1, 0));
+        self.sink.progress(Position::new(segment + 1, 0));
+        Ok(())
+    }
+
+    /// Hands every complete record `reader` has to the sink, until none is left, the watcher is
+    /// stopped, or the segment turns out damaged (reported and counted).
+    fn drain(
+        &mut self,
+        reader: &mut LiveReader<File>,
+        segment: u64,
+        dispatcher: &mut Dispatcher,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) -> Result<Drained, Error> {
         loop {
             match reader.next_record() {
                 Ok(Some(rec)) => {
@@ -325,37 +357,49 @@ impl<S: Sink> Watcher<S> {
                     }
                     self.next = Some(Position::new(segment, reader.offset()));
                     if self.stopped() {
-                        return Ok(());
+                        return Ok(Drained::Stopped);
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => return Ok(Drained::End),
                 Err(e @ wal_reader::Error::Corruption { .. }) => {
                     WatcherMetrics::add(&self.metrics.corruptions, 1);
                     on_event(Event::Corruption(&e));
-                    damaged = true;
-                    break;
+                    return Ok(Drained::Damaged);
                 }
                 Err(e) => return Err(e.into()),
             }
         }
-        if !damaged && reader.offset() != size && !reader_left_only_padding(&path, reader.offset(), size) {
-            // Prometheus warns "may have dropped data" here; we count it as damage.
-            WatcherMetrics::add(&self.metrics.corruptions, 1);
-            let e = wal_reader::Error::Corruption {
-                path,
-                segment,
-                offset: reader.offset(),
-                fragment_offset: reader.offset(),
-                source: wal_format::Error::TruncatedFragment {
-                    needed: (size - reader.offset()) as usize + 1,
-                    available: (size - reader.offset()) as usize,
-                },
-            };
-            on_event(Event::Corruption(&e));
+    }
+
+    /// Reports, as damage, bytes of a finished segment (`size` long) after the last complete
+    /// record that are not the zero padding of a page — and, with `open_is_torn`, a record left
+    /// open. `offset` is the offset the error names.
+    #[allow(clippy::too_many_arguments)]
+    fn report_torn_tail(
+        &self,
+        reader: &LiveReader<File>,
+        path: &Path,
+        segment: u64,
+        offset: u64,
+        size: u64,
+        open_is_torn: bool,
+        on_event: &mut dyn FnMut(Event<'_>),
+    ) {
+        let end = reader.offset();
+        let open = open_is_torn && reader.record_open();
+        if !open && (end == size || reader_left_only_padding(path, end, size)) {
+            return;
         }
-        self.next = Some(Position::new(segment + 1, 0));
-        self.sink.progress(Position::new(segment + 1, 0));
-        Ok(())
+        WatcherMetrics::add(&self.metrics.corruptions, 1);
+        let left = size.saturating_sub(end) as usize;
+        let e = wal_reader::Error::Corruption {
+            path: path.to_path_buf(),
+            segment,
+            offset,
+            fragment_offset: end,
+            source: wal_format::Error::TruncatedFragment { needed: left + 1, available: left },
+        };
+        on_event(Event::Corruption(&e));
     }
 
     /// Tails the segment being written until a newer one exists and this one is read to its end.
@@ -379,45 +423,18 @@ impl<S: Sink> Watcher<S> {
             // writer finishes a segment before it creates the next.
             let newer = next_path.exists();
             if !damaged {
-                loop {
-                    match reader.next_record() {
-                        Ok(Some(rec)) => {
-                            if let Err(error) =
-                                dispatcher.dispatch(&mut self.sink, rec.data, rec.position, segment, Purpose::Segment)
-                            {
-                                on_event(Event::BadRecord { at: rec.position, error: &error });
-                            }
-                            self.next = Some(Position::new(segment, reader.offset()));
-                            if self.stopped() {
-                                return Ok(Some(PassEnd::Stopped));
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e @ wal_reader::Error::Corruption { .. }) => {
-                            // The rest of this segment cannot be read; wait for the next one.
-                            WatcherMetrics::add(&self.metrics.corruptions, 1);
-                            on_event(Event::Corruption(&e));
-                            damaged = true;
-                            break;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
+                match self.drain(&mut reader, segment, dispatcher, on_event)? {
+                    Drained::Stopped => return Ok(Some(PassEnd::Stopped)),
+                    // The rest of this segment cannot be read; wait for the next one.
+                    Drained::Damaged => damaged = true,
+                    Drained::End => {}
                 }
             }
             if newer {
-                let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-                if !damaged && (reader.record_open() || !reader_left_only_padding(&path, reader.offset(), size)) {
+                if !damaged {
                     // A newer segment exists, so this one is finished: what is left is torn.
-                    WatcherMetrics::add(&self.metrics.corruptions, 1);
-                    let left = size.saturating_sub(reader.offset()) as usize;
-                    let e = wal_reader::Error::Corruption {
-                        path: path.clone(),
-                        segment,
-                        offset: size,
-                        fragment_offset: reader.offset(),
-                        source: wal_format::Error::TruncatedFragment { needed: left + 1, available: left },
-                    };
-                    on_event(Event::Corruption(&e));
+                    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+                    self.report_torn_tail(&reader, &path, segment, size, size, true, on_event);
                 }
                 self.next = Some(Position::new(segment + 1, 0));
                 self.sink.progress(Position::new(segment + 1, 0));

@@ -1,6 +1,7 @@
 //! `cargo bench -p wal-reader`: Reader (mmap and read(2)) and LiveReader throughput on the
 //! benchmark WAL from files in a warm page cache, beside decoding the same bytes from memory.
 //! Every row decodes Series and Samples records, so the rows differ only in how bytes arrive.
+//! `cargo bench -p wal-reader -- none` (or `snappy`) runs one half.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -33,9 +34,10 @@ fn count(rec: &[u8], samples: &mut Vec<RefSample>) -> u64 {
     }
 }
 
-fn from_memory(segs: &[Vec<u8>]) -> u64 {
+fn from_memory<S: AsRef<[u8]>>(segs: &[S]) -> u64 {
     let (mut asm, mut buf, mut n) = (RecordAssembler::new(), Vec::new(), 0);
     for seg in segs {
+        let seg = seg.as_ref();
         let mut pos = 0;
         while pos < seg.len() {
             match parse_fragment(&seg[pos..], pos % PAGE_SIZE, Dialect::Reader).unwrap() {
@@ -75,6 +77,18 @@ fn live(dir: &Path) -> u64 {
     n
 }
 
+/// Every segment mapped, page tables populated up front: decoding from this against decoding
+/// from a `Vec` shows what reading from a mapping costs apart from setting it up and tearing it
+/// down.
+fn populated_maps(dir: &Path) -> Vec<memmap2::Mmap> {
+    let map = |s: &wal_reader::SegmentRef| {
+        let file = std::fs::File::open(&s.path).unwrap();
+        // SAFETY: the benchmark WAL is not modified while the benchmark runs.
+        unsafe { memmap2::MmapOptions::new().populate().map(&file) }.unwrap()
+    };
+    list_segments(dir).unwrap().iter().map(map).collect()
+}
+
 fn best(runs: usize, mut f: impl FnMut() -> u64) -> Duration {
     let mut best = Duration::MAX;
     for _ in 0..runs {
@@ -94,13 +108,19 @@ fn main() {
     let root = target_dir().join("bench-wal");
     println!("| {:<36} | {:>12} | {:>10} | vs from memory", "reader (single thread, warm cache)", "samples", "MB/s");
     println!("|{}|{}|{}|---", "-".repeat(38), "-".repeat(14), "-".repeat(12));
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     for c in [Compression::None, Compression::Snappy] {
+        if !only.is_empty() && !only.iter().any(|o| format!("{c:?}").eq_ignore_ascii_case(o)) {
+            continue;
+        }
         let dir = cached_wal(&root, SERVER, c).unwrap();
         let segs: Vec<Vec<u8>> = list_segments(&dir).unwrap().iter().map(|s| std::fs::read(&s.path).unwrap()).collect();
         let bytes: u64 = segs.iter().map(|s| s.len() as u64).sum();
+        let maps = populated_maps(&dir);
         let base = best(5, || from_memory(&segs));
         let rows = [
             ("decode from memory", base),
+            ("  decode from a populated mapping", best(5, || from_memory(&maps))),
             ("Reader, mmap", best(5, || reader(&dir, IoMode::Mmap))),
             ("Reader, read(2)", best(5, || reader(&dir, IoMode::Read))),
             ("LiveReader, read(2)", best(5, || live(&dir))),

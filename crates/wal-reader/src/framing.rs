@@ -2,6 +2,7 @@
 //! out of it, records assembled. Only what happens at the end of the available bytes differs
 //! between [`crate::Reader`] and [`crate::LiveReader`], so that is left to them.
 
+use crate::mapping::Mapping;
 use std::io::Read;
 use std::ops::Range;
 use wal_format::{parse_fragment, Assembled, Dialect, Parsed, RecordAssembler, PAGE_SIZE};
@@ -30,14 +31,14 @@ pub(crate) struct Failure {
 /// The bytes being parsed: a window filled by `read(2)`, or a whole segment mapped into memory.
 enum Bytes {
     Window(Box<[u8]>),
-    Mapped(memmap2::Mmap),
+    Mapped(Mapping),
 }
 
 impl Bytes {
     fn as_slice(&self) -> &[u8] {
         match self {
             Bytes::Window(w) => w,
-            Bytes::Mapped(m) => m,
+            Bytes::Mapped(m) => m.bytes(),
         }
     }
 }
@@ -123,9 +124,9 @@ impl Framing {
     }
 
     /// Parses a whole mapped segment from its start.
-    pub(crate) fn map_segment(&mut self, segment: u64, map: memmap2::Mmap) {
+    pub(crate) fn map_segment(&mut self, segment: u64, map: Mapping) {
         self.start_segment(segment);
-        self.end = map.len();
+        self.end = map.bytes().len();
         self.window = Bytes::Mapped(map);
     }
 
@@ -133,7 +134,7 @@ impl Framing {
     fn window_mut(&mut self) -> &mut Box<[u8]> {
         if let Bytes::Mapped(m) = &self.window {
             let mut w = vec![0; WINDOW].into_boxed_slice();
-            let rest = &m[self.start..self.end];
+            let rest = &m.bytes()[self.start..self.end];
             w[..rest.len()].copy_from_slice(rest);
             (self.start, self.end) = (0, rest.len());
             self.window = Bytes::Window(w);

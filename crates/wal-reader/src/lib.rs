@@ -23,6 +23,7 @@ mod dir;
 mod error;
 mod framing;
 mod live_reader;
+mod mapping;
 mod reader;
 
 pub use dir::{last_checkpoint, list_segments, resolve_wal_dir, CheckpointRef, SegmentRef};

@@ -3,6 +3,7 @@
 use crate::dir::{list_segments, SegmentRef};
 use crate::error::{io_err, Error};
 use crate::framing::{Failure, Framing, Step};
+use crate::mapping::Mapping;
 use crate::Record;
 use std::fs::File;
 use std::path::Path;
@@ -103,7 +104,7 @@ impl Reader {
             // an open mapping intact. The one exception is Prometheus's start-up repair of a
             // corrupt segment, which truncates it; reading that segment at that moment could
             // fault (SIGBUS). Use `IoMode::Read` where that risk matters more than speed.
-            let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(&seg.path))?;
+            let map = unsafe { Mapping::map(&file) }.map_err(io_err(&seg.path))?;
             self.framing.map_segment(seg.index, map);
         }
         self.file = Some(file);

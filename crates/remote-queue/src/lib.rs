@@ -16,6 +16,7 @@ mod metadata;
 pub mod metrics;
 mod proto;
 mod queue;
+mod ref_index;
 pub mod relabel;
 mod reshard;
 mod send;

@@ -8,6 +8,7 @@
 //! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
 
 use crate::intern::{Interner, SymbolId};
+use crate::ref_index::RefIndex;
 use crate::relabel::{LabelSet, Relabeler};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -72,8 +73,8 @@ pub(crate) struct SeriesCache {
     /// Metadata strings (help, unit).
     pub(crate) strings: Interner,
     /// Ref → slot in `slots`. Queued items carry the slot, so encoding indexes an array instead
-    /// of probing a hash map for every point.
-    index: RefMap<u32>,
+    /// of looking the ref up again.
+    index: RefIndex,
     slots: Vec<Entry>,
     free: Vec<u32>,
     metadata: RefMap<SeriesMetadata>,
@@ -99,7 +100,7 @@ impl SeriesCache {
         SeriesCache {
             pairs: Interner::default(),
             strings: Interner::default(),
-            index: RefMap::default(),
+            index: RefIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
             metadata: RefMap::default(),
@@ -120,8 +121,8 @@ impl SeriesCache {
                 dropped += 1;
             }
             let segment = segment.min(u64::from(u32::MAX)) as u32;
-            match self.index.get(&s.series_ref) {
-                Some(&slot) => {
+            match self.index.get(s.series_ref) {
+                Some(slot) => {
                     let e = &mut self.slots[slot as usize];
                     let old = std::mem::replace(&mut e.labels, labels);
                     e.segment = segment;
@@ -188,7 +189,7 @@ impl SeriesCache {
     /// Only records that the series were seen in `segment`.
     pub(crate) fn update_segment(&mut self, refs: impl IntoIterator<Item = SeriesRef>, segment: u64) {
         for r in refs {
-            if let Some(&slot) = self.index.get(&r) {
+            if let Some(slot) = self.index.get(r) {
                 self.slots[slot as usize].segment = segment.min(u64::from(u32::MAX)) as u32;
             }
         }
@@ -215,22 +216,25 @@ impl SeriesCache {
         let gone: Vec<SeriesRef> = self
             .index
             .iter()
-            .filter(|(_, &s)| u64::from(slots[s as usize].segment) < segment)
-            .map(|(r, _)| *r)
+            .filter(|&(_, s)| u64::from(slots[s as usize].segment) < segment)
+            .map(|(r, _)| r)
             .collect();
-        for r in &gone {
+        for &r in &gone {
             if let Some(slot) = self.index.remove(r) {
                 let old = self.slots[slot as usize].labels.take();
                 self.release(old.as_deref());
                 self.free.push(slot);
             }
-            if let Some(m) = self.metadata.remove(r) {
+            if let Some(m) = self.metadata.remove(&r) {
                 self.strings.release(m.unit);
                 self.strings.release(m.help);
             }
         }
+        if !gone.is_empty() {
+            self.index.rebuild();
+        }
         // Metadata whose series was never stored is collected too.
-        let orphans: Vec<SeriesRef> = self.metadata.keys().filter(|r| !self.index.contains_key(r)).copied().collect();
+        let orphans: Vec<SeriesRef> = self.metadata.keys().filter(|&&r| self.index.get(r).is_none()).copied().collect();
         for r in orphans {
             if let Some(m) = self.metadata.remove(&r) {
                 self.strings.release(m.unit);
@@ -241,8 +245,8 @@ impl SeriesCache {
     }
 
     pub(crate) fn known(&self, r: SeriesRef) -> Known {
-        match self.index.get(&r) {
-            Some(&slot) if self.slots[slot as usize].labels.is_some() => {
+        match self.index.get(r) {
+            Some(slot) if self.slots[slot as usize].labels.is_some() => {
                 Known::Stored(slot, self.slots[slot as usize].generation)
             }
             Some(_) => Known::Dropped,
@@ -253,7 +257,7 @@ impl SeriesCache {
     /// The series' label ids (varint pairs), if stored.
     #[inline]
     pub(crate) fn label_ids(&self, r: SeriesRef) -> Option<&[u8]> {
-        let slot = *self.index.get(&r)?;
+        let slot = self.index.get(r)?;
         self.slots.get(slot as usize).and_then(|e| e.labels.as_deref())
     }
 
@@ -290,7 +294,7 @@ impl SeriesCache {
 
     /// Number of stored (not dropped) series.
     pub(crate) fn len(&self) -> usize {
-        self.index.values().filter(|&&s| self.slots[s as usize].labels.is_some()).count()
+        self.index.iter().filter(|&(_, s)| self.slots[s as usize].labels.is_some()).count()
     }
 
     #[cfg(test)]
@@ -300,9 +304,8 @@ impl SeriesCache {
 
     /// Approximate heap bytes: map slots, label id runs, interned strings.
     pub(crate) fn heap_bytes(&self) -> usize {
-        let index_slot = std::mem::size_of::<(SeriesRef, u32)>() + 1;
         let meta_slot = std::mem::size_of::<(SeriesRef, SeriesMetadata)>() + 1;
-        self.index.capacity() * index_slot
+        self.index.heap_bytes()
             + self.slots.capacity() * std::mem::size_of::<Entry>()
             + self.free.capacity() * 4
             + self.slots.iter().map(|e| e.labels.as_ref().map_or(0, |l| l.len())).sum::<usize>()

@@ -3,8 +3,9 @@
 //! it every second and remote-writes to a null receiver; Prometheus B scrapes the same target with
 //! no remote write (the baseline that isolates A's remote-write cost); walship tails A's WAL and
 //! ships to its own null receiver (`walship receive`). Reported: CPU-seconds per million samples
-//! shipped, peak RSS, and p99 lag (highest timestamp read minus highest timestamp sent, sampled
-//! every second: one-second resolution, as the metrics have it).
+//! shipped, peak RSS, p99 lag as the remote-write metrics show it (highest timestamp read minus
+//! highest timestamp sent, sampled every second: one-second resolution), and the p99 delay from
+//! scrape to receiver of every sample, which each null receiver measures on arrival.
 //!
 //! Needs the Debian package `prometheus` (installed by `cargo xtask ci`).
 
@@ -44,6 +45,28 @@ fn metric(text: &str, name: &str) -> Option<f64> {
         .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .reduce(f64::max)
+}
+
+/// The cumulative buckets `(le, count)` of the receiver's sample delay histogram.
+fn delay_buckets(text: &str) -> Vec<(f64, f64)> {
+    let prefix = "walship_receive_sample_delay_seconds_bucket{le=\"";
+    text.lines()
+        .filter_map(|l| {
+            let (le, n) = l.strip_prefix(prefix)?.split_once("\"} ")?;
+            Some((if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? }, n.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The `q` quantile (a bucket's upper bound) of what was observed between two readings of the
+/// same cumulative histogram; NaN when nothing was.
+fn quantile(now: &[(f64, f64)], before: &[(f64, f64)], q: f64) -> f64 {
+    let count = |i: usize| now.get(i).map_or(0.0, |b| b.1) - before.get(i).map_or(0.0, |b| b.1);
+    let total = count(now.len().saturating_sub(1));
+    if now.is_empty() || total <= 0.0 {
+        return f64::NAN;
+    }
+    (0..now.len()).find(|&i| count(i) >= q * total).map_or(f64::NAN, |i| now[i].0)
 }
 
 /// CPU seconds (user + system) and resident bytes (now, peak) of `pid`.
@@ -188,6 +211,8 @@ pub fn run(args: &[String]) -> Result {
                 - metric(&m, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds")?,
         )
     };
+    let delays = |port: u16| get(port, "/metrics").map(|m| delay_buckets(&m)).unwrap_or_default();
+    let delays0 = [delays(rx_prom), delays(rx_ship)];
     let start = [usage(a.0.id()), usage(b.0.id()), usage(ship.0.id())];
     let (sent_a0, sent_w0) = (sent(prom_a), sent(web));
     let (mut lag_a, mut lag_w) = (Vec::new(), Vec::new());
@@ -197,6 +222,11 @@ pub fn run(args: &[String]) -> Result {
         lag_w.extend(lag(web));
     }
     let end = [usage(a.0.id()), usage(b.0.id()), usage(ship.0.id())];
+    let delay_p99 = [delays(rx_prom), delays(rx_ship)]
+        .iter()
+        .zip(&delays0)
+        .map(|(d, d0)| quantile(d, d0, 0.99))
+        .collect::<Vec<_>>();
     let (sent_a, sent_w) = (sent(prom_a) - sent_a0, sent(web) - sent_w0);
     let p99 = |v: &mut Vec<f64>| {
         v.sort_by(f64::total_cmp);
@@ -227,9 +257,15 @@ pub fn run(args: &[String]) -> Result {
     );
     println!(
         "| {:<34} | {:>20.1} s | {:>20.1} s | ≤ Prometheus's",
-        "p99 lag (1 s resolution)",
+        "p99 lag (metrics, 1 s resolution)",
         p99(&mut lag_a),
         p99(&mut lag_w)
+    );
+    println!(
+        "| {:<34} | {:>19.0} ms | {:>19.0} ms | ≤ Prometheus's",
+        "p99 delay, scrape → receiver",
+        delay_p99[0] * 1e3,
+        delay_p99[1] * 1e3
     );
     drop(ship);
     drop(a);

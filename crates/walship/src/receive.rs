@@ -1,6 +1,10 @@
 //! `walship receive`: a remote-write receiver that counts (or prints) what arrives — to try
 //! walship without remote storage, and as the null receiver of benchmarks. Accepts remote write
 //! 1.0 and 2.0 (chosen by Content-Type), snappy-compressed.
+//!
+//! `GET /metrics` reports the counts and, for every sample, its delivery delay: arrival time
+//! minus the sample's own timestamp, as a histogram. For scraped samples that is scrape-to-remote
+//! storage latency, the lag an operator feels; `cargo xtask bench-live` compares shippers by it.
 
 use crate::CliError;
 use prost::Message;
@@ -76,6 +80,94 @@ pub struct Counts {
     pub histograms: AtomicU64,
     /// Requests refused as malformed.
     pub bad_requests: AtomicU64,
+    /// Delivery delay of float samples (counted only when not printing).
+    pub delay: DelayHistogram,
+}
+
+/// Upper bounds of the delay buckets in milliseconds: 1 ms to about 2 minutes in steps of a
+/// quarter, so that a p99 read off them is within 25 % of the true value.
+fn delay_bounds_ms() -> impl Iterator<Item = u64> {
+    (0..53).map(|i| (1.25f64.powi(i)).round() as u64).scan(0, |last, b| {
+        let b = b.max(*last + 1);
+        *last = b;
+        Some(b)
+    })
+}
+
+const DELAY_BUCKETS: usize = 53;
+
+/// Sample delivery delays, bucketed.
+#[derive(Debug)]
+pub struct DelayHistogram {
+    bounds_ms: [u64; DELAY_BUCKETS],
+    /// Counts per bucket (not cumulative), the last one for delays beyond every bound.
+    counts: [AtomicU64; DELAY_BUCKETS + 1],
+    sum_ms: AtomicU64,
+}
+
+impl Default for DelayHistogram {
+    fn default() -> Self {
+        let mut bounds_ms = [0; DELAY_BUCKETS];
+        for (slot, b) in bounds_ms.iter_mut().zip(delay_bounds_ms()) {
+            *slot = b;
+        }
+        DelayHistogram { bounds_ms, counts: std::array::from_fn(|_| AtomicU64::new(0)), sum_ms: AtomicU64::new(0) }
+    }
+}
+
+impl DelayHistogram {
+    /// Adds the delays of one request's samples, given as a local histogram (see `observe_into`).
+    fn add(&self, local: &[u64; DELAY_BUCKETS + 1], sum_ms: u64) {
+        for (c, &n) in self.counts.iter().zip(local) {
+            if n > 0 {
+                c.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        self.sum_ms.fetch_add(sum_ms, Ordering::Relaxed);
+    }
+
+    /// The bucket of a delay (negative delays, from clocks apart, count as 0).
+    fn bucket(&self, delay_ms: i64) -> usize {
+        let d = delay_ms.max(0) as u64;
+        self.bounds_ms.partition_point(|&b| b < d)
+    }
+
+    /// Writes the histogram in the Prometheus text format, as `name`.
+    fn render(&self, name: &str, out: &mut String) {
+        use std::fmt::Write;
+        let _ = writeln!(out, "# TYPE {name} histogram");
+        let mut total = 0;
+        for (b, c) in self.bounds_ms.iter().zip(&self.counts) {
+            total += c.load(Ordering::Relaxed);
+            let _ = writeln!(out, "{name}_bucket{{le=\"{}\"}} {total}", *b as f64 / 1000.0);
+        }
+        total += self.counts[DELAY_BUCKETS].load(Ordering::Relaxed);
+        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {total}");
+        let _ = writeln!(out, "{name}_sum {}", self.sum_ms.load(Ordering::Relaxed) as f64 / 1000.0);
+        let _ = writeln!(out, "{name}_count {total}");
+    }
+}
+
+impl Counts {
+    /// The counts in the Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (name, v) in [
+            ("walship_receive_requests_total", &self.requests),
+            ("walship_receive_samples_total", &self.samples),
+            ("walship_receive_exemplars_total", &self.exemplars),
+            ("walship_receive_histograms_total", &self.histograms),
+            ("walship_receive_bad_requests_total", &self.bad_requests),
+        ] {
+            out.push_str(&format!("# TYPE {name} counter\n{name} {}\n", v.load(Ordering::Relaxed)));
+        }
+        self.delay.render("walship_receive_sample_delay_seconds", &mut out);
+        out
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A running receiver.
@@ -140,14 +232,19 @@ fn each_len_field(b: &[u8], mut f: impl FnMut(u64, &[u8]) -> Option<()>) -> Opti
 /// at the speed of reading the bytes once. In both protocols the series are field `ts_field` of
 /// the request, and within a series samples are field 2; exemplars and histograms are 3 and 4 in
 /// 1.0, 4 and 3 in 2.0.
-fn count(raw: &[u8], v2: bool) -> Option<(u64, u64, u64)> {
+///
+/// `on_sample` gets each sample's timestamp (field 2 of `Sample` in both protocols; 0 if absent).
+fn count(raw: &[u8], v2: bool, mut on_sample: impl FnMut(i64)) -> Option<(u64, u64, u64)> {
     let (ts_field, ex_field, h_field) = if v2 { (5, 4, 3) } else { (1, 3, 4) };
     let (mut s, mut e, mut h) = (0, 0, 0);
     each_len_field(raw, |field, series| {
         if field == ts_field {
-            each_len_field(series, |f, _| {
+            each_len_field(series, |f, sample| {
                 match f {
-                    2 => s += 1,
+                    2 => {
+                        s += 1;
+                        on_sample(sample_timestamp(sample)?);
+                    }
                     f if f == ex_field => e += 1,
                     f if f == h_field => h += 1,
                     _ => {}
@@ -160,10 +257,37 @@ fn count(raw: &[u8], v2: bool) -> Option<(u64, u64, u64)> {
     Some((s, e, h))
 }
 
-fn decode(body: &[u8], v2: bool, print: bool) -> Result<(u64, u64, u64), String> {
+/// The timestamp of a `Sample` message: field 2, a varint (0 when absent, as protobuf has it).
+fn sample_timestamp(b: &[u8]) -> Option<i64> {
+    let mut i = 0;
+    let mut t = 0;
+    while i < b.len() {
+        let key = varint(b, &mut i)?;
+        match (key >> 3, key & 7) {
+            (2, 0) => t = varint(b, &mut i)? as i64,
+            (_, 0) => drop(varint(b, &mut i)?),
+            (_, 1) => i = i.checked_add(8)?,
+            (_, 5) => i = i.checked_add(4)?,
+            _ => return None,
+        }
+    }
+    (i == b.len()).then_some(t)
+}
+
+fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<(u64, u64, u64), String> {
     let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
     if !print {
-        return count(&raw, v2).ok_or_else(|| "protobuf: malformed request".to_string());
+        let now = now_ms();
+        let mut local = [0u64; DELAY_BUCKETS + 1];
+        let mut sum_ms = 0u64;
+        let counts = count(&raw, v2, |t| {
+            let d = now.saturating_sub(t);
+            local[delay.bucket(d)] += 1;
+            sum_ms = sum_ms.saturating_add(d.max(0) as u64);
+        })
+        .ok_or_else(|| "protobuf: malformed request".to_string())?;
+        delay.add(&local, sum_ms);
+        return Ok(counts);
     }
     if v2 {
         let req = v2::Request::decode(&raw[..]).map_err(|e| format!("protobuf: {e}"))?;
@@ -226,7 +350,7 @@ pub fn start(addr: &str, threads: usize, print: bool) -> Result<Receiver, CliErr
                 });
                 let ok = req.as_reader().read_to_end(&mut body).is_ok();
                 let resp = match (ok, req.url().starts_with("/api/v1/write")) {
-                    (true, true) => match decode(&body, v2, print) {
+                    (true, true) => match decode(&body, v2, print, &c.delay) {
                         Ok((samples, exemplars, histograms)) => {
                             c.requests.fetch_add(1, Ordering::Relaxed);
                             c.samples.fetch_add(samples, Ordering::Relaxed);
@@ -252,6 +376,7 @@ pub fn start(addr: &str, threads: usize, print: bool) -> Result<Receiver, CliErr
                             tiny_http::Response::from_string(e + "\n").with_status_code(400)
                         }
                     },
+                    (_, false) if req.url() == "/metrics" => tiny_http::Response::from_string(c.render()),
                     (_, false) => tiny_http::Response::from_string("not found\n").with_status_code(404),
                     (false, true) => tiny_http::Response::from_string("cannot read body\n").with_status_code(400),
                 };
@@ -266,6 +391,14 @@ pub fn start(addr: &str, threads: usize, print: bool) -> Result<Receiver, CliErr
 mod tests {
     use super::*;
 
+    impl DelayHistogram {
+        fn render_string(&self) -> String {
+            let mut s = String::new();
+            self.render("d", &mut s);
+            s
+        }
+    }
+
     #[test]
     fn counting_agrees_with_decoding() {
         let req = v1::WriteRequest {
@@ -279,10 +412,35 @@ mod tests {
                 .collect(),
         };
         let raw = req.encode_to_vec();
-        assert_eq!(count(&raw, false), Some((21, 3, 6)));
+        let mut stamps = Vec::new();
+        assert_eq!(count(&raw, false, |t| stamps.push(t)), Some((21, 3, 6)));
+        let want: Vec<i64> = (0..7).flat_map(|i| 0..i).collect();
+        assert_eq!(stamps, want);
         let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
-        assert_eq!(decode(&body, false, false), Ok((21, 3, 6)));
-        assert_eq!(decode(&body, false, true), Ok((21, 3, 6)));
-        assert!(count(&raw[..raw.len() - 1], false).is_none());
+        let delay = DelayHistogram::default();
+        assert_eq!(decode(&body, false, false, &delay), Ok((21, 3, 6)));
+        assert_eq!(decode(&body, false, true, &delay), Ok((21, 3, 6)));
+        assert!(count(&raw[..raw.len() - 1], false, |_| {}).is_none());
+    }
+
+    #[test]
+    fn delays_land_in_their_buckets() {
+        let h = DelayHistogram::default();
+        assert_eq!(h.bounds_ms[0], 1);
+        assert!(h.bounds_ms.windows(2).all(|w| w[0] < w[1]));
+        assert!(h.bounds_ms[DELAY_BUCKETS - 1] > 100_000);
+        assert_eq!(h.bucket(-5), 0);
+        assert_eq!(h.bucket(1), 0);
+        assert_eq!(h.bucket(2), 1);
+        let mut local = [0u64; DELAY_BUCKETS + 1];
+        for d in [0, 3, 3, 1_000, 10_000_000] {
+            local[h.bucket(d)] += 1;
+        }
+        h.add(&local, 10_001_006);
+        let text = h.render_string();
+        assert!(text.contains("d_bucket{le=\"0.001\"} 1\n"), "{text}");
+        assert!(text.contains("d_bucket{le=\"0.004\"} 3\n"), "{text}");
+        assert!(text.contains("d_bucket{le=\"+Inf\"} 5\n"), "{text}");
+        assert!(text.contains("d_count 5\n"), "{text}");
     }
 }

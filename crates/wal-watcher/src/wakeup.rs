@@ -1,15 +1,45 @@
 //! Waking the tail loop when the WAL changes: inotify through the `notify` crate, with plain
 //! polling as the fallback (and as a safety net: a missed event only delays a read by one poll).
 
-use crossbeam_channel::{Receiver, Sender};
 use std::path::Path;
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// A pending wake-up, set by the event thread and taken by the watcher. A flag under a mutex
+/// rather than a channel: the watcher sleeps at once on the condition variable, where a channel's
+/// receive spins and yields first — for every one of the WAL writes Prometheus makes each second.
+#[derive(Default)]
+struct Signal {
+    pending: Mutex<bool>,
+    changed: Condvar,
+}
+
+impl Signal {
+    fn raise(&self) {
+        *self.pending.lock().unwrap_or_else(PoisonError::into_inner) = true;
+        self.changed.notify_one();
+    }
+
+    /// Waits until raised or `timeout`, then lowers the flag.
+    fn wait(&self, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        while !*pending {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            pending = self.changed.wait_timeout(pending, left).unwrap_or_else(PoisonError::into_inner).0;
+        }
+        *pending = false;
+    }
+}
 
 /// Wakes the watcher when files in the WAL directory change.
 pub(crate) struct Wakeup {
     // Kept alive for as long as events are wanted.
     _watcher: Option<notify::RecommendedWatcher>,
-    events: Receiver<()>,
+    signal: Arc<Signal>,
     /// Whether file system events are delivered (else: polling only).
     pub(crate) notifying: bool,
 }
@@ -17,17 +47,16 @@ pub(crate) struct Wakeup {
 impl Wakeup {
     /// Watches `dir` when `use_notify`; falls back to polling when that is off or fails.
     pub(crate) fn new(dir: &Path, use_notify: bool) -> Self {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        let watcher = if use_notify { Self::watch(dir, tx) } else { None };
-        Wakeup { notifying: watcher.is_some(), _watcher: watcher, events: rx }
+        let signal = Arc::new(Signal::default());
+        let watcher = if use_notify { Self::watch(dir, signal.clone()) } else { None };
+        Wakeup { notifying: watcher.is_some(), _watcher: watcher, signal }
     }
 
-    fn watch(dir: &Path, tx: Sender<()>) -> Option<notify::RecommendedWatcher> {
+    fn watch(dir: &Path, signal: Arc<Signal>) -> Option<notify::RecommendedWatcher> {
         use notify::Watcher;
         let mut w = notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
             if ev.is_ok() {
-                // One pending wake-up is enough; a full channel means one is already queued.
-                let _ = tx.try_send(());
+                signal.raise();
             }
         })
         .ok()?;
@@ -37,6 +66,32 @@ impl Wakeup {
 
     /// Waits for a change or until `timeout`, whichever comes first.
     pub(crate) fn wait(&self, timeout: Duration) {
-        let _ = self.events.recv_timeout(timeout);
+        self.signal.wait(timeout);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_raised_signal_ends_the_wait_and_is_taken() {
+        let s = Arc::new(Signal::default());
+        s.raise();
+        let t = Instant::now();
+        s.wait(Duration::from_secs(5));
+        assert!(t.elapsed() < Duration::from_secs(1), "pending wake-up returns at once");
+        let t = Instant::now();
+        s.wait(Duration::from_millis(50));
+        assert!(t.elapsed() >= Duration::from_millis(50), "taken: the next wait times out");
+        let raiser = s.clone();
+        let th = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            raiser.raise();
+        });
+        let t = Instant::now();
+        s.wait(Duration::from_secs(5));
+        assert!(t.elapsed() < Duration::from_secs(4), "woken by another thread");
+        th.join().expect("raiser");
     }
 }

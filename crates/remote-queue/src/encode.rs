@@ -127,7 +127,7 @@ fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut
         for p in LabelIds::new(ids) {
             // `TimeSeries.labels` (field 1) + the interned, length-prefixed `Label` body.
             buf.push(0x0a);
-            buf.extend_from_slice(cache.pairs.get_prefixed(p));
+            cache.pairs.append_prefixed(p, buf);
         }
         match &item.payload {
             Payload::Sample(v) => put_sample(buf, 2, *v, item.t, 0),

@@ -61,6 +61,7 @@ pub fn run(args: &[String]) -> Result {
     let notes = prepare(&tree.path, &options)?;
     let message = format!("Release {}\n\n{notes}\n", options.version);
     let commit = git::commit_all(&tree.path, &message, options.dry_run)?;
+    process::run(&mut git::git(&tree.path, ["show", "--stat", "--format=release commit %h: %s", "HEAD"]))?;
     if options.no_ci {
         println!("skipped `cargo xtask ci` (--no-ci: the ci steps have just run)");
     } else {
@@ -107,7 +108,7 @@ fn prepare(dir: &Path, options: &Options) -> Result<String> {
     let version = options.version.to_string();
     let manifest_path = dir.join("Cargo.toml");
     let manifest = read(&manifest_path)?;
-    fs::write(&manifest_path, manifest::set_version(&manifest, &version, RELEASED_CRATES)?)
+    fs::write(&manifest_path, manifest::set_version(&manifest, &version, LIBRARY_CRATES)?)
         .map_err(|e| Failure(format!("writing {}: {e}", manifest_path.display())))?;
     // Cargo.lock records the crates' own versions too; update only those, not dependencies.
     process::run(&mut in_tree(cargo(["update", "--workspace", "--quiet"]), dir))?;

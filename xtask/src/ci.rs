@@ -2,7 +2,7 @@
 //! calls exactly this, so a green run here is a green CI run.
 
 use crate::process::{self, cargo, format_duration};
-use crate::{debian, fuzz, number_option, workspace, Failure, Result};
+use crate::{debian, fuzz, manifest, msrv, number_option, release, workspace, Failure, Result};
 use std::time::{Duration, Instant};
 
 /// Tests that need a real Prometheus or VictoriaMetrics skip when they cannot find one, so that
@@ -21,9 +21,12 @@ const STEPS: &[Step] = &[
     ("cargo-fuzz", |_| fuzz::ensure_cargo_fuzz()),
     ("fmt", |_| fmt()),
     ("clippy", |_| clippy()),
+    ("msrv", |_| msrv::check()),
+    ("docs", |_| docs()),
     ("tests", |_| tests()),
     ("examples", |_| examples()),
     ("fuzz smoke", |o| if o.fuzz_seconds == 0 { skip("--fuzz-seconds 0") } else { fuzz::smoke(&[], o.fuzz_seconds) }),
+    ("release dry-run", |_| release_dry_run()),
 ];
 
 struct Options {
@@ -88,6 +91,12 @@ fn clippy() -> Result {
     process::run(&mut cargo(["clippy", "--manifest-path", FUZZ_MANIFEST, "--all-targets", "--", "-D", "warnings"]))
 }
 
+/// The API docs build without a warning: broken intra-doc links, bad HTML, missing docs where a
+/// crate asks for them (`#![warn(missing_docs)]`).
+fn docs() -> Result {
+    process::run(cargo(["doc", "--workspace", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
+}
+
 fn tests() -> Result {
     let env = [REQUIRE_PEERS];
     process::run(cargo(["test", "--workspace", "--all-targets"]).envs(env))?;
@@ -113,6 +122,15 @@ fn examples() -> Result {
         process::run_with_time_limit(&mut cargo(["run", "-p", krate, "--example", example]), EXAMPLE_TIME_LIMIT)?;
     }
     Ok(())
+}
+
+/// `cargo xtask release <this version> --dry-run --no-ci`: the release would go through (every
+/// crate packages and builds from its package alone) without running the steps above twice.
+fn release_dry_run() -> Result {
+    let root_manifest = std::fs::read_to_string(workspace::root().join("Cargo.toml"))
+        .map_err(|e| Failure(format!("reading Cargo.toml: {e}")))?;
+    let version = manifest::workspace_version(&root_manifest).ok_or("Cargo.toml: no [workspace.package] version")?;
+    release::run(&[version, "--dry-run".into(), "--no-ci".into()])
 }
 
 fn skip(why: &str) -> Result {

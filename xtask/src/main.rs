@@ -6,15 +6,22 @@
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, for a few seconds each (`fuzz.rs`).
 //! - `bench`: the crates' benchmarks (`bench.rs`).
 //! - `bench-live`: walship beside Prometheus's own remote write on a live WAL (`bench_live.rs`).
-//! - `release`: not written yet (`release.rs`).
+//! - `msrv`: whether the crates still build with their `rust-version` (`msrv.rs`).
+//! - `release`: set the version, check, package, tag and publish every crate (`release.rs`).
 
 mod bench;
 mod bench_live;
+mod changelog;
 mod ci;
 mod debian;
 mod fuzz;
+mod git;
+mod json;
+mod manifest;
+mod msrv;
 mod process;
 mod release;
+mod version;
 mod workspace;
 
 use std::process::ExitCode;
@@ -24,15 +31,24 @@ usage: cargo xtask <command> [options]
 
 commands:
   ci [--fuzz-seconds N] [--keep-going]
-                                 everything CI runs: Debian packages, cargo-fuzz, fmt, clippy, tests
-                                 (with WALSHIP_REQUIRE_PEERS=1), examples, fuzz smoke (N s per target,
-                                 default 20; 0 skips it)
+                                 everything CI runs: Debian packages, cargo-fuzz, fmt, clippy, msrv
+                                 (rust-version of dependencies; a build with that toolchain when rustup
+                                 can install it), docs (no rustdoc warnings), tests (with
+                                 WALSHIP_REQUIRE_PEERS=1), examples, fuzz smoke (N s per target,
+                                 default 20; 0 skips it), release dry-run of the current version
   fuzz [--seconds N] [TARGET..]  run the fuzz targets in fuzz/fuzz_targets (all by default) N s each
                                  (default 20); fails on any crash
   bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue)
   bench-live [--seconds N] [--series N]
                                  Prometheus 2.42's remote write and walship side by side on one live WAL
-  release                        not implemented yet
+  msrv                           the msrv step of ci alone (see xtask/src/msrv.rs)
+  release <version> [--dry-run] [--no-ci]
+                                 in a temporary worktree: set every crate's version, move CHANGELOG.md's
+                                 Unreleased notes under it, run ci (--no-ci: the ci steps have just
+                                 run), cargo publish --dry-run of every crate, cargo semver-checks
+                                 against the previous v* tag; then commit, fast-forward the branch, tag
+                                 v<version> and publish. --dry-run does all but the last three and
+                                 leaves the tree as it was; a real release needs a clean tree
 ";
 
 /// Why a command failed: one readable line for the terminal.
@@ -59,6 +75,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "bench-live" => bench_live::run(rest),
         "release" => release::run(rest),
+        "msrv" if rest.is_empty() => msrv::check(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())

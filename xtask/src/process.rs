@@ -66,6 +66,18 @@ pub fn run_with_time_limit(cmd: &mut Command, limit: Duration) -> Result {
     }
 }
 
+/// Runs `cmd` without showing it and returns its standard output, trimmed; stderr goes to the
+/// terminal so that a failure explains itself.
+pub fn output(cmd: &mut Command) -> Result<String> {
+    let shown = display(cmd);
+    let out = cmd
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| Failure(format!("cannot start `{shown}`: {e}")))?;
+    check(&shown, out.status)?;
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
 /// Runs `cmd` quietly and tells whether it succeeded: for probes such as "is this installed?".
 pub fn succeeds(cmd: &mut Command) -> bool {
     use std::process::Stdio;

@@ -5,9 +5,15 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// The repository root: the parent of this crate's directory, wherever cargo was started.
+///
+/// `cargo run` tells us that directory at run time; the path compiled in is only the fallback.
+/// With a shared build directory (the release's temporary worktree, a second clone), cargo may
+/// run an xtask binary built from another checkout of the same sources, whose compiled-in path
+/// points there, not here.
 pub fn root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), PathBuf::from);
+    manifest_dir.parent().map_or_else(|| manifest_dir.clone(), Path::to_path_buf)
 }
 
 /// A library or binary crate under `crates/`.

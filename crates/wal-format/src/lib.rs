@@ -8,7 +8,8 @@
 //!   pages and segments exactly as Prometheus 2.42 cuts them.
 //!
 //! Reading files, live tailing and positions live in the `wal-reader` crate; this crate only
-//! knows bytes. See `docs/format.md` for the format in prose.
+//! knows bytes. The format in prose, in our words:
+//! [`docs/format.md`](https://github.com/walship/walship/blob/main/docs/format.md).
 //!
 //! ```
 //! use wal_format::record::{decode_samples, encode_samples, RefSample};

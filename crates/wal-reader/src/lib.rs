@@ -5,7 +5,7 @@
 //! Every record comes with its [`Position`] — segment and byte offset of its first fragment — so
 //! a consumer can acknowledge what it has processed and resume there. Both readers follow
 //! Prometheus's rules for what is damage and what is a write still in progress; see
-//! `docs/format.md`.
+//! [`docs/format.md`](https://github.com/walship/walship/blob/main/docs/format.md).
 //!
 //! ```no_run
 //! use wal_reader::Reader;

@@ -32,7 +32,7 @@ impl<R: Read> LiveReader<R> {
     }
 
     /// A reader that starts at `offset` of the segment: `src` must already be positioned there,
-    /// and `offset` must be the start of a record (a saved [`Position`]).
+    /// and `offset` must be the start of a record (a saved [`Position`](crate::Position)).
     pub fn at_offset(src: R, path: impl Into<PathBuf>, segment: u64, offset: u64) -> Self {
         LiveReader { src, path: path.into(), framing: Framing::new(Dialect::Live, segment, offset) }
     }

@@ -41,3 +41,8 @@ pub use sink::Sink;
 pub use start::StartMode;
 pub use wal_format::Position;
 pub use watcher::{Event, StopHandle, Watcher, WatcherOptions};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -2,6 +2,10 @@
 //!
 //! Subcommands: `ship` (the shipper), `try` (ship a bundled WAL to a built-in receiver),
 //! `receive` (a remote-write receiver), `inspect` (a summary of a WAL) and `dump` (every record).
+//!
+//! The flags of each subcommand: `walship <subcommand> --help`; running it beside Prometheus:
+//! `docs/operations.md`.
+#![warn(missing_docs)]
 
 mod config;
 mod cursor;

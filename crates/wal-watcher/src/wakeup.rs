@@ -20,20 +20,34 @@ impl Signal {
         self.changed.notify_one();
     }
 
-    /// Waits until raised or `timeout`, then lowers the flag.
-    fn wait(&self, timeout: Duration) {
+    /// Waits until raised or `timeout`; once raised, waits `settle` more for the writes that
+    /// follow, then lowers the flag.
+    fn wait(&self, timeout: Duration, settle: Duration) {
         let deadline = Instant::now() + timeout;
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         while !*pending {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                break;
+                return;
             }
             pending = self.changed.wait_timeout(pending, left).unwrap_or_else(PoisonError::into_inner).0;
         }
+        if !settle.is_zero() {
+            drop(pending);
+            std::thread::sleep(settle);
+            pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        }
+        // Lowered after the pause: whatever was written before this point is read next, and a
+        // write after it raises the flag again.
         *pending = false;
     }
 }
+
+/// How long the watcher lets a burst of writes go on after the first one wakes it. Prometheus
+/// appends a scrape's records in a burst of page writes, each raising an event; reading after
+/// each one cost a wake-up and a read per page. Prometheus's own watcher polls every 10 ms, so
+/// 5 ms keeps walship ahead of it.
+const SETTLE: Duration = Duration::from_millis(5);
 
 /// Wakes the watcher when files in the WAL directory change.
 pub(crate) struct Wakeup {
@@ -64,9 +78,10 @@ impl Wakeup {
         Some(w)
     }
 
-    /// Waits for a change or until `timeout`, whichever comes first.
+    /// Waits for a change or until `timeout`, whichever comes first. After a change it lets
+    /// [`SETTLE`] pass before returning, so that one read takes in a burst of writes.
     pub(crate) fn wait(&self, timeout: Duration) {
-        self.signal.wait(timeout);
+        self.signal.wait(timeout, SETTLE);
     }
 }
 
@@ -79,18 +94,22 @@ mod tests {
         let s = Arc::new(Signal::default());
         s.raise();
         let t = Instant::now();
-        s.wait(Duration::from_secs(5));
+        s.wait(Duration::from_secs(5), Duration::ZERO);
         assert!(t.elapsed() < Duration::from_secs(1), "pending wake-up returns at once");
         let t = Instant::now();
-        s.wait(Duration::from_millis(50));
+        s.wait(Duration::from_millis(50), Duration::ZERO);
         assert!(t.elapsed() >= Duration::from_millis(50), "taken: the next wait times out");
+        s.raise();
+        let t = Instant::now();
+        s.wait(Duration::from_secs(5), Duration::from_millis(30));
+        assert!(t.elapsed() >= Duration::from_millis(30), "a wake-up settles first");
         let raiser = s.clone();
         let th = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(20));
             raiser.raise();
         });
         let t = Instant::now();
-        s.wait(Duration::from_secs(5));
+        s.wait(Duration::from_secs(5), Duration::ZERO);
         assert!(t.elapsed() < Duration::from_secs(4), "woken by another thread");
         th.join().expect("raiser");
     }

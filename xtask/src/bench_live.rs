@@ -220,6 +220,8 @@ pub fn run(args: &[String]) -> Result {
         std::thread::sleep(Duration::from_secs(1));
         lag_a.extend(lag(prom_a));
         lag_w.extend(lag(web));
+        // B answers the same scrape of its metrics, so that A − B leaves out what serving them costs.
+        let _ = get(prom_b, "/metrics");
     }
     let end = [usage(a.0.id()), usage(b.0.id()), usage(ship.0.id())];
     let delay_p99 = [delays(rx_prom), delays(rx_ship)]

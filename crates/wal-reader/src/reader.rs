@@ -11,10 +11,12 @@ use wal_format::{Dialect, Position};
 
 /// How a [`Reader`] gets segment bytes into memory.
 ///
-/// Measured on the benchmark WAL (154 MB, 12M samples, warm page cache, `cargo bench -p
-/// wal-reader`): `read(2)` into a 256 KiB window costs a copy at 2–4 GB/s through the kernel,
-/// which is as much time again as decoding; a mapping costs only its page faults. Mmap is the
-/// default for that reason.
+/// Measured on the benchmark WAL (154 MB uncompressed, 12M samples, warm page cache; `cargo bench
+/// -p wal-reader -- none`, five runs on a 2-core VM), as time over decoding the same bytes from a
+/// `Vec`: mmap +3 % to +9 %, `read(2)` -8 % to +24 % (its copy through the kernel costs about as
+/// much as a memcpy of every byte, and varies most). Decoding from an already populated mapping
+/// is as fast as from a `Vec`: what a mapping costs is its page faults and its teardown, which
+/// the Reader hands to helper threads (`mapping.rs`). Mmap is the default for that reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IoMode {
     /// Map each segment and parse it in place (no copy).

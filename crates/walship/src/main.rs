@@ -105,7 +105,8 @@ struct ShipArgs {
     #[arg(long, default_value = "now")]
     start: String,
     /// Read to the WAL's current end, deliver everything, save the cursor and exit (non-zero if
-    /// anything could not be delivered).
+    /// anything could not be delivered). Queues then start with one shard per CPU unless
+    /// --queue.min-shards is given.
     #[arg(long)]
     once: bool,
     /// Directory of the durable cursors (one per endpoint), locked while walship runs.
@@ -233,8 +234,16 @@ impl ShipArgs {
             e.validate().map_err(|x| CliError::Usage(format!("--url {}: {x}", e.redacted_url())))?;
             out.push(e);
         }
+        let backfill_shards = std::thread::available_parallelism().map_or(1, |n| n.get());
         for e in &mut out {
             e.flush_deadline = self.flush_deadline;
+            if self.once && self.min_shards.is_none() {
+                // A backfill has its whole backlog from the first second, and resharding (every
+                // 10 s, as Prometheus does) would take most of a short run to notice: start with
+                // one shard per CPU instead (1.36 -> 2.14 M samples/s on the 2-core benchmark WAL).
+                let q = &mut e.queue;
+                q.min_shards = q.min_shards.max(backfill_shards.min(q.max_shards));
+            }
         }
         Ok(out)
     }

@@ -25,7 +25,8 @@ pub(crate) struct RefIndex {
     /// Slots of refs `base ..= base + dense.len() - 1`, [`EMPTY`] where there is none.
     dense: Vec<u32>,
     base: SeriesRef,
-    /// Refs outside the dense range.
+    /// Refs outside the dense range when they were set (the range may have grown over some
+    /// since; a ref is never in both).
     sparse: RefMap<u32>,
     /// Entries in `dense`.
     dense_len: usize,
@@ -38,8 +39,12 @@ impl RefIndex {
         let i = r.wrapping_sub(self.base);
         if i < self.dense.len() as u64 {
             let slot = self.dense[i as usize];
-            return (slot != EMPTY).then_some(slot);
+            if slot != EMPTY {
+                return Some(slot);
+            }
         }
+        // Outside the dense range, or inside a part of it that grew over a ref stored earlier in
+        // the map (it stays there until set again).
         if self.sparse.is_empty() {
             return None;
         }
@@ -72,6 +77,11 @@ impl RefIndex {
             self.dense_len += 1;
         } else {
             self.sparse.insert(r, slot);
+            return;
+        }
+        // Now in the dense range: an entry the map held from before the range reached it goes.
+        if !self.sparse.is_empty() {
+            self.sparse.remove(&r);
         }
     }
 
@@ -80,11 +90,10 @@ impl RefIndex {
         let i = r.wrapping_sub(self.base);
         if i < self.dense.len() as u64 {
             let old = std::mem::replace(&mut self.dense[i as usize], EMPTY);
-            if old == EMPTY {
-                return None;
+            if old != EMPTY {
+                self.dense_len -= 1;
+                return Some(old);
             }
-            self.dense_len -= 1;
-            return Some(old);
         }
         self.sparse.remove(&r)
     }
@@ -178,8 +187,8 @@ mod tests {
                         prop_assert!(index.dense.len() <= index.allowed_span());
                     }
                 }
-                prop_assert_eq!(index.dense_len, index.dense.iter().filter(|&&s| s != EMPTY).count());
             }
+            prop_assert_eq!(index.dense_len, index.dense.iter().filter(|&&s| s != EMPTY).count());
             for (&r, &s) in &model {
                 prop_assert_eq!(index.get(r), Some(s));
             }
@@ -189,6 +198,25 @@ mod tests {
             want.sort_unstable();
             prop_assert_eq!(all, want);
         }
+    }
+
+    #[test]
+    fn a_ref_the_dense_range_grows_over_stays_found_and_removable() {
+        let mut index = RefIndex::default();
+        index.insert(1, 10);
+        let far = 1 + MIN_SPAN as u64 + 100;
+        index.insert(far, 20);
+        assert!(index.sparse.contains_key(&far), "beyond reach: in the map");
+        for r in 2..(MIN_SPAN as u64 / 2) {
+            index.insert(r, 30);
+        }
+        index.insert(far + 1, 40); // grows the dense range over `far`
+        assert!(far - index.base < index.dense.len() as u64);
+        assert_eq!(index.get(far), Some(20), "still found in the map");
+        index.insert(far, 21);
+        assert_eq!(index.iter().filter(|&(r, _)| r == far).count(), 1, "never in both");
+        assert_eq!(index.remove(far), Some(21));
+        assert_eq!(index.get(far), None, "removed for good");
     }
 
     #[test]

@@ -291,7 +291,8 @@ fn metrics_health_and_readiness_describe_the_shipping() {
     });
     assert_eq!(http(web, "GET", "/-/healthy").map(|r| r.0), Some(200));
     assert_eq!(http(web, "GET", "/-/ready").map(|r| r.0), Some(200));
-    assert_eq!(r.samples.load(std::sync::atomic::Ordering::Relaxed) as f64, total);
+    // The receiver reports its count every 200 ms: give it the time to catch up.
+    wait_for("the receiver's count", 10, || r.samples.load(std::sync::atomic::Ordering::Relaxed) as f64 == total);
     // The newest sample of the fixture is at max_time 1795531835564 ms.
     assert_eq!(metric_sum(&text, "prometheus_remote_storage_highest_timestamp_in_seconds"), Some(1_795_531_835.0));
     assert_eq!(metric_sum(&text, "prometheus_remote_storage_samples_failed_total"), Some(0.0));

@@ -6,13 +6,16 @@
 //! VictoriaMetrics is stopped for 20 s and restarted. Afterwards every sample the first Prometheus
 //! holds for the window must be in both receivers: zero missing.
 //!
-//! `WALSHIP_E2E_SECONDS` (default 90) sets the length; the kill and the outage scale with it.
+//! `WALSHIP_E2E_SECONDS` (default 240, as `../shared/lab/e2e.sh` runs) sets the length: walship is
+//! killed at 40 s and VictoriaMetrics stopped at 60 s (earlier in shorter runs). From 240 s on,
+//! the test also requires that segments rolled over and a checkpoint appeared while walship read:
+//! Prometheus 2.42 truncates its head (new segment, checkpoint) only after about four minutes.
 //! Skipped (with a line saying so) without the peers, unless `WALSHIP_REQUIRE_PEERS` is set.
 
 mod common;
 
 use common::*;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -141,8 +144,8 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     if !have("prometheus") || !have("prometheus-node-exporter") || !have("victoria-metrics") {
         return;
     }
-    let secs: u64 = std::env::var("WALSHIP_E2E_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(90);
-    let (kill_at, stop_vm_at, outage) = (secs * 4 / 9, secs * 6 / 9, (secs * 2 / 9).min(20));
+    let secs: u64 = std::env::var("WALSHIP_E2E_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(240);
+    let (kill_at, stop_vm_at, outage) = ((secs * 4 / 9).min(40), (secs * 6 / 9).min(60), (secs * 2 / 9).min(20));
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     let (synth_port, _synth, synth) = synthetic_target(2_000);
@@ -222,8 +225,16 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
         )
     };
     let mut ship = start_walship();
+    // Every segment and checkpoint the WAL directory held while walship read it.
+    let mut wal_seen = BTreeSet::new();
+    let mut look_at_wal = |seen: &mut BTreeSet<String>| {
+        for e in std::fs::read_dir(dir.join("data/wal")).into_iter().flatten().flatten() {
+            seen.insert(e.file_name().to_string_lossy().into_owned());
+        }
+    };
     for s in 1..=secs {
         std::thread::sleep(Duration::from_secs(1));
+        look_at_wal(&mut wal_seen);
         if s == kill_at {
             let _ = ship.0.kill(); // SIGKILL
             let _ = ship.0.wait();
@@ -248,11 +259,15 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     std::thread::sleep(Duration::from_secs(2));
     let t1 = now_ms();
     std::thread::sleep(Duration::from_secs(20));
-    let wal: Vec<String> = std::fs::read_dir(dir.join("data/wal"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    eprintln!("e2e: WAL at end: {wal:?}");
+    look_at_wal(&mut wal_seen);
+    let segments = wal_seen.iter().filter(|n| n.bytes().all(|b| b.is_ascii_digit())).count();
+    let checkpoints: Vec<&String> =
+        wal_seen.iter().filter(|n| n.starts_with("checkpoint.") && !n.ends_with(".tmp")).collect();
+    eprintln!("e2e: WAL during the run: {segments} segments, checkpoints {checkpoints:?}");
+    if secs >= 240 {
+        assert!(segments >= 2, "no segment rollover during the run: {wal_seen:?}");
+        assert!(!checkpoints.is_empty(), "no checkpoint during the run: {wal_seen:?}");
+    }
     let want = prometheus_samples(prom_port, t0, t1);
     let from_vm = vm_samples(vm_port, t0, t1);
     let from_rx = prometheus_samples(rx_port, t0, t1);

@@ -227,7 +227,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     let mut ship = start_walship();
     // Every segment and checkpoint the WAL directory held while walship read it.
     let mut wal_seen = BTreeSet::new();
-    let mut look_at_wal = |seen: &mut BTreeSet<String>| {
+    let look_at_wal = |seen: &mut BTreeSet<String>| {
         for e in std::fs::read_dir(dir.join("data/wal")).into_iter().flatten().flatten() {
             seen.insert(e.file_name().to_string_lossy().into_owned());
         }

@@ -10,7 +10,12 @@ use std::time::{Duration, Instant};
 /// CPU seconds used by the calling thread (the machine is shared: wall time would measure the
 /// other tenants too).
 fn thread_cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    cpu_seconds_in("/proc/thread-self/stat")
+}
+
+/// User + system CPU seconds from a `/proc/…/stat` file (clock ticks are 100/s on Linux).
+fn cpu_seconds_in(stat: &str) -> f64 {
+    let stat = std::fs::read_to_string(stat).unwrap_or_default();
     let after = stat.rsplit(')').next().unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
@@ -151,11 +156,7 @@ fn end_to_end() -> (f64, f64) {
 
 /// User + system CPU seconds of this process.
 fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
+    cpu_seconds_in("/proc/self/stat")
 }
 
 fn main() {

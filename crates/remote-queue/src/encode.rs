@@ -178,15 +178,7 @@ pub(crate) fn put_sample(buf: &mut Vec<u8>, field: u32, v: f64, t: i64, st: i64)
     for (tag, x) in [(0x10u8, t), (0x18, st)] {
         if x != 0 {
             tmp[n] = tag;
-            n += 1;
-            let mut u = x as u64;
-            while u >= 0x80 {
-                tmp[n] = (u as u8) | 0x80;
-                u >>= 7;
-                n += 1;
-            }
-            tmp[n] = u as u8;
-            n += 1;
+            n += 1 + write_uvarint(&mut tmp[n + 1..], x as u64);
         }
     }
     tmp[0] = ((field << 3) | u32::from(WIRE_LEN)) as u8;

@@ -17,6 +17,19 @@ pub(crate) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
     buf.push(v as u8);
 }
 
+/// Writes `v` as a varint at the start of `out` (which has room for 10 bytes); returns its length.
+#[inline]
+pub(crate) fn write_uvarint(out: &mut [u8], mut v: u64) -> usize {
+    let mut n = 0;
+    while v >= 0x80 {
+        out[n] = (v as u8) | 0x80;
+        v >>= 7;
+        n += 1;
+    }
+    out[n] = v as u8;
+    n + 1
+}
+
 #[inline]
 pub(crate) fn uvarint_len(v: u64) -> usize {
     // 1 + floor(log2(v|1) / 7)
@@ -89,15 +102,8 @@ pub(crate) fn end_len(buf: &mut Vec<u8>, start: usize) {
         return;
     }
     let mut prefix = [0u8; 10];
-    let mut n = 0;
-    let mut v = len as u64;
-    while v >= 0x80 {
-        prefix[n] = (v as u8) | 0x80;
-        v >>= 7;
-        n += 1;
-    }
-    prefix[n] = v as u8;
-    buf.splice(start - 2..start, prefix[..=n].iter().copied());
+    let n = write_uvarint(&mut prefix, len as u64);
+    buf.splice(start - 2..start, prefix[..n].iter().copied());
 }
 
 #[cfg(test)]

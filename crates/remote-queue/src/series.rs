@@ -384,12 +384,9 @@ fn is_sorted_unique(labels: LabelsRef<'_>) -> bool {
     true
 }
 
-fn put_uvarint(buf: &mut Vec<u8>, mut v: u32) {
-    while v >= 0x80 {
-        buf.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    buf.push(v as u8);
+/// A symbol id as a varint (the protobuf one: ids are `u32`).
+fn put_uvarint(buf: &mut Vec<u8>, v: u32) {
+    crate::proto::put_uvarint(buf, u64::from(v));
 }
 
 #[inline]

@@ -255,11 +255,11 @@ fn bad_input_gets_one_clear_line() {
     assert!(last.contains("complete=false"), "{last}");
 }
 
-/// The value of the one series of `name` in an exposition text (labels ignored; summed if several).
-fn metric_sum(text: &str, name: &str) -> Option<f64> {
+/// The sum of the series of `name` in an exposition text whose line contains `with` (`""`: all).
+fn metric_sum(text: &str, name: &str, with: &str) -> Option<f64> {
     let values: Vec<f64> = text
         .lines()
-        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']))
+        .filter(|l| l.starts_with(name) && l[name.len()..].starts_with(['{', ' ']) && l.contains(with))
         .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
         .collect();
     (!values.is_empty()).then(|| values.iter().sum())
@@ -287,25 +287,21 @@ fn metrics_health_and_readiness_describe_the_shipping() {
     let mut text = String::new();
     wait_for("every sample counted as sent", 60, || {
         text = http(web, "GET", "/metrics").map(|(_, b)| String::from_utf8_lossy(&b).into_owned()).unwrap_or_default();
-        metric_sum(&text, "prometheus_remote_storage_samples_total") == Some(total)
+        metric_sum(&text, "prometheus_remote_storage_samples_total", "") == Some(total)
     });
     assert_eq!(http(web, "GET", "/-/healthy").map(|r| r.0), Some(200));
     assert_eq!(http(web, "GET", "/-/ready").map(|r| r.0), Some(200));
     // The receiver reports its count every 200 ms: give it the time to catch up.
     wait_for("the receiver's count", 10, || r.samples.load(std::sync::atomic::Ordering::Relaxed) as f64 == total);
     // The newest sample of the fixture is at max_time 1795531835564 ms.
-    assert_eq!(metric_sum(&text, "prometheus_remote_storage_highest_timestamp_in_seconds"), Some(1_795_531_835.0));
-    assert_eq!(metric_sum(&text, "prometheus_remote_storage_samples_failed_total"), Some(0.0));
-    assert_eq!(metric_sum(&text, "walship_wal_segment_current"), Some(4.0), "the fixture's last segment");
-    assert_eq!(metric_sum(&text, "walship_wal_corruptions_total"), Some(0.0));
-    let records = |t: &str| {
-        text.lines()
-            .find(|l| l.starts_with("walship_wal_records_read_total{") && l.contains(&format!("type=\"{t}\"")))
-            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-    };
+    assert_eq!(metric_sum(&text, "prometheus_remote_storage_highest_timestamp_in_seconds", ""), Some(1_795_531_835.0));
+    assert_eq!(metric_sum(&text, "prometheus_remote_storage_samples_failed_total", ""), Some(0.0));
+    assert_eq!(metric_sum(&text, "walship_wal_segment_current", ""), Some(4.0), "the fixture's last segment");
+    assert_eq!(metric_sum(&text, "walship_wal_corruptions_total", ""), Some(0.0));
+    let records = |t: &str| metric_sum(&text, "walship_wal_records_read_total", &format!("type=\"{t}\""));
     assert!(records("samples").is_some_and(|n| n > 0.0), "{text}");
     assert!(records("series").is_some_and(|n| n > 0.0), "{text}");
-    assert!(metric_sum(&text, "walship_cursor_segment").is_some_and(|s| s >= 4.0), "{text}");
+    assert!(metric_sum(&text, "walship_cursor_segment", "").is_some_and(|s| s >= 4.0), "{text}");
     assert!(text.contains("# TYPE prometheus_remote_storage_samples_total counter"), "{text}");
     child.terminate();
 }

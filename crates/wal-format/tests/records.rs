@@ -249,3 +249,32 @@ fn decoding_samples_reuses_the_callers_buffer() {
     }
     assert!(same_bits(&out, &samples));
 }
+
+/// Decoding appends after what the caller's vector already holds, and an overlong varint in the
+/// middle of a long record (where the unchecked-window fast path runs) is reported at the offset
+/// of the entry that holds it, with the entries before it decoded.
+#[test]
+fn samples_fast_path_appends_and_reports_the_bad_entry() {
+    let samples: Vec<RefSample> =
+        (0..100).map(|i| RefSample { series_ref: 7 + i, st: 0, t: 5_000, v: i as f64 * 0.5 }).collect();
+    let mut buf = Vec::new();
+    encode_samples(&samples, &mut buf);
+    let kept = RefSample { series_ref: 1, st: 0, t: 2, v: 3.0 };
+    let mut out = vec![kept];
+    decode_samples(&buf, &mut out).unwrap();
+    assert!(same_bits(&out[..1], &[kept]) && same_bits(&out[1..], &samples));
+
+    // Entry 40 starts after the 17-byte header and 40 entries of 1–2 + 1 + 8 bytes.
+    let at = 17 + samples[..40].iter().map(|s| if s.series_ref - 7 < 64 { 10 } else { 11 }).sum::<usize>();
+    let mut bad = buf[..at].to_vec();
+    bad.extend_from_slice(&[0xff; 10]);
+    bad.push(0x7f); // an 11-byte varint: more than 64 bits
+    bad.extend_from_slice(&buf[at + 1..]);
+    let mut out = vec![kept];
+    let err = decode_samples(&bad, &mut out).unwrap_err();
+    assert!(
+        matches!(err, wal_format::Error::Record { at: a, reason: wal_format::RecordFault::Overflow, .. } if a == at),
+        "{err:?}"
+    );
+    assert!(same_bits(&out[..1], &[kept]) && same_bits(&out[1..], &samples[..40]));
+}

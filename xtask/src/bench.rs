@@ -2,7 +2,7 @@
 //! bench is `harness = false` and prints its own table; their output passes through unchanged.
 
 use crate::process::{self, cargo};
-use crate::{workspace, Failure, Result};
+use crate::{debian, workspace, Failure, Result};
 
 /// Benchmarked crates, in the order their tables are printed.
 const CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue"];
@@ -10,6 +10,10 @@ const CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-que
 pub fn run(args: &[String]) -> Result {
     if let Some(arg) = args.first() {
         return Err(Failure(format!("bench: unknown argument `{arg}`")));
+    }
+    // Without them the wal-format bench still runs; it only leaves out its Go reference row.
+    if let Err(Failure(why)) = debian::ensure_installed(debian::BENCH_PACKAGES) {
+        println!("note: no Go reference row: {why}");
     }
     for name in CRATES {
         let krate = workspace::find_crate(name).ok_or_else(|| format!("bench: no crate `{name}` in crates/"))?;

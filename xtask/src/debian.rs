@@ -11,6 +11,10 @@ use std::process::Command;
 ///   lack a C++ compiler.
 pub const CI_PACKAGES: &[&str] = &["prometheus", "prometheus-node-exporter", "victoria-metrics", "g++"];
 
+/// What `cargo xtask bench` needs from Debian for the Go reference row of the wal-format bench:
+/// Go and the snappy package Prometheus uses (Prometheus itself cannot be built: no module proxy).
+pub const BENCH_PACKAGES: &[&str] = &["golang-go", "golang-github-golang-snappy-dev"];
+
 /// Installs those of `packages` that are missing. Needs root to install; without it, says what to
 /// run instead.
 pub fn ensure_installed(packages: &[&str]) -> Result {

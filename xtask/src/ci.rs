@@ -87,7 +87,8 @@ fn fmt() -> Result {
 }
 
 fn clippy() -> Result {
-    process::run(&mut cargo(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    // `--all-features` so the benches behind feature gates (`testing`, `bench`) are linted too.
+    process::run(&mut cargo(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))?;
     process::run(&mut cargo(["clippy", "--manifest-path", FUZZ_MANIFEST, "--all-targets", "--", "-D", "warnings"]))
 }
 

@@ -1,4 +1,4 @@
-//! `cargo bench -p remote-queue`: encode + snappy rates, bytes per cached series, end-to-end
+//! `cargo bench -p remote-queue --features bench`: encode + snappy rates, bytes per cached series, end-to-end
 //! samples/s to a null receiver on loopback. Prints one table.
 
 use remote_queue::bench_support::{build_cache, cache_usage, EncodeBench};

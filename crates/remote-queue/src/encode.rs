@@ -78,6 +78,7 @@ impl RequestEncoder {
     }
 
     /// Compresses the last raw request again (benchmarks: the snappy share of the cost).
+    #[cfg(feature = "bench")]
     pub(crate) fn recompress(&mut self) -> usize {
         self.snappy.compress(&self.raw, &mut self.compressed).unwrap_or(0)
     }

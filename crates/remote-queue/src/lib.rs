@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod ack;
+#[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench_support;
 mod client;

@@ -255,10 +255,9 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     }
     // Prometheus checkpoints at its second head truncation or so, which in some runs comes a little
     // after four minutes: keep scraping (up to 3 more minutes) until it has.
-    let checkpointed =
-        |seen: &BTreeSet<String>| seen.iter().any(|n| n.starts_with("checkpoint.") && !n.ends_with(".tmp"));
+    let is_checkpoint = |n: &&String| n.starts_with("checkpoint.") && !n.ends_with(".tmp");
     let mut extra = 0;
-    while secs >= 240 && !checkpointed(&wal_seen) && extra < 180 {
+    while secs >= 240 && !wal_seen.iter().any(|n| is_checkpoint(&n)) && extra < 180 {
         std::thread::sleep(Duration::from_secs(1));
         look_at_wal(&mut wal_seen);
         extra += 1;
@@ -274,8 +273,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     std::thread::sleep(Duration::from_secs(20));
     look_at_wal(&mut wal_seen);
     let segments = wal_seen.iter().filter(|n| n.bytes().all(|b| b.is_ascii_digit())).count();
-    let checkpoints: Vec<&String> =
-        wal_seen.iter().filter(|n| n.starts_with("checkpoint.") && !n.ends_with(".tmp")).collect();
+    let checkpoints: Vec<&String> = wal_seen.iter().filter(is_checkpoint).collect();
     eprintln!("e2e: WAL during the run: {segments} segments, checkpoints {checkpoints:?}");
     if secs >= 240 {
         assert!(segments >= 2, "no segment rollover during the run: {wal_seen:?}");

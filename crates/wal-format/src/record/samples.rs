@@ -43,7 +43,8 @@ fn samples_v1(cur: &mut Cursor<'_>, out: &mut Vec<RefSample>) -> Result<(), Read
         let Some((dref, a)) = window_uvarint(w, 0) else { break };
         let Some((dt, b)) = window_uvarint(w, a) else { break };
         let Some(&v) = w[b..].first_chunk::<8>() else { break };
-        // Every entry takes at least 10 bytes, so the capacity reserved above cannot run out.
+        // Every entry takes at least 10 bytes, so the capacity `decode_samples` reserved cannot
+        // run out.
         let Some(slot) = spare.get_mut(written) else { break };
         pos += b + 8;
         slot.write(RefSample {

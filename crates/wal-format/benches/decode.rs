@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use wal_format::record::{decode_samples, decode_series, RecordType};
-use wal_format::testing::{cached_wal, SERVER};
+use wal_format::testing::{cached_wal, Shape, NOISY_SERVER, SERVER};
 use wal_format::{parse_fragment, Assembled, Compression, Dialect, Parsed, RecordAssembler, PAGE_SIZE};
 
 fn target_dir() -> PathBuf {
@@ -34,7 +34,7 @@ fn load(dir: &std::path::Path) -> Vec<Vec<u8>> {
     names.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
 
-#[derive(Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 struct Counts {
     samples: u64,
     series: u64,
@@ -156,16 +156,28 @@ fn build_go_reference() -> Option<PathBuf> {
     }
 }
 
-/// The Go reference's best time over `runs` passes on the WAL in `dir`.
-fn time_go_reference(binary: &std::path::Path, dir: &std::path::Path, runs: usize) -> Option<Duration> {
-    let o = std::process::Command::new(binary).arg(dir).arg(runs.to_string()).output().ok()?;
+/// The Go reference's best time over `runs` passes on the WAL in `dir`, and the counts it decoded.
+/// With `mode` "snappy" it times only `snappy.Decode` of every compressed record, and the counts
+/// are records and decompressed bytes.
+fn time_go_reference(
+    binary: &std::path::Path,
+    mode: &str,
+    dir: &std::path::Path,
+    runs: usize,
+) -> Option<(Duration, [u64; 2])> {
+    let o = std::process::Command::new(binary).arg(mode).arg(dir).arg(runs.to_string()).output().ok()?;
     let text = String::from_utf8_lossy(&o.stdout);
     let fields: Vec<&str> = text.split_whitespace().collect();
-    if !o.status.success() || fields.len() != 3 || fields[..2] != ["12000000", "100000"] {
-        println!("(Go reference failed: {text} {})", String::from_utf8_lossy(&o.stderr).trim());
-        return None;
+    let parsed = (fields.len() == 3 && o.status.success())
+        .then(|| Some(([fields[0].parse().ok()?, fields[1].parse().ok()?], fields[2].parse::<f64>().ok()?)))
+        .flatten();
+    match parsed {
+        Some((counts, secs)) => Some((Duration::from_secs_f64(secs), counts)),
+        None => {
+            println!("(Go reference failed: {text} {})", String::from_utf8_lossy(&o.stderr).trim());
+            None
+        }
     }
-    Some(Duration::from_secs_f64(fields[2].parse().ok()?))
 }
 
 fn row(name: &str, d: Duration, samples: Option<u64>, bytes: u64, note: &str) {
@@ -182,86 +194,104 @@ fn main() {
     }
     let root = target_dir().join("bench-wal");
     println!(
-        "benchmark WAL: 100k series x 10 labels, 120 scrapes, 1,000 samples per record (12M samples); under {}",
+        "benchmark WALs: 100k series x 10 labels, 120 scrapes, 1,000 samples per record (12M samples); under {}",
         root.display()
     );
     println!("| {:<48} | {:>12} | {:>15} | note", "what (single thread, from memory)", "samples", "bytes");
     println!("|{}|{}|{}|---", "-".repeat(50), "-".repeat(14), "-".repeat(17));
-    // `cargo bench … -- none` or `-- snappy` runs one half (for profiling).
+    // Arguments pick WALs (for profiling): `-- snappy` runs both value mixes compressed,
+    // `-- snappy server` one WAL.
     let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
     let go_binary = build_go_reference();
-    for c in [Compression::None, Compression::Snappy] {
-        if !only.is_empty() && !only.iter().any(|o| format!("{c:?}").eq_ignore_ascii_case(o)) {
-            continue;
-        }
-        let dir = cached_wal(&root, SERVER, c).unwrap();
-        let segs = load(&dir);
-        let bytes: u64 = segs.iter().map(|s| s.len() as u64).sum();
-        // Ours and Go take turns, three rounds, each keeping its best: this machine's speed drifts
-        // by up to 1.5x between seconds, and alternating exposes both to the same drift.
-        let mut ours = Duration::MAX;
-        let mut go = go_binary.as_ref().map(|_| Duration::MAX);
-        let mut counts = Counts::default();
-        for _ in 0..3 {
-            let (d, c) = best(5, || decode_all(&segs));
-            (ours, counts) = (ours.min(d), c);
-            if let (Some(bin), Some(g)) = (&go_binary, go.as_mut()) {
-                match time_go_reference(bin, &dir, 5) {
-                    Some(t) => *g = (*g).min(t),
-                    None => go = None,
-                }
+    for shape in [SERVER, NOISY_SERVER] {
+        for c in [Compression::None, Compression::Snappy] {
+            let names = [format!("{c:?}"), format!("{:?}", shape.values)];
+            if !only.iter().all(|o| names.iter().any(|n| n.eq_ignore_ascii_case(o))) {
+                continue;
             }
-        }
-        assert_eq!((counts.samples, counts.series), (12_000_000, 100_000));
-        let reference = if c == Compression::None { 47.5 } else { 39.0 };
-        let sps = counts.samples as f64 / ours.as_secs_f64() / 1e6;
-        let note = match go {
-            Some(g) => format!(
-                "{:.2}x Go below; {:.1}x the issue's Prometheus figure",
-                g.as_secs_f64() / ours.as_secs_f64(),
-                sps / reference
-            ),
-            None => format!("{:.1}x the issue's Prometheus 2.42 figure", sps / reference),
-        };
-        row(&format!("read + decode, {c:?}"), ours, Some(counts.samples), bytes, &note);
-        if let Some(g) = go {
-            row(
-                "  Go: Prometheus 2.42's algorithm, golang/snappy",
-                g,
-                Some(counts.samples),
-                bytes,
-                "same WAL, same run",
-            );
-        }
-        let (d, _) = best(5, || segs.iter().map(|s| crc32c::crc32c(s)).fold(0, |a, b| a ^ b));
-        row(&format!("  limit: CRC32C of the same {} MB", bytes / 1_000_000), d, None, bytes, "");
-        let mut copy = vec![0u8; segs.iter().map(Vec::len).max().unwrap()];
-        let (d, _) = best(5, || {
-            for s in &segs {
-                copy[..s.len()].copy_from_slice(s);
-                black_box(&copy);
-            }
-        });
-        row("  limit: memcpy of the same bytes", d, None, bytes, "");
-        if c == Compression::Snappy {
-            let recs = compressed_records(&segs);
-            let out_len: u64 = recs.iter().map(|r| snap::raw::decompress_len(r).unwrap() as u64).sum();
-            let mut dec = snap::raw::Decoder::new();
-            let mut buf = vec![0u8; 1 << 22];
-            let (d, _) = best(5, || {
-                for r in &recs {
-                    black_box(dec.decompress(r, &mut buf).unwrap());
-                }
-            });
-            row("  raw snappy decompression, snap crate (output)", d, None, out_len, "");
-            let mut out = Vec::new();
-            let (d, _) = best(5, || {
-                for r in &recs {
-                    wal_format::decompress(Compression::Snappy, r, &mut out).unwrap();
-                    black_box(&out);
-                }
-            });
-            row("  raw snappy decompression, ours (output)", d, None, out_len, "");
+            bench_wal(&root, shape, c, go_binary.as_deref());
         }
     }
+}
+
+/// The rows for one benchmark WAL.
+fn bench_wal(root: &std::path::Path, shape: Shape, c: Compression, go_binary: Option<&std::path::Path>) {
+    let dir = cached_wal(root, shape, c).unwrap();
+    let segs = load(&dir);
+    let bytes: u64 = segs.iter().map(|s| s.len() as u64).sum();
+    // Ours and Go take turns, three rounds, each keeping its best: this machine's speed drifts
+    // by up to 1.5x between seconds, and alternating exposes both to the same drift.
+    let mut ours = Duration::MAX;
+    let mut go = go_binary.map(|_| Duration::MAX);
+    let mut counts = Counts::default();
+    for _ in 0..3 {
+        let (d, c) = best(5, || decode_all(&segs));
+        (ours, counts) = (ours.min(d), c);
+        if let (Some(bin), Some(g)) = (go_binary, go.as_mut()) {
+            match time_go_reference(bin, "decode", &dir, 5) {
+                Some((t, [samples, series])) if (samples, series) == (counts.samples, counts.series) => {
+                    *g = (*g).min(t)
+                }
+                Some((_, go_counts)) => {
+                    println!("(Go reference decoded {go_counts:?} samples and series, we decoded {counts:?})");
+                    go = None;
+                }
+                None => go = None,
+            }
+        }
+    }
+    assert_eq!((counts.samples, counts.series), (shape.series * shape.scrapes, shape.series));
+    let reference = if c == Compression::None { 47.5 } else { 39.0 };
+    let sps = counts.samples as f64 / ours.as_secs_f64() / 1e6;
+    let note = match go {
+        Some(g) => format!(
+            "{:.2}x Go below; {:.1}x the issue's Prometheus figure",
+            g.as_secs_f64() / ours.as_secs_f64(),
+            sps / reference
+        ),
+        None => format!("{:.1}x the issue's Prometheus 2.42 figure", sps / reference),
+    };
+    row(&format!("read + decode, {c:?}, {:?} values", shape.values), ours, Some(counts.samples), bytes, &note);
+    if let Some(g) = go {
+        row("  Go: Prometheus 2.42's algorithm, golang/snappy", g, Some(counts.samples), bytes, "same WAL, same run");
+    }
+    let (d, _) = best(5, || segs.iter().map(|s| crc32c::crc32c(s)).fold(0, |a, b| a ^ b));
+    row(&format!("  limit: CRC32C of the same {} MB", bytes / 1_000_000), d, None, bytes, "");
+    let mut copy = vec![0u8; segs.iter().map(Vec::len).max().unwrap()];
+    let (d, _) = best(5, || {
+        for s in &segs {
+            copy[..s.len()].copy_from_slice(s);
+            black_box(&copy);
+        }
+    });
+    row("  limit: memcpy of the same bytes", d, None, bytes, "");
+    if c != Compression::Snappy {
+        return;
+    }
+    let recs = compressed_records(&segs);
+    let compressed: u64 = recs.iter().map(|r| r.len() as u64).sum();
+    let out_len: u64 = recs.iter().map(|r| snap::raw::decompress_len(r).unwrap() as u64).sum();
+    let ratio = format!("records compress {:.2}:1", out_len as f64 / compressed as f64);
+    let mut dec = snap::raw::Decoder::new();
+    let mut buf = vec![0u8; 1 << 22];
+    let (d, _) = best(5, || {
+        for r in &recs {
+            black_box(dec.decompress(r, &mut buf).unwrap());
+        }
+    });
+    row("  raw snappy decompression, snap crate (output)", d, None, out_len, &ratio);
+    if let Some(bin) = go_binary {
+        if let Some((d, [_, go_out])) = time_go_reference(bin, "snappy", &dir, 5) {
+            assert_eq!(go_out, out_len, "Go decompressed a different number of bytes");
+            row("  raw snappy decompression, golang/snappy (output)", d, None, out_len, "");
+        }
+    }
+    let mut out = Vec::new();
+    let (d, _) = best(5, || {
+        for r in &recs {
+            wal_format::decompress(Compression::Snappy, r, &mut out).unwrap();
+            black_box(&out);
+        }
+    });
+    row("  raw snappy decompression, ours (output)", d, None, out_len, "");
 }

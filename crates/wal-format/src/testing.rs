@@ -14,11 +14,31 @@ pub struct Shape {
     pub scrapes: u64,
     /// Series per Samples record.
     pub series_per_record: u64,
+    /// How sample values are drawn.
+    pub values: Values,
+}
+
+/// How the sample values of a benchmark WAL are drawn. The mix decides how well snappy compresses
+/// a Samples record, and so how fast it decompresses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Values {
+    /// A real server's mix, matched to the node_exporter and Prometheus series in the WALs a real
+    /// Prometheus 2.42 wrote (`testdata/prometheus-2.42`, synthetic target left out): 83 % of their
+    /// samples are integers, 38 % are 0 and 60 % are integers below 256. Here: 85 % integers
+    /// (zeros, small gauges, `up`, counters, page-sized memory gauges, start times), 40 % zeros,
+    /// 60 % below 256; the rest seconds counters, constant decimals and noisy gauges.
+    Server,
+    /// Every value a non-integer with a busy mantissa (counters in hundredths, noisy gauges): a
+    /// worst case for snappy, which finds only 4-byte matches between neighbouring samples.
+    Noisy,
 }
 
 /// The shape: 100k series with 10 labels (~210 label bytes) each, 120 scrapes 15 s apart,
-/// one Samples record per 1,000 series per scrape: 12M samples.
-pub const SERVER: Shape = Shape { series: 100_000, scrapes: 120, series_per_record: 1_000 };
+/// one Samples record per 1,000 series per scrape: 12M samples, with a real server's values.
+pub const SERVER: Shape = Shape { series: 100_000, scrapes: 120, series_per_record: 1_000, values: Values::Server };
+
+/// [`SERVER`] with [`Values::Noisy`].
+pub const NOISY_SERVER: Shape = Shape { values: Values::Noisy, ..SERVER };
 
 const MODES: [&str; 8] = ["user", "system", "idle", "iowait", "irq", "softirq", "steal", "nice"];
 
@@ -49,12 +69,60 @@ fn xorshift(mut x: u64) -> u64 {
     x
 }
 
-/// The value of series `r` at scrape `i`: counters (70 %) and noisy gauges (30 %).
-pub fn sample_value(r: u64, i: u64) -> f64 {
+/// The value of series `r` at scrape `i` under `values`.
+pub fn sample_value(values: Values, r: u64, i: u64) -> f64 {
+    match values {
+        Values::Server => server_value(r, i),
+        Values::Noisy => noisy_value(r, i),
+    }
+}
+
+fn noisy_value(r: u64, i: u64) -> f64 {
     if r % 10 < 7 {
-        ((r * 131 + i * (r % 97 + 1) * 15) as f64) * 0.01
+        seconds_counter(r, i)
     } else {
-        (xorshift(r * 1_000_003 + i) % 1_000_000) as f64 / 7.0
+        noisy_gauge(r, i)
+    }
+}
+
+/// A counter in hundredths, like `node_cpu_seconds_total`.
+fn seconds_counter(r: u64, i: u64) -> f64 {
+    ((r * 131 + i * (r % 97 + 1) * 15) as f64) * 0.01
+}
+
+fn noisy_gauge(r: u64, i: u64) -> f64 {
+    (xorshift(r * 1_000_003 + i) % 1_000_000) as f64 / 7.0
+}
+
+/// One of several kinds of series, drawn by a hash of `r` so kinds interleave, in the shares of
+/// [`Values::Server`].
+fn server_value(r: u64, i: u64) -> f64 {
+    let h = xorshift(r * 2_654_435_761 + 1);
+    let jitter = xorshift(r * 1_000_003 + i + 7);
+    match (h >> 32) % 20 {
+        // Error counters never hit, idle gauges, empty histogram buckets.
+        0..=7 => 0.0,
+        // Goroutines, open files, threads.
+        8..=9 => (10 + jitter % 200) as f64,
+        // `up` and info metrics.
+        10 => 1.0,
+        // Restart and retry counters: small, mostly unchanged.
+        11 => (h % 100 + i * (r % 3) / 4) as f64,
+        // Request and byte counters: integers growing by `rate` ± jitter, never falling.
+        12..=13 => {
+            let rate = 1 + h % 2_000;
+            (h % 10_000_000 + i * rate + jitter % rate) as f64
+        }
+        // Memory gauges: whole pages.
+        14 => (4096 * (100_000 + h % 1_000_000 + jitter % 64)) as f64,
+        // Start times in seconds.
+        15 => (1_700_000_000 + h % 1_000_000) as f64,
+        // Packet counters.
+        16 => (h % 100_000 + i * (h % 50)) as f64,
+        17 => seconds_counter(r, i),
+        // Limits and ratios: constant decimals.
+        18 => (h % 10_000) as f64 / 100.0,
+        _ => noisy_gauge(r, i),
     }
 }
 
@@ -82,7 +150,12 @@ pub fn write_wal(dir: &Path, shape: Shape, compression: Compression) -> Result<(
             // Targets are scraped at slightly different moments within the interval.
             let t = base_t + i as i64 * 15_000 + (first % 15_000) as i64;
             samples.clear();
-            samples.extend((first..=last).map(|r| RefSample { series_ref: r, st: 0, t, v: sample_value(r, i) }));
+            samples.extend((first..=last).map(|r| RefSample {
+                series_ref: r,
+                st: 0,
+                t,
+                v: sample_value(shape.values, r, i),
+            }));
             rec.clear();
             encode_samples(&samples, &mut rec);
             w.log(&[&rec])?;
@@ -95,7 +168,10 @@ pub fn write_wal(dir: &Path, shape: Shape, compression: Compression) -> Result<(
 /// The benchmark WAL for `compression` under `root`, written once and reused while its shape
 /// marker matches.
 pub fn cached_wal(root: &Path, shape: Shape, compression: Compression) -> Result<PathBuf, Error> {
-    let name = format!("wal-{}x{}x{}-{:?}", shape.series, shape.scrapes, shape.series_per_record, compression);
+    let name = format!(
+        "wal-{}x{}x{}-{:?}-{:?}",
+        shape.series, shape.scrapes, shape.series_per_record, shape.values, compression
+    );
     let dir = root.join(name);
     let marker = dir.join(".complete");
     if !marker.exists() {

@@ -83,6 +83,17 @@ pub(crate) fn decompress(src: &[u8], dst: &mut Vec<u8>, max_len: usize) -> Resul
                 } else {
                     (1 + (tag >> 2) as usize, u16::from_le_bytes([src[s + 1], src[s + 2]]) as usize, 3)
                 };
+                if len <= offset && len <= 16 && offset <= d {
+                    // No overlap, so one 16-byte move whatever the length: no branch on it, which
+                    // real servers' Samples records (copies of 4 to 16 bytes, evenly mixed) would
+                    // mispredict. Bytes past `len` are written over by the next elements.
+                    let chunk: [u8; 16] =
+                        *out[d - offset..].first_chunk().ok_or(SnappyError::Offset { offset, at: d })?;
+                    out[d..d + 16].copy_from_slice(&chunk);
+                    s += header;
+                    d += len;
+                    continue;
+                }
                 if offset >= 8 && offset <= d {
                     let from = d - offset;
                     let mut k = 0;

@@ -38,15 +38,26 @@ fn samples_v1(cur: &mut Cursor<'_>, out: &mut Vec<RefSample>) -> Result<(), Read
     let mut written = 0;
     while let Some(w) = rest.get(pos..pos + MAX_ENTRY) {
         let Ok(w) = <&[u8; MAX_ENTRY]>::try_from(w) else { break };
-        // Anything unusual (an overlong varint) leaves the fast path: the checked loop below
-        // reads the same entry again and reports the error at its offset.
-        let Some((dref, a)) = window_uvarint(w, 0) else { break };
-        let Some((dt, b)) = window_uvarint(w, a) else { break };
-        let Some(&v) = w[b..].first_chunk::<8>() else { break };
+        // The two common shapes (a one- or two-byte ref delta, then a one-byte time delta), told
+        // apart by the top bits of the first three bytes, each have a constant size: the next
+        // entry's position then does not wait on this entry's bytes, and entries overlap.
+        // Anything else takes the general window decode; anything unusual there (an overlong
+        // varint) leaves the fast path, and the checked loop below reads the same entry again
+        // and reports the error at its offset.
+        let (dref, dt, size) = match (w[0] >> 7, w[1] >> 7, w[2] >> 7) {
+            (0, 0, _) => (w[0] as u64, w[1] as u64, 10),
+            (1, 0, 0) => ((w[0] & 0x7f) as u64 | (w[1] as u64) << 7, w[2] as u64, 11),
+            _ => {
+                let Some((dref, a)) = window_uvarint(w, 0) else { break };
+                let Some((dt, b)) = window_uvarint(w, a) else { break };
+                (dref, dt, b + 8)
+            }
+        };
+        let Some(&v) = w[size - 8..].first_chunk::<8>() else { break };
         // Every entry takes at least 10 bytes, so the capacity `decode_samples` reserved cannot
         // run out.
         let Some(slot) = spare.get_mut(written) else { break };
-        pos += b + 8;
+        pos += size;
         slot.write(RefSample {
             series_ref: base_ref.wrapping_add(zigzag_decode(dref) as u64),
             st: 0,

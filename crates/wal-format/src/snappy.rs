@@ -1,12 +1,13 @@
 //! A snappy block decompressor tuned for WAL records.
 //!
-//! Written by hand because decompression is most of the cost of reading a snappy WAL, and the
-//! `snap` crate decompresses Samples records at about half the speed of Go's assembly decoder
-//! (≈ 0.7–1.0 GB/s against ≈ 1.8 GB/s on this machine; see the `decode` benchmark, which
-//! measures both on the same bytes). The gain comes from copying in fixed 16-byte chunks wherever
-//! the output has room, so short literals and copies — nearly all of them in a Samples record —
-//! cost one unaligned load and store instead of a `memcpy` call. Safe code only; `snap` stays the
-//! reference it is tested against.
+//! Written by hand because decompression is most of the cost of reading a snappy WAL, and it has
+//! to keep pace with Go's assembly decoder on the two kinds of Samples records the `decode`
+//! benchmark measures side by side with `snap` and `golang/snappy`: a real server's (many short
+//! copies of 4 to 16 bytes) and busy non-integer values (1- to 4-byte literals between 4- and
+//! 5-byte copies), where `snap` is about 20 % slower than this. The gain comes from moving fixed
+//! 16-byte or 8-byte chunks wherever the output has room, so short literals and copies — nearly
+//! all of them in a Samples record — cost one unaligned load and store, with no branch on their
+//! length and no `memcpy` call. Safe code only; `snap` stays the reference it is tested against.
 
 use crate::error::Error;
 
@@ -90,6 +91,31 @@ pub(crate) fn decompress(src: &[u8], dst: &mut Vec<u8>, max_len: usize) -> Resul
                     let chunk: [u8; 16] =
                         *out[d - offset..].first_chunk().ok_or(SnappyError::Offset { offset, at: d })?;
                     out[d..d + 16].copy_from_slice(&chunk);
+                    s += header;
+                    d += len;
+                    continue;
+                }
+                if offset < 8 && offset != 0 && offset <= d {
+                    // Overlapping and closer than 8 bytes: a short pattern repeated (runs of zero
+                    // bytes in integer-valued samples make these). Each 8-byte move gets its
+                    // first `gap` bytes right, and a pattern that repeats every `gap` bytes also
+                    // repeats every `2 * gap`: double the gap until moves no longer overlap.
+                    // About 3 % faster than the byte loop on the Server-values bench WAL.
+                    let from = d - offset;
+                    let (mut to, mut gap) = (d, offset);
+                    while gap < 8 && to < d + len {
+                        let chunk: [u8; 8] = *out[from..].first_chunk().ok_or(SnappyError::Offset { offset, at: d })?;
+                        out[to..to + 8].copy_from_slice(&chunk);
+                        to += gap;
+                        gap *= 2;
+                    }
+                    let mut k = 0;
+                    while to + k < d + len {
+                        let chunk: [u8; 8] =
+                            *out[from + k..].first_chunk().ok_or(SnappyError::Offset { offset, at: d })?;
+                        out[to + k..to + k + 8].copy_from_slice(&chunk);
+                        k += 8;
+                    }
                     s += header;
                     d += len;
                     continue;
@@ -197,6 +223,22 @@ mod tests {
                     data.push(if noisy { (i as u8).wrapping_mul(b).wrapping_add(i as u8 >> 3) } else { b });
                 }
             }
+            let c = snap::raw::Encoder::new().compress_vec(&data).unwrap();
+            prop_assert_eq!(ours(&c).unwrap(), data);
+        }
+
+        /// Short repeated patterns (periods 1 to 9) inside a block long enough for the fast
+        /// path: copies closer than their length, at every gap the pattern doubling handles.
+        #[test]
+        fn matches_snap_on_short_periods(
+            head in prop::collection::vec(any::<u8>(), 0..100),
+            pattern in prop::collection::vec(any::<u8>(), 1..10),
+            run in 1usize..300,
+            tail in prop::collection::vec(any::<u8>(), 80..200),
+        ) {
+            let mut data = head;
+            data.extend(pattern.iter().cycle().take(run));
+            data.extend(tail);
             let c = snap::raw::Encoder::new().compress_vec(&data).unwrap();
             prop_assert_eq!(ours(&c).unwrap(), data);
         }

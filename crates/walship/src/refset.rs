@@ -48,3 +48,40 @@ impl RefSet {
         self.len
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        // Each case near the bound grows the bitmap to its full 32 MB: few cases keep this quick.
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        /// Counts what a hash set counts, and says "new" when the hash set does: runs of
+        /// neighbouring refs, scattered refs, and refs on both sides of the bitmap's bound.
+        #[test]
+        fn counts_distinct_refs(
+            refs in prop::collection::vec(
+                prop_oneof![0u64..300, 0u64..5_000_000, (DENSE_LIMIT - 70)..(DENSE_LIMIT + 70), any::<u64>()],
+                0..600,
+            ),
+        ) {
+            let mut set = RefSet::default();
+            let mut want = HashSet::new();
+            for r in refs {
+                prop_assert_eq!(set.insert(r), want.insert(r), "ref {}", r);
+            }
+            prop_assert_eq!(set.len(), want.len());
+        }
+    }
+
+    #[test]
+    fn ref_zero_and_the_largest_ref_count() {
+        let mut set = RefSet::default();
+        for r in [0, u64::MAX, 0, 1, 63, 64, u64::MAX - 63] {
+            set.insert(r);
+        }
+        assert_eq!(set.len(), 6);
+    }
+}

@@ -205,8 +205,7 @@ impl SeriesCache {
                 help: self.strings.intern(m.help),
             };
             if let Some(old) = self.metadata.insert(m.series_ref, meta) {
-                self.strings.release(old.unit);
-                self.strings.release(old.help);
+                self.release_metadata(old);
             }
         }
     }
@@ -226,23 +225,23 @@ impl SeriesCache {
                 self.release(old.as_deref());
                 self.free.push(slot);
             }
-            if let Some(m) = self.metadata.remove(&r) {
-                self.strings.release(m.unit);
-                self.strings.release(m.help);
-            }
         }
         if !gone.is_empty() {
             self.index.rebuild();
         }
-        // Metadata whose series was never stored is collected too.
+        // Metadata whose series is gone now, or was never stored, is collected.
         let orphans: Vec<SeriesRef> = self.metadata.keys().filter(|&&r| self.index.get(r).is_none()).copied().collect();
         for r in orphans {
             if let Some(m) = self.metadata.remove(&r) {
-                self.strings.release(m.unit);
-                self.strings.release(m.help);
+                self.release_metadata(m);
             }
         }
         gone.len()
+    }
+
+    fn release_metadata(&mut self, m: SeriesMetadata) {
+        self.strings.release(m.unit);
+        self.strings.release(m.help);
     }
 
     pub(crate) fn known(&self, r: SeriesRef) -> Known {

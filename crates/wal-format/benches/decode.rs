@@ -1,15 +1,18 @@
-//! `cargo bench -p wal-format --features testing`: read + decode of the benchmark WAL from memory,
-//! beside the physical limits measured in the same run on the same bytes (memcpy, CRC32C, raw
-//! snappy decompression).
+//! `cargo bench -p wal-format --features testing`: read + decode of the benchmark WALs from
+//! memory, beside the physical limits measured in the same run on the same bytes (memcpy, CRC32C,
+//! raw snappy decompression).
 //!
-//! Single-threaded. Each figure is the best of several runs. For reference, the issue measured
-//! Prometheus 2.42's Go reader + `record.Decoder` on this shape on this kind of machine at about
-//! 45–50 M samples/s uncompressed and 37–41 M samples/s snappy. Prometheus's own packages cannot
-//! be built here (no Go module proxy), so when Debian's Go and `golang/snappy` are installed
-//! (`cargo xtask bench` installs them) the bench also builds `go-reference/main.go` — our Go
-//! re-statement of Prometheus's reader and Samples decoder on the same libraries — and times it on
-//! the same WAL in the same run, alternating with our decoder, so the ratio is not skewed by this
-//! machine's speed drifting between runs.
+//! Two WALs of the issue's shape, each uncompressed and snappy-compressed: one with a real
+//! server's values (`Values::Server`, matched to the real fixtures' node_exporter and Prometheus
+//! series: mostly integers, many zeros) and one with busy non-integer values (`Values::Noisy`,
+//! snappy's worst case). Single-threaded. Each figure is the best of several runs. For reference,
+//! the issue measured Prometheus 2.42's Go reader + `record.Decoder` on this shape on this kind of
+//! machine at about 45–50 M samples/s uncompressed and 37–41 M samples/s snappy. Prometheus's own
+//! packages cannot be built here (no Go module proxy), so when Debian's Go and `golang/snappy` are
+//! installed (`cargo xtask bench` installs them) the bench also builds `go-reference/main.go` —
+//! our Go re-statement of Prometheus's reader and Samples decoder on the same libraries — and
+//! times it on the same WAL in the same run, alternating with our decoder, so the ratio is not
+//! skewed by this machine's speed drifting between runs.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -272,26 +275,41 @@ fn bench_wal(root: &std::path::Path, shape: Shape, c: Compression, go_binary: Op
     let compressed: u64 = recs.iter().map(|r| r.len() as u64).sum();
     let out_len: u64 = recs.iter().map(|r| snap::raw::decompress_len(r).unwrap() as u64).sum();
     let ratio = format!("records compress {:.2}:1", out_len as f64 / compressed as f64);
+    // Taking turns again, for the same reason as above.
+    let (mut snap_best, mut ours_best) = (Duration::MAX, Duration::MAX);
+    let mut go_best = go_binary.map(|_| Duration::MAX);
     let mut dec = snap::raw::Decoder::new();
     let mut buf = vec![0u8; 1 << 22];
-    let (d, _) = best(5, || {
-        for r in &recs {
-            black_box(dec.decompress(r, &mut buf).unwrap());
-        }
-    });
-    row("  raw snappy decompression, snap crate (output)", d, None, out_len, &ratio);
-    if let Some(bin) = go_binary {
-        if let Some((d, [_, go_out])) = time_go_reference(bin, "snappy", &dir, 5) {
-            assert_eq!(go_out, out_len, "Go decompressed a different number of bytes");
-            row("  raw snappy decompression, golang/snappy (output)", d, None, out_len, "");
-        }
-    }
     let mut out = Vec::new();
-    let (d, _) = best(5, || {
-        for r in &recs {
-            wal_format::decompress(Compression::Snappy, r, &mut out).unwrap();
-            black_box(&out);
+    for _ in 0..3 {
+        let (d, _) = best(5, || {
+            for r in &recs {
+                black_box(dec.decompress(r, &mut buf).unwrap());
+            }
+        });
+        snap_best = snap_best.min(d);
+        if let (Some(bin), Some(g)) = (go_binary, go_best.as_mut()) {
+            match time_go_reference(bin, "snappy", &dir, 5) {
+                Some((d, [_, go_out])) if go_out == out_len => *g = (*g).min(d),
+                Some((_, [_, go_out])) => {
+                    println!("(Go reference decompressed {go_out} bytes, we {out_len})");
+                    go_best = None;
+                }
+                None => go_best = None,
+            }
         }
-    });
+        let (d, _) = best(5, || {
+            for r in &recs {
+                wal_format::decompress(Compression::Snappy, r, &mut out).unwrap();
+                black_box(&out);
+            }
+        });
+        ours_best = ours_best.min(d);
+    }
+    row("  raw snappy decompression, snap crate (output)", snap_best, None, out_len, &ratio);
+    if let Some(g) = go_best {
+        row("  raw snappy decompression, golang/snappy (output)", g, None, out_len, "");
+    }
+    let d = ours_best;
     row("  raw snappy decompression, ours (output)", d, None, out_len, "");
 }

@@ -223,7 +223,8 @@ mod tests {
         }
 
         /// Short repeated patterns (periods 1 to 9) inside a block long enough for the fast
-        /// path: copies closer than their length, at every gap the pattern doubling handles.
+        /// path: copies closer than their length, which the fast path hands to the checked
+        /// element path's byte loop, at every short offset.
         #[test]
         fn matches_snap_on_short_periods(
             head in prop::collection::vec(any::<u8>(), 0..100),

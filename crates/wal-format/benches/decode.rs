@@ -37,7 +37,7 @@ fn load(dir: &std::path::Path) -> Vec<Vec<u8>> {
     names.iter().map(|p| std::fs::read(p).unwrap()).collect()
 }
 
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Default, Clone, Copy)]
 struct Counts {
     samples: u64,
     series: u64,
@@ -183,6 +183,23 @@ fn time_go_reference(
     }
 }
 
+/// One more turn of the Go reference in `mode`: the best of `so_far` and this turn, or `None` (the
+/// Go rows are dropped, with the reason printed) when it failed or its counts disagree with ours.
+fn go_turn(
+    binary: &std::path::Path,
+    mode: &str,
+    dir: &std::path::Path,
+    so_far: Duration,
+    agrees: impl Fn([u64; 2]) -> bool,
+) -> Option<Duration> {
+    let (t, counts) = time_go_reference(binary, mode, dir, 5)?;
+    if !agrees(counts) {
+        println!("(Go reference, {mode}: its counts {counts:?} disagree with ours)");
+        return None;
+    }
+    Some(so_far.min(t))
+}
+
 fn row(name: &str, d: Duration, samples: Option<u64>, bytes: u64, note: &str) {
     let s = d.as_secs_f64();
     let sps = samples.map_or("-".to_string(), |n| format!("{:.1} M/s", n as f64 / s / 1e6));
@@ -230,18 +247,8 @@ fn bench_wal(root: &std::path::Path, shape: Shape, c: Compression, go_binary: Op
     for _ in 0..3 {
         let (d, c) = best(5, || decode_all(&segs));
         (ours, counts) = (ours.min(d), c);
-        if let (Some(bin), Some(g)) = (go_binary, go.as_mut()) {
-            match time_go_reference(bin, "decode", &dir, 5) {
-                Some((t, [samples, series])) if (samples, series) == (counts.samples, counts.series) => {
-                    *g = (*g).min(t)
-                }
-                Some((_, go_counts)) => {
-                    println!("(Go reference decoded {go_counts:?} samples and series, we decoded {counts:?})");
-                    go = None;
-                }
-                None => go = None,
-            }
-        }
+        let want = [counts.samples, counts.series];
+        go = go.zip(go_binary).and_then(|(g, bin)| go_turn(bin, "decode", &dir, g, |n| n == want));
     }
     assert_eq!((counts.samples, counts.series), (shape.series * shape.scrapes, shape.series));
     let reference = if c == Compression::None { 47.5 } else { 39.0 };
@@ -288,16 +295,7 @@ fn bench_wal(root: &std::path::Path, shape: Shape, c: Compression, go_binary: Op
             }
         });
         snap_best = snap_best.min(d);
-        if let (Some(bin), Some(g)) = (go_binary, go_best.as_mut()) {
-            match time_go_reference(bin, "snappy", &dir, 5) {
-                Some((d, [_, go_out])) if go_out == out_len => *g = (*g).min(d),
-                Some((_, [_, go_out])) => {
-                    println!("(Go reference decompressed {go_out} bytes, we {out_len})");
-                    go_best = None;
-                }
-                None => go_best = None,
-            }
-        }
+        go_best = go_best.zip(go_binary).and_then(|(g, bin)| go_turn(bin, "snappy", &dir, g, |n| n[1] == out_len));
         let (d, _) = best(5, || {
             for r in &recs {
                 wal_format::decompress(Compression::Snappy, r, &mut out).unwrap();
@@ -310,6 +308,5 @@ fn bench_wal(root: &std::path::Path, shape: Shape, c: Compression, go_binary: Op
     if let Some(g) = go_best {
         row("  raw snappy decompression, golang/snappy (output)", g, None, out_len, "");
     }
-    let d = ours_best;
-    row("  raw snappy decompression, ours (output)", d, None, out_len, "");
+    row("  raw snappy decompression, ours (output)", ours_best, None, out_len, "");
 }

@@ -37,6 +37,10 @@ pub enum Error {
     /// A fragment type outside 0–4.
     #[error("unexpected record type {0}")]
     UnknownFragmentType(u8),
+    /// A finished segment holds nothing but zeros, which no writer produces (Prometheus writes
+    /// only pages that hold a fragment): whatever was written to it never reached the disk.
+    #[error("segment holds only zeros: whatever was written to it is lost")]
+    ZeroSegment,
     /// The data ended while a record was still open.
     #[error("last record is torn")]
     TornRecord,

@@ -24,7 +24,9 @@ pub struct CheckpointRef {
 }
 
 /// Lists the segments of `dir` in index order. Names that are not numbers are ignored, as
-/// Prometheus ignores them; a gap in the numbering is an error, as in Prometheus.
+/// Prometheus ignores them. Unlike Prometheus, a gap in the numbering is not an error here: a
+/// segment deleted by hand or under a reader must not stop everything after it from being read.
+/// [`crate::Replay`] reports such gaps.
 pub fn list_segments(dir: &Path) -> Result<Vec<SegmentRef>, Error> {
     let mut segs = Vec::new();
     for entry in fs::read_dir(dir).map_err(io_err(dir))? {
@@ -34,11 +36,6 @@ pub fn list_segments(dir: &Path) -> Result<Vec<SegmentRef>, Error> {
         }
     }
     segs.sort_by_key(|s| s.index);
-    for w in segs.windows(2) {
-        if w[0].index + 1 != w[1].index {
-            return Err(Error::NotSequential { dir: dir.to_path_buf(), before: w[0].index, after: w[1].index });
-        }
-    }
     Ok(segs)
 }
 

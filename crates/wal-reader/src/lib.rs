@@ -25,11 +25,13 @@ mod framing;
 mod live_reader;
 mod mapping;
 mod reader;
+mod replay;
 
 pub use dir::{last_checkpoint, list_segments, resolve_wal_dir, CheckpointRef, SegmentRef};
 pub use error::Error;
 pub use live_reader::LiveReader;
 pub use reader::{IoMode, Reader};
+pub use replay::{Gap, Replay, ReplayItem, ReplayOptions, Source};
 pub use wal_format::Position;
 
 /// One record as read: its bytes (decompressed, starting with the record type byte) and where it

@@ -1,8 +1,8 @@
 //! Reading complete segments, as Prometheus's `Reader` over a segment range does.
 
 use crate::dir::{list_segments, SegmentRef};
-use crate::error::{io_err, Error};
-use crate::framing::{Failure, Framing, Step};
+use crate::error::{corruption, io_err, Error};
+use crate::framing::{Damage, Framing, Step};
 use crate::mapping::Mapping;
 use crate::Record;
 use std::fs::File;
@@ -30,8 +30,10 @@ pub enum IoMode {
 ///
 /// Like Prometheus's segment reader, a segment whose last page is short is read as if padded
 /// with zeros to the page end, and a record is complete only when its last fragment is read.
-/// Damage is reported as [`Error::Corruption`] naming the segment and offset; after one, call
-/// [`Reader::skip_segment`] to go on with the next segment.
+/// Damage is reported as [`Error::Corruption`] naming the segment, the offset and what it cost;
+/// calling [`Reader::next_record`] again goes on right after the damaged span, so that damage
+/// costs only the records it touches ([`Reader::skip_segment`] abandons the rest of the segment
+/// instead, as Prometheus does).
 pub struct Reader {
     io: IoMode,
     segments: Vec<SegmentRef>,
@@ -40,6 +42,18 @@ pub struct Reader {
     file: Option<File>,
     framing: Framing,
     at_eof: bool,
+    /// The current segment's bytes are all read and its damage reported: move on at the next call.
+    ending: bool,
+}
+
+/// What [`Reader::advance`] found, without borrowing the reader.
+pub(crate) enum Ready {
+    /// A record, read with [`Framing::record`].
+    Record(Option<std::ops::Range<usize>>),
+    /// The segment with this index was read to its end.
+    SegmentEnd(u64),
+    /// Every segment was read.
+    Done,
 }
 
 impl Reader {
@@ -67,6 +81,7 @@ impl Reader {
             file: None,
             framing: Framing::new(Dialect::Reader, first, 0),
             at_eof: false,
+            ending: false,
         }
     }
 
@@ -89,6 +104,7 @@ impl Reader {
     pub fn skip_segment(&mut self) {
         self.framing.reset();
         self.file = None;
+        self.ending = false;
         self.current += 1;
     }
 
@@ -114,50 +130,61 @@ impl Reader {
         Ok(true)
     }
 
-    fn corruption(&self, f: Failure) -> Error {
-        let seg = &self.segments[self.current.min(self.segments.len() - 1)];
-        Error::Corruption {
-            path: seg.path.clone(),
-            segment: seg.index,
-            offset: f.offset,
-            fragment_offset: f.fragment_offset,
-            source: f.error,
+    fn corruption(&self, d: Damage) -> Error {
+        match self.segments.get(self.current.min(self.segments.len().saturating_sub(1))) {
+            Some(seg) => corruption(&seg.path, seg.index, d),
+            None => corruption(std::path::Path::new(""), 0, d),
         }
     }
 
-    /// The next record, or `None` when every segment has been read.
+    /// The next record, or `None` when every segment has been read. After an
+    /// [`Error::Corruption`], the next call continues after the damaged span.
     pub fn next_record(&mut self) -> Result<Option<Record<'_>>, Error> {
         loop {
+            match self.advance()? {
+                Ready::Record(range) => return Ok(Some(self.framing.record(range))),
+                Ready::SegmentEnd(_) => continue,
+                Ready::Done => return Ok(None),
+            }
+        }
+    }
+
+    /// The segment being read (or the next one to open), if any is left.
+    pub(crate) fn current_segment(&self) -> Option<&SegmentRef> {
+        self.segments.get(self.current)
+    }
+
+    /// The record completed by the last [`Ready::Record`].
+    pub(crate) fn record(&self, range: Option<std::ops::Range<usize>>) -> Record<'_> {
+        self.framing.record(range)
+    }
+
+    /// Reads on until a record completes, a segment ends, or damage is found.
+    pub(crate) fn advance(&mut self) -> Result<Ready, Error> {
+        loop {
+            if self.ending {
+                self.ending = false;
+                self.file = None;
+                let index = self.segments[self.current].index;
+                self.current += 1;
+                return Ok(Ready::SegmentEnd(index));
+            }
             if !self.open_current()? {
+                // Prometheus reports a torn record only when the very last fragment read was a
+                // `first` or `middle`; we report it whenever a record is left open, so that
+                // nothing is lost without a word.
                 if self.framing.record_open() {
-                    // Prometheus reports a torn record only when the very last fragment read was a
-                    // `first` or `middle`; we report it whenever a record is left open, so that
-                    // nothing is lost without a word.
-                    self.current = self.segments.len().saturating_sub(1);
-                    let offset = self.framing.offset();
-                    let fragment_offset = self.framing.record_at().1;
-                    self.framing.reset();
-                    self.current = self.segments.len();
-                    let seg = self.segments.last();
-                    return Err(Error::Corruption {
-                        path: seg.map(|s| s.path.clone()).unwrap_or_default(),
-                        segment: seg.map_or(0, |s| s.index),
-                        offset,
-                        fragment_offset,
-                        source: wal_format::Error::TornRecord,
-                    });
+                    if let Some(d) = self.framing.finish(true) {
+                        return Err(self.corruption(d));
+                    }
                 }
-                return Ok(None);
+                return Ok(Ready::Done);
             }
             match self.framing.step() {
-                Ok(Step::Borrowed(range)) => return Ok(Some(self.framing.record(Some(range)))),
-                Ok(Step::Owned) => return Ok(Some(self.framing.record(None))),
-                Ok(Step::Incomplete) => {}
-                Err(f) => {
-                    let e = self.corruption(f);
-                    self.framing.reset();
-                    return Err(e);
-                }
+                Step::Borrowed(range) => return Ok(Ready::Record(Some(range))),
+                Step::Owned => return Ok(Ready::Record(None)),
+                Step::Damaged(d) => return Err(self.corruption(d)),
+                Step::Incomplete => {}
             }
             if !self.at_eof {
                 let seg_path = &self.segments[self.current].path;
@@ -174,20 +201,12 @@ impl Reader {
                     continue;
                 }
             }
-            // End of this segment's bytes, zero-padded to a page boundary.
-            if self.framing.buffered() > 0 {
-                let offset = self.framing.offset();
-                let available = self.framing.buffered();
-                let e = self.corruption(Failure {
-                    error: wal_format::Error::TruncatedFragment { needed: available + 1, available },
-                    offset: offset + available as u64,
-                    fragment_offset: offset,
-                });
-                self.skip_segment();
-                return Err(e);
+            // End of this segment's bytes, zero-padded to a page boundary. A record left open
+            // may go on in the next segment (Prometheus's Reader allows it).
+            self.ending = true;
+            if let Some(d) = self.framing.finish(false) {
+                return Err(self.corruption(d));
             }
-            self.file = None;
-            self.current += 1;
         }
     }
 }

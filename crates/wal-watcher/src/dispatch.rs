@@ -33,11 +33,18 @@ pub(crate) struct Dispatcher {
     pub(crate) opts: WatcherOptions,
     pub(crate) metrics: std::sync::Arc<WatcherMetrics>,
     scratch: Scratch,
+    /// The first sample timestamp decoded since the last [`Dispatcher::take_first_timestamp`].
+    first_t: Option<i64>,
 }
 
 impl Dispatcher {
     pub(crate) fn new(filter: SampleFilter, opts: WatcherOptions, metrics: std::sync::Arc<WatcherMetrics>) -> Self {
-        Dispatcher { filter, opts, metrics, scratch: Scratch::default() }
+        Dispatcher { filter, opts, metrics, scratch: Scratch::default(), first_t: None }
+    }
+
+    /// The first sample timestamp decoded since the last call (to say what time a gap ended at).
+    pub(crate) fn take_first_timestamp(&mut self) -> Option<i64> {
+        self.first_t.take()
     }
 
     /// Hands the record `rec` at `at` (read from segment `segment`) to the sink. A record that
@@ -75,6 +82,9 @@ impl Dispatcher {
                     buf.clear();
                     record::decode_samples(rec, buf)?;
                     note_newest(metrics, buf.iter().map(|s| s.t));
+                    if self.first_t.is_none() {
+                        self.first_t = buf.first().map(|s| s.t);
+                    }
                     buf.retain(|s| s.t > filter.after_t);
                     if !buf.is_empty() {
                         WatcherMetrics::add(&metrics.samples_sent, buf.len() as u64);

@@ -7,20 +7,10 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Listing or reading the WAL failed (missing directory, permissions, damage).
+    /// Listing or reading the WAL failed (missing directory, permissions). Damage is not an
+    /// error: it is reported as [`crate::Event::Corruption`] and reading goes on after it.
     #[error(transparent)]
     Wal(#[from] wal_reader::Error),
-    /// A checkpoint segment could not be read to its end: Prometheus's watcher treats that as
-    /// fatal for the pass, and so do we.
-    #[error("checkpoint segment {} read to {read} of {size} bytes", path.display())]
-    CheckpointIncomplete {
-        /// The checkpoint segment.
-        path: PathBuf,
-        /// Bytes read.
-        read: u64,
-        /// Its size.
-        size: u64,
-    },
     /// The WAL directory holds no segment to read.
     #[error("{}: no WAL segments", dir.display())]
     NoSegments {

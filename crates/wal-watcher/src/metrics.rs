@@ -14,11 +14,16 @@ pub struct WatcherMetrics {
     pub samples_sent: AtomicU64,
     /// Records that failed to decode.
     pub decode_failures: AtomicU64,
-    /// Damaged segments found.
+    /// Damaged spans found (in segments or checkpoints); reading went on after each.
     pub corruptions: AtomicU64,
+    /// Bytes of WAL stepped over because they were damaged.
+    pub bytes_skipped: AtomicU64,
+    /// Records known to be lost to damage.
+    pub records_lost: AtomicU64,
     /// Passes of the loop that ended in an error.
     pub errors: AtomicU64,
-    /// Times the start position could not be honoured because Prometheus had deleted its segment.
+    /// Gaps in the WAL: segments that should have been read were missing (the start position's
+    /// segment deleted by Prometheus, a hole in the numbering), or the cursor was ahead of the WAL.
     pub gaps: AtomicU64,
     /// Checkpoints read for series garbage collection.
     pub checkpoints_gc: AtomicU64,

@@ -6,13 +6,12 @@ use crate::metrics::WatcherMetrics;
 use crate::sink::Sink;
 use crate::start::{SampleFilter, StartMode};
 use crate::wakeup::Wakeup;
-use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use wal_format::Position;
-use wal_reader::{last_checkpoint, list_segments, CheckpointRef, LiveReader};
+use wal_reader::{last_checkpoint, list_segments, IoMode, Replay, ReplayItem, ReplayOptions, Source};
 
 /// How a watcher behaves. `Default` gives Prometheus's behaviour and periods.
 #[derive(Debug, Clone)]
@@ -61,7 +60,9 @@ impl Default for WatcherOptions {
 pub enum Event<'a> {
     /// A pass over the WAL ended in an error; the watcher starts again after `retry_interval`.
     Error(&'a Error),
-    /// Damage in a segment; reading went on with the next segment. Data in the damaged part is lost.
+    /// A damaged span of a segment or checkpoint (always a [`wal_reader::Error::Corruption`],
+    /// which names the file, the offset, the bytes skipped and the records lost). Reading went on
+    /// right after it: only the records it touched are lost.
     Corruption(&'a wal_reader::Error),
     /// A record did not decode and was skipped.
     BadRecord {
@@ -70,12 +71,31 @@ pub enum Event<'a> {
         /// Why.
         error: &'a wal_format::Error,
     },
-    /// The start position lies in segments Prometheus has deleted: reading resumed at `resumed`.
+    /// Segments that should have been read do not exist (Prometheus deleted them under a
+    /// lagging reader, or they were removed by hand): reading went on with the next segment.
     Gap {
+        /// The missing segments.
+        missing: std::ops::RangeInclusive<u64>,
+        /// The checkpoint read, when it covers some of them (it kept their live series and the
+        /// samples Prometheus had not yet persisted in a block).
+        checkpoint: Option<u64>,
+        /// The newest sample timestamp read before the gap (ms), if any.
+        newest_before_ms: Option<i64>,
+        /// The first sample timestamp read after it (ms), if any.
+        first_after_ms: Option<i64>,
+    },
+    /// The saved position lies beyond the newest segment: Prometheus's WAL was replaced (a new
+    /// data directory). The whole WAL is read.
+    CursorAhead {
         /// The position asked for.
-        wanted: Position,
-        /// Where reading resumed.
-        resumed: Position,
+        cursor: Position,
+        /// The newest segment there is.
+        newest: u64,
+    },
+    /// The segment being tailed was deleted while it was read. What it held was read.
+    SegmentDeleted {
+        /// Its index.
+        segment: u64,
     },
     /// A new checkpoint was read and series older than it dropped.
     CheckpointGc {
@@ -106,17 +126,6 @@ impl StopHandle {
     pub fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Acquire)
     }
-}
-
-/// How draining a segment's available records ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Drained {
-    /// No complete record is left (for now).
-    End,
-    /// The watcher was asked to stop.
-    Stopped,
-    /// The segment is damaged from here on; already reported.
-    Damaged,
 }
 
 /// Where a pass stopped.
@@ -231,245 +240,118 @@ impl<S: Sink> Watcher<S> {
             (Some(f), None) => f,
             (None, _) => SampleFilter::new(self.opts.start, cp_index, newest, now_ms()),
         };
-        // The first segment after the checkpoint (Prometheus re-reads the checkpoint's own last
-        // segment if it has not been deleted yet).
-        let first = segments.iter().map(|s| s.index).find(|&i| cp_index.is_none_or(|c| i >= c));
-        let first = first.ok_or_else(|| Error::NoSegments { dir: self.dir.clone() })?;
         let position_mode = matches!(self.opts.start, StartMode::Position(_)) || self.next.is_some();
-        if position_mode && filter.from.segment < first && filter.from > Position::new(0, 0) {
-            let resumed = Position::new(first, 0);
-            WatcherMetrics::add(&self.metrics.gaps, 1);
-            on_event(Event::Gap { wanted: filter.from, resumed });
-            filter.checkpoint_samples = cp_index.is_some_and(|c| filter.from.segment <= c);
-            filter.from = resumed;
-        } else if position_mode && filter.from.segment > newest {
+        let mut resume = (position_mode && filter.from > Position::new(0, 0)).then_some(filter.from);
+        if resume.is_some_and(|p| p.segment > newest) {
             // The cursor is ahead of the WAL: Prometheus's WAL was replaced. Read all of it.
-            let resumed = Position::new(first, 0);
             WatcherMetrics::add(&self.metrics.gaps, 1);
-            on_event(Event::Gap { wanted: filter.from, resumed });
-            filter.from = resumed;
+            on_event(Event::CursorAhead { cursor: filter.from, newest });
+            filter.from = Position::new(0, 0);
             filter.checkpoint_samples = true;
+            resume = None;
         }
         self.filter.get_or_insert(filter);
         let mut dispatcher = Dispatcher::new(filter, self.opts.clone(), self.metrics.clone());
-
-        if let Some(cp) = &checkpoint {
-            let purpose = Purpose::Checkpoint { samples: filter.checkpoint_samples };
-            self.read_checkpoint(cp, purpose, &mut dispatcher, on_event)?;
-        }
+        let mut replay = Replay::open(&self.dir, ReplayOptions { resume, ..Default::default() })?;
         self.checkpoint_seen = cp_index.max(self.checkpoint_seen);
 
         let wakeup = Wakeup::new(&self.dir, self.opts.use_notify);
         let mut caught_up = false;
-        let mut segment = first;
+        let mut pending_gap: Option<PendingGap> = None;
+        let mut last_checkpoint_check = Instant::now();
         loop {
             if self.stopped() {
                 return Ok(PassEnd::Stopped);
             }
-            self.metrics.current_segment.store(segment, Ordering::Relaxed);
-            let end = if segment < newest {
-                self.read_finished(segment, &mut dispatcher, on_event)?;
-                None
-            } else {
+            let item = replay.next()?;
+            let at_end = item.is_none();
+            match item {
+                Some(ReplayItem::Record { source, record }) => {
+                    let (at, segment, purpose) = match source {
+                        // Checkpoint records all stand at the checkpoint's place in the WAL:
+                        // before the first segment after it.
+                        Source::Checkpoint(index) => (
+                            Position::new(index, 0),
+                            index,
+                            Purpose::Checkpoint { samples: dispatcher.filter.checkpoint_samples },
+                        ),
+                        _ => (record.position, record.position.segment, Purpose::Segment),
+                    };
+                    if let Err(error) = dispatcher.dispatch(&mut self.sink, record.data, at, segment, purpose) {
+                        on_event(Event::BadRecord { at: record.position, error: &error });
+                    }
+                    if source == Source::Segment {
+                        self.next = replay.position();
+                        if let Some(gap) = pending_gap.as_mut() {
+                            gap.after_t = gap.after_t.or(dispatcher.take_first_timestamp());
+                            if gap.after_t.is_some() {
+                                report_gap(pending_gap.take(), on_event);
+                            }
+                        }
+                    }
+                }
+                Some(ReplayItem::Damage { error, .. }) => {
+                    WatcherMetrics::add(&self.metrics.corruptions, 1);
+                    if let wal_reader::Error::Corruption { skipped, records_lost, .. } = &error {
+                        WatcherMetrics::add(&self.metrics.bytes_skipped, *skipped);
+                        WatcherMetrics::add(&self.metrics.records_lost, *records_lost);
+                    }
+                    on_event(Event::Corruption(&error));
+                }
+                Some(ReplayItem::Gap(gap)) => {
+                    WatcherMetrics::add(&self.metrics.gaps, 1);
+                    report_gap(pending_gap.take(), on_event);
+                    dispatcher.take_first_timestamp();
+                    let before_t = self.metrics.newest_timestamp_ms.load(Ordering::Relaxed);
+                    pending_gap = Some(PendingGap { gap, before_t: (before_t > 0).then_some(before_t), after_t: None });
+                }
+                Some(ReplayItem::SegmentDeleted { segment }) => on_event(Event::SegmentDeleted { segment }),
+                Some(ReplayItem::SegmentEnd { segment }) => {
+                    report_gap(pending_gap.take(), on_event);
+                    self.next = Some(Position::new(segment + 1, 0));
+                    self.sink.progress(Position::new(segment + 1, 0));
+                    self.metrics.current_segment.store(segment + 1, Ordering::Relaxed);
+                }
+                Some(_) => {}
+                None => {}
+            }
+            if !at_end {
+                continue;
+            }
+            // The end of what is written so far.
+            report_gap(pending_gap.take(), on_event);
+            self.metrics.current_segment.store(replay.segment(), Ordering::Relaxed);
+            if replay.is_tailing() {
                 if !caught_up {
                     caught_up = true;
                     on_event(Event::CaughtUp { replay: started.elapsed() });
                 }
-                self.tail(segment, until_end, &wakeup, &mut dispatcher, on_event)?
-            };
-            if let Some(end) = end {
-                return Ok(end);
-            }
-            segment += 1;
-        }
-    }
-
-    fn open(&self, dir: &Path, segment: u64) -> Result<(File, PathBuf, u64), Error> {
-        let path = dir.join(wal_format::segment_file_name(segment));
-        let file = File::open(&path).map_err(|source| Error::Io { path: path.clone(), source })?;
-        let size = file.metadata().map_err(|source| Error::Io { path: path.clone(), source })?.len();
-        Ok((file, path, size))
-    }
-
-    fn read_checkpoint(
-        &mut self,
-        cp: &CheckpointRef,
-        purpose: Purpose,
-        dispatcher: &mut Dispatcher,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<(), Error> {
-        for seg in list_segments(&cp.path)? {
-            let (file, path, size) = self.open(&cp.path, seg.index)?;
-            let mut reader = LiveReader::new(file, &path, seg.index);
-            // Checkpoint records all stand at the checkpoint's place in the WAL: before the
-            // first segment after it.
-            let at = Position::new(cp.index, 0);
-            while let Some(rec) = reader.next_record()? {
-                if let Err(error) = dispatcher.dispatch(&mut self.sink, rec.data, at, cp.index, purpose) {
-                    on_event(Event::BadRecord { at: rec.position, error: &error });
+                if let Some(p) = replay.tail_position() {
+                    self.next = Some(p);
+                    self.sink.progress(p);
                 }
-            }
-            if reader.offset() != size {
-                return Err(Error::CheckpointIncomplete { path, read: reader.offset(), size });
-            }
-        }
-        Ok(())
-    }
-
-    /// Reads a segment that is no longer written, to its end.
-    fn read_finished(
-        &mut self,
-        segment: u64,
-        dispatcher: &mut Dispatcher,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<(), Error> {
-        let (file, path, size) = self.open(&self.dir.clone(), segment)?;
-        let mut reader = LiveReader::new(file, &path, segment);
-        match self.drain(&mut reader, segment, dispatcher, on_event)? {
-            Drained::Stopped => return Ok(()),
-            Drained::Damaged => {}
-            Drained::End => {
-                // Prometheus warns "may have dropped data" here; we count it as damage.
-                self.report_torn_tail(&reader, &path, segment, reader.offset(), size, false, on_event);
-            }
-        }
-        self.next = Some(Position::new(segment + 1, 0));
-        self.sink.progress(Position::new(segment + 1, 0));
-        Ok(())
-    }
-
-    /// Hands every complete record `reader` has to the sink, until none is left, the watcher is
-    /// stopped, or the segment turns out damaged (reported and counted).
-    fn drain(
-        &mut self,
-        reader: &mut LiveReader<File>,
-        segment: u64,
-        dispatcher: &mut Dispatcher,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Drained, Error> {
-        loop {
-            match reader.next_record() {
-                Ok(Some(rec)) => {
-                    if let Err(error) =
-                        dispatcher.dispatch(&mut self.sink, rec.data, rec.position, segment, Purpose::Segment)
-                    {
-                        on_event(Event::BadRecord { at: rec.position, error: &error });
-                    }
-                    self.next = Some(Position::new(segment, reader.offset()));
-                    if self.stopped() {
-                        return Ok(Drained::Stopped);
-                    }
-                }
-                Ok(None) => return Ok(Drained::End),
-                Err(e @ wal_reader::Error::Corruption { .. }) => {
-                    WatcherMetrics::add(&self.metrics.corruptions, 1);
-                    on_event(Event::Corruption(&e));
-                    return Ok(Drained::Damaged);
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
-
-    /// Reports, as damage, bytes of a finished segment (`size` long) after the last complete
-    /// record that are not the zero padding of a page — and, with `open_is_torn`, a record left
-    /// open. `offset` is the offset the error names.
-    #[allow(clippy::too_many_arguments)]
-    fn report_torn_tail(
-        &self,
-        reader: &LiveReader<File>,
-        path: &Path,
-        segment: u64,
-        offset: u64,
-        size: u64,
-        open_is_torn: bool,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) {
-        let end = reader.offset();
-        let open = open_is_torn && reader.record_open();
-        if !open && (end == size || reader_left_only_padding(path, end, size)) {
-            return;
-        }
-        WatcherMetrics::add(&self.metrics.corruptions, 1);
-        let left = size.saturating_sub(end) as usize;
-        let e = wal_reader::Error::Corruption {
-            path: path.to_path_buf(),
-            segment,
-            offset,
-            fragment_offset: end,
-            source: wal_format::Error::TruncatedFragment { needed: left + 1, available: left },
-        };
-        on_event(Event::Corruption(&e));
-    }
-
-    /// Tails the segment being written until a newer one exists and this one is read to its end.
-    /// Returns `Some` when the pass should end here (stopped, or at the end with `until_end`).
-    fn tail(
-        &mut self,
-        segment: u64,
-        until_end: bool,
-        wakeup: &Wakeup,
-        dispatcher: &mut Dispatcher,
-        on_event: &mut dyn FnMut(Event<'_>),
-    ) -> Result<Option<PassEnd>, Error> {
-        let (file, path, _) = self.open(&self.dir.clone(), segment)?;
-        let mut reader = LiveReader::new(file, &path, segment);
-        let next_path = self.dir.join(wal_format::segment_file_name(segment + 1));
-        let mut last_segment_check = Instant::now();
-        let mut last_checkpoint_check = Instant::now();
-        let mut damaged = false;
-        loop {
-            // Whether a newer segment exists must be known before the last read of this one: the
-            // writer finishes a segment before it creates the next.
-            let newer = next_path.exists();
-            if !damaged {
-                match self.drain(&mut reader, segment, dispatcher, on_event)? {
-                    Drained::Stopped => return Ok(Some(PassEnd::Stopped)),
-                    // The rest of this segment cannot be read; wait for the next one.
-                    Drained::Damaged => damaged = true,
-                    Drained::End => {}
-                }
-            }
-            if newer {
-                if !damaged {
-                    // A newer segment exists, so this one is finished: what is left is torn.
-                    let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-                    self.report_torn_tail(&reader, &path, segment, size, size, true, on_event);
-                }
-                self.next = Some(Position::new(segment + 1, 0));
-                self.sink.progress(Position::new(segment + 1, 0));
-                return Ok(None);
-            }
-            if !reader.record_open() && !damaged {
-                self.sink.progress(Position::new(segment, reader.offset()));
             }
             if until_end {
-                return Ok(Some(PassEnd::AtEnd));
+                return Ok(PassEnd::AtEnd);
             }
             if self.stopped() {
-                return Ok(Some(PassEnd::Stopped));
+                return Ok(PassEnd::Stopped);
             }
             if last_checkpoint_check.elapsed() >= self.opts.checkpoint_check_interval {
                 last_checkpoint_check = Instant::now();
-                self.collect_garbage(segment, on_event);
+                self.collect_garbage(replay.segment(), on_event);
             }
             // Sleep until something changes, but look for a newer segment at least every
             // segment_check_interval.
-            let wait = if wakeup.notifying {
-                self.opts.segment_check_interval.saturating_sub(last_segment_check.elapsed())
-            } else {
-                self.opts.poll_interval
-            };
+            let wait = if wakeup.notifying { self.opts.segment_check_interval } else { self.opts.poll_interval };
             wakeup.wait(wait.max(Duration::from_millis(1)));
-            if last_segment_check.elapsed() >= self.opts.segment_check_interval {
-                last_segment_check = Instant::now();
-            }
         }
     }
 
     /// Reads a checkpoint newer than the last one seen (and older than the segment being read)
     /// and tells the sink to drop series that died before it. Errors are reported, not fatal:
-    /// garbage collection is an optimisation, as in Prometheus.
+    /// garbage collection is an optimisation, as in Prometheus. A damaged checkpoint refreshes
+    /// what it can but drops nothing: series in its lost records may still be alive.
     fn collect_garbage(&mut self, segment: u64, on_event: &mut dyn FnMut(Event<'_>)) {
         let cp = match last_checkpoint(&self.dir) {
             Ok(Some(cp)) => cp,
@@ -484,25 +366,53 @@ impl<S: Sink> Watcher<S> {
         }
         let filter = SampleFilter { after_t: i64::MAX, from: Position::new(u64::MAX, 0), checkpoint_samples: false };
         let mut gc = Dispatcher::new(filter, self.opts.clone(), self.metrics.clone());
-        match self.read_checkpoint(&cp, Purpose::Gc, &mut gc, on_event) {
-            Ok(()) => {
-                self.checkpoint_seen = Some(cp.index);
-                self.sink.series_reset(cp.index);
-                WatcherMetrics::add(&self.metrics.checkpoints_gc, 1);
-                on_event(Event::CheckpointGc { index: cp.index });
+        let mut replay = match Replay::checkpoint(&cp, IoMode::default()) {
+            Ok(r) => r,
+            Err(e) => return on_event(Event::Error(&e.into())),
+        };
+        let mut damaged = false;
+        loop {
+            match replay.next() {
+                Ok(Some(ReplayItem::Record { record, .. })) => {
+                    if let Err(error) = gc.dispatch(&mut self.sink, record.data, record.position, cp.index, Purpose::Gc)
+                    {
+                        on_event(Event::BadRecord { at: record.position, error: &error });
+                    }
+                }
+                Ok(Some(ReplayItem::Damage { error, .. })) => {
+                    damaged = true;
+                    WatcherMetrics::add(&self.metrics.corruptions, 1);
+                    on_event(Event::Corruption(&error));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(e) => return on_event(Event::Error(&e.into())),
             }
-            Err(e) => on_event(Event::Error(&e)),
         }
+        self.checkpoint_seen = Some(cp.index);
+        if !damaged {
+            self.sink.series_reset(cp.index);
+        }
+        WatcherMetrics::add(&self.metrics.checkpoints_gc, 1);
+        on_event(Event::CheckpointGc { index: cp.index });
     }
 }
 
-/// Whether the bytes of `path` from `from` to `size` are all zero: the unused rest of a page.
-fn reader_left_only_padding(path: &Path, from: u64, size: u64) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
-    let Ok(mut f) = File::open(path) else { return false };
-    if f.seek(SeekFrom::Start(from)).is_err() {
-        return false;
+/// A gap waiting for the first sample after it, so that its report can say which time range the
+/// missing segments held.
+struct PendingGap {
+    gap: wal_reader::Gap,
+    before_t: Option<i64>,
+    after_t: Option<i64>,
+}
+
+fn report_gap(gap: Option<PendingGap>, on_event: &mut dyn FnMut(Event<'_>)) {
+    if let Some(g) = gap {
+        on_event(Event::Gap {
+            missing: g.gap.missing,
+            checkpoint: g.gap.checkpoint,
+            newest_before_ms: g.before_t,
+            first_after_ms: g.after_t,
+        });
     }
-    let mut buf = Vec::new();
-    f.take(size.saturating_sub(from)).read_to_end(&mut buf).is_ok() && buf.iter().all(|&b| b == 0)
 }

@@ -5,7 +5,6 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use wal_format::Position;
 use wal_watcher::{Event, StartMode, Watcher};
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
@@ -235,12 +234,15 @@ fn position_in_a_deleted_segment_is_a_reported_gap() {
     let mut gaps = Vec::new();
     watcher
         .run_to_end(|e| {
-            if let Event::Gap { wanted, resumed } = e {
-                gaps.push((wanted, resumed));
+            if let Event::Gap { missing, checkpoint, newest_before_ms, first_after_ms } = e {
+                gaps.push((missing, checkpoint, newest_before_ms, first_after_ms));
             }
         })
         .unwrap();
-    assert_eq!(gaps, vec![(old, Position::new(2, 0))]);
+    assert!(old.segment == 0);
+    // The report names the missing segments, the checkpoint that covers them, and the time range
+    // around them: the checkpoint's samples (t = 1) before, segment 2's (t = 2) after.
+    assert_eq!(gaps, vec![(0..=1, Some(1), Some(1), Some(2))]);
     // The checkpoint kept the samples of the deleted segments: they are sent, then segment 2.
     let ts: Vec<i64> = rec.seen().samples.iter().map(|s| s.1).collect();
     assert_eq!(ts, [vec![1; 10], vec![2; 10]].concat());
@@ -276,6 +278,9 @@ fn corruption_in_a_finished_segment_is_reported_and_skipped() {
     assert!(corruptions[0].contains("00000000"));
     assert_eq!(watcher.metrics().corruptions.load(std::sync::atomic::Ordering::Relaxed), 1);
     assert!(rec.seen().samples.iter().any(|s| s.1 == 100), "the next segment was read");
+    // Only the damaged record is lost: the 29 others of segment 0 and segment 1's arrive.
+    assert_eq!(rec.seen().samples.len(), 29 * 10 + 10);
+    assert_eq!(watcher.metrics().records_lost.load(std::sync::atomic::Ordering::Relaxed), 1);
 }
 
 /// The WAL directory disappears for a while (Prometheus restarting) and comes back: the watcher

@@ -55,6 +55,8 @@ struct Dumper<'f, W> {
     out: W,
     /// Labels of every series seen so far, when label matchers need them.
     labels: HashMap<u64, Labels>,
+    /// Records that did not decode.
+    bad_records: u64,
 }
 
 impl<W: Write> Dumper<'_, W> {
@@ -189,7 +191,8 @@ impl<W: Write> Dumper<'_, W> {
                 return Ok(());
             }
             Err(e) => {
-                eprintln!("walship: corrupt record in segment {segment:08} at offset {offset}: {e}");
+                self.bad_records += 1;
+                eprintln!("walship: record does not decode in segment {segment:08} at offset {offset}: {e}");
                 return Ok(());
             }
         };
@@ -249,10 +252,10 @@ fn float_histogram_json(h: &record::FloatHistogram) -> Value {
         "custom_values": floats(&h.custom_values)})
 }
 
-/// Prints every record of the WAL at `dir` to `out`; corruption goes to stderr. Returns the number
-/// of corruptions found.
-pub fn dump(dir: &Path, filter: &Filter, format: Format, out: impl Write) -> Result<usize, crate::CliError> {
-    let mut d = Dumper { filter, format, out: std::io::BufWriter::new(out), labels: HashMap::new() };
+/// Prints every record of the WAL at `dir` to `out`; damage goes to stderr. Returns whether
+/// anything was lost (damage, missing segments, records that do not decode).
+pub fn dump(dir: &Path, filter: &Filter, format: Format, out: impl Write) -> Result<bool, crate::CliError> {
+    let mut d = Dumper { filter, format, out: std::io::BufWriter::new(out), labels: HashMap::new(), bad_records: 0 };
     let mut io_error = None;
     let report = scan(dir, |origin, rec| {
         if io_error.is_none() {
@@ -267,11 +270,17 @@ pub fn dump(dir: &Path, filter: &Filter, format: Format, out: impl Write) -> Res
         }
     }
     d.out.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })?;
-    for c in &report.corruptions {
-        eprintln!("walship: {c}; continuing with the next segment");
+    for d in &report.damage {
+        eprintln!(
+            "walship: WAL damage skipped: file={} offset={} bytes_skipped={} records_lost={} err={:?}",
+            d.file, d.offset, d.bytes_skipped, d.records_lost, d.error
+        );
+    }
+    for g in &report.gaps {
+        eprintln!("walship: segments {:08}..{:08} are missing; reading went on with the next one", g.first, g.last);
     }
     if let Some((seg, off, bytes)) = report.incomplete_tail {
         eprintln!("walship: segment {seg:08} ends with {bytes} bytes after offset {off} that are not a complete record (a write in progress?)");
     }
-    Ok(report.corruptions.len())
+    Ok(report.lost_data() || d.bad_records > 0)
 }

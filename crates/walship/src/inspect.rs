@@ -1,17 +1,17 @@
 //! `walship inspect`: a summary of what a WAL holds.
 
-use crate::scan::{scan, Origin};
+use crate::scan::{scan, DamageEntry, GapEntry, Origin};
 use serde::Serialize;
 use std::path::Path;
 use wal_format::record::{self, RecordType};
 use wal_reader::Error;
 
-/// A corruption as inspect reports it.
+/// A record whose frame was sound but whose contents do not decode.
 #[derive(Debug, Serialize)]
-pub struct CorruptionEntry {
+pub struct BadRecordEntry {
     /// Segment file.
     pub segment: String,
-    /// Offset Prometheus would report.
+    /// Offset of the record.
     pub offset: u64,
     /// What was wrong.
     pub error: String,
@@ -48,8 +48,13 @@ pub struct Summary {
     pub segments: Vec<u64>,
     /// The checkpoint read (its directory name).
     pub checkpoint: Option<String>,
-    /// Damage found.
-    pub corruptions: Vec<CorruptionEntry>,
+    /// Damaged spans: file, offset of the first bad byte, bytes skipped, records lost. Reading
+    /// went on after each.
+    pub damage: Vec<DamageEntry>,
+    /// Segments missing from the numbering.
+    pub gaps: Vec<GapEntry>,
+    /// Records that do not decode (each skipped).
+    pub bad_records: Vec<BadRecordEntry>,
     /// Bytes at the end of the newest segment not (yet) forming a record: {segment, offset, bytes}.
     pub incomplete_tail: Option<serde_json::Value>,
     /// Bytes of WAL read.
@@ -64,7 +69,7 @@ struct Counter {
     samples: Vec<record::RefSample>,
     hist: Vec<record::RefHistogramSample>,
     fhist: Vec<record::RefFloatHistogramSample>,
-    decode_errors: Vec<CorruptionEntry>,
+    decode_errors: Vec<BadRecordEntry>,
 }
 
 impl Counter {
@@ -133,6 +138,13 @@ impl Counter {
     }
 }
 
+impl Summary {
+    /// Whether anything was lost: damage, missing segments, records that do not decode.
+    pub fn lost_data(&self) -> bool {
+        !self.damage.is_empty() || !self.gaps.is_empty() || !self.bad_records.is_empty()
+    }
+}
+
 /// Reads the WAL at `dir` and summarises it.
 pub fn inspect(dir: &Path) -> Result<Summary, Error> {
     let mut c = Counter::default();
@@ -143,7 +155,7 @@ pub fn inspect(dir: &Path) -> Result<Summary, Error> {
                 Origin::Checkpoint(i) => format!("{}/{:08}", wal_format::checkpoint_dir_name(i), rec.position.segment),
                 Origin::Wal => format!("{:08}", rec.position.segment),
             };
-            c.decode_errors.push(CorruptionEntry { segment, offset: rec.position.offset, error: e.to_string() });
+            c.decode_errors.push(BadRecordEntry { segment, offset: rec.position.offset, error: e.to_string() });
         }
     })?;
     let mut sum = c.sum;
@@ -151,17 +163,9 @@ pub fn inspect(dir: &Path) -> Result<Summary, Error> {
     sum.series_with_samples = c.with_samples.len();
     sum.segments = report.segments;
     sum.checkpoint = report.checkpoint.map(|c| wal_format::checkpoint_dir_name(c.index));
-    sum.corruptions = report
-        .corruptions
-        .iter()
-        .map(|e| match e {
-            Error::Corruption { path, offset, source, .. } => {
-                CorruptionEntry { segment: path.display().to_string(), offset: *offset, error: source.to_string() }
-            }
-            other => CorruptionEntry { segment: String::new(), offset: 0, error: other.to_string() },
-        })
-        .collect();
-    sum.corruptions.extend(c.decode_errors);
+    sum.damage = report.damage;
+    sum.gaps = report.gaps;
+    sum.bad_records = c.decode_errors;
     sum.incomplete_tail = report
         .incomplete_tail
         .map(|(segment, offset, bytes)| serde_json::json!({"segment": segment, "offset": offset, "bytes": bytes}));
@@ -188,8 +192,18 @@ pub fn render_text(s: &Summary) -> String {
     let _ = writeln!(out, "metadata:                {}", s.metadata);
     let _ = writeln!(out, "tombstones:              {}", s.tombstones);
     let _ = writeln!(out, "time range (ms):         {} .. {}", t(s.min_time), t(s.max_time));
-    for c in &s.corruptions {
-        let _ = writeln!(out, "corruption:              {} at {}: {}", c.segment, c.offset, c.error);
+    for d in &s.damage {
+        let _ = writeln!(
+            out,
+            "damage:                  {} at {}: {} ({} bytes skipped, {} records lost)",
+            d.file, d.offset, d.error, d.bytes_skipped, d.records_lost
+        );
+    }
+    for g in &s.gaps {
+        let _ = writeln!(out, "missing segments:        {:08}..{:08}", g.first, g.last);
+    }
+    for b in &s.bad_records {
+        let _ = writeln!(out, "record does not decode:  {} at {}: {}", b.segment, b.offset, b.error);
     }
     if let Some(tail) = &s.incomplete_tail {
         let _ = writeln!(out, "incomplete tail:         {tail} (a write in progress, or a torn write)");

@@ -33,9 +33,17 @@ struct Cli {
     command: Command,
 }
 
+/// What the exit codes of `ship --once`, `inspect` and `dump` mean (also in docs/operations.md).
+const EXIT_CODES: &str = "Exit codes: 0 everything was read (and, for ship --once, delivered or dropped for a counted \
+reason: relabelling, too old, rejected by the remote) and the cursor saved; 1 could not run or gave up (bad \
+arguments, an unreadable directory, credentials refused, nothing acknowledged for too long, the cursor not saved), \
+with one line saying why; 2 ran to the end, but some of the WAL was lost to damage or missing segments: each \
+damaged span and gap is logged with its file, offset, bytes skipped and records lost.";
+
 #[derive(Subcommand)]
 enum Command {
     /// Ship a Prometheus WAL to remote storage, following it as Prometheus writes it.
+    #[command(after_help = EXIT_CODES)]
     Ship(Box<ShipArgs>),
     /// Ship a bundled real Prometheus WAL to a built-in receiver (or to VictoriaMetrics on
     /// 127.0.0.1:8428 when one runs): the quickest way to see walship work.
@@ -60,6 +68,7 @@ enum Command {
         threads: usize,
     },
     /// Summarise a WAL directory (or a Prometheus data directory holding `wal/`).
+    #[command(after_help = EXIT_CODES)]
     Inspect {
         /// The WAL or data directory.
         dir: PathBuf,
@@ -68,6 +77,7 @@ enum Command {
         format: InspectFormat,
     },
     /// Print every record of a WAL, one per line.
+    #[command(after_help = EXIT_CODES)]
     Dump {
         /// The WAL or data directory.
         dir: PathBuf,
@@ -261,6 +271,9 @@ enum DumpFormat {
     Jsonl,
 }
 
+/// Exit code: the command ran to the end, but some of the WAL was lost to damage or gaps.
+pub(crate) const EXIT_DATA_LOST: u8 = 2;
+
 /// Why a command failed; printed as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
@@ -302,6 +315,9 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                     ("samples_dropped", &summary.samples_dropped),
                     ("samples_failed", &summary.samples_failed),
                     ("complete", &summary.complete),
+                    ("wal_damage", &summary.wal_damage),
+                    ("wal_records_lost", &summary.wal_records_lost),
+                    ("wal_gaps", &summary.wal_gaps),
                     ("elapsed", &format!("{:?}", summary.elapsed)),
                 ],
             );
@@ -339,7 +355,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 }
                 InspectFormat::Text => print!("{}", inspect::render_text(&summary)),
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(if summary.lost_data() { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
         Command::Dump { dir, format, refs, matcher, min_time, max_time } => {
             check_dir(&dir)?;
@@ -352,8 +368,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 DumpFormat::Text => dump::Format::Text,
                 DumpFormat::Jsonl => dump::Format::Jsonl,
             };
-            let corruptions = dump::dump(&dir, &filter, format, std::io::stdout().lock())?;
-            Ok(if corruptions > 0 { ExitCode::from(2) } else { ExitCode::SUCCESS })
+            let lost = dump::dump(&dir, &filter, format, std::io::stdout().lock())?;
+            Ok(if lost { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
     }
 }

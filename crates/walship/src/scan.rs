@@ -1,11 +1,10 @@
-//! Walks a WAL directory the way Prometheus replays it: the last checkpoint, then every segment
-//! after it. Finished segments are read with the strict [`Reader`]; the newest segment may still
-//! be written, so it is read with the [`LiveReader`] and a partly written tail is reported as
-//! such, not as damage.
+//! Reads a WAL directory once, to its current end, through `wal-reader`'s [`Replay`] — the same
+//! replay the shipper's watcher drives — and collects what it reports besides records. Every rule
+//! about damage, holes and torn tails lives in the replay; this only gathers its reports.
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use wal_reader::{last_checkpoint, list_segments, CheckpointRef, Error, LiveReader, Reader, Record};
+use serde::Serialize;
+use std::path::Path;
+use wal_reader::{CheckpointRef, Error, Record, Replay, ReplayItem, ReplayOptions, Source};
 
 /// Where a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +15,52 @@ pub enum Origin {
     Wal,
 }
 
+/// A damaged span, as `inspect` lists it and every command logs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DamageEntry {
+    /// The damaged file (a segment, or a checkpoint's segment).
+    pub file: String,
+    /// Offset of the first bad byte.
+    pub offset: u64,
+    /// Bytes stepped over.
+    pub bytes_skipped: u64,
+    /// Records known to be lost.
+    pub records_lost: u64,
+    /// What was wrong.
+    pub error: String,
+}
+
+impl DamageEntry {
+    /// The entry for a corruption reported by the replay.
+    pub fn from_error(e: &Error) -> DamageEntry {
+        match e {
+            Error::Corruption { path, fragment_offset, skipped, records_lost, source, .. } => DamageEntry {
+                file: path.display().to_string(),
+                offset: *fragment_offset,
+                bytes_skipped: *skipped,
+                records_lost: *records_lost,
+                error: source.to_string(),
+            },
+            other => DamageEntry {
+                file: String::new(),
+                offset: 0,
+                bytes_skipped: 0,
+                records_lost: 0,
+                error: other.to_string(),
+            },
+        }
+    }
+}
+
+/// Segments missing from the WAL.
+#[derive(Debug, Clone, Serialize)]
+pub struct GapEntry {
+    /// First missing segment.
+    pub first: u64,
+    /// Last missing segment.
+    pub last: u64,
+}
+
 /// What a scan found besides records.
 #[derive(Debug, Default)]
 pub struct ScanReport {
@@ -23,73 +68,45 @@ pub struct ScanReport {
     pub checkpoint: Option<CheckpointRef>,
     /// Indices of the WAL segments read.
     pub segments: Vec<u64>,
-    /// Damage found; reading went on with the next segment after each.
-    pub corruptions: Vec<Error>,
-    /// Bytes at the end of the newest segment that do not (yet) form a complete record.
+    /// Damage found; reading went on after each span.
+    pub damage: Vec<DamageEntry>,
+    /// Segments missing; reading went on with the next one that exists.
+    pub gaps: Vec<GapEntry>,
+    /// Bytes at the end of the newest segment that do not (yet) form a complete record:
+    /// (segment, offset, bytes).
     pub incomplete_tail: Option<(u64, u64, u64)>,
 }
 
+impl ScanReport {
+    /// Whether anything was lost to damage or missing segments.
+    pub fn lost_data(&self) -> bool {
+        !self.damage.is_empty() || !self.gaps.is_empty()
+    }
+}
+
 /// Calls `on_record` for every record of the WAL at `dir` (a WAL directory or a Prometheus data
-/// directory). Corruption is collected in the report, not fatal; I/O errors on the directory are.
+/// directory). Damage and gaps are collected in the report, not fatal; I/O errors are.
 pub fn scan(dir: &Path, mut on_record: impl FnMut(Origin, Record<'_>)) -> Result<ScanReport, Error> {
-    let dir = wal_reader::resolve_wal_dir(dir);
-    let mut report = ScanReport { checkpoint: last_checkpoint(&dir)?, ..Default::default() };
-    if let Some(cp) = &report.checkpoint {
-        let mut reader = Reader::open(&cp.path)?;
-        drain(&mut reader, &mut report.corruptions, |r| on_record(Origin::Checkpoint(cp.index), r))?;
-    }
-    let from = report.checkpoint.as_ref().map(|c| c.index + 1);
-    let segments: Vec<_> = list_segments(&dir)?.into_iter().filter(|s| from.is_none_or(|f| s.index >= f)).collect();
-    report.segments = segments.iter().map(|s| s.index).collect();
-    let Some((newest, finished)) = segments.split_last() else { return Ok(report) };
-    let mut reader = Reader::from_segments(finished.to_vec());
-    drain(&mut reader, &mut report.corruptions, |r| on_record(Origin::Wal, r))?;
-
-    let file = File::open(&newest.path).map_err(|source| Error::Io { path: newest.path.clone(), source })?;
-    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let mut live = LiveReader::new(file, newest.path.clone(), newest.index);
-    loop {
-        match live.next_record() {
-            Ok(Some(r)) => on_record(Origin::Wal, r),
-            Ok(None) => break,
-            Err(e @ Error::Corruption { .. }) => {
-                report.corruptions.push(e);
-                return Ok(report);
+    let mut replay = Replay::open(dir, ReplayOptions::default())?;
+    let mut report = ScanReport { checkpoint: replay.checkpoint_read().cloned(), ..Default::default() };
+    while let Some(item) = replay.next()? {
+        match item {
+            ReplayItem::Record { source, record } => {
+                let origin = match source {
+                    Source::Checkpoint(i) => Origin::Checkpoint(i),
+                    _ => Origin::Wal,
+                };
+                on_record(origin, record)
             }
-            Err(e) => return Err(e),
+            ReplayItem::Damage { error, .. } => report.damage.push(DamageEntry::from_error(&error)),
+            ReplayItem::Gap(g) => report.gaps.push(GapEntry { first: *g.missing.start(), last: *g.missing.end() }),
+            ReplayItem::SegmentEnd { segment } => report.segments.push(segment),
+            _ => {}
         }
     }
-    // Trailing zeros are the unused rest of a page, not an unfinished record.
-    let end = live.offset();
-    if live.record_open() || !tail_is_zero(&newest.path, end, size) {
-        report.incomplete_tail = Some((newest.index, end, size - end));
+    if replay.is_tailing() {
+        report.segments.push(replay.segment());
     }
+    report.incomplete_tail = replay.incomplete_tail();
     Ok(report)
-}
-
-fn drain(reader: &mut Reader, corruptions: &mut Vec<Error>, mut f: impl FnMut(Record<'_>)) -> Result<(), Error> {
-    loop {
-        match reader.next_record() {
-            Ok(Some(r)) => f(r),
-            Ok(None) => return Ok(()),
-            Err(e @ Error::Corruption { .. }) => {
-                corruptions.push(e);
-                reader.skip_segment();
-            }
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn tail_is_zero(path: &PathBuf, from: u64, size: u64) -> bool {
-    use std::io::{Read, Seek, SeekFrom};
-    if from >= size {
-        return true;
-    }
-    let Ok(mut f) = File::open(path) else { return false };
-    if f.seek(SeekFrom::Start(from)).is_err() {
-        return false;
-    }
-    let mut buf = Vec::new();
-    f.take(size - from).read_to_end(&mut buf).is_ok() && buf.iter().all(|&b| b == 0)
 }

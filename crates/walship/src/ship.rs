@@ -56,8 +56,15 @@ pub struct Summary {
     pub samples_failed: u64,
     /// Wall time.
     pub elapsed: Duration,
-    /// Whether every endpoint's cursor reached the end read.
+    /// Whether every endpoint's cursor reached the end read: every record read was delivered or
+    /// dropped for a counted reason (relabelling, too old, rejected by the remote).
     pub complete: bool,
+    /// Damaged WAL spans stepped over (summed over endpoints, which each read the WAL).
+    pub wal_damage: u64,
+    /// WAL records known to be lost to damage.
+    pub wal_records_lost: u64,
+    /// Gaps: segments missing when they were to be read.
+    pub wal_gaps: u64,
 }
 
 /// Wall-clock time in ms since the Unix epoch (0 if the clock is before it).
@@ -228,12 +235,26 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         summary.samples_dropped += m.samples_dropped_total();
         summary.samples_failed += m.samples_failed_total;
         summary.samples_read += r.metrics.samples_sent.load(Ordering::Relaxed);
+        summary.wal_damage += r.metrics.corruptions.load(Ordering::Relaxed);
+        summary.wal_records_lost +=
+            r.metrics.records_lost.load(Ordering::Relaxed) + r.metrics.decode_failures.load(Ordering::Relaxed);
+        summary.wal_gaps += r.metrics.gaps.load(Ordering::Relaxed);
         let reached = match (end, r.queue.low_watermark()) {
             (Some(e), Some(w)) => w >= *e,
             (Some(_), None) => false,
             (None, _) => !opts.once,
         };
         complete &= reached;
+        if opts.once && !reached {
+            log::error(
+                "Not everything read was acknowledged by the remote; the cursor stays at what was",
+                &[
+                    ("endpoint", &r.key),
+                    ("read_to", &end.map_or("nothing".to_string(), |p| p.to_string())),
+                    ("acknowledged", &r.queue.low_watermark().map_or("nothing".to_string(), |p| p.to_string())),
+                ],
+            );
+        }
         log::info(
             "Endpoint done",
             &[
@@ -249,8 +270,18 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     drop(web);
     summary.elapsed = started.elapsed();
     summary.complete = complete;
-    let failed = refused || (opts.once && (!complete || summary.samples_dropped > 0 || summary.samples_failed > 0));
-    Ok((if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }, summary))
+    // Samples dropped for a reason the user chose (relabelling) or the remote gave (rejected) are
+    // counted, not a failure: the run did what was asked.
+    let failed = refused || stalled || (opts.once && !complete);
+    let lost = summary.wal_damage > 0 || summary.wal_records_lost > 0 || summary.wal_gaps > 0;
+    let code = if failed {
+        ExitCode::FAILURE
+    } else if opts.once && lost {
+        ExitCode::from(crate::EXIT_DATA_LOST)
+    } else {
+        ExitCode::SUCCESS
+    };
+    Ok((code, summary))
 }
 
 /// Samples the remote accepted: send attempts less retries and failures (4xx answers count as
@@ -294,15 +325,44 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>) {
                 *last_error = Some(text);
             }
         }
-        Event::Corruption(err) => {
-            log::warn("WAL damage skipped; data in it is lost", &[("endpoint", &endpoint), ("err", err)])
-        }
+        Event::Corruption(err) => match err {
+            wal_reader::Error::Corruption { path, fragment_offset, skipped, records_lost, source, .. } => log::warn(
+                "WAL damage skipped; the records in it are lost, reading went on after it",
+                &[
+                    ("endpoint", &endpoint),
+                    ("file", &path.display()),
+                    ("offset", fragment_offset),
+                    ("bytes_skipped", skipped),
+                    ("records_lost", records_lost),
+                    ("err", source),
+                ],
+            ),
+            other => log::warn("WAL damage skipped", &[("endpoint", &endpoint), ("err", other)]),
+        },
         Event::BadRecord { at, error } => {
             log::warn("Record does not decode; skipped", &[("endpoint", &endpoint), ("position", &at), ("err", error)])
         }
-        Event::Gap { wanted, resumed } => log::warn(
-            "Cursor points into segments Prometheus has deleted; resuming at the oldest data left",
-            &[("endpoint", &endpoint), ("cursor", &wanted), ("resumed", &resumed)],
+        Event::Gap { missing, checkpoint, newest_before_ms, first_after_ms } => {
+            let ms = |t: Option<i64>| t.map_or("unknown".to_string(), |t| t.to_string());
+            let cp = checkpoint.map_or("none".to_string(), wal_format::checkpoint_dir_name);
+            log::warn(
+                "WAL segments missing (deleted by Prometheus while walship lagged, or by hand); their samples are lost unless the checkpoint kept them; reading went on with the next segment",
+                &[
+                    ("endpoint", &endpoint),
+                    ("missing", &format!("{:08}..{:08}", missing.start(), missing.end())),
+                    ("checkpoint", &cp),
+                    ("newest_before_ms", &ms(newest_before_ms)),
+                    ("first_after_ms", &ms(first_after_ms)),
+                ],
+            )
+        }
+        Event::CursorAhead { cursor, newest } => log::warn(
+            "Cursor is past the newest WAL segment (a new WAL?); reading the whole WAL",
+            &[("endpoint", &endpoint), ("cursor", &cursor), ("newest_segment", &newest)],
+        ),
+        Event::SegmentDeleted { segment } => log::warn(
+            "The WAL segment being read was deleted; what it held was read, going on with the next one",
+            &[("endpoint", &endpoint), ("segment", &format!("{segment:08}"))],
         ),
         Event::CheckpointGc { index } => {
             log::debug("New checkpoint: series garbage-collected", &[("checkpoint", &index)])

@@ -52,14 +52,16 @@ const RECORD_TYPES: [(u8, &str); 13] = [
 /// walship's own series, in the text exposition format.
 pub fn render(endpoints: &[Endpoint], out: &mut String) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-    let families: [(&str, &str, &str); 8] = [
+    let families: [(&str, &str, &str); 10] = [
         ("walship_wal_segment_current", "gauge", "WAL segment being read."),
         ("walship_wal_lag_seconds", "gauge", "Seconds between now and the newest sample read from the WAL."),
         ("walship_wal_records_read_total", "counter", "WAL records read, by type."),
-        ("walship_wal_corruptions_total", "counter", "Damaged WAL segments found; data in them is lost."),
+        ("walship_wal_corruptions_total", "counter", "Damaged WAL spans found; the records in them are lost."),
+        ("walship_wal_bytes_skipped_total", "counter", "Bytes of WAL stepped over because they were damaged."),
+        ("walship_wal_records_lost_total", "counter", "WAL records known to be lost to damage."),
         ("walship_wal_decode_failures_total", "counter", "WAL records that did not decode."),
         ("walship_wal_errors_total", "counter", "Passes of the WAL watcher that ended in an error."),
-        ("walship_cursor_gaps_total", "counter", "Times the cursor pointed into segments Prometheus had deleted."),
+        ("walship_cursor_gaps_total", "counter", "Gaps in the WAL: segments missing when they were to be read (deleted by Prometheus under a lagging cursor, or by hand)."),
         ("walship_cursor_segment", "gauge", "Segment of the acknowledged cursor (everything before it was delivered)."),
     ];
     for (name, kind, help) in families {
@@ -83,6 +85,12 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
                 }
                 "walship_wal_corruptions_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.corruptions.load(Ordering::Relaxed));
+                }
+                "walship_wal_bytes_skipped_total" => {
+                    let _ = writeln!(out, "{name}{{{l}}} {}", w.bytes_skipped.load(Ordering::Relaxed));
+                }
+                "walship_wal_records_lost_total" => {
+                    let _ = writeln!(out, "{name}{{{l}}} {}", w.records_lost.load(Ordering::Relaxed));
                 }
                 "walship_wal_decode_failures_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.decode_failures.load(Ordering::Relaxed));

@@ -1,6 +1,7 @@
 //! The LiveReader on arbitrary bytes arriving in arbitrary chunks: it never panics, it yields
-//! the same records (and positions) however the bytes are cut, and every record it yields is one
-//! the Reader yields at the same place from the whole file.
+//! the same records (and positions) and the same damage however the bytes are cut, reading on
+//! after damage, and every record it yields before the first damage is one the Reader yields at
+//! the same place from the whole file.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -23,17 +24,24 @@ impl Read for Growing {
     }
 }
 
-fn live(data: &[u8], chunks: &[u8]) -> (Vec<(Position, Vec<u8>)>, bool) {
+/// What the LiveReader read: records, and the damage reports (as text) between them, in order.
+/// Also how many records came before the first damage.
+fn live(data: &[u8], chunks: &[u8]) -> (Vec<(Position, Vec<u8>)>, usize) {
     let src = Growing(Arc::new(Mutex::new((data.to_vec(), 0, 0))));
     let mut r = LiveReader::new(src.clone(), "fuzz", 0);
-    let (mut out, mut i) = (Vec::new(), 0);
+    let (mut out, mut i, mut before_damage) = (Vec::new(), 0, None);
     loop {
         match r.next_record() {
             Ok(Some(rec)) => out.push((rec.position, rec.data.to_vec())),
             Ok(None) => {
                 let mut g = src.0.lock().unwrap();
                 if g.2 == g.0.len() {
-                    return (out, false);
+                    drop(g);
+                    let clean = before_damage.unwrap_or(out.len());
+                    if let Err(e) = r.finish() {
+                        out.push((Position::new(u64::MAX, 0), e.to_string().into_bytes()));
+                    }
+                    return (out, clean);
                 }
                 // Chunk sizes from 1 byte to 64 KiB.
                 let c = chunks.get(i % chunks.len().max(1)).copied().unwrap_or(255) as usize;
@@ -41,7 +49,10 @@ fn live(data: &[u8], chunks: &[u8]) -> (Vec<(Position, Vec<u8>)>, bool) {
                 i += 1;
                 g.2 = (g.2 + step).min(g.0.len());
             }
-            Err(_) => return (out, true),
+            Err(e) => {
+                before_damage.get_or_insert(out.len());
+                out.push((Position::new(u64::MAX, 0), e.to_string().into_bytes()));
+            }
         }
     }
 }
@@ -53,8 +64,9 @@ fuzz_target!(|input: &[u8]| {
     let n = (input[0] as usize % 16) + 1;
     let Some((chunks, data)) = input[1..].split_at_checked(n.min(input.len() - 1)) else { return };
     let (chunked, _) = live(data, chunks);
-    let (whole, _) = live(data, &[255]);
+    let (whole, clean) = live(data, &[255]);
     assert!(chunked == whole, "chunking changed what the LiveReader read");
+    let whole = &whole[..clean];
 
     let dir = std::env::temp_dir().join(format!("walship-fuzz-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);

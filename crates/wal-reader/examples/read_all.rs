@@ -1,11 +1,12 @@
-//! Reads every record of a WAL directory and prints how many of each type there are.
+//! Replays a WAL directory — the last checkpoint, then every segment — and prints how many
+//! records of each type there are, and any damage or missing segments it stepped over.
 //!
 //! `cargo run --release -p wal-reader --example read_all -- DIR`; without `DIR`, a WAL that
 //! Prometheus 2.42 wrote, from the repository's `testdata/`.
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use wal_format::record::RecordType;
-use wal_reader::Reader;
+use wal_reader::{Replay, ReplayItem, ReplayOptions, Source};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = match std::env::args_os().nth(1) {
@@ -15,13 +16,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     println!("{}", dir.display());
-    let mut reader = Reader::open(&dir)?;
+    let mut replay = Replay::open(&dir, ReplayOptions::default())?;
     let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    while let Some(rec) = reader.next_record()? {
-        *counts.entry(RecordType::of(rec.data).to_string()).or_default() += 1;
+    while let Some(item) = replay.next()? {
+        match item {
+            ReplayItem::Record { source, record } => {
+                let from = if matches!(source, Source::Checkpoint(_)) { "checkpoint " } else { "" };
+                *counts.entry(format!("{from}{}", RecordType::of(record.data))).or_default() += 1;
+            }
+            ReplayItem::Damage { error, .. } => println!("damage: {error}"),
+            ReplayItem::Gap(gap) => println!("missing segments: {:?}", gap.missing),
+            _ => {}
+        }
     }
     for (typ, n) in counts {
-        println!("{typ:<28} {n}");
+        println!("{typ:<40} {n}");
     }
     Ok(())
 }

@@ -33,7 +33,9 @@ struct Rec {
 /// fewer than 7 bytes are left in a page. Only meant for sound files.
 fn records_of(file: &Path) -> Vec<Rec> {
     let bytes = std::fs::read(file).unwrap();
-    let (mut out, mut at, mut open): (Vec<Rec>, usize, Option<(usize, Vec<u8>, bool)>) = (Vec::new(), 0, None);
+    // The record being assembled: where it starts, its bytes so far, whether it is snappy.
+    let mut open: Option<(usize, Vec<u8>, bool)> = None;
+    let (mut out, mut at) = (Vec::new(), 0);
     while at + 7 <= bytes.len() {
         let left_in_page = PAGE - at % PAGE;
         if left_in_page < 7 || bytes[at] == 0 {

@@ -75,10 +75,15 @@ impl StateDir {
         let tmp = path.with_extension("json.tmp");
         let body = serde_json::json!({"segment": pos.segment, "offset": pos.offset, "endpoint": endpoint, "url": url,
             "saved_at": crate::log::now_rfc3339()});
-        let mut f = File::create(&tmp).map_err(io(&tmp))?;
-        f.write_all(body.to_string().as_bytes()).map_err(io(&tmp))?;
-        f.sync_all().map_err(io(&tmp))?;
-        fs::rename(&tmp, &path).map_err(io(&path))?;
+        let written = File::create(&tmp).and_then(|mut f| {
+            f.write_all(body.to_string().as_bytes())?;
+            f.sync_all()
+        });
+        if let Err(e) = written.and_then(|()| fs::rename(&tmp, &path)) {
+            // Leave nothing half-written behind (a full disk leaves a 0-byte file otherwise).
+            let _ = fs::remove_file(&tmp);
+            return Err(StateError::Io(path, e));
+        }
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
         Ok(())
     }

@@ -18,6 +18,7 @@ mod receive;
 mod refset;
 mod scan;
 mod ship;
+mod signals;
 mod sink;
 mod try_it;
 mod web;
@@ -289,6 +290,9 @@ pub enum CliError {
     /// The state directory.
     #[error(transparent)]
     State(#[from] cursor::StateError),
+    /// Something failed while running (a thread, signals): not the user's input.
+    #[error("{0}")]
+    Run(String),
 }
 
 fn run(cli: Cli) -> Result<ExitCode, CliError> {

@@ -3,13 +3,14 @@
 
 use crate::cursor::StateDir;
 use crate::log;
+use crate::signals::Signals;
 use crate::sink::QueueSink;
 use crate::web::{self, Endpoint};
 use crate::CliError;
 use remote_queue::{EndpointConfig, QueueManager};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use wal_format::Position;
@@ -89,7 +90,30 @@ struct Running {
     stop: wal_watcher::StopHandle,
     metrics: Arc<wal_watcher::WatcherMetrics>,
     thread: Option<std::thread::JoinHandle<Option<Position>>>,
+    cursor: CursorState,
+}
+
+/// What became of an endpoint's cursor saves.
+struct CursorState {
+    /// The last cursor saved (or loaded).
     saved: Option<Position>,
+    /// The last save failed: its error was logged, its recovery will be.
+    failing: bool,
+    /// Failed saves, for `walship_cursor_save_failures_total`.
+    failures: Arc<AtomicU64>,
+}
+
+/// Why supervision ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// SIGINT or SIGTERM.
+    Signalled,
+    /// With `--once`: every watcher read to the end of the WAL.
+    AllRead,
+    /// With `--once`: nothing was acknowledged for `stall_timeout`.
+    Stalled,
+    /// A remote refused the credentials.
+    Refused,
 }
 
 /// Runs the shipper until stopped (or, with `once`, until the WAL's current end is delivered).
@@ -100,68 +124,100 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         return Err(CliError::Usage("no endpoint: give --url or --config.file with a remote_write section".into()));
     }
     let state = StateDir::open(&opts.state_dir)?;
-    let stop_all = Arc::new(AtomicBool::new(false));
-    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
-        signal_hook::flag::register(sig, stop_all.clone()).map_err(|e| CliError::Usage(format!("signals: {e}")))?;
-    }
-
+    let signals = Signals::watch()?;
     let mut running = Vec::new();
     for cfg in &opts.endpoints {
-        let key = endpoint_key(cfg);
-        let url = cfg.redacted_url();
-        let cursor = state.load(&key)?;
-        let start = cursor.map_or(opts.start, StartMode::Position);
-        match cursor {
-            Some(p) => log::info("Resuming from saved cursor", &[("endpoint", &key), ("url", &url), ("position", &p)]),
-            None => log::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{start:?}"))]),
-        }
-        let queue = Arc::new(QueueManager::new(cfg.clone()).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
-        let wopts = WatcherOptions {
-            start,
-            send_exemplars: cfg.send_exemplars,
-            send_histograms: cfg.send_native_histograms,
-            ..Default::default()
-        };
-        let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone()));
-        let stop = watcher.stop_handle();
-        let metrics = watcher.metrics();
-        let once = opts.once;
-        let name = key.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("watch-{key}"))
-            .spawn(move || {
-                let mut last_error = None;
-                let on_event = |e: Event<'_>| report(&name, e, &mut last_error);
-                if once {
-                    if let Err(e) = watcher.run_to_end(on_event) {
-                        log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
-                        return None;
-                    }
-                } else {
-                    watcher.run(on_event);
-                }
-                watcher.position()
-            })
-            .map_err(|e| CliError::Usage(format!("cannot start a thread: {e}")))?;
-        running.push(Running { key, url, queue, stop, metrics, thread: Some(thread), saved: cursor });
+        running.push(start_endpoint(&opts, cfg, &state)?);
     }
-
     let web = match &opts.listen {
         Some(addr) => {
             let eps: Vec<Endpoint> = running
                 .iter()
-                .map(|r| Endpoint { key: r.key.clone(), queue: r.queue.clone(), watcher: r.metrics.clone() })
+                .map(|r| Endpoint {
+                    key: r.key.clone(),
+                    queue: r.queue.clone(),
+                    watcher: r.metrics.clone(),
+                    cursor_save_failures: r.cursor.failures.clone(),
+                })
                 .collect();
             Some(web::serve(addr, eps)?)
         }
         None => None,
     };
+    let ended = supervise(&opts, &state, &mut running, &signals);
+    if ended != Ended::AllRead {
+        log::info("Stopping: flushing queues and saving cursors", &[]);
+    }
+    let flush_deadline = opts.endpoints.iter().map(|e| e.flush_deadline).max().unwrap_or_default();
+    let ends = shut_down(&mut running, flush_deadline, &signals);
+    let saved = save_cursors(&state, &mut running);
+    drop(web);
+    let summary = summarise(&opts, &running, &ends, started.elapsed());
+    // Samples dropped for a reason the user chose (relabelling) or the remote gave (rejected) are
+    // counted, not a failure: the run did what was asked.
+    let failed = matches!(ended, Ended::Stalled | Ended::Refused) || (opts.once && (!summary.complete || !saved));
+    if opts.once && !saved {
+        log::error("The cursor could not be saved: a new run would send again what this one sent", &[]);
+    }
+    let lost = summary.wal_damage > 0 || summary.wal_records_lost > 0 || summary.wal_gaps > 0;
+    let code = if failed {
+        ExitCode::FAILURE
+    } else if opts.once && lost {
+        ExitCode::from(crate::EXIT_DATA_LOST)
+    } else {
+        ExitCode::SUCCESS
+    };
+    Ok((code, summary))
+}
 
+/// Starts one endpoint: its queue, and its watcher on a thread of its own.
+fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) -> Result<Running, CliError> {
+    let key = endpoint_key(cfg);
+    let url = cfg.redacted_url();
+    let cursor = state.load(&key)?;
+    let start = cursor.map_or(opts.start, StartMode::Position);
+    match cursor {
+        Some(p) => log::info("Resuming from saved cursor", &[("endpoint", &key), ("url", &url), ("position", &p)]),
+        None => log::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{start:?}"))]),
+    }
+    let queue = Arc::new(QueueManager::new(cfg.clone()).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
+    let wopts = WatcherOptions {
+        start,
+        send_exemplars: cfg.send_exemplars,
+        send_histograms: cfg.send_native_histograms,
+        ..Default::default()
+    };
+    let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone()));
+    let stop = watcher.stop_handle();
+    let metrics = watcher.metrics();
+    let once = opts.once;
+    let name = key.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("watch-{key}"))
+        .spawn(move || {
+            let mut last_error = None;
+            let on_event = |e: Event<'_>| report(&name, e, &mut last_error);
+            if once {
+                if let Err(e) = watcher.run_to_end(on_event) {
+                    log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
+                    return None;
+                }
+            } else {
+                watcher.run(on_event);
+            }
+            watcher.position()
+        })
+        .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
+    let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default() };
+    Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor })
+}
+
+/// Watches the endpoints until a signal, the end of a `--once` run, a stall or refused
+/// credentials; saves cursors and prints progress meanwhile.
+fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], signals: &Signals) -> Ended {
     let mut last_save = Instant::now();
     let mut last_progress = (Instant::now(), 0u64);
     let mut last_move = (Instant::now(), Vec::new());
-    let mut stalled = false;
-    let mut refused = false;
     loop {
         std::thread::sleep(SUPERVISE_EVERY);
         if let Some((r, why)) = running.iter().find_map(|r| r.queue.fatal_error().map(|e| (r, e))) {
@@ -169,8 +225,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
                 "The remote refused walship's credentials; stopping. Nothing was dropped: fix the configuration and restart",
                 &[("endpoint", &r.key), ("url", &r.url), ("err", &why)],
             );
-            refused = true;
-            break;
+            return Ended::Refused;
         }
         if opts.once {
             let marks: Vec<Option<Position>> = running.iter().map(|r| r.queue.low_watermark()).collect();
@@ -181,55 +236,74 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
                     "Nothing was acknowledged for too long; giving up",
                     &[("waited", &format!("{:?}", opts.stall_timeout))],
                 );
-                stalled = true;
-                break;
+                return Ended::Stalled;
             }
         }
-        let stopping = stop_all.load(Ordering::Relaxed);
-        let all_read = opts.once && running.iter().all(|r| r.thread.as_ref().is_none_or(|t| t.is_finished()));
-        if stopping || all_read {
-            break;
+        if signals.received() > 0 {
+            return Ended::Signalled;
+        }
+        if opts.once && running.iter().all(|r| r.thread.as_ref().is_none_or(|t| t.is_finished())) {
+            return Ended::AllRead;
         }
         if last_save.elapsed() >= opts.cursor_interval {
             last_save = Instant::now();
-            save_cursors(&state, &mut running);
+            save_cursors(state, running);
         }
         if opts.progress && last_progress.0.elapsed() >= Duration::from_secs(1) {
             let sent: u64 = running.iter().map(|r| accepted(&r.queue.metrics())).sum();
-            let rate = (sent - last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
+            let rate = sent.saturating_sub(last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
             last_progress = (Instant::now(), sent);
-            print_progress(&running, sent, rate);
+            print_progress(running, sent, rate);
         }
     }
-    let interrupted = stop_all.load(Ordering::Relaxed) || stalled || refused;
-    if interrupted {
-        log::info("Stopping: flushing queues and saving cursors", &[]);
-    }
-    for r in &running {
+}
+
+/// Stops the watchers and flushes the queues, all at once, within the flush deadline — or at
+/// once when a second signal arrives. Returns where each watcher had read to, when it ended.
+fn shut_down(running: &mut [Running], flush_deadline: Duration, signals: &Signals) -> Vec<Option<Position>> {
+    for r in running.iter() {
         r.stop.stop();
     }
-    // A watcher blocked in an append (its remote is down and its queue full) cannot see the stop
-    // until the queue stops; give the others a moment to finish their record first.
-    let wait_until = Instant::now() + Duration::from_secs(2);
-    while running.iter().any(|r| r.thread.as_ref().is_some_and(|t| !t.is_finished())) && Instant::now() < wait_until {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let mut summary = Summary::default();
-    let mut complete = true;
-    let mut ends = Vec::new();
-    for r in running.iter_mut() {
-        let finished = r.thread.as_ref().is_some_and(|t| t.is_finished());
-        let end = if finished { r.thread.take().and_then(|t| t.join().ok()).flatten() } else { None };
-        // Stopping the queue flushes what it holds at once (within the flush deadline): with
-        // --once there is nothing more to wait for.
-        r.queue.stop();
-        if let Some(t) = r.thread.take() {
-            let _ = t.join();
+    // Stopping a queue flushes what it holds (within the flush deadline) and makes a watcher
+    // blocked in an append return. All queues stop together, so that several endpoints do not
+    // add up their deadlines.
+    let stopping: Vec<_> = running
+        .iter()
+        .map(|r| {
+            let q = r.queue.clone();
+            std::thread::spawn(move || q.stop())
+        })
+        .collect();
+    let signals_before = signals.received();
+    let until = Instant::now() + flush_deadline + Duration::from_millis(500);
+    let busy = |running: &[Running]| {
+        stopping.iter().any(|t| !t.is_finished())
+            || running.iter().any(|r| r.thread.as_ref().is_some_and(|t| !t.is_finished()))
+    };
+    while busy(running) && Instant::now() < until {
+        // One more signal than the one that stopped supervision (if any) cuts the flush short.
+        if signals.received() > signals_before {
+            log::warn(
+                "Second signal: exiting now. Cursors are saved at what the remotes acknowledged; the rest is sent again at the next start",
+                &[],
+            );
+            break;
         }
-        ends.push(end);
+        std::thread::sleep(Duration::from_millis(20));
     }
-    save_cursors(&state, &mut running);
-    for (r, end) in running.iter().zip(&ends) {
+    running
+        .iter_mut()
+        .map(|r| match r.thread.take_if(|t| t.is_finished()) {
+            Some(t) => t.join().ok().flatten(),
+            None => None,
+        })
+        .collect()
+}
+
+/// What the run did, for the final line.
+fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>], elapsed: Duration) -> Summary {
+    let mut summary = Summary { elapsed, complete: true, ..Default::default() };
+    for (r, end) in running.iter().zip(ends) {
         let m = r.queue.metrics();
         summary.samples_sent += accepted(&m);
         summary.samples_dropped += m.samples_dropped_total();
@@ -244,7 +318,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
             (Some(_), None) => false,
             (None, _) => !opts.once,
         };
-        complete &= reached;
+        summary.complete &= reached;
         if opts.once && !reached {
             log::error(
                 "Not everything read was acknowledged by the remote; the cursor stays at what was",
@@ -263,25 +337,11 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
                 ("samples_sent", &accepted(&m)),
                 ("samples_dropped", &m.samples_dropped_total()),
                 ("samples_failed", &m.samples_failed_total),
-                ("cursor", &r.saved.map_or("none".to_string(), |p| p.to_string())),
+                ("cursor", &r.cursor.saved.map_or("none".to_string(), |p| p.to_string())),
             ],
         );
     }
-    drop(web);
-    summary.elapsed = started.elapsed();
-    summary.complete = complete;
-    // Samples dropped for a reason the user chose (relabelling) or the remote gave (rejected) are
-    // counted, not a failure: the run did what was asked.
-    let failed = refused || stalled || (opts.once && !complete);
-    let lost = summary.wal_damage > 0 || summary.wal_records_lost > 0 || summary.wal_gaps > 0;
-    let code = if failed {
-        ExitCode::FAILURE
-    } else if opts.once && lost {
-        ExitCode::from(crate::EXIT_DATA_LOST)
-    } else {
-        ExitCode::SUCCESS
-    };
-    Ok((code, summary))
+    summary
 }
 
 /// Samples the remote accepted: send attempts less retries and failures (4xx answers count as
@@ -290,17 +350,35 @@ fn accepted(m: &remote_queue::MetricsSnapshot) -> u64 {
     m.samples_total.saturating_sub(m.samples_retried_total).saturating_sub(m.samples_failed_total)
 }
 
-fn save_cursors(state: &StateDir, running: &mut [Running]) {
+/// Saves each endpoint's acknowledged position. A failure is logged once (and its recovery
+/// once), counted, and retried at the next save. Returns whether every cursor is saved.
+fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
+    let mut all_saved = true;
     for r in running.iter_mut() {
         let Some(w) = r.queue.low_watermark() else { continue };
-        if r.saved == Some(w) {
+        if r.cursor.saved == Some(w) {
             continue;
         }
         match state.save(&r.key, w, &r.url) {
-            Ok(()) => r.saved = Some(w),
-            Err(e) => log::error("Saving the cursor failed", &[("endpoint", &r.key), ("err", &e)]),
+            Ok(()) => {
+                r.cursor.saved = Some(w);
+                if std::mem::take(&mut r.cursor.failing) {
+                    log::info("Saving the cursor works again", &[("endpoint", &r.key), ("cursor", &w)]);
+                }
+            }
+            Err(e) => {
+                all_saved = false;
+                r.cursor.failures.fetch_add(1, Ordering::Relaxed);
+                if !std::mem::replace(&mut r.cursor.failing, true) {
+                    log::error(
+                        "Saving the cursor failed; retrying at every save. A restart would send again what was sent since the last save",
+                        &[("endpoint", &r.key), ("err", &e)],
+                    );
+                }
+            }
         }
     }
+    all_saved
 }
 
 fn print_progress(running: &[Running], sent: u64, rate: f64) {

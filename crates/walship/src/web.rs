@@ -16,6 +16,8 @@ pub struct Endpoint {
     pub queue: Arc<QueueManager>,
     /// Its watcher's counters.
     pub watcher: Arc<WatcherMetrics>,
+    /// Failed saves of its cursor.
+    pub cursor_save_failures: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The running server; dropping it stops it.
@@ -52,7 +54,7 @@ const RECORD_TYPES: [(u8, &str); 13] = [
 /// walship's own series, in the text exposition format.
 pub fn render(endpoints: &[Endpoint], out: &mut String) {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
-    let families: [(&str, &str, &str); 10] = [
+    let families: [(&str, &str, &str); 11] = [
         ("walship_wal_segment_current", "gauge", "WAL segment being read."),
         ("walship_wal_lag_seconds", "gauge", "Seconds between now and the newest sample read from the WAL."),
         ("walship_wal_records_read_total", "counter", "WAL records read, by type."),
@@ -62,6 +64,7 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
         ("walship_wal_decode_failures_total", "counter", "WAL records that did not decode."),
         ("walship_wal_errors_total", "counter", "Passes of the WAL watcher that ended in an error."),
         ("walship_cursor_gaps_total", "counter", "Gaps in the WAL: segments missing when they were to be read (deleted by Prometheus under a lagging cursor, or by hand)."),
+        ("walship_cursor_save_failures_total", "counter", "Failed saves of the cursor (each retried at the next save)."),
         ("walship_cursor_segment", "gauge", "Segment of the acknowledged cursor (everything before it was delivered)."),
     ];
     for (name, kind, help) in families {
@@ -97,6 +100,9 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
                 }
                 "walship_wal_errors_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.errors.load(Ordering::Relaxed));
+                }
+                "walship_cursor_save_failures_total" => {
+                    let _ = writeln!(out, "{name}{{{l}}} {}", e.cursor_save_failures.load(Ordering::Relaxed));
                 }
                 "walship_cursor_gaps_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.gaps.load(Ordering::Relaxed));

@@ -9,13 +9,11 @@
 
 mod common;
 
-use common::{free_port, testdata, wait_for, walship, Killed};
+use common::{testdata, value_bits, wait_for, walship, Printer};
 use std::collections::{HashMap, HashSet};
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use wal_format::record::{self, RecordType};
 
 const PAGE: usize = 32 * 1024;
@@ -130,16 +128,6 @@ fn expected(records: &[Rec], broken: &[Broken]) -> Vec<(String, i64, u64)> {
     out
 }
 
-/// Value bits, with every NaN (stale markers among them) as one: the receiver prints values as
-/// text, which keeps every other value's bits.
-fn value_bits(v: f64) -> u64 {
-    if v.is_nan() {
-        f64::NAN.to_bits()
-    } else {
-        v.to_bits()
-    }
-}
-
 /// Series, samples and an order-independent checksum of (labels, t, value bits).
 fn digest(samples: &[(String, i64, u64)]) -> (usize, usize, u64) {
     let series: HashSet<&str> = samples.iter().map(|s| s.0.as_str()).collect();
@@ -151,56 +139,6 @@ fn digest(samples: &[(String, i64, u64)]) -> (usize, usize, u64) {
         acc.wrapping_add(h)
     });
     (series.len(), samples.len(), sum)
-}
-
-/// A `walship receive --print` collecting every sample it prints.
-struct Printer {
-    child: Option<Killed>,
-    port: u16,
-    lines: Arc<Mutex<Vec<(String, i64, u64)>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Printer {
-    fn start() -> Printer {
-        let port = free_port();
-        let mut child = walship()
-            .args(["receive", "--print", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                // `{labels} value timestamp`
-                let (rest, t) = line.rsplit_once(' ').unwrap();
-                let (labels, v) = rest.rsplit_once(' ').unwrap();
-                let v: f64 = v.parse().unwrap();
-                sink.lock().unwrap().push((labels.to_string(), t.parse().unwrap(), value_bits(v)));
-            }
-        });
-        wait_for("receiver", 10, || TcpStream::connect(("127.0.0.1", port)).is_ok());
-        Printer { child: Some(Killed(child)), port, lines, reader: Some(reader) }
-    }
-
-    fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/api/v1/write", self.port)
-    }
-
-    /// Stops the receiver and returns everything it printed.
-    fn finish(mut self) -> Vec<(String, i64, u64)> {
-        if let Some(c) = self.child.take() {
-            c.terminate();
-        }
-        if let Some(r) = self.reader.take() {
-            r.join().unwrap();
-        }
-        std::mem::take(&mut *self.lines.lock().unwrap())
-    }
 }
 
 /// A copy of a fixture WAL in a temporary directory.

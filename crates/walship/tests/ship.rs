@@ -9,8 +9,7 @@ mod common;
 
 use common::*;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -113,36 +112,6 @@ fn ship_once_delivers_a_real_wal_to_victoria_metrics() {
     let c: serde_json::Value = serde_json::from_slice(&std::fs::read(cursor).unwrap()).unwrap();
     // The newest segment (00000005, 1 MiB) was read to its end.
     assert_eq!((c["segment"].as_u64(), c["offset"].as_u64()), (Some(5), Some(1_048_576)), "{c}");
-}
-
-/// A `walship receive` child and the sample count it reports on stderr.
-struct Receiver {
-    _child: Killed,
-    port: u16,
-    samples: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-fn receiver() -> Receiver {
-    let port = free_port();
-    let mut child = walship()
-        .args(["receive", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let samples = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let s = samples.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            // "walship: N requests, M samples received"
-            if let Some(m) = line.strip_suffix(" samples received").and_then(|l| l.rsplit(' ').next()) {
-                s.store(m.parse().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
-            }
-        }
-    });
-    wait_for("receiver", 10, || TcpStream::connect(("127.0.0.1", port)).is_ok());
-    Receiver { _child: Killed(child), port, samples }
 }
 
 #[test]

@@ -1,10 +1,11 @@
 //! Helpers shared by the binary's integration tests: processes, ports, HTTP.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub fn testdata() -> PathBuf {
@@ -82,4 +83,98 @@ pub fn victoria_metrics_at(dir: &Path, port: u16) -> Killed {
     let vm = Killed(child);
     wait_for("VictoriaMetrics", 30, || http(port, "GET", "/health").is_some_and(|r| r.0 == 200));
     vm
+}
+
+/// A `walship receive` child and the sample count it reports on stderr.
+pub struct Receiver {
+    pub child: Killed,
+    pub port: u16,
+    pub samples: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+pub fn receiver() -> Receiver {
+    let port = free_port();
+    let mut child = walship()
+        .args(["receive", "--listen"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let samples = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let s = samples.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            // "walship: N requests, M samples received"
+            if let Some(m) = line.strip_suffix(" samples received").and_then(|l| l.rsplit(' ').next()) {
+                s.store(m.parse().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
+            }
+        }
+    });
+    wait_for("receiver", 10, || TcpStream::connect(("127.0.0.1", port)).is_ok());
+    Receiver { child: Killed(child), port, samples }
+}
+
+/// Value bits, with every NaN (stale markers among them) as one: the receiver prints values as
+/// text, which keeps every other value's bits.
+pub fn value_bits(v: f64) -> u64 {
+    if v.is_nan() {
+        f64::NAN.to_bits()
+    } else {
+        v.to_bits()
+    }
+}
+
+/// A `walship receive --print` collecting every sample it prints.
+pub struct Printer {
+    child: Option<Killed>,
+    pub port: u16,
+    pub lines: Arc<Mutex<Vec<(String, i64, u64)>>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Printer {
+    pub fn start() -> Printer {
+        Self::start_at(free_port())
+    }
+
+    /// A printing receiver on `port`.
+    pub fn start_at(port: u16) -> Printer {
+        let mut child = walship()
+            .args(["receive", "--print", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // `{labels} value timestamp`
+                let (rest, t) = line.rsplit_once(' ').unwrap();
+                let (labels, v) = rest.rsplit_once(' ').unwrap();
+                let v: f64 = v.parse().unwrap();
+                sink.lock().unwrap().push((labels.to_string(), t.parse().unwrap(), value_bits(v)));
+            }
+        });
+        wait_for("receiver", 10, || TcpStream::connect(("127.0.0.1", port)).is_ok());
+        Printer { child: Some(Killed(child)), port, lines, reader: Some(reader) }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/api/v1/write", self.port)
+    }
+
+    /// Stops the receiver and returns everything it printed.
+    pub fn finish(mut self) -> Vec<(String, i64, u64)> {
+        if let Some(c) = self.child.take() {
+            c.terminate();
+        }
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        std::mem::take(&mut *self.lines.lock().unwrap())
+    }
 }

@@ -21,9 +21,13 @@ fn target_dir() -> PathBuf {
 struct Count(u64);
 
 impl Sink for Count {
-    fn store_series(&mut self, _: &[RefSeries<'_>], _: u64) {}
-    fn append_samples(&mut self, s: &[RefSample], _: Position) {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, _: &[RefSeries<'_>], _: u64) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+    fn append_samples(&mut self, s: &[RefSample], _: Position) -> Result<bool, Self::Error> {
         self.0 += s.len() as u64;
+        Ok(true)
     }
 }
 
@@ -46,10 +50,14 @@ struct Lag {
 }
 
 impl Sink for Lag {
-    fn store_series(&mut self, _: &[RefSeries<'_>], _: u64) {}
-    fn append_samples(&mut self, s: &[RefSample], _: Position) {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, _: &[RefSeries<'_>], _: u64) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+    fn append_samples(&mut self, s: &[RefSample], _: Position) -> Result<bool, Self::Error> {
         let now = self.epoch.elapsed().as_micros() as f64;
         self.lags.lock().unwrap().push((now - s[0].v) / 1000.0);
+        Ok(true)
     }
 }
 
@@ -91,7 +99,7 @@ fn lag(use_notify: bool) -> (f64, f64, usize) {
     std::thread::sleep(Duration::from_millis(300));
     done.store(true, Ordering::Release);
     stop.stop();
-    h.join().unwrap();
+    h.join().unwrap().unwrap();
     let mut l = lags.lock().unwrap().clone();
     l.sort_by(|a, b| a.total_cmp(b));
     let p = |q: f64| l[((l.len() as f64 - 1.0) * q) as usize];

@@ -27,17 +27,20 @@ struct PrintSamples {
 }
 
 impl Sink for PrintSamples {
-    fn store_series(&mut self, series: &[RefSeries<'_>], _segment: u64) {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, series: &[RefSeries<'_>], _segment: u64) -> Result<bool, Self::Error> {
         for s in series {
             self.labels.insert(s.series_ref, s.labels.to_string());
         }
+        Ok(true)
     }
 
-    fn append_samples(&mut self, samples: &[RefSample], at: Position) {
-        let Some(first) = samples.first() else { return };
+    fn append_samples(&mut self, samples: &[RefSample], at: Position) -> Result<bool, Self::Error> {
+        let Some(first) = samples.first() else { return Ok(true) };
         let labels = self.labels.get(&first.series_ref).map_or("(unknown series)", String::as_str);
         println!("{at}: {} samples at t={}, e.g. {labels} {}", samples.len(), first.t, first.v);
         self.received.fetch_add(samples.len() as u64, Ordering::Relaxed);
+        Ok(true)
     }
 }
 
@@ -47,7 +50,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(dir) = std::env::args_os().nth(1) {
         // Prometheus's behaviour: samples from now on, as they are written.
         let mut watcher = Watcher::new(&dir, WatcherOptions::default(), sink);
-        watcher.run(|event| eprintln!("{event:?}"));
+        watcher.run(|event| eprintln!("{event:?}"))?;
         return Ok(());
     }
 
@@ -78,7 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         stop.stop();
         received.load(Ordering::Relaxed)
     });
-    watcher.run(|event| eprintln!("{event:?}"));
+    watcher.run(|event| eprintln!("{event:?}"))?;
     let last_segment = writer.join().expect("writer thread")?;
     let got = waiter.join().expect("waiting thread");
     println!("{got} of {want} samples arrived, from segments 0 to {last_segment}");

@@ -47,9 +47,9 @@ impl Dispatcher {
         self.first_t.take()
     }
 
-    /// Hands the record `rec` at `at` (read from segment `segment`) to the sink. A record that
-    /// does not decode is counted and skipped, as Prometheus does; the error is returned so the
-    /// caller can report it.
+    /// Hands the record `rec` at `at` (read from segment `segment`) to the sink, and returns the
+    /// sink's answer: go on (`true`) or stop (`false`). A record that does not decode is counted
+    /// and skipped, as Prometheus does; the error is returned so the caller can report it.
     pub(crate) fn dispatch<S: Sink>(
         &mut self,
         sink: &mut S,
@@ -57,7 +57,7 @@ impl Dispatcher {
         at: Position,
         segment: u64,
         purpose: Purpose,
-    ) -> Result<(), wal_format::Error> {
+    ) -> Result<bool, Failed<S::Error>> {
         let (filter, opts, metrics, scratch) = (&self.filter, &self.opts, &*self.metrics, &mut self.scratch);
         let typ = RecordType::of(rec);
         metrics.record(typ.byte());
@@ -66,38 +66,41 @@ impl Dispatcher {
             Purpose::Checkpoint { samples } => samples,
             Purpose::Gc => false,
         };
+        let decode = Failed::Decode;
         let result = (|| {
-            match typ {
+            let go_on = match typ {
                 RecordType::Series => {
                     let mut series = Vec::new();
-                    record::decode_series(rec, &mut series)?;
+                    record::decode_series(rec, &mut series).map_err(decode)?;
                     if purpose == Purpose::Gc {
-                        sink.update_series_segment(&series, segment);
+                        sink.update_series_segment(&series, segment)
                     } else {
-                        sink.store_series(&series, segment);
+                        sink.store_series(&series, segment)
                     }
                 }
                 RecordType::Samples | RecordType::SamplesV2 if samples_wanted => {
                     let buf = &mut scratch.samples;
                     buf.clear();
-                    record::decode_samples(rec, buf)?;
+                    record::decode_samples(rec, buf).map_err(decode)?;
                     note_newest(metrics, buf.iter().map(|s| s.t));
                     if self.first_t.is_none() {
                         self.first_t = buf.first().map(|s| s.t);
                     }
                     buf.retain(|s| s.t > filter.after_t);
-                    if !buf.is_empty() {
-                        WatcherMetrics::add(&metrics.samples_sent, buf.len() as u64);
-                        sink.append_samples(buf, at);
+                    if buf.is_empty() {
+                        return Ok(true);
                     }
+                    WatcherMetrics::add(&metrics.samples_sent, buf.len() as u64);
+                    sink.append_samples(buf, at)
                 }
                 RecordType::Exemplars if samples_wanted && opts.send_exemplars => {
                     let mut ex = Vec::new();
-                    record::decode_exemplars(rec, &mut ex)?;
+                    record::decode_exemplars(rec, &mut ex).map_err(decode)?;
                     ex.retain(|e| e.t > filter.after_t);
-                    if !ex.is_empty() {
-                        sink.append_exemplars(&ex, at);
+                    if ex.is_empty() {
+                        return Ok(true);
                     }
+                    sink.append_exemplars(&ex, at)
                 }
                 RecordType::HistogramSamples
                 | RecordType::CustomBucketsHistogramSamples
@@ -106,12 +109,13 @@ impl Dispatcher {
                 {
                     let buf = &mut scratch.histograms;
                     buf.clear();
-                    record::decode_histogram_samples(rec, buf)?;
+                    record::decode_histogram_samples(rec, buf).map_err(decode)?;
                     note_newest(metrics, buf.iter().map(|s| s.t));
                     buf.retain(|h| h.t > filter.after_t);
-                    if !buf.is_empty() {
-                        sink.append_histograms(buf, at);
+                    if buf.is_empty() {
+                        return Ok(true);
                     }
+                    sink.append_histograms(buf, at)
                 }
                 RecordType::FloatHistogramSamples
                 | RecordType::CustomBucketsFloatHistogramSamples
@@ -120,27 +124,36 @@ impl Dispatcher {
                 {
                     let buf = &mut scratch.float_histograms;
                     buf.clear();
-                    record::decode_float_histogram_samples(rec, buf)?;
+                    record::decode_float_histogram_samples(rec, buf).map_err(decode)?;
                     note_newest(metrics, buf.iter().map(|s| s.t));
                     buf.retain(|h| h.t > filter.after_t);
-                    if !buf.is_empty() {
-                        sink.append_float_histograms(buf, at);
+                    if buf.is_empty() {
+                        return Ok(true);
                     }
+                    sink.append_float_histograms(buf, at)
                 }
                 RecordType::Metadata if purpose != Purpose::Gc && opts.send_metadata => {
                     let mut md = Vec::new();
-                    record::decode_metadata(rec, &mut md)?;
-                    sink.store_metadata(&md, at);
+                    record::decode_metadata(rec, &mut md).map_err(decode)?;
+                    sink.store_metadata(&md, at)
                 }
-                _ => {}
-            }
-            Ok(())
+                _ => Ok(true),
+            };
+            go_on.map_err(Failed::Sink)
         })();
-        if result.is_err() {
+        if let Err(Failed::Decode(_)) = &result {
             WatcherMetrics::add(&metrics.decode_failures, 1);
         }
         result
     }
+}
+
+/// Why a record was not handed over.
+pub(crate) enum Failed<E> {
+    /// It does not decode: counted and skipped.
+    Decode(wal_format::Error),
+    /// The sink failed.
+    Sink(E),
 }
 
 fn note_newest(metrics: &WatcherMetrics, ts: impl Iterator<Item = i64>) {

@@ -2,8 +2,9 @@
 
 use std::path::PathBuf;
 
-/// Why a pass of the watcher loop stopped. [`crate::Watcher::run`] logs these, counts them and
-/// starts again after a pause; [`crate::Watcher::run_to_end`] returns them.
+/// Why a pass of the watcher loop stopped. [`crate::Watcher::run`] reports WAL errors, counts them
+/// and starts again after a pause, and returns a sink's error; [`crate::Watcher::run_to_end`]
+/// returns them all.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -11,6 +12,9 @@ pub enum Error {
     /// error: it is reported as [`crate::Event::Corruption`] and reading goes on after it.
     #[error(transparent)]
     Wal(#[from] wal_reader::Error),
+    /// The sink failed: the watcher stopped (this is not retried).
+    #[error("the sink failed: {0}")]
+    Sink(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The WAL directory holds no segment to read.
     #[error("{}: no WAL segments", dir.display())]
     NoSegments {

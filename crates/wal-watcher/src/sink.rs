@@ -11,73 +11,106 @@ use wal_format::Position;
 /// how a consumer gets at-least-once delivery: it acknowledges positions, and resumes from the
 /// last one it acknowledged.
 ///
+/// Every call answers whether the watcher should go on:
+/// - `Ok(true)`: go on reading.
+/// - `Ok(false)`: stop. The watcher reads nothing more and [`crate::Watcher::run`] (or
+///   `run_to_end`) returns `Ok(())` at once; [`crate::Watcher::position`] then stands before the
+///   record of this call, whose data the sink need not have taken (a queue that is shutting down
+///   refuses it). This is how a consumer stops the watcher from inside.
+/// - `Err(e)`: stop with an error: `run` returns [`crate::Error::Sink`] holding `e`. The watcher
+///   does not retry a sink's error as it retries the WAL's.
+///
 /// Every `append_*` call carries the position of the record its data came from. Only
 /// [`Sink::append_samples`] and [`Sink::store_series`] must be implemented; the rest default to
-/// doing nothing (a consumer that ignores histograms, say).
+/// taking nothing and going on (a consumer that ignores histograms, say).
 pub trait Sink {
+    /// Why the sink failed. Use [`std::convert::Infallible`] for a sink that cannot fail.
+    type Error: std::error::Error + Send + Sync + 'static;
+
     /// Series declared by a Series record in `segment` (for the checkpoint: the checkpoint's
     /// index). Samples refer to series by their `series_ref`.
-    fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64);
+    fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64) -> Result<bool, Self::Error>;
 
     /// Float samples from the record at `at`, already filtered by the start mode.
-    fn append_samples(&mut self, samples: &[RefSample], at: Position);
+    fn append_samples(&mut self, samples: &[RefSample], at: Position) -> Result<bool, Self::Error>;
 
     /// Series found again in a new checkpoint: they are still alive as of `segment`. Called for
     /// every series of the checkpoint, then [`Sink::series_reset`] with the same segment.
     /// The default treats them as newly stored.
-    fn update_series_segment(&mut self, series: &[RefSeries<'_>], segment: u64) {
-        self.store_series(series, segment);
+    fn update_series_segment(&mut self, series: &[RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
+        self.store_series(series, segment)
     }
 
     /// Garbage collection after a new checkpoint: drop every series last seen in a segment below
     /// `segment`; Prometheus no longer has them.
-    fn series_reset(&mut self, _segment: u64) {}
+    fn series_reset(&mut self, _segment: u64) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
 
     /// Exemplars from the record at `at` (when the watcher is configured to send them).
-    fn append_exemplars(&mut self, _exemplars: &[RefExemplar<'_>], _at: Position) {}
+    fn append_exemplars(&mut self, _exemplars: &[RefExemplar<'_>], _at: Position) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
 
     /// Integer native histograms from the record at `at`, filtered by the start mode.
-    fn append_histograms(&mut self, _histograms: &[RefHistogramSample], _at: Position) {}
+    fn append_histograms(&mut self, _histograms: &[RefHistogramSample], _at: Position) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
 
     /// Float native histograms from the record at `at`, filtered by the start mode.
-    fn append_float_histograms(&mut self, _histograms: &[RefFloatHistogramSample], _at: Position) {}
+    fn append_float_histograms(
+        &mut self,
+        _histograms: &[RefFloatHistogramSample],
+        _at: Position,
+    ) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
 
     /// Metric metadata from the record at `at`.
-    fn store_metadata(&mut self, _metadata: &[RefMetadata<'_>], _at: Position) {}
+    fn store_metadata(&mut self, _metadata: &[RefMetadata<'_>], _at: Position) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
 
     /// Everything before `next` has been handed over (or had nothing for the sink). Called when
     /// the watcher has caught up with the WAL and at the end of each segment, so a consumer can
     /// move its acknowledged position past records that carried nothing for it.
-    fn progress(&mut self, _next: Position) {}
+    fn progress(&mut self, _next: Position) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
 }
 
 macro_rules! forward {
     () => {
-        fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64) {
+        type Error = S::Error;
+        fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
             (**self).store_series(series, segment)
         }
-        fn append_samples(&mut self, samples: &[RefSample], at: Position) {
+        fn append_samples(&mut self, samples: &[RefSample], at: Position) -> Result<bool, Self::Error> {
             (**self).append_samples(samples, at)
         }
-        fn update_series_segment(&mut self, series: &[RefSeries<'_>], segment: u64) {
+        fn update_series_segment(&mut self, series: &[RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
             (**self).update_series_segment(series, segment)
         }
-        fn series_reset(&mut self, segment: u64) {
+        fn series_reset(&mut self, segment: u64) -> Result<bool, Self::Error> {
             (**self).series_reset(segment)
         }
-        fn append_exemplars(&mut self, exemplars: &[RefExemplar<'_>], at: Position) {
+        fn append_exemplars(&mut self, exemplars: &[RefExemplar<'_>], at: Position) -> Result<bool, Self::Error> {
             (**self).append_exemplars(exemplars, at)
         }
-        fn append_histograms(&mut self, histograms: &[RefHistogramSample], at: Position) {
+        fn append_histograms(&mut self, histograms: &[RefHistogramSample], at: Position) -> Result<bool, Self::Error> {
             (**self).append_histograms(histograms, at)
         }
-        fn append_float_histograms(&mut self, histograms: &[RefFloatHistogramSample], at: Position) {
+        fn append_float_histograms(
+            &mut self,
+            histograms: &[RefFloatHistogramSample],
+            at: Position,
+        ) -> Result<bool, Self::Error> {
             (**self).append_float_histograms(histograms, at)
         }
-        fn store_metadata(&mut self, metadata: &[RefMetadata<'_>], at: Position) {
+        fn store_metadata(&mut self, metadata: &[RefMetadata<'_>], at: Position) -> Result<bool, Self::Error> {
             (**self).store_metadata(metadata, at)
         }
-        fn progress(&mut self, next: Position) {
+        fn progress(&mut self, next: Position) -> Result<bool, Self::Error> {
             (**self).progress(next)
         }
     };

@@ -1,6 +1,6 @@
 //! The loop: checkpoint, segments, tail — and start again after an error, from where it was.
 
-use crate::dispatch::{Dispatcher, Purpose};
+use crate::dispatch::{Dispatcher, Failed, Purpose};
 use crate::error::Error;
 use crate::metrics::WatcherMetrics;
 use crate::sink::Sink;
@@ -204,13 +204,16 @@ impl<S: Sink> Watcher<S> {
         self.stop.load(Ordering::Acquire)
     }
 
-    /// Follows the WAL until stopped. An error ends a pass; the next pass starts after
-    /// `retry_interval` from the position the last one reached, so nothing is skipped (unlike
-    /// Prometheus, which restarts from "now"). Events go to `on_event`.
-    pub fn run(&mut self, mut on_event: impl FnMut(Event<'_>)) {
+    /// Follows the WAL until stopped, by its [`StopHandle`] or by its sink answering `false`
+    /// (then `Ok`), or until the sink fails (then [`Error::Sink`]). An error reading the WAL ends
+    /// a pass; the next pass starts after `retry_interval` from the position the last one
+    /// reached, so nothing is skipped (unlike Prometheus, which restarts from "now"). Events go to
+    /// `on_event`.
+    pub fn run(&mut self, mut on_event: impl FnMut(Event<'_>)) -> Result<(), Error> {
         while !self.stopped() {
             match self.pass(false, &mut on_event) {
-                Ok(_) => return,
+                Ok(_) => return Ok(()),
+                Err(e @ Error::Sink(_)) => return Err(e),
                 Err(e) => {
                     WatcherMetrics::add(&self.metrics.errors, 1);
                     on_event(Event::Error(&e));
@@ -221,10 +224,12 @@ impl<S: Sink> Watcher<S> {
                 }
             }
         }
+        Ok(())
     }
 
     /// Reads the WAL up to its current end and returns: the newest segment is read until nothing
-    /// more is there. For backfills and `--once`.
+    /// more is there. For backfills and `--once`. Stops early, with `Ok`, when stopped or when the
+    /// sink answers `false`.
     pub fn run_to_end(&mut self, mut on_event: impl FnMut(Event<'_>)) -> Result<(), Error> {
         self.pass(true, &mut on_event).map(|_| ())
     }
@@ -277,8 +282,13 @@ impl<S: Sink> Watcher<S> {
                         ),
                         _ => (record.position, record.position.segment, Purpose::Segment),
                     };
-                    if let Err(error) = dispatcher.dispatch(&mut self.sink, record.data, at, segment, purpose) {
-                        on_event(Event::BadRecord { at: record.position, error: &error });
+                    match dispatcher.dispatch(&mut self.sink, record.data, at, segment, purpose) {
+                        Ok(true) => {}
+                        // The sink wants no more: stop before this record, which it may not
+                        // have taken.
+                        Ok(false) => return Ok(PassEnd::Stopped),
+                        Err(Failed::Decode(error)) => on_event(Event::BadRecord { at: record.position, error: &error }),
+                        Err(Failed::Sink(e)) => return Err(Error::Sink(Box::new(e))),
                     }
                     if source == Source::Segment {
                         self.next = replay.position();
@@ -309,7 +319,9 @@ impl<S: Sink> Watcher<S> {
                 Some(ReplayItem::SegmentEnd { segment }) => {
                     report_gap(pending_gap.take(), on_event);
                     self.next = Some(Position::new(segment + 1, 0));
-                    self.sink.progress(Position::new(segment + 1, 0));
+                    if !answer(self.sink.progress(Position::new(segment + 1, 0)))? {
+                        return Ok(PassEnd::Stopped);
+                    }
                     self.metrics.current_segment.store(segment + 1, Ordering::Relaxed);
                 }
                 Some(_) => {}
@@ -328,7 +340,9 @@ impl<S: Sink> Watcher<S> {
                 }
                 if let Some(p) = replay.tail_position() {
                     self.next = Some(p);
-                    self.sink.progress(p);
+                    if !answer(self.sink.progress(p))? {
+                        return Ok(PassEnd::Stopped);
+                    }
                 }
             }
             if until_end {
@@ -339,7 +353,9 @@ impl<S: Sink> Watcher<S> {
             }
             if last_checkpoint_check.elapsed() >= self.opts.checkpoint_check_interval {
                 last_checkpoint_check = Instant::now();
-                self.collect_garbage(replay.segment(), on_event);
+                if !self.collect_garbage(replay.segment(), on_event)? {
+                    return Ok(PassEnd::Stopped);
+                }
             }
             // Sleep until something changes, but look for a newer segment at least every
             // segment_check_interval.
@@ -351,32 +367,38 @@ impl<S: Sink> Watcher<S> {
     /// Reads a checkpoint newer than the last one seen (and older than the segment being read)
     /// and tells the sink to drop series that died before it. Errors are reported, not fatal:
     /// garbage collection is an optimisation, as in Prometheus. A damaged checkpoint refreshes
-    /// what it can but drops nothing: series in its lost records may still be alive.
-    fn collect_garbage(&mut self, segment: u64, on_event: &mut dyn FnMut(Event<'_>)) {
+    /// what it can but drops nothing: series in its lost records may still be alive. Returns the
+    /// sink's answer.
+    fn collect_garbage(&mut self, segment: u64, on_event: &mut dyn FnMut(Event<'_>)) -> Result<bool, Error> {
         let cp = match last_checkpoint(&self.dir) {
             Ok(Some(cp)) => cp,
-            Ok(None) => return,
+            Ok(None) => return Ok(true),
             Err(e) => {
                 on_event(Event::Error(&e.into()));
-                return;
+                return Ok(true);
             }
         };
         if self.checkpoint_seen.is_some_and(|seen| cp.index <= seen) || cp.index >= segment {
-            return;
+            return Ok(true);
         }
         let filter = SampleFilter { after_t: i64::MAX, from: Position::new(u64::MAX, 0), checkpoint_samples: false };
         let mut gc = Dispatcher::new(filter, self.opts.clone(), self.metrics.clone());
         let mut replay = match Replay::checkpoint(&cp, IoMode::default()) {
             Ok(r) => r,
-            Err(e) => return on_event(Event::Error(&e.into())),
+            Err(e) => {
+                on_event(Event::Error(&e.into()));
+                return Ok(true);
+            }
         };
         let mut damaged = false;
         loop {
             match replay.next() {
                 Ok(Some(ReplayItem::Record { record, .. })) => {
-                    if let Err(error) = gc.dispatch(&mut self.sink, record.data, record.position, cp.index, Purpose::Gc)
-                    {
-                        on_event(Event::BadRecord { at: record.position, error: &error });
+                    match gc.dispatch(&mut self.sink, record.data, record.position, cp.index, Purpose::Gc) {
+                        Ok(true) => {}
+                        Ok(false) => return Ok(false),
+                        Err(Failed::Decode(error)) => on_event(Event::BadRecord { at: record.position, error: &error }),
+                        Err(Failed::Sink(e)) => return Err(Error::Sink(Box::new(e))),
                     }
                 }
                 Ok(Some(ReplayItem::Damage { error, .. })) => {
@@ -386,16 +408,25 @@ impl<S: Sink> Watcher<S> {
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => break,
-                Err(e) => return on_event(Event::Error(&e.into())),
+                Err(e) => {
+                    on_event(Event::Error(&e.into()));
+                    return Ok(true);
+                }
             }
         }
         self.checkpoint_seen = Some(cp.index);
-        if !damaged {
-            self.sink.series_reset(cp.index);
+        if !damaged && !answer(self.sink.series_reset(cp.index))? {
+            return Ok(false);
         }
         WatcherMetrics::add(&self.metrics.checkpoints_gc, 1);
         on_event(Event::CheckpointGc { index: cp.index });
+        Ok(true)
     }
+}
+
+/// A sink's answer, its error boxed as the watcher's.
+fn answer<E: std::error::Error + Send + Sync + 'static>(r: Result<bool, E>) -> Result<bool, Error> {
+    r.map_err(|e| Error::Sink(Box::new(e)))
 }
 
 /// A gap waiting for the first sample after it, so that its report can say which time range the

@@ -27,7 +27,7 @@ fn every_sample_once_across_rollovers_and_a_checkpoint() {
     let stop = watcher.stop_handle();
     let metrics = watcher.metrics();
     let handle = std::thread::spawn(move || {
-        watcher.run(|e| eprintln!("event: {e:?}"));
+        watcher.run(|e| eprintln!("event: {e:?}")).unwrap();
         watcher
     });
     let scrapes = 600i64;
@@ -85,8 +85,11 @@ struct StopAfter {
 }
 
 impl Sink for StopAfter {
-    fn store_series(&mut self, _: &[RefSeries<'_>], _: u64) {}
-    fn append_samples(&mut self, samples: &[RefSample], at: Position) {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, _: &[RefSeries<'_>], _: u64) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+    fn append_samples(&mut self, samples: &[RefSample], at: Position) -> Result<bool, Self::Error> {
         self.got.push((at, samples.iter().map(|s| (s.series_ref, s.t)).collect()));
         self.left = self.left.saturating_sub(1);
         if self.left == 0 {
@@ -94,6 +97,7 @@ impl Sink for StopAfter {
                 s.stop();
             }
         }
+        Ok(true)
     }
 }
 

@@ -76,16 +76,19 @@ struct Collected {
 struct Collect(Arc<Mutex<Collected>>);
 
 impl Sink for Collect {
-    fn store_series(&mut self, series: &[RefSeries<'_>], _segment: u64) {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, series: &[RefSeries<'_>], _segment: u64) -> Result<bool, Self::Error> {
         let mut c = self.0.lock().unwrap();
         for s in series {
             let l = s.labels.iter().map(|l| (l.name_str().into_owned(), l.value_str().into_owned())).collect();
             c.labels.insert(s.series_ref, l);
         }
+        Ok(true)
     }
-    fn append_samples(&mut self, samples: &[RefSample], _at: Position) {
+    fn append_samples(&mut self, samples: &[RefSample], _at: Position) -> Result<bool, Self::Error> {
         let mut c = self.0.lock().unwrap();
         c.samples.extend(samples.iter().map(|s| (s.series_ref, s.t, s.v.to_bits())));
+        Ok(true)
     }
 }
 
@@ -138,7 +141,7 @@ fn tails_a_real_prometheus_wal_with_nothing_missing() {
     let mut watcher = Watcher::new(&data, opts, sink.clone());
     let stop = watcher.stop_handle();
     let handle = std::thread::spawn(move || {
-        watcher.run(|e| eprintln!("watcher: {e:?}"));
+        watcher.run(|e| eprintln!("watcher: {e:?}")).unwrap();
         watcher
     });
     std::thread::sleep(Duration::from_secs(seconds));

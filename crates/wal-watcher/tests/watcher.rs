@@ -21,7 +21,7 @@ fn spawn(dir: &std::path::Path, start: StartMode) -> (Recorder, impl FnOnce() ->
     let mut w = Watcher::new(dir, fast_options(start), rec.clone());
     let stop = w.stop_handle();
     let h = std::thread::spawn(move || {
-        w.run(|e| eprintln!("event: {e:?}"));
+        w.run(|e| eprintln!("event: {e:?}")).unwrap();
         w
     });
     (rec, move || {
@@ -72,7 +72,7 @@ fn polling_alone_tails_as_well() {
     }
     wait_for("300 scrapes", || rec.seen().samples.len() == 300 * 20);
     stop.stop();
-    h.join().unwrap();
+    h.join().unwrap().unwrap();
     for (_, ts) in by_series(&rec.seen().samples) {
         assert_eq!(ts, (1..=300).collect::<Vec<_>>());
     }
@@ -307,4 +307,70 @@ fn missing_directory_is_retried() {
     assert!(errors < 10, "{errors} errors: a tight loop?");
     let ts: Vec<i64> = rec.seen().samples.iter().map(|s| s.1).collect();
     assert_eq!(ts.iter().filter(|&&t| t == 10).count(), 5, "nothing sent twice after the restart");
+}
+
+/// A sink that takes `after` sample records, then refuses the next one: with `false` (a clean
+/// stop) or with an error.
+struct Refuse {
+    taken: Vec<i64>,
+    after: usize,
+    fail: bool,
+}
+
+impl wal_watcher::Sink for Refuse {
+    type Error = std::io::Error;
+    fn store_series(&mut self, _: &[wal_format::record::RefSeries<'_>], _: u64) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+    fn append_samples(
+        &mut self,
+        s: &[wal_format::record::RefSample],
+        _: wal_format::Position,
+    ) -> Result<bool, Self::Error> {
+        if self.taken.len() < self.after {
+            self.taken.push(s[0].t);
+            return Ok(true);
+        }
+        if self.fail {
+            return Err(std::io::Error::other("the queue is gone"));
+        }
+        Ok(false)
+    }
+}
+
+/// The sink stops the watcher from inside: `false` ends a tailing `run` at once, its position
+/// before the refused record (so a resume delivers it); an error ends `run` with that error.
+#[test]
+fn the_sink_stops_the_watcher() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=5)]).unwrap();
+    for t in 0..10 {
+        w.log(&[samples_record(1..=5, t)]).unwrap();
+    }
+    // The writer stays open: without the sink's answer, `run` would tail forever.
+    let mut watcher =
+        Watcher::new(dir.path(), fast_options(StartMode::Beginning), Refuse { taken: vec![], after: 3, fail: false });
+    let started = Instant::now();
+    watcher.run(|_| {}).unwrap();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(watcher.sink().taken, [0, 1, 2]);
+    let resume = watcher.position().expect("a position");
+    let mut again = Watcher::new(
+        dir.path(),
+        fast_options(StartMode::Position(resume)),
+        Refuse { taken: vec![], after: 1, fail: false },
+    );
+    again.run(|_| {}).unwrap();
+    assert_eq!(again.sink().taken, [3], "the refused record is delivered on resume");
+
+    let mut failing =
+        Watcher::new(dir.path(), fast_options(StartMode::Beginning), Refuse { taken: vec![], after: 2, fail: true });
+    match failing.run(|_| {}) {
+        Err(wal_watcher::Error::Sink(e)) => assert_eq!(e.to_string(), "the queue is gone"),
+        other => panic!("{other:?}"),
+    }
+    let failing_errors = failing.metrics().errors.load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(failing_errors, 0, "a sink's error is not retried");
+    drop(w);
 }

@@ -197,13 +197,10 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
         .spawn(move || {
             let mut last_error = None;
             let on_event = |e: Event<'_>| report(&name, e, &mut last_error);
-            if once {
-                if let Err(e) = watcher.run_to_end(on_event) {
-                    log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
-                    return None;
-                }
-            } else {
-                watcher.run(on_event);
+            let ran = if once { watcher.run_to_end(on_event) } else { watcher.run(on_event) };
+            if let Err(e) = ran {
+                log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
+                return None;
             }
             watcher.position()
         })

@@ -29,26 +29,31 @@ impl Recorder {
 }
 
 impl Sink for Recorder {
-    fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64) {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
         let mut s = self.seen();
         for x in series {
             s.series.insert(x.series_ref, (x.labels.to_string(), segment));
         }
         s.series_calls += series.len() as u64;
+        Ok(true)
     }
-    fn append_samples(&mut self, samples: &[RefSample], at: Position) {
+    fn append_samples(&mut self, samples: &[RefSample], at: Position) -> Result<bool, Self::Error> {
         let mut s = self.seen();
         for x in samples {
             s.samples.push((x.series_ref, x.t, x.v, at));
         }
+        Ok(true)
     }
-    fn series_reset(&mut self, segment: u64) {
+    fn series_reset(&mut self, segment: u64) -> Result<bool, Self::Error> {
         let mut s = self.seen();
         s.resets.push(segment);
         s.series.retain(|_, (_, seg)| *seg >= segment);
+        Ok(true)
     }
-    fn progress(&mut self, next: Position) {
+    fn progress(&mut self, next: Position) -> Result<bool, Self::Error> {
         self.seen().progress = Some(next);
+        Ok(true)
     }
 }
 

@@ -1,0 +1,64 @@
+//! The reader against the real Prometheus 2.42 data directory in `testdata/`.
+
+use std::path::PathBuf;
+
+use tsdb_block::{Block, DataDir};
+
+fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/prometheus-2.42-blocks/data")
+}
+
+/// Every block's series, sample and chunk counts equal what Prometheus wrote into its
+/// `meta.json` when it made the block.
+#[test]
+fn counts_equal_meta_stats() {
+    let dir = DataDir::open(&data_dir()).unwrap();
+    assert_eq!(dir.blocks().len(), 4);
+    for b in dir.blocks() {
+        let block = b.open().unwrap();
+        let (mut series, mut samples, mut chunks) = (0u64, 0u64, 0u64);
+        for s in block.series().unwrap() {
+            let s = s.unwrap();
+            series += 1;
+            chunks += s.chunks().len() as u64;
+            for sample in block.samples(&s) {
+                sample.unwrap();
+                samples += 1;
+            }
+        }
+        let stats = b.meta().stats;
+        assert_eq!(
+            (series, samples, chunks),
+            (stats.num_series, stats.num_samples, stats.num_chunks),
+            "{}",
+            b.meta().ulid
+        );
+    }
+}
+
+/// Series come in label order and each series' samples in strictly increasing time order,
+/// inside the block's time range.
+#[test]
+fn series_sorted_and_samples_in_range() {
+    for b in DataDir::open(&data_dir()).unwrap().blocks() {
+        let block = Block::open(b.path()).unwrap();
+        let mut prev: Option<Vec<(String, String)>> = None;
+        for s in block.series().unwrap() {
+            let s = s.unwrap();
+            let labels: Vec<(String, String)> =
+                s.labels().iter().map(|l| (l.name.to_owned(), l.value.to_owned())).collect();
+            assert!(labels.windows(2).all(|w| w[0].0 < w[1].0), "labels sorted by name");
+            if let Some(p) = &prev {
+                assert!(*p < labels, "{p:?} then {labels:?}");
+            }
+            let mut last = i64::MIN;
+            for sample in block.samples(&s) {
+                let t = sample.unwrap().t;
+                assert!(t > last);
+                assert!(b.meta().min_time <= t && t < b.meta().max_time, "{t}");
+                last = t;
+            }
+            prev = Some(labels);
+        }
+    }
+}

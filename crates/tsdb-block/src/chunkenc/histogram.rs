@@ -168,7 +168,7 @@ impl<'a> HistogramDecoder<'a> {
         }
         let prev_t = self.t;
         let index = self.read;
-        let stale = if index == 0 {
+        if index == 0 {
             self.read_layout()?;
             self.t = self.r.read_varbit_int()?;
             if self.float {
@@ -176,7 +176,6 @@ impl<'a> HistogramDecoder<'a> {
             } else {
                 self.read_first_int()?
             }
-            false
         } else {
             let dod = self.r.read_varbit_int()?;
             self.t_delta = self.t_delta.wrapping_add(dod);
@@ -186,13 +185,13 @@ impl<'a> HistogramDecoder<'a> {
             } else {
                 self.read_next_int()?
             }
-        };
+        }
         if let Some(st) = self.st.as_mut() {
             st.read(&mut self.r, index, self.t, prev_t)?;
         }
         self.read += 1;
         let st = self.st.as_ref().map_or(0, |s| s.st);
-        Ok(Some(Sample { t: self.t, st, value: self.value(stale) }))
+        Ok(Some(Sample { t: self.t, st, value: self.value() }))
     }
 
     fn read_layout(&mut self) -> Result<(), Error> {
@@ -257,8 +256,8 @@ impl<'a> HistogramDecoder<'a> {
         Ok(())
     }
 
-    /// Reads a later integer sample; returns whether it is a stale marker.
-    fn read_next_int(&mut self) -> Result<bool, Error> {
+    /// Reads a later integer sample. A stale marker stores nothing after its sum.
+    fn read_next_int(&mut self) -> Result<(), Error> {
         let r = &mut self.r;
         self.count_delta = self.count_delta.wrapping_add(r.read_varbit_int()?);
         self.count = (self.count as i64).wrapping_add(self.count_delta) as u64;
@@ -266,7 +265,7 @@ impl<'a> HistogramDecoder<'a> {
         self.zero_count = (self.zero_count as i64).wrapping_add(self.zero_count_delta) as u64;
         self.sum.read(r)?;
         if self.sum.v.to_bits() == STALE_NAN_BITS {
-            return Ok(true);
+            return Ok(());
         }
         for (b, d) in
             self.pos.iter_mut().zip(self.pos_delta.iter_mut()).chain(self.neg.iter_mut().zip(self.neg_delta.iter_mut()))
@@ -274,22 +273,22 @@ impl<'a> HistogramDecoder<'a> {
             *d = d.wrapping_add(r.read_varbit_int()?);
             *b = b.wrapping_add(*d);
         }
-        Ok(false)
+        Ok(())
     }
 
-    /// Reads a later float sample; returns whether it is a stale marker.
-    fn read_next_float(&mut self) -> Result<bool, Error> {
+    /// Reads a later float sample. A stale marker stores nothing after its sum.
+    fn read_next_float(&mut self) -> Result<(), Error> {
         let r = &mut self.r;
         self.fcount.read(r)?;
         self.fzero_count.read(r)?;
         self.sum.read(r)?;
         if self.sum.v.to_bits() == STALE_NAN_BITS {
-            return Ok(true);
+            return Ok(());
         }
         for b in self.fpos.iter_mut().chain(self.fneg.iter_mut()) {
             b.read(r)?;
         }
-        Ok(false)
+        Ok(())
     }
 
     fn hint(&self) -> CounterResetHint {
@@ -305,7 +304,10 @@ impl<'a> HistogramDecoder<'a> {
         }
     }
 
-    fn value(&self, stale: bool) -> Value {
+    fn value(&self) -> Value {
+        // Prometheus returns a histogram with a stale-marker sum as that sum alone, also as
+        // a chunk's first sample (which stores its buckets all the same).
+        let stale = self.sum.v.to_bits() == STALE_NAN_BITS;
         let l = &self.layout;
         if self.float {
             if stale {

@@ -17,6 +17,8 @@
 mod bits;
 mod histogram;
 #[cfg(test)]
+mod proptests;
+#[cfg(test)]
 pub(crate) mod test_encoder;
 mod xor;
 mod xor2;

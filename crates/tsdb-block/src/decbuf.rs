@@ -122,7 +122,9 @@ pub(crate) fn check_crc(path: &Path, offset: u64, data: &[u8], stored: &[u8]) ->
         _ => return Err(Error::corrupt(path, offset + data.len() as u64, "checksum truncated")),
     };
     let computed = crc32c::crc32c(data);
-    if stored != computed {
+    // Fuzzing builds accept any checksum: random bytes almost never carry a valid one, and the
+    // parsers behind the checks are what the fuzzer is for.
+    if stored != computed && !cfg!(fuzzing) {
         return Err(Error::Checksum { path: path.to_path_buf(), offset, len: data.len() as u64, stored, computed });
     }
     Ok(())

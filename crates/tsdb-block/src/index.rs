@@ -103,7 +103,17 @@ impl Index {
     /// Maps and checks the index file at `path`: magic, version, table of contents and symbol
     /// table (checksums included).
     pub fn open(path: &Path) -> Result<Index, Error> {
-        let map = Mapping::open(path)?;
+        Index::from_mapping(Mapping::open(path)?)
+    }
+
+    /// Reads an index file already in memory (`path` only names it in errors).
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<Index, Error> {
+        Index::from_mapping(Mapping::from_vec(bytes, path))
+    }
+
+    fn from_mapping(map: Mapping) -> Result<Index, Error> {
+        let path = map.path().to_path_buf();
+        let path = path.as_path();
         let b = map.bytes();
         if b.len() < HEADER_LEN + TOC_LEN {
             return Err(Error::corrupt(path, 0, format!("index of {} bytes is too short", b.len())));

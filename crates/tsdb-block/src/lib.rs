@@ -42,7 +42,11 @@ pub mod chunkenc;
 mod data_dir;
 mod decbuf;
 mod error;
+#[cfg(test)]
+mod fuzz_seeds;
 mod index;
+#[cfg(test)]
+mod index_tests;
 mod mapping;
 mod merge;
 mod meta;

@@ -6,10 +6,16 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{io_err, Error};
 
-/// A read-only mapping of a whole file, with the path it came from for error messages.
+/// A read-only mapping of a whole file (or bytes already in memory), with the path it came
+/// from for error messages.
 pub(crate) struct Mapping {
-    map: Option<memmap2::Mmap>,
+    map: Bytes,
     path: PathBuf,
+}
+
+enum Bytes {
+    Mapped(memmap2::Mmap),
+    Owned(Vec<u8>),
 }
 
 impl Mapping {
@@ -19,7 +25,7 @@ impl Mapping {
         let file = File::open(path).map_err(io_err(path))?;
         let len = file.metadata().map_err(io_err(path))?.len();
         if len == 0 {
-            return Ok(Mapping { map: None, path: path.to_path_buf() });
+            return Ok(Mapping::from_vec(Vec::new(), path));
         }
         // SAFETY: a mapping is only undefined behaviour if the file is truncated or rewritten
         // while mapped. Prometheus never modifies a block's files after the block directory
@@ -27,12 +33,20 @@ impl Mapping {
         // *unlink* old ones, and an unlinked file stays intact for as long as it is mapped.
         // We only ever read the mapping.
         let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io_err(path))?;
-        Ok(Mapping { map: Some(map), path: path.to_path_buf() })
+        Ok(Mapping { map: Bytes::Mapped(map), path: path.to_path_buf() })
+    }
+
+    /// Bytes already in memory, read as if they were the file at `path`.
+    pub(crate) fn from_vec(bytes: Vec<u8>, path: &Path) -> Mapping {
+        Mapping { map: Bytes::Owned(bytes), path: path.to_path_buf() }
     }
 
     /// The mapped bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
-        self.map.as_deref().unwrap_or(&[])
+        match &self.map {
+            Bytes::Mapped(m) => m,
+            Bytes::Owned(v) => v,
+        }
     }
 
     /// The file's path.

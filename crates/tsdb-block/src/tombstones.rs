@@ -117,10 +117,10 @@ impl Tombstones {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn file(stones: &[(u64, i64, i64)]) -> Vec<u8> {
+    pub(crate) fn file(stones: &[(u64, i64, i64)]) -> Vec<u8> {
         let mut body = vec![FORMAT_V1];
         for &(r, a, b) in stones {
             put_uvarint(&mut body, r);

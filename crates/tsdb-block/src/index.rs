@@ -163,7 +163,7 @@ impl Index {
         let mut marks = Vec::new();
         let mut seen = 0usize;
         while seen < count {
-            if seen % SYMBOL_SAMPLING == 0 {
+            if seen.is_multiple_of(SYMBOL_SAMPLING) {
                 marks.push(d.offset());
             }
             d.uvarint_bytes("symbol")?;

@@ -11,7 +11,7 @@
 //!
 //! Decoding is a pure function of the chunk's bytes: a [`Chunk`] borrows them and
 //! [`Chunk::samples`] yields one [`Sample`] at a time. Bad bytes end the iteration with an
-//! [`Error::Corrupt`](crate::Error::Corrupt) whose offset counts from the chunk's first data byte
+//! [`Error::Corrupt`](crate::Error) whose offset counts from the chunk's first data byte
 //! (the block reader rewrites it into the segment file's path and offset).
 
 mod bits;

@@ -174,11 +174,8 @@ fn st_header(sts: &[i64]) -> (u8, usize) {
 /// Writes the ST of sample `i` after its data.
 fn write_st(w: &mut BitWriter, i: usize, changed_on: usize, first_known: bool, t: &[i64], st: &[i64], diff: &mut i64) {
     match i {
-        0 => {
-            if first_known {
-                w.varint(t[0].wrapping_sub(st[0]));
-            }
-        }
+        0 if first_known => w.varint(t[0].wrapping_sub(st[0])),
+        0 => {}
         _ if changed_on > 0 && i >= changed_on => {
             let d = t[i - 1].wrapping_sub(st[i]);
             w.varbit_int(if i == changed_on { d } else { d.wrapping_sub(*diff) });

@@ -1,8 +1,10 @@
-//! The chunk decoders against chunks written by Prometheus's own `tsdb/chunkenc` (v2.42.0):
-//! integer and float histogram chunks (counter and gauge, several schemas and zero
-//! thresholds, bucket layouts that grew and made Prometheus recode the chunk, stale markers)
-//! and XOR chunks. `testdata/prometheus-go-chunks/` says how they were made; each comes with
-//! what Prometheus's own iterator read back from it.
+//! The chunk decoders against chunks written by Prometheus's own `tsdb/chunkenc`: v2.42.0's
+//! integer and float histogram chunks (counter and gauge, several schemas and zero thresholds,
+//! bucket layouts that grew and made Prometheus recode the chunk, stale markers) and XOR chunks;
+//! v3.14.0's start-timestamp encodings XOR2, histogramST and floathistogramST (start timestamps
+//! absent, constant, changing at various samples and on every sample; custom buckets).
+//! `testdata/prometheus-go-chunks/` says how they were made; each comes with what Prometheus's
+//! own iterator read back from it.
 
 use std::path::PathBuf;
 
@@ -29,10 +31,13 @@ fn hex(s: &str) -> Vec<u8> {
     (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
 }
 
-#[test]
-fn decoders_read_what_prometheus_wrote() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/prometheus-go-chunks/chunks-v2.42.0.json");
+fn floats(j: &Json) -> Vec<u64> {
+    j.as_array().map_or(Vec::new(), |a| a.iter().map(u).collect())
+}
+
+/// Checks every chunk of `file`; returns how many samples each encoding had.
+fn check(file: &str) -> std::collections::BTreeMap<Encoding, usize> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/prometheus-go-chunks").join(file);
     let chunks: Json = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let mut seen = std::collections::BTreeMap::<Encoding, usize>::new();
     for c in chunks.as_array().unwrap() {
@@ -46,7 +51,7 @@ fn decoders_read_what_prometheus_wrote() {
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             let at = format!("{name} sample {i}");
             assert_eq!(g.t, w["t"].as_i64().unwrap(), "{at}");
-            assert_eq!(g.st, 0, "{at}");
+            assert_eq!(g.st, w["st"].as_i64().unwrap_or(0), "{at}");
             let h = &w["h"];
             // Prometheus 2.42 hinted "counter reset" for the first histogram of a chunk whose
             // header says so; Prometheus 3 (commit c599d37668) says "unknown" there, because
@@ -68,6 +73,8 @@ fn decoders_read_what_prometheus_wrote() {
                     let buckets = |b: &[i64]| b.iter().map(|&v| v as u64).collect::<Vec<_>>();
                     assert_eq!(buckets(&x.positive_buckets), list(&h["positive_buckets"]), "{at}");
                     assert_eq!(buckets(&x.negative_buckets), list(&h["negative_buckets"]), "{at}");
+                    let custom: Vec<u64> = x.custom_values.iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(custom, floats(&h["custom_values"]), "{at}");
                 }
                 Value::FloatHistogram(x) => {
                     assert_eq!(u64::from(x.counter_reset_hint.as_u8()), want_hint(i), "{at}");
@@ -85,9 +92,24 @@ fn decoders_read_what_prometheus_wrote() {
             }
         }
     }
+    seen
+}
+
+#[test]
+fn decoders_read_what_prometheus_2_42_wrote() {
+    let seen = check("chunks-v2.42.0.json");
     // Every encoding Prometheus 2.42 writes is covered.
     assert_eq!(
         seen.keys().copied().collect::<Vec<_>>(),
         [Encoding::Xor, Encoding::Histogram, Encoding::FloatHistogram]
+    );
+}
+
+#[test]
+fn st_decoders_read_what_prometheus_3_14_wrote() {
+    let seen = check("chunks-v3.14.0.json");
+    assert_eq!(
+        seen.keys().copied().collect::<Vec<_>>(),
+        [Encoding::Xor2, Encoding::HistogramSt, Encoding::FloatHistogramSt]
     );
 }

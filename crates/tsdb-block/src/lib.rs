@@ -37,6 +37,8 @@
 #![warn(missing_docs)]
 
 mod block;
+#[cfg(test)]
+mod block_tests;
 mod chunk_files;
 pub mod chunkenc;
 mod data_dir;

@@ -44,6 +44,23 @@ fn write_fuzz_seeds() {
             write("block_chunks", &format!("go-{name}"), &[&[pick][..], &hex(c["bytes"].as_str().unwrap())].concat());
         }
     }
+    let go3: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root().join("testdata/prometheus-go-chunks/chunks-v3.14.0.json")).unwrap(),
+    )
+    .unwrap();
+    for c in go3.as_array().unwrap() {
+        let name = c["name"].as_str().unwrap();
+        if [
+            "xor2-st-changes-at-5",
+            "histogram-st-custom-buckets-changes-at-1",
+            "float-histogram-st-gauge-first-unknown",
+        ]
+        .contains(&name)
+        {
+            let pick = c["encoding"].as_u64().unwrap() as u8 - 1;
+            write("block_chunks", &format!("go-{name}"), &[&[pick][..], &hex(c["bytes"].as_str().unwrap())].concat());
+        }
+    }
     let xor2: Vec<(i64, i64, f64)> = (0..20)
         .map(|i| (if i < 5 { 1000 } else { 2000 }, 5000 + i * 15_000 + i % 3, f64::from(i as i32 % 4)))
         .collect();

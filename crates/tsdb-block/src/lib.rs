@@ -35,6 +35,8 @@
 //! No input makes this crate panic: every inconsistency is an [`Error`] naming the file and
 //! byte offset.
 #![warn(missing_docs)]
+// One `unsafe` block in the crate: mapping a file (`mapping.rs`, with its SAFETY argument).
+#![deny(unsafe_code)]
 
 mod block;
 #[cfg(test)]

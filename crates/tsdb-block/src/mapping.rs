@@ -21,6 +21,7 @@ enum Bytes {
 impl Mapping {
     /// Maps the file at `path`. An empty file gives an empty mapping (the OS refuses to map
     /// zero bytes).
+    #[allow(unsafe_code)]
     pub(crate) fn open(path: &Path) -> Result<Mapping, Error> {
         let file = File::open(path).map_err(io_err(path))?;
         let len = file.metadata().map_err(io_err(path))?.len();

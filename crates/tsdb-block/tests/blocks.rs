@@ -33,6 +33,31 @@ fn counts_equal_meta_stats() {
             "{}",
             b.meta().ulid
         );
+        assert!(block.tombstones().is_empty());
+    }
+}
+
+/// The metas we parse are the ones `EXPECTED.json` lists (taken when the fixture was made).
+#[test]
+fn metas_equal_the_fixture_record() {
+    let expected: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data_dir().parent().unwrap().join("EXPECTED.json")).unwrap()).unwrap();
+    let dir = DataDir::open(&data_dir()).unwrap();
+    let got: Vec<serde_json::Value> = dir
+        .blocks()
+        .iter()
+        .map(|b| {
+            let m = b.meta();
+            serde_json::json!({
+                "ulid": m.ulid, "min_time": m.min_time, "max_time": m.max_time, "numSamples": m.stats.num_samples,
+                "numSeries": m.stats.num_series, "numChunks": m.stats.num_chunks,
+            })
+        })
+        .collect();
+    assert_eq!(serde_json::Value::Array(got), expected["blocks"]);
+    for b in dir.blocks() {
+        assert_eq!((b.meta().version, b.meta().compaction.level), (1, 1));
+        assert_eq!(b.meta().compaction.sources, [b.meta().ulid.clone()]);
     }
 }
 

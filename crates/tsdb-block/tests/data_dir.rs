@@ -103,9 +103,9 @@ fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
     b.push(v as u8);
 }
 
-/// Tombstones remove exactly the samples in their (inclusive) ranges; other series are
-/// untouched. Prometheus 2.42's own blocks here have no tombstones, so we write the file as
-/// Prometheus's admin API `delete_series` would leave it.
+/// Tombstones remove exactly the samples in their (inclusive) ranges, also ranges wider than
+/// the block or one sample wide; other series are untouched. (`tests/tombstones.rs` reads the
+/// tombstones Prometheus itself wrote; here we choose the edge cases.)
 #[test]
 fn tombstones_remove_their_ranges() {
     let tmp = tempfile::tempdir().unwrap();

@@ -70,7 +70,15 @@ impl Block {
     /// The samples of `series` (from this block's index), in time order, tombstoned ranges
     /// removed.
     pub fn samples<'a>(&'a self, series: &Series<'_>) -> SeriesSamples<'a> {
-        SeriesSamples::new(self, series.chunks().to_vec(), self.tombstones.get(series.series_ref()))
+        self.samples_between(series, i64::MIN, i64::MAX)
+    }
+
+    /// The samples of `series` with `min_time <= t <= max_time`, in time order, tombstoned
+    /// ranges removed. Chunks wholly outside the range are not read: this is how to take only
+    /// the part of a block that another source (e.g. the WAL) does not cover.
+    pub fn samples_between<'a>(&'a self, series: &Series<'_>, min_time: i64, max_time: i64) -> SeriesSamples<'a> {
+        let chunks = series.chunks().iter().copied().filter(|c| c.max_time >= min_time && c.min_time <= max_time);
+        SeriesSamples::new(self, chunks.collect(), self.tombstones.get(series.series_ref()), (min_time, max_time))
     }
 }
 
@@ -104,6 +112,8 @@ pub struct SeriesSamples<'a> {
     chunks: Vec<ChunkMeta>,
     next_chunk: usize,
     deleted: &'a [Interval],
+    /// Only samples in this range (both ends inclusive) are yielded.
+    range: (i64, i64),
     current: Option<CurrentChunk<'a>>,
     merged: std::vec::IntoIter<Sample>,
     done: bool,
@@ -115,20 +125,22 @@ struct CurrentChunk<'a> {
 }
 
 impl<'a> SeriesSamples<'a> {
-    fn new(block: &'a Block, chunks: Vec<ChunkMeta>, deleted: &'a [Interval]) -> Self {
+    fn new(block: &'a Block, chunks: Vec<ChunkMeta>, deleted: &'a [Interval], range: (i64, i64)) -> Self {
         SeriesSamples {
             block,
             chunks,
             next_chunk: 0,
             deleted,
+            range,
             current: None,
             merged: Vec::new().into_iter(),
             done: false,
         }
     }
 
-    fn is_deleted(&self, t: i64) -> bool {
-        self.deleted.iter().any(|iv| iv.contains(t))
+    /// Whether sample time `t` is left out: deleted, or outside the requested range.
+    fn is_skipped(&self, t: i64) -> bool {
+        t < self.range.0 || t > self.range.1 || self.deleted.iter().any(|iv| iv.contains(t))
     }
 
     fn fully_deleted(&self, c: &ChunkMeta) -> bool {
@@ -202,7 +214,7 @@ impl Iterator for SeriesSamples<'_> {
         }
         loop {
             match self.next_sample() {
-                Ok(Some(s)) if self.is_deleted(s.t) => continue,
+                Ok(Some(s)) if self.is_skipped(s.t) => continue,
                 Ok(Some(s)) => return Some(Ok(s)),
                 Ok(None) => {
                     self.done = true;

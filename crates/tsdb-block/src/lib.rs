@@ -6,7 +6,8 @@
 //!   overlap in time.
 //! - [`Block::open`] maps a block's index and chunk files. [`Block::series`] iterates its
 //!   series in label order (labels and chunk metas); [`Block::samples`] decodes one series'
-//!   samples in time order with tombstoned ranges removed.
+//!   samples in time order with tombstoned ranges removed; [`Block::samples_between`] only
+//!   those of a time range.
 //! - [`Chunk`] decodes a single chunk of any encoding Prometheus writes: XOR, histogram,
 //!   float histogram and the start-timestamp encodings XOR2, histogramST, floathistogramST.
 //!

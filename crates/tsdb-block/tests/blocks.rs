@@ -87,3 +87,24 @@ fn series_sorted_and_samples_in_range() {
         }
     }
 }
+
+/// `samples_between` yields exactly the samples of `samples` inside the range, both ends
+/// included, and skips chunks outside it.
+#[test]
+fn samples_between_takes_a_time_range() {
+    let dir = DataDir::open(&data_dir()).unwrap();
+    let block = dir.blocks()[1].open().unwrap();
+    for s in block.series().unwrap().step_by(97) {
+        let s = s.unwrap();
+        let all: Vec<i64> = block.samples(&s).map(|r| r.unwrap().t).collect();
+        if all.len() < 10 {
+            continue;
+        }
+        let (a, b) = (all[3], all[all.len() - 4]);
+        let got: Vec<i64> = block.samples_between(&s, a, b).map(|r| r.unwrap().t).collect();
+        assert_eq!(got, all[3..all.len() - 3]);
+        let none: Vec<i64> =
+            block.samples_between(&s, all[all.len() - 1] + 1, i64::MAX).map(|r| r.unwrap().t).collect();
+        assert!(none.is_empty());
+    }
+}

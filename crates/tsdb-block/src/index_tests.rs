@@ -6,7 +6,8 @@ use std::path::Path;
 use crate::index::{ChunkMeta, Index};
 use crate::Error;
 
-type TestSeries = (Vec<(&'static str, &'static str)>, Vec<ChunkMeta>);
+type TestSeries<'a> = (Vec<(&'a str, &'a str)>, Vec<ChunkMeta>);
+type OwnedSeries = (Vec<(String, String)>, Vec<ChunkMeta>);
 
 fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -28,7 +29,7 @@ fn section(out: &mut Vec<u8>, content: &[u8]) {
 }
 
 /// An index file of format `version` (1 or 2) holding `series` (sorted by labels).
-pub(crate) fn build(version: u8, series: &[TestSeries]) -> Vec<u8> {
+pub(crate) fn build(version: u8, series: &[TestSeries<'_>]) -> Vec<u8> {
     let mut out = 0xBAAA_D700u32.to_be_bytes().to_vec();
     out.push(version);
     // Symbol table.
@@ -116,7 +117,7 @@ pub(crate) fn build(version: u8, series: &[TestSeries]) -> Vec<u8> {
     out
 }
 
-pub(crate) fn sample_series() -> Vec<TestSeries> {
+pub(crate) fn sample_series() -> Vec<TestSeries<'static>> {
     let m = |a, b, r| ChunkMeta { min_time: a, max_time: b, chunk_ref: r };
     vec![
         (vec![("__name__", "up"), ("job", "a")], vec![m(-5, 10, 8), m(11, 20, 40), m(30, 30, 1 << 32 | 8)]),
@@ -175,4 +176,59 @@ fn damage_is_an_error_naming_the_offset() {
     let e = index.series(1 << 40).unwrap_err();
     assert_eq!(e.path(), path);
     assert!(index.symbol(1000).is_err());
+}
+
+proptest::proptest! {
+    /// Any set of series (non-empty label names, label sets sorted as Prometheus sorts them,
+    /// chunk metas ascending) reads back from an index of either format; every label pair's
+    /// postings list holds exactly the series having it.
+    #[test]
+    fn any_index_reads_back(
+        raw in proptest::collection::btree_map(
+            proptest::collection::btree_map("[a-c_]{1,3}", "[a-z0-9.]{0,5}", 1..4),
+            proptest::collection::vec((0i64..100, 0i64..50, 1u64..1000), 0..4),
+            0..20,
+        ),
+        start in -1_000_000i64..1_000_000,
+        version in 1u8..=2,
+    ) {
+        let owned: Vec<OwnedSeries> = raw
+            .into_iter()
+            .map(|(labels, steps)| {
+                let (mut t, mut r) = (start, 8u64);
+                let metas = steps
+                    .into_iter()
+                    .map(|(gap, len, dr)| {
+                        let m = ChunkMeta { min_time: t + gap, max_time: t + gap + len, chunk_ref: r };
+                        t = m.max_time + 1;
+                        r += dr;
+                        m
+                    })
+                    .collect();
+                (labels.into_iter().collect(), metas)
+            })
+            .collect();
+        let series: Vec<TestSeries<'_>> = owned
+            .iter()
+            .map(|(l, c)| (l.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect(), c.clone()))
+            .collect();
+        let index = Index::from_bytes(build(version, &series), Path::new("index")).unwrap();
+        let got: Vec<TestSeries<'_>> = index
+            .all_series()
+            .unwrap()
+            .map(|r| {
+                let s = index.series(r).unwrap();
+                (s.labels().iter().map(|l| (l.name, l.value)).collect(), s.chunks().to_vec())
+            })
+            .collect();
+        proptest::prop_assert_eq!(&got, &series);
+        for (labels, _) in &series {
+            for &(n, v) in labels {
+                let refs: Vec<u64> = index.postings(n, v).unwrap().collect();
+                let want = series.iter().filter(|(l, _)| l.contains(&(n, v))).count();
+                proptest::prop_assert_eq!(refs.len(), want);
+                proptest::prop_assert!(refs.iter().all(|&r| index.series(r).unwrap().label(n) == Some(v)));
+            }
+        }
+    }
 }

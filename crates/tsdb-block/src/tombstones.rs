@@ -152,6 +152,27 @@ pub(crate) mod tests {
         assert!(t.get(4).is_empty());
     }
 
+    proptest::proptest! {
+        /// Any stones read back: a time is deleted for a series exactly when one of the
+        /// series' stones covers it, and the merged intervals are sorted and disjoint.
+        #[test]
+        fn any_stones_read_back(
+            stones in proptest::collection::vec((0u64..4, -50i64..50, 0i64..20), 0..12),
+            probes in proptest::collection::vec(-60i64..80, 20),
+        ) {
+            let stones: Vec<(u64, i64, i64)> = stones.into_iter().map(|(r, a, len)| (r, a, a + len)).collect();
+            let t = Tombstones::decode(&file(&stones), Path::new("tombstones")).unwrap();
+            for r in 0..4 {
+                let ivs = t.get(r);
+                proptest::prop_assert!(ivs.windows(2).all(|w| w[0].max_time + 1 < w[1].min_time));
+                for &p in &probes {
+                    let want = stones.iter().any(|&(s, a, b)| s == r && a <= p && p <= b);
+                    proptest::prop_assert_eq!(ivs.iter().any(|iv| iv.contains(p)), want);
+                }
+            }
+        }
+    }
+
     #[test]
     fn rejects_damage_with_offsets() {
         let mut b = file(&[(7, 10, 20)]);

@@ -127,7 +127,7 @@ impl DataDir {
     /// or through a chain of overlaps; blocks overlapping no other are not listed. Prometheus
     /// merges such blocks at query time: a series present in several of them is one series,
     /// its samples merged by timestamp and a timestamp present twice kept once. Read a group's
-    /// blocks together and merge with [`crate::merge_samples`] (see the crate README).
+    /// blocks together with [`crate::merge_series`].
     pub fn overlapping_groups(&self) -> Vec<Vec<usize>> {
         let mut groups: Vec<Vec<usize>> = Vec::new();
         let mut current: Vec<usize> = Vec::new();

@@ -3,7 +3,7 @@
 //!
 //! - [`DataDir::open`] lists a data directory's blocks, sorted by time, leaving out what is not
 //!   a block or is about to be deleted; [`DataDir::overlapping_groups`] tells which blocks
-//!   overlap in time.
+//!   overlap in time, and [`merge_series`] reads such a group as Prometheus merges it.
 //! - [`Block::open`] maps a block's index and chunk files. [`Block::series`] iterates its
 //!   series in label order (labels and chunk metas); [`Block::samples`] decodes one series'
 //!   samples in time order with tombstoned ranges removed; [`Block::samples_between`] only
@@ -63,7 +63,7 @@ pub use chunkenc::{Chunk, ChunkSamples, CounterResetHint, Encoding, FloatHistogr
 pub use data_dir::{BlockDir, DataDir, SkipReason};
 pub use error::Error;
 pub use index::{ChunkMeta, Index, Label, Postings, Series, Toc};
-pub use merge::{merge_samples, MergedSamples};
+pub use merge::{merge_samples, merge_series, MergedSamples, MergedSeries, MergedSeriesItem};
 pub use meta::{BlockDesc, BlockMeta, BlockStats, Compaction};
 pub use tombstones::{Interval, Tombstones};
 

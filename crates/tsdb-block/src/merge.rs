@@ -1,8 +1,88 @@
-//! Merging the samples of one series from several overlapping blocks, as Prometheus's query
-//! layer does.
+//! Merging overlapping blocks as Prometheus's query layer does: series with the same labels
+//! are one series, their samples merged by time, a timestamp present twice kept once.
 
+use crate::block::{Block, SeriesIter, SeriesSamples};
 use crate::chunkenc::Sample;
 use crate::error::Error;
+use crate::index::{Label, Series};
+
+/// The series of several blocks merged into one sorted stream: each distinct label set once,
+/// with its samples from every block that has it merged by [`merge_samples`]. Blocks list
+/// their series in label order, so this is a merge-join that holds one series per block.
+///
+/// Use it for a group of [`crate::DataDir::overlapping_groups`]; for blocks that do not
+/// overlap it is correct too, only needlessly slower than reading them one after the other.
+pub fn merge_series(blocks: &[Block]) -> Result<MergedSeries<'_>, Error> {
+    let mut iters = Vec::with_capacity(blocks.len());
+    let mut heads = Vec::with_capacity(blocks.len());
+    for b in blocks {
+        let mut it = b.series()?;
+        heads.push(it.next().transpose()?);
+        iters.push(it);
+    }
+    Ok(MergedSeries { blocks, iters, heads, failed: false })
+}
+
+/// See [`merge_series`].
+pub struct MergedSeries<'a> {
+    blocks: &'a [Block],
+    iters: Vec<SeriesIter<'a>>,
+    heads: Vec<Option<Series<'a>>>,
+    failed: bool,
+}
+
+/// One series of [`merge_series`]: its labels and its merged samples.
+pub struct MergedSeriesItem<'a> {
+    labels: Vec<Label<'a>>,
+    samples: MergedSamples<SeriesSamples<'a>>,
+    blocks: usize,
+}
+
+impl<'a> MergedSeriesItem<'a> {
+    /// The labels, sorted by name.
+    pub fn labels(&self) -> &[Label<'a>] {
+        &self.labels
+    }
+
+    /// How many of the blocks hold this series.
+    pub fn block_count(&self) -> usize {
+        self.blocks
+    }
+
+    /// The samples, in time order, each timestamp once (the earliest-listed block's sample
+    /// wins), tombstoned ranges of each block removed.
+    pub fn samples(self) -> MergedSamples<SeriesSamples<'a>> {
+        self.samples
+    }
+}
+
+impl<'a> Iterator for MergedSeries<'a> {
+    type Item = Result<MergedSeriesItem<'a>, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let min = self.heads.iter().flatten().map(|s| s.labels().to_vec()).min()?;
+        let mut streams = Vec::new();
+        for i in 0..self.heads.len() {
+            if self.heads[i].as_ref().is_some_and(|s| s.labels() == min.as_slice()) {
+                if let Some(series) = self.heads[i].take() {
+                    streams.push(self.blocks[i].samples(&series));
+                }
+                match self.iters[i].next().transpose() {
+                    Ok(next) => self.heads[i] = next,
+                    Err(e) => {
+                        self.failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+        }
+        let blocks = streams.len();
+        Some(Ok(MergedSeriesItem { labels: min, samples: merge_samples(streams), blocks }))
+    }
+}
 
 /// Merges streams of samples of the same series, each in ascending time order, into one
 /// ascending stream. A timestamp present in several streams is yielded once, from the stream

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use tsdb_block::{merge_samples, Block, DataDir, Sample, SkipReason};
+use tsdb_block::{merge_samples, merge_series, Block, DataDir, Sample, SkipReason};
 
 const A: &str = "01M8RB4FY3KEB42MSR88DRYGYS";
 const B: &str = "01M8RB5G5GSYK3T7G6DK2695R6";
@@ -183,4 +183,48 @@ fn overlapping_blocks_merge_to_one_copy() {
         merged_total += merged.len();
     }
     assert_eq!(merged_total as u64, blocks[0].meta().stats.num_samples);
+}
+
+/// `merge_series` over overlapping copies gives every series once with one copy of its
+/// samples; over two disjoint blocks it gives the union of their series, samples of both.
+#[test]
+fn merge_series_joins_blocks_by_labels() {
+    let tmp = tempfile::tempdir().unwrap();
+    copy_block(tmp.path(), A, A, |_| {});
+    copy_block(tmp.path(), A, "01M8RB4FY3KEB42MSR88DRYGY9", |_| {});
+    copy_block(tmp.path(), B, B, |_| {});
+    let dir = DataDir::open(tmp.path()).unwrap();
+    let blocks: Vec<Block> = dir.blocks().iter().map(|b| b.open().unwrap()).collect();
+
+    let single = all_samples(&blocks[0]);
+    let merged: Vec<(String, Vec<Sample>, usize)> = merge_series(&blocks[..2])
+        .unwrap()
+        .map(|item| {
+            let item = item.unwrap();
+            let (key, n) = (format!("{:?}", item.labels()), item.block_count());
+            (key, item.samples().collect::<Result<_, _>>().unwrap(), n)
+        })
+        .collect();
+    assert_eq!(merged.len(), single.len());
+    for ((k, got, n), (key, want)) in merged.iter().zip(&single) {
+        assert_eq!((k, *n), (key, 2));
+        assert_eq!(bits(got), bits(want));
+    }
+
+    // A (copy) and B: disjoint in time, most series in both.
+    let a = all_samples(&blocks[1]);
+    let b = all_samples(&blocks[2]);
+    let union: std::collections::BTreeSet<&String> = a.iter().chain(&b).map(|(k, _)| k).collect();
+    let mut keys = Vec::new();
+    let mut total = 0;
+    for item in merge_series(&blocks[1..]).unwrap() {
+        let item = item.unwrap();
+        keys.push(format!("{:?}", item.labels()));
+        let samples: Vec<Sample> = item.samples().collect::<Result<_, _>>().unwrap();
+        assert!(samples.windows(2).all(|w| w[0].t < w[1].t));
+        total += samples.len() as u64;
+    }
+    assert_eq!(keys.len(), union.len());
+    assert!(keys.windows(2).all(|w| w[0] != w[1]));
+    assert_eq!(total, blocks[1].meta().stats.num_samples + blocks[2].meta().stats.num_samples);
 }

@@ -224,7 +224,7 @@ impl<'a> HistogramDecoder<'a> {
     /// that many first-sample values (so bad bytes cannot make us allocate without bound).
     fn bucket_count(&self, spans_positive: bool, bits_each: usize) -> Result<usize, Error> {
         let spans = if spans_positive { &self.layout.positive_spans } else { &self.layout.negative_spans };
-        let n: u64 = spans.iter().map(|s| u64::from(s.length)).sum();
+        let n = spans.iter().fold(0u64, |n, s| n.saturating_add(u64::from(s.length)));
         if n > (self.r.bits_left() / bits_each) as u64 {
             return Err(self.r.err(format!("spans declare {n} buckets, more than the chunk can hold")));
         }

@@ -31,7 +31,8 @@
 //!
 //! Memory stays bounded whatever the block size: files are memory-mapped and read where
 //! needed; besides one series and one chunk's decoding state, a block holds an offset for
-//! every 32nd symbol of its index and its tombstones.
+//! every 32nd symbol of its index and its tombstones. (Only chunks of one series that overlap
+//! in time, which Prometheus's own compactor never writes, are decoded together in memory.)
 //!
 //! No input makes this crate panic: every inconsistency is an [`Error`] naming the file and
 //! byte offset.

@@ -193,3 +193,46 @@ fn same_float_histogram(a: &FloatHistogram, b: &FloatHistogram) -> bool {
         && same_bits(&a.negative_buckets, &b.negative_buckets)
         && same_bits(&a.custom_values, &b.custom_values)
 }
+
+/// Decodes every sample of a block chunk; checks that a decoder never yields more samples than
+/// the chunk's header declares and stops after its first error.
+pub fn decode_chunk(chunk: tsdb_block::Chunk<'_>) {
+    let declared = chunk.num_samples().map_or(0, usize::from);
+    let mut n = 0;
+    let mut samples = chunk.samples();
+    for s in samples.by_ref() {
+        match s {
+            Ok(_) => n += 1,
+            Err(e) => {
+                assert!(e.path().as_os_str().is_empty(), "a lone chunk's error names no file: {e}");
+                break;
+            }
+        }
+    }
+    assert!(n <= declared, "{n} samples from a chunk declaring {declared}");
+    assert!(samples.next().is_none(), "samples after the end or an error");
+}
+
+/// Opens `data` as a block's index and reads all of it a reader would: every series (labels,
+/// chunk metas) and every postings list. Errors are fine; panics are not.
+pub fn read_index(data: &[u8]) {
+    let path = std::path::Path::new("index");
+    let Ok(index) = tsdb_block::Index::from_bytes(data.to_vec(), path) else { return };
+    if let Ok(refs) = index.all_series() {
+        for r in refs {
+            if let Ok(series) = index.series(r) {
+                assert!(series.labels().len() <= data.len(), "more labels than bytes");
+            }
+        }
+    }
+    let mut offsets = Vec::new();
+    let _ = index.for_each_postings_entry(|_, _, off| {
+        offsets.push(off);
+        true
+    });
+    for off in offsets {
+        if let Ok(p) = index.postings_at(off) {
+            assert!(p.len() * 4 <= data.len());
+        }
+    }
+}

@@ -5,10 +5,11 @@ use crate::{Failure, Result};
 
 /// The crates released together, in dependency order: each depends only on crates before it.
 /// `cargo publish` orders them itself; the order here is for reading and for error messages.
-pub const RELEASED_CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue", "walship"];
+pub const RELEASED_CRATES: &[&str] =
+    &["wal-format", "wal-reader", "wal-watcher", "remote-queue", "tsdb-block", "walship"];
 
 /// The library crates: what other projects depend on, and what the MSRV and semver checks cover.
-pub const LIBRARY_CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue"];
+pub const LIBRARY_CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue", "tsdb-block"];
 
 /// `version` of `[workspace.package]`, which every crate inherits.
 pub fn workspace_version(manifest: &str) -> Option<String> {

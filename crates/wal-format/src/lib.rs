@@ -7,8 +7,12 @@
 //! - [`Framer`], [`WalWriter`], [`CheckpointWriter`]: write WALs that Prometheus reads, cut into
 //!   pages and segments exactly as Prometheus 2.42 cuts them.
 //!
-//! Reading files, live tailing and positions live in the `wal-reader` crate; this crate only
-//! knows bytes. The format in prose, in our words:
+//! Where the boundary lies: decoding works on bytes only — reading segment files, tailing a
+//! segment being written, replaying a directory and judging damage live in the `wal-reader`
+//! crate. Writing is here whole, files included: [`Framer`] cuts records into pages and segments
+//! as bytes, and [`WalWriter`] and [`CheckpointWriter`] put those segments into files (create,
+//! fsync, rename), because a writer that Prometheus can read back is one job. The format in prose,
+//! in our words:
 //! [`docs/format.md`](https://github.com/walship/walship/blob/main/docs/format.md).
 //!
 //! ```

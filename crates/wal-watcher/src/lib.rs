@@ -26,6 +26,7 @@
 //! watcher.run(|event| eprintln!("{event:?}"));
 //! ```
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod dispatch;
 mod error;

@@ -6,6 +6,7 @@
 //! The flags of each subcommand: `walship <subcommand> --help`; running it beside Prometheus:
 //! `docs/operations.md`.
 #![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 mod config;
 mod cursor;

@@ -102,7 +102,11 @@ fn tests() -> Result {
     let env = [REQUIRE_PEERS];
     process::run(cargo(["test", "--workspace", "--all-targets"]).envs(env))?;
     // `--all-targets` leaves out doc tests; they need a run of their own.
-    process::run(cargo(["test", "--workspace", "--doc"]).envs(env))
+    process::run(cargo(["test", "--workspace", "--doc"]).envs(env))?;
+    // The crash tests: fail points at each step of a segment rollover, a checkpoint commit and a
+    // cursor save, compiled in only with the `failpoints` features.
+    process::run(&mut cargo(["test", "-p", "wal-format", "--features", "failpoints", "--test", "crash"]))?;
+    process::run(&mut cargo(["test", "-p", "walship", "--features", "failpoints", "--bins", "crash"]))
 }
 
 /// Builds and runs every example of every crate, so that the code README and docs point people to

@@ -60,8 +60,11 @@ impl SegmentSink for SegmentFile {
     fn next_segment(&mut self) -> Result<(), Error> {
         // A finished segment is made durable before we leave it: Prometheus does the same (in the
         // background), and a reader may rely on finished segments being whole.
+        fail::fail_point!("wal::rollover::before_sync");
         self.sync()?;
+        fail::fail_point!("wal::rollover::before_create");
         let next = SegmentFile::create(&self.dir, self.index + 1)?;
+        fail::fail_point!("wal::rollover::after_create");
         *self = next;
         Ok(())
     }
@@ -193,11 +196,14 @@ impl CheckpointWriter {
     /// Closes the checkpoint's segment and moves the directory into place.
     pub fn commit(self) -> Result<PathBuf, Error> {
         self.wal.close()?;
+        fail::fail_point!("checkpoint::before_dir_sync");
         fsync_dir(&self.tmp)?;
+        fail::fail_point!("checkpoint::before_rename");
         if self.done.exists() {
             fs::remove_dir_all(&self.done).map_err(io_err(&self.done))?;
         }
         fs::rename(&self.tmp, &self.done).map_err(io_err(&self.done))?;
+        fail::fail_point!("checkpoint::after_rename");
         if let Some(parent) = self.done.parent() {
             fsync_dir(parent)?;
         }

@@ -77,13 +77,17 @@ impl StateDir {
             "saved_at": crate::log::now_rfc3339()});
         let written = File::create(&tmp).and_then(|mut f| {
             f.write_all(body.to_string().as_bytes())?;
-            f.sync_all()
+            fail::fail_point!("cursor::before_sync");
+            f.sync_all()?;
+            fail::fail_point!("cursor::before_rename");
+            Ok(())
         });
         if let Err(e) = written.and_then(|()| fs::rename(&tmp, &path)) {
             // Leave nothing half-written behind (a full disk leaves a 0-byte file otherwise).
             let _ = fs::remove_file(&tmp);
             return Err(StateError::Io(path, e));
         }
+        fail::fail_point!("cursor::after_rename");
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
         Ok(())
     }
@@ -92,6 +96,36 @@ impl StateDir {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A crash at any step of a save leaves the old cursor or the new one, never neither and
+    /// never a damaged file. Each fail point panics where a crash would stop the process.
+    #[cfg(feature = "failpoints")]
+    #[test]
+    fn crash_at_every_step_of_a_save_leaves_the_old_or_the_new_cursor() {
+        let scenario = fail::FailScenario::setup();
+        for (point, new_expected) in
+            [("cursor::before_sync", false), ("cursor::before_rename", false), ("cursor::after_rename", true)]
+        {
+            let d = tempfile::tempdir().unwrap();
+            let (old, new) = (Position::new(3, 4096), Position::new(4, 128));
+            {
+                let s = StateDir::open(d.path()).unwrap();
+                s.save("ep", old, "http://x").unwrap();
+                fail::cfg(point, "panic").unwrap();
+                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.save("ep", new, "http://x")));
+                fail::remove(point);
+                assert!(crashed.is_err(), "{point}: the fail point did not fire");
+            }
+            // The process is gone; a new one opens the directory.
+            let s = StateDir::open(d.path()).unwrap();
+            let want = if new_expected { new } else { old };
+            assert_eq!(s.load("ep").unwrap(), Some(want), "{point}");
+            // And the next save works, whatever the crash left behind.
+            s.save("ep", new, "http://x").unwrap();
+            assert_eq!(s.load("ep").unwrap(), Some(new), "{point}");
+        }
+        scenario.teardown();
+    }
 
     #[test]
     fn cursor_round_trip_and_lock() {

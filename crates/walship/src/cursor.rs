@@ -74,7 +74,7 @@ impl StateDir {
         let path = self.path(endpoint);
         let tmp = path.with_extension("json.tmp");
         let body = serde_json::json!({"segment": pos.segment, "offset": pos.offset, "endpoint": endpoint, "url": url,
-            "saved_at": crate::log::now_rfc3339()});
+            "saved_at": crate::time::now_rfc3339()});
         let written = File::create(&tmp).and_then(|mut f| {
             f.write_all(body.to_string().as_bytes())?;
             fail::fail_point!("cursor::before_sync");

@@ -1,9 +1,9 @@
 //! One line per event, as Prometheus logs: logfmt by default, JSON on request.
 
+use crate::time::now_rfc3339;
 use std::fmt::{Display, Write as _};
 use std::io::Write;
 use std::sync::OnceLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -76,29 +76,6 @@ impl ::log::Log for Bridge {
     fn flush(&self) {}
 }
 
-/// RFC 3339 UTC time with milliseconds, from the system clock.
-pub fn now_rfc3339() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    rfc3339(d.as_millis() as i64)
-}
-
-/// Formats ms since the epoch as RFC 3339 UTC.
-pub fn rfc3339(ms: i64) -> String {
-    let (secs, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
-    let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{milli:03}Z", sod / 3600, sod / 60 % 60, sod % 60)
-}
-
 fn logfmt_value(v: &str) -> String {
     if !v.is_empty() && v.chars().all(|c| c.is_ascii_graphic() && c != '"' && c != '=' && c != '\\') {
         v.to_string()
@@ -158,13 +135,6 @@ pub fn debug(msg: &str, fields: &[(&str, &dyn Display)]) {
 
 #[cfg(test)]
 mod tests {
-    #[test]
-    fn rfc3339_dates() {
-        assert_eq!(super::rfc3339(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(super::rfc3339(1_795_531_601_067), "2026-11-24T14:46:41.067Z");
-        assert_eq!(super::rfc3339(951_782_400_000), "2000-02-29T00:00:00.000Z");
-    }
-
     #[test]
     fn logfmt_quotes_what_needs_it() {
         assert_eq!(super::logfmt_value("abc"), "abc");

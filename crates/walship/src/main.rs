@@ -21,6 +21,7 @@ mod scan;
 mod ship;
 mod signals;
 mod sink;
+mod time;
 mod try_it;
 mod web;
 
@@ -180,41 +181,10 @@ fn parse_start(s: &str) -> Result<wal_watcher::StartMode, CliError> {
     match s {
         "now" => Ok(wal_watcher::StartMode::Now),
         "beginning" => Ok(wal_watcher::StartMode::Beginning),
-        t => parse_rfc3339(t)
+        t => time::parse_rfc3339(t)
             .map(wal_watcher::StartMode::Timestamp)
             .ok_or_else(|| CliError::Usage(format!("--start {t:?}: expected now, beginning or an RFC 3339 time"))),
     }
-}
-
-/// Parses `2026-11-26T10:00:00Z` or `…+01:00`, with optional fractional seconds, to ms.
-fn parse_rfc3339(s: &str) -> Option<i64> {
-    let (date, rest) = s.split_once(['T', 't', ' '])?;
-    let mut d = date.split('-').map(|x| x.parse::<i64>().ok());
-    let (y, m, day) = (d.next()??, d.next()??, d.next()??);
-    let tz_at = rest.find(['Z', 'z', '+', '-'])?;
-    let (time, tz) = rest.split_at(tz_at);
-    let mut t = time.split(':');
-    let (hh, mm) = (t.next()?.parse::<i64>().ok()?, t.next()?.parse::<i64>().ok()?);
-    let sec: f64 = t.next()?.parse().ok()?;
-    let offset_min = match tz {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = if tz.starts_with('-') { -1 } else { 1 };
-            let (oh, om) = tz[1..].split_once(':')?;
-            sign * (oh.parse::<i64>().ok()? * 60 + om.parse::<i64>().ok()?)
-        }
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || !(0.0..61.0).contains(&sec) {
-        return None;
-    }
-    // Days from civil (Howard Hinnant).
-    let (yy, mm2) = if m <= 2 { (y - 1, m + 9) } else { (y, m - 3) };
-    let era = yy.div_euclid(400);
-    let yoe = yy - era * 400;
-    let doy = (153 * mm2 + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 86_400 + hh * 3600 + mm * 60 - offset_min * 60) as f64 * 1000.0 + (sec * 1000.0).round()) as i64)
 }
 
 impl ShipArgs {
@@ -403,17 +373,5 @@ fn main() -> ExitCode {
             eprintln!("walship: {e}");
             ExitCode::FAILURE
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn rfc3339_start_times() {
-        assert_eq!(super::parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(super::parse_rfc3339("2026-11-24T14:46:41.067Z"), Some(1_795_531_601_067));
-        assert_eq!(super::parse_rfc3339("2026-11-24T15:46:41.067+01:00"), Some(1_795_531_601_067));
-        assert_eq!(super::parse_rfc3339("2026-13-01T00:00:00Z"), None);
-        assert_eq!(super::parse_rfc3339("yesterday"), None);
     }
 }

@@ -268,7 +268,7 @@ fn sample_timestamp(b: &[u8]) -> Option<i64> {
 fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<(u64, u64, u64), String> {
     let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
     if !print {
-        let now = crate::ship::now_ms();
+        let now = crate::time::now_ms();
         let mut local = [0u64; DELAY_BUCKETS + 1];
         let mut sum_ms = 0u64;
         let counts = count(&raw, v2, |t| {

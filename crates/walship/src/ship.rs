@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use wal_format::Position;
 use wal_watcher::{Event, StartMode, Watcher, WatcherOptions};
 
@@ -66,11 +66,6 @@ pub struct Summary {
     pub wal_records_lost: u64,
     /// Gaps: segments missing when they were to be read.
     pub wal_gaps: u64,
-}
-
-/// Wall-clock time in ms since the Unix epoch (0 if the clock is before it).
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
 }
 
 /// A name for an endpoint's cursor file: its configured name, or a short hash of its URL.
@@ -381,7 +376,7 @@ fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
 fn print_progress(running: &[Running], sent: u64, rate: f64) {
     let newest = running.iter().map(|r| r.metrics.newest_timestamp_ms.load(Ordering::Relaxed)).max().unwrap_or(0);
     let segment = running.iter().map(|r| r.metrics.current_segment.load(Ordering::Relaxed)).min().unwrap_or(0);
-    let lag = if newest > 0 { format!("{:.1}s", (now_ms() - newest) as f64 / 1000.0) } else { "-".into() };
+    let lag = if newest > 0 { format!("{:.1}s", (crate::time::now_ms() - newest) as f64 / 1000.0) } else { "-".into() };
     eprintln!("walship: {sent} samples sent, {:.0} samples/s, lag {lag}, segment {segment:08}", rate);
 }
 

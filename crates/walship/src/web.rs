@@ -53,7 +53,7 @@ const RECORD_TYPES: [(u8, &str); 13] = [
 
 /// walship's own series, in the text exposition format.
 pub fn render(endpoints: &[Endpoint], out: &mut String) {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    let now = crate::time::now_ms() as f64 / 1000.0;
     let families: [(&str, &str, &str); 11] = [
         ("walship_wal_segment_current", "gauge", "WAL segment being read."),
         ("walship_wal_lag_seconds", "gauge", "Seconds between now and the newest sample read from the WAL."),

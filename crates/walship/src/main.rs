@@ -282,20 +282,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 stall_timeout: args.flush_deadline,
             };
             let (code, summary) = ship::ship(opts)?;
-            log::info(
-                "Shipped",
-                &[
-                    ("samples_read", &summary.samples_read),
-                    ("samples_sent", &summary.samples_sent),
-                    ("samples_dropped", &summary.samples_dropped),
-                    ("samples_failed", &summary.samples_failed),
-                    ("complete", &summary.complete),
-                    ("wal_damage", &summary.wal_damage),
-                    ("wal_records_lost", &summary.wal_records_lost),
-                    ("wal_gaps", &summary.wal_gaps),
-                    ("elapsed", &format!("{:?}", summary.elapsed)),
-                ],
-            );
+            summary.log();
             Ok(code)
         }
         Command::Try { url, wal_dir } => try_it::run(url, wal_dir),

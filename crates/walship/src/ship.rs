@@ -7,7 +7,8 @@ use crate::signals::Signals;
 use crate::sink::QueueSink;
 use crate::web::{self, Endpoint};
 use crate::CliError;
-use remote_queue::{EndpointConfig, QueueManager};
+use remote_queue::{DropReason, EndpointConfig, QueueManager};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,17 +45,46 @@ pub struct ShipOptions {
     pub stall_timeout: Duration,
 }
 
+/// What became of one kind of data (float samples, histograms or exemplars), summed over
+/// endpoints.
+#[derive(Debug, Default, Clone)]
+pub struct KindCounts {
+    /// Accepted by the remotes.
+    pub sent: u64,
+    /// Dropped for a counted reason, by the `reason` label of `*_dropped_total`.
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Failed for good: rejected by a remote, or still unsent when the flush deadline passed.
+    pub failed: u64,
+}
+
+impl KindCounts {
+    /// Every dropped one, whatever the reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    /// `0`, or the drops by reason: `too_old:3,dropped_series:10`.
+    fn dropped_text(&self) -> String {
+        let by: Vec<String> = self.dropped.iter().filter(|(_, n)| **n > 0).map(|(r, n)| format!("{r}:{n}")).collect();
+        if by.is_empty() {
+            "0".into()
+        } else {
+            by.join(",")
+        }
+    }
+}
+
 /// What a run delivered, for the final summary.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
     /// Samples read from the WAL and handed to queues (summed over endpoints).
     pub samples_read: u64,
-    /// Samples the remotes accepted.
-    pub samples_sent: u64,
-    /// Samples dropped with a reason.
-    pub samples_dropped: u64,
-    /// Samples that failed for good.
-    pub samples_failed: u64,
+    /// Float samples.
+    pub samples: KindCounts,
+    /// Native histograms (integer and float).
+    pub histograms: KindCounts,
+    /// Exemplars.
+    pub exemplars: KindCounts,
     /// Wall time.
     pub elapsed: Duration,
     /// Whether every endpoint's cursor reached the end read: every record read was delivered or
@@ -66,6 +96,44 @@ pub struct Summary {
     pub wal_records_lost: u64,
     /// Gaps: segments missing when they were to be read.
     pub wal_gaps: u64,
+}
+
+impl Summary {
+    /// The final log line: what was read, sent, dropped (by reason) and failed, per kind.
+    /// `complete=true` means every endpoint's acknowledged cursor reached the end of what was
+    /// read: everything read was delivered or dropped for a counted reason.
+    pub fn log(&self) {
+        let (s, h, e) = (&self.samples, &self.histograms, &self.exemplars);
+        log::info(
+            "Shipped",
+            &[
+                ("samples_read", &self.samples_read),
+                ("samples_sent", &s.sent),
+                ("samples_dropped", &s.dropped_text()),
+                ("samples_failed", &s.failed),
+                ("histograms_sent", &h.sent),
+                ("histograms_dropped", &h.dropped_text()),
+                ("histograms_failed", &h.failed),
+                ("exemplars_sent", &e.sent),
+                ("exemplars_dropped", &e.dropped_text()),
+                ("exemplars_failed", &e.failed),
+                ("complete", &self.complete),
+                ("wal_damage", &self.wal_damage),
+                ("wal_records_lost", &self.wal_records_lost),
+                ("wal_gaps", &self.wal_gaps),
+                ("elapsed", &format!("{:?}", self.elapsed)),
+            ],
+        );
+    }
+
+    /// Points dropped because their series was never declared: the series record was lost (WAL
+    /// damage), not a reason the user chose or the remote gave.
+    fn unintentional_drops(&self) -> u64 {
+        [&self.samples, &self.histograms, &self.exemplars]
+            .iter()
+            .map(|k| k.dropped.get(DropReason::UnintentionallyDroppedSeries.label()).copied().unwrap_or(0))
+            .sum()
+    }
 }
 
 /// A name for an endpoint's cursor file: its configured name, or a short hash of its URL.
@@ -154,7 +222,10 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     if opts.once && !saved {
         log::error("The cursor could not be saved: a new run would send again what this one sent", &[]);
     }
-    let lost = summary.wal_damage > 0 || summary.wal_records_lost > 0 || summary.wal_gaps > 0;
+    let lost = summary.wal_damage > 0
+        || summary.wal_records_lost > 0
+        || summary.wal_gaps > 0
+        || summary.unintentional_drops() > 0;
     let code = if failed {
         ExitCode::FAILURE
     } else if opts.once && lost {
@@ -297,9 +368,18 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
     let mut summary = Summary { elapsed, complete: true, ..Default::default() };
     for (r, end) in running.iter().zip(ends) {
         let m = r.queue.metrics();
-        summary.samples_sent += accepted(&m);
-        summary.samples_dropped += m.samples_dropped_total();
-        summary.samples_failed += m.samples_failed_total;
+        let kinds = [
+            (&mut summary.samples, m.samples_total, m.samples_retried_total, m.samples_failed_total),
+            (&mut summary.exemplars, m.exemplars_total, m.exemplars_retried_total, m.exemplars_failed_total),
+            (&mut summary.histograms, m.histograms_total, m.histograms_retried_total, m.histograms_failed_total),
+        ];
+        for (i, (kind, total, retried, failed)) in kinds.into_iter().enumerate() {
+            kind.sent += total.saturating_sub(retried).saturating_sub(failed);
+            kind.failed += failed;
+            for (reason, by_kind) in m.dropped.iter().map(|d| (d.0, [d.1, d.2, d.3])) {
+                *kind.dropped.entry(reason.label()).or_default() += by_kind[i];
+            }
+        }
         summary.samples_read += r.metrics.samples_sent.load(Ordering::Relaxed);
         summary.wal_damage += r.metrics.corruptions.load(Ordering::Relaxed);
         summary.wal_records_lost +=

@@ -62,6 +62,14 @@ pub struct QueueConfig {
     /// Items older than this are dropped at append and before every retry (reason `too_old`).
     /// `Duration::ZERO` (the default) turns the check off.
     pub sample_age_limit: Duration,
+    /// walship extension, YAML `isolate_rejected_series` (default true): when the remote rejects
+    /// a whole batch for its content (a 4xx other than 401, 403 and 429), resend it in halves,
+    /// recursively and split by series, so that only the series the remote refuses are dropped
+    /// (counted under `*_failed_total` and logged with the server's message). One bad series in
+    /// a batch of `s` series costs at most `2·⌈log2 s⌉` extra requests; a batch never costs more
+    /// than `4·⌈log2 s⌉`, and what is still unresolved then is dropped as rejected. With `false`
+    /// a rejected batch is dropped whole, as Prometheus does.
+    pub isolate_rejected_series: bool,
 }
 
 impl Default for QueueConfig {
@@ -76,6 +84,7 @@ impl Default for QueueConfig {
             max_backoff: Duration::from_secs(5),
             retry_on_http_429: true,
             sample_age_limit: Duration::ZERO,
+            isolate_rejected_series: true,
         }
     }
 }
@@ -280,6 +289,9 @@ impl EndpointConfig {
             return Err(Error::Config(format!("url {:?} must start with http:// or https://", redact_url(&self.url))));
         }
         self.queue.validate()?;
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(Error::Config("tls_config: cert_file and key_file must be given together".into()));
+        }
         for (name, _) in &self.headers {
             if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
                 return Err(Error::Config(format!("{name} is a reserved header; it cannot be set in headers")));

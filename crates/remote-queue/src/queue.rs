@@ -100,6 +100,8 @@ impl QueueManager {
             reshard_paused_until_ms: AtomicI64::new(0),
             pending_resets: Mutex::new(VecDeque::new()),
             scratch: Mutex::new((VecDeque::new(), Vec::new())),
+            local_fault: AtomicBool::new(false),
+            rejected_log: Default::default(),
             cfg,
         });
         *lock(&shared.shards) = ShardSet::start(&shared, min_shards);

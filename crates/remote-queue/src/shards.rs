@@ -212,7 +212,9 @@ fn run_shard(shared: &Arc<Shared>, set: &ShardSet, i: usize) {
                     break b;
                 }
                 let now = Instant::now();
-                if q.closed || now >= next_deadline {
+                // A partial batch that filled up while the FIFO had no room is a full batch: it
+                // must not wait for the deadline.
+                if q.closed || now >= next_deadline || q.partial.len() >= set.max_batch {
                     if !q.partial.is_empty() {
                         let fresh = q.pool.pop().unwrap_or_default();
                         break std::mem::replace(&mut q.partial, fresh);

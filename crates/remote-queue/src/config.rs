@@ -285,8 +285,22 @@ impl EndpointConfig {
         if self.url.is_empty() {
             return Err(Error::Config("url for remote_write is empty".into()));
         }
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(Error::Config(format!("url {:?} must start with http:// or https://", redact_url(&self.url))));
+        let parsed = url::Url::parse(&self.url)
+            .map_err(|e| Error::Config(format!("url {:?} does not parse: {e}", redact_url(&self.url))))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+            return Err(Error::Config(format!(
+                "url {:?} must start with http:// or https:// and name a host",
+                redact_url(&self.url)
+            )));
+        }
+        if let Some(p) = &self.proxy_url {
+            url::Url::parse(p)
+                .map_err(|e| Error::Config(format!("proxy_url {:?} does not parse: {e}", redact_url(p))))?;
+        }
+        // Prometheus 2.42 reads 0 as "no timeout"; a request that can hang forever would stall
+        // its shard (and the cursor) without a word, so walship asks for a real bound.
+        if self.remote_timeout.is_zero() {
+            return Err(Error::Config("remote_timeout must be greater than 0".into()));
         }
         self.queue.validate()?;
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {

@@ -332,6 +332,19 @@ mod tests {
     }
 
     #[test]
+    fn userinfo_leaves_the_url() {
+        let (url, auth) = split_userinfo("https://us%40er:p%3Aw%zz@h:1/p?a=b@c");
+        assert_eq!(url, "https://h:1/p?a=b@c");
+        assert_eq!(auth, Some(("us@er".to_string(), "p:w%zz".to_string())));
+        assert_eq!(
+            split_userinfo("http://h/p@x"),
+            ("http://h/p@x".to_string(), None),
+            "an @ in the path is not userinfo"
+        );
+        assert_eq!(split_userinfo("http://u@h/").1, Some(("u".to_string(), String::new())));
+    }
+
+    #[test]
     fn base64_basic_auth() {
         assert_eq!(basic("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
         assert_eq!(base64(b"ab"), "YWI=");

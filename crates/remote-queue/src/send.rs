@@ -120,14 +120,17 @@ impl<'a> BatchSend<'a> {
         let sh = self.shared;
         let m = &sh.metrics;
         let mut protocol = sh.protocol();
-        let Some(mut stats) = self.encode(protocol, items, floor_seen) else {
-            return Settled::Rejected(Rejection {
+        // Compression fails only for inputs beyond snappy's limit: counted failed, as Prometheus
+        // counts a request it cannot build.
+        let cannot_compress = || {
+            Settled::Rejected(Rejection {
                 sent: KindCounts::of(items),
                 status: None,
                 message: "cannot compress the request".into(),
                 written: Written::default(),
-            });
+            })
         };
+        let Some(mut stats) = self.encode(protocol, items, floor_seen) else { return cannot_compress() };
         let mut backoff = sh.cfg.queue.min_backoff;
         let mut attempt = 0u32;
         loop {
@@ -141,7 +144,7 @@ impl<'a> BatchSend<'a> {
                 if stats.lowest < floor {
                     match self.encode(protocol, items, floor_seen) {
                         Some(s) => stats = s,
-                        None => return Settled::Empty,
+                        None => return cannot_compress(),
                     }
                     continue;
                 }
@@ -170,7 +173,7 @@ impl<'a> BatchSend<'a> {
                     protocol = Protocol::V1;
                     match self.encode(protocol, items, floor_seen) {
                         Some(s) => stats = s,
-                        None => return Settled::Empty,
+                        None => return cannot_compress(),
                     }
                     attempt += 1;
                 }

@@ -55,23 +55,97 @@ pub fn parse(text: &str, base: &Path) -> Result<Loaded, String> {
     let mut unnamed_urls = BTreeSet::new();
     for (i, entry) in root.remote_write.unwrap_or_default().into_iter().enumerate() {
         let at = format!("remote_write[{i}]");
-        let entry = entry.ok_or_else(|| format!("{at}: empty or null remote write config section"))?;
-        let mut e = endpoint(entry, &at, base, &mut warnings)?;
+        let line = |m: String| match entry_line(text, i) {
+            Some(l) => format!("{m} (entry at line {l})"),
+            None => m,
+        };
+        let entry = entry.ok_or_else(|| line(format!("{at}: empty or null remote write config section")))?;
+        let mut e = endpoint(entry, &at, base, &mut warnings).map_err(line)?;
         // Each endpoint keeps its cursor under its name, or a hash of its URL: two entries with
         // one name, or two unnamed entries with one URL, would share (and corrupt) one cursor.
         if !e.name.is_empty() && !names.insert(e.name.clone()) {
-            return Err(format!("{at}: found multiple remote write configs with name {:?}", e.name));
+            return Err(line(format!("{at}: found multiple remote write configs with name {:?}", e.name)));
         }
         if e.name.is_empty() && !unnamed_urls.insert(e.url.clone()) {
-            return Err(format!(
+            return Err(line(format!(
                 "{at}: another unnamed remote_write entry has the same url {}; give them distinct names",
                 e.redacted_url()
-            ));
+            )));
         }
         e.external_labels = external.clone();
         endpoints.push(e);
     }
     Ok(Loaded { endpoints, warnings })
+}
+
+/// The line where `remote_write[i]` starts, for errors about the entry found after parsing.
+///
+/// The YAML parser keeps no positions in what it returns, only in its errors: so the entry is
+/// visited again with a visitor that fails on it, and the error's location is read.
+fn entry_line(text: &str, i: usize) -> Option<usize> {
+    use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct Root(usize);
+    struct List(usize);
+    struct Fail;
+    impl<'de> Visitor<'de> for Root {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a configuration")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            while let Some(k) = m.next_key::<String>()? {
+                if k == "remote_write" {
+                    m.next_value_seed(List(self.0))?;
+                } else {
+                    m.next_value::<IgnoredAny>()?;
+                }
+            }
+            Ok(())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for List {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
+    }
+    impl<'de> Visitor<'de> for List {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            for _ in 0..self.0 {
+                s.next_element::<IgnoredAny>()?;
+            }
+            s.next_element_seed(Fail).map(|_| ())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Fail {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Fail {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("nothing (this visitor marks a position)")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+            Err(de::Error::custom("here"))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Err(de::Error::custom("here"))
+        }
+    }
+    let d = serde_norway::Deserializer::from_str(text);
+    match d.deserialize_map(Root(i)) {
+        Err(e) => e.location().map(|l| l.line()),
+        Ok(()) => None,
+    }
 }
 
 /// A label name as Prometheus 2.42 validates it.

@@ -84,6 +84,14 @@ fn errors_name_the_path_and_line() {
     let missing = e("remote_write: [{url: 'http://x', bearer_token_file: /nonexistent/token}]");
     assert!(missing.contains("remote_write[0].bearer_token_file: cannot read /nonexistent/token"), "{missing}");
     assert!(e("{{{").len() > 3);
+    let entry =
+        e("remote_write:\n  - url: http://x/\n  - url: http://y/\n    bearer_token: a\n    bearer_token_file: b\n");
+    assert!(
+        entry.contains("remote_write[1]: at most one of bearer_token") && entry.ends_with("(entry at line 3)"),
+        "{entry}"
+    );
+    let flow = e("remote_write: [{url: 'http://x/'}, {url: 'http://y/', remote_timeout: 0s}]");
+    assert!(flow.contains("remote_write[1]") && flow.ends_with("(entry at line 1)"), "{flow}");
 }
 
 #[test]
@@ -225,6 +233,14 @@ const TABLE: &[(&str, Expect, &str)] = &[
     ("remote_write: [{url: 'http://h/w', azuread: {cloud: AzurePublic}}]", Reject, ""),
     ("remote_write: [{url: 'http://h/w', send_exemplars: true, send_native_histograms: true}]", Accept, ""),
     ("remote_write: [{url: 'http://h/w', name: ''}]", Accept, ""),
+    ("remote_write: [{url: 'http://h/w', proxy_url: 'http://p:1', proxy_connect_header: {a: [b]}}]", Stricter, "not implemented: the proxy would refuse"),
+    ("remote_write: [{url: 'http://h/w', tls_config: {min_version: TLS13}}]", Stricter, "a TLS floor the client cannot enforce"),
+    ("remote_write: [{url: 'http://h/w', tls_config: {server_name: x}}]", Stricter, "not implemented: certificate checked against another name"),
+    ("remote_write: [{url: 'http://h/w', headers: {a: b, a: c}}]", Reject, "duplicate key"),
+    ("remote_write: [{url: 'http://h/w', url: 'http://g/w'}]", Reject, "duplicate key"),
+    ("remote_write: [{url: 'http://h/w', headers: {x-prometheus-remote-write-version: 1}}]", Reject, "reserved header"),
+    ("remote_write: [{url: 'http://h/w', write_relabel_configs: [{action: replace, target_label: x, replacement: y}]}]", Accept, ""),
+    ("remote_write: [{url: 'http://h/w', write_relabel_configs: [{action: Keep, source_labels: [a], regex: null}]}]", Accept, "null regex"),
 ];
 
 fn promtool_available() -> bool {

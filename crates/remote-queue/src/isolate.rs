@@ -68,6 +68,7 @@ pub(crate) fn isolate(s: &mut BatchSend<'_>, batch: &[Item], floor_seen: Option<
             let part = &items[bounds[x]..bounds[y]];
             let mut f = floor;
             spent += 1;
+            s.shared.metrics.isolation_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match s.request(part, &mut f) {
                 Settled::Abandoned => return false,
                 Settled::Empty => {}
@@ -88,14 +89,18 @@ pub(crate) fn isolate(s: &mut BatchSend<'_>, batch: &[Item], floor_seen: Option<
             left.extend_from_slice(&items[bounds[a]..bounds[b]]);
             held = held.plus(&h);
         }
-        log::warn!(
-            "isolating rejected series stopped after {spent} extra requests (the bound for {units} series); \
-             {series} series not yet isolated are dropped as rejected"
-        );
-        let r = Rejection { sent: held, status: None, message: last_message, written: Default::default() };
+        // One (rate-limited) line for the lot, with the server's last word.
+        let r = Rejection {
+            sent: held,
+            status: None,
+            message: format!(
+                "isolating rejected series stopped after {spent} extra requests (the bound for {units} series), \
+                 {series} series not isolated are dropped as rejected; the remote said: {last_message}"
+            ),
+            written: Default::default(),
+        };
         s.settle_rejected(&r, &left, false);
     }
-    s.shared.metrics.isolation_requests.fetch_add(spent as u64, std::sync::atomic::Ordering::Relaxed);
     true
 }
 

@@ -180,3 +180,36 @@ fn no_secret_in_any_log_record_at_trace_level() {
     // ureq does quote header values at debug level: the filter is what keeps them out.
     assert!(flagged.count() > 0, "the filter is needed (if this fails, ureq stopped logging headers)");
 }
+
+#[test]
+fn a_rejected_series_is_logged_with_its_labels_and_the_servers_message_rate_limited() {
+    capture();
+    let rx = Receiver::start_inspecting(|_, _, points| {
+        if points.iter().any(|p| p.label("series") == Some("7") && p.label("job") == Some("walship-test")) {
+            support::receiver::Fault::Status(400, None)
+        } else {
+            support::receiver::Fault::Accept
+        }
+    });
+    let mut cfg = config(&rx.url);
+    cfg.queue.min_shards = 1;
+    cfg.queue.max_shards = 1;
+    cfg.queue.max_samples_per_send = 20;
+    cfg.queue.batch_send_deadline = Duration::from_secs(30);
+    let q = QueueManager::new(cfg).expect("queue");
+    store_series(&q, 20);
+    append_rounds(&q, 20, 0..30, 1_000_000);
+    let last = Position { segment: 0, offset: 30 };
+    q.mark_read(last).expect("mark");
+    assert!(wait_for(Duration::from_secs(20), || q.low_watermark() == Some(last)));
+    assert_eq!(q.metrics().samples_failed_total, 30);
+    q.stop();
+    let lines: Vec<String> = records()
+        .into_iter()
+        .filter(|(_, l, t)| *l == log::Level::Error && t.contains("rejected series") && t.contains("series=\"7\""))
+        .map(|(_, _, t)| t)
+        .collect();
+    assert!(!lines.is_empty());
+    assert!(lines[0].contains("job=\"walship-test\"") && lines[0].contains("injected fault 400"), "{}", lines[0]);
+    assert!(lines.len() <= 10, "30 rejections within 10 s make at most 10 lines, got {}", lines.len());
+}

@@ -51,6 +51,7 @@ pub(crate) fn isolate(s: &mut BatchSend<'_>, batch: &[Item], floor_seen: Option<
         s.settle_rejected(&first, batch, true);
         return true;
     }
+    s.resending = true;
     let budget = budget(units);
     let mut spent = 0;
     // Ranges of series (indices into `bounds`) a request was rejected for, still to split, with

@@ -77,6 +77,8 @@ pub(crate) struct BatchSend<'a> {
     /// Items of the batch admitted by its first encode.
     admitted: KindCounts,
     encoded_once: bool,
+    /// Set while isolating: every request then resends items the remote has already seen.
+    pub(crate) resending: bool,
 }
 
 impl<'a> BatchSend<'a> {
@@ -133,6 +135,10 @@ impl<'a> BatchSend<'a> {
         let Some(mut stats) = self.encode(protocol, items, floor_seen) else { return cannot_compress() };
         let mut backoff = sh.cfg.queue.min_backoff;
         let mut attempt = 0u32;
+        // Whether the next attempt sends items the remote has seen before. Such attempts count in
+        // `*_retried_total` as well as `*_total`, so that total − retried − failed stays the
+        // number of items the remote accepted, whatever retries, 415 fallbacks and isolation did.
+        let mut resent = self.resending;
         loop {
             if stats.counts.is_empty() {
                 return Settled::Empty;
@@ -154,6 +160,10 @@ impl<'a> BatchSend<'a> {
             if !matches!(r, Err(StoreError::Local { .. })) {
                 // These counters count attempts that reached the remote, retries included.
                 m.sent.add(&stats.counts);
+                if resent {
+                    m.retried.add(&stats.counts);
+                }
+                resent = true;
                 if protocol == Protocol::V2 {
                     m.metadata_total.fetch_add(stats.with_metadata, Relaxed);
                 }
@@ -194,7 +204,6 @@ impl<'a> BatchSend<'a> {
                     if !sh.sleep_unless_hard_stop(sleep) {
                         return Settled::Abandoned;
                     }
-                    m.retried.add(&stats.counts);
                     log::warn!("failed to send batch, retrying: {message}");
                     backoff = (sleep * 2).min(sh.cfg.queue.max_backoff);
                     attempt += 1;
@@ -275,7 +284,15 @@ impl<'a> BatchSend<'a> {
 /// or abandoned by a hard stop.
 pub(crate) fn send_batch(shared: &Shared, enc: &mut RequestEncoder, batch: &[Item]) -> Outcome {
     let started = Instant::now();
-    let mut s = BatchSend { shared, enc, bytes: 0, highest: 0, admitted: KindCounts::default(), encoded_once: false };
+    let mut s = BatchSend {
+        shared,
+        enc,
+        bytes: 0,
+        highest: 0,
+        admitted: KindCounts::default(),
+        encoded_once: false,
+        resending: false,
+    };
     let mut floor_seen = None;
     match s.request(batch, &mut floor_seen) {
         Settled::Abandoned => return Outcome::Abandoned,

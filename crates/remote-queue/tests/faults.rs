@@ -114,6 +114,11 @@ fn run(protocol: Protocol, isolate: bool) {
     }
     let m = q.metrics();
     assert_eq!(m.samples_failed_total, never.len() as u64, "failed counter counts exactly what never arrived");
+    assert_eq!(
+        m.samples_total - m.samples_retried_total - m.samples_failed_total,
+        accepted.len() as u64,
+        "total − retried − failed is what the receiver accepted"
+    );
     println!(
         "{protocol:?}: {} samples in refused requests, {} of them never arrived, {} extra requests",
         rej_set.len(),

@@ -72,6 +72,11 @@ fn isolates_one_series(protocol: Protocol) {
     let m = run(config(&rx.url, protocol));
     check_innocents_complete(&rx);
     assert_eq!(m.samples_failed_total, ROUNDS, "exactly the rejected series' samples are counted failed");
+    assert_eq!(
+        m.samples_total - m.samples_retried_total - m.samples_failed_total,
+        (SERIES - 1) * ROUNDS,
+        "resends count as retries: total − retried − failed is what the remote accepted"
+    );
     let log = rx.log();
     // Each batch: one rejected request, then at most 2·⌈log2 200⌉ = 16 extra requests.
     let bound = 2 * ceil_log2(SERIES);

@@ -413,7 +413,7 @@ impl QueueManager {
         if !set.wait_exited(Some(deadline)) {
             sh.hard_stop_now();
             set.wake_all();
-            abandon(sh, &set.take_all());
+            abandon(sh, &set.take_all(), &Default::default());
         }
         let handle = lock(&self.reshard_thread).take();
         if let Some(h) = handle {

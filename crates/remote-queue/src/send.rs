@@ -25,8 +25,9 @@ use std::time::Instant;
 pub(crate) enum Outcome {
     /// Accepted, or failed and counted: acknowledged.
     Done,
-    /// Given up by a hard stop: counted failed by the caller, not acknowledged.
-    Abandoned,
+    /// Given up by a hard stop: not acknowledged; the caller counts failed what was not already
+    /// settled (`settled`: parts accepted or dropped while isolating, already counted).
+    Abandoned { settled: KindCounts },
 }
 
 /// How one request — a whole batch, or a part of it while isolating — ended.
@@ -79,6 +80,8 @@ pub(crate) struct BatchSend<'a> {
     encoded_once: bool,
     /// Set while isolating: every request then resends items the remote has already seen.
     pub(crate) resending: bool,
+    /// Items of parts of the batch already accepted or dropped (and counted).
+    settled: KindCounts,
 }
 
 impl<'a> BatchSend<'a> {
@@ -221,6 +224,7 @@ impl<'a> BatchSend<'a> {
 
     /// Counts what an accepted request did not store (2.0 written counts) as failed.
     pub(crate) fn settle_accepted(&mut self, sent: KindCounts, written: Written, protocol: Protocol) {
+        self.settled = self.settled.plus(&sent);
         let (stored, why) = if protocol == Protocol::V2 && sum(&written) == 0 {
             (
                 KindCounts::default(),
@@ -248,6 +252,7 @@ impl<'a> BatchSend<'a> {
     /// Drops what a rejection refused: all of it, or what a 2.0 receiver says it did not store.
     /// `items` (the request's items) name the series in the log line when the request held one.
     pub(crate) fn settle_rejected(&mut self, r: &Rejection, items: &[Item], isolated: bool) {
+        self.settled = self.settled.plus(&r.sent);
         let stored = KindCounts {
             samples: r.written.samples.unwrap_or(0),
             exemplars: r.written.exemplars.unwrap_or(0),
@@ -292,16 +297,17 @@ pub(crate) fn send_batch(shared: &Shared, enc: &mut RequestEncoder, batch: &[Ite
         admitted: KindCounts::default(),
         encoded_once: false,
         resending: false,
+        settled: KindCounts::default(),
     };
     let mut floor_seen = None;
     match s.request(batch, &mut floor_seen) {
-        Settled::Abandoned => return Outcome::Abandoned,
+        Settled::Abandoned => return Outcome::Abandoned { settled: KindCounts::default() },
         Settled::Empty => {}
         Settled::Accepted { sent, written, protocol } => s.settle_accepted(sent, written, protocol),
         Settled::Rejected(r) => {
             if shared.cfg.queue.isolate_rejected_series && r.splittable() && batch.len() > 1 {
                 if !crate::isolate::isolate(&mut s, batch, floor_seen, r) {
-                    return Outcome::Abandoned;
+                    return Outcome::Abandoned { settled: s.settled };
                 }
             } else {
                 s.settle_rejected(&r, batch, false);

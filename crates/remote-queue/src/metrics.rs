@@ -109,6 +109,8 @@ pub(crate) struct QueueMetrics {
     pub(crate) duration_count: AtomicU64,
     pub(crate) duration_sum_ns: AtomicU64,
     pub(crate) series_cached: AtomicU64,
+    /// Extra requests spent isolating rejected series (walship extension).
+    pub(crate) isolation_requests: AtomicU64,
 }
 
 impl QueueMetrics {
@@ -168,6 +170,7 @@ impl QueueMetrics {
             sent_batch_duration_count: self.duration_count.load(Relaxed),
             sent_batch_duration_sum: Duration::from_nanos(self.duration_sum_ns.load(Relaxed)),
             series_cached: self.series_cached.load(Relaxed),
+            isolation_requests_total: self.isolation_requests.load(Relaxed),
         }
     }
 
@@ -246,6 +249,13 @@ impl QueueMetrics {
             g(&self.enqueue_retries),
         );
         metric("bytes_total", "counter", "Compressed bytes of data requests.", "", g(&self.bytes_total));
+        metric(
+            "isolation_requests_total",
+            "counter",
+            "Extra requests sent to isolate series the remote rejected (walship extension).",
+            "",
+            g(&self.isolation_requests),
+        );
         metric(
             "queue_highest_timestamp_seconds",
             "gauge",
@@ -383,6 +393,9 @@ pub struct MetricsSnapshot {
     pub sent_batch_duration_sum: Duration,
     /// Series currently cached (not a Prometheus metric).
     pub series_cached: u64,
+    /// Extra requests spent isolating series the remote rejected (walship extension, see
+    /// [`crate::QueueConfig::isolate_rejected_series`]).
+    pub isolation_requests_total: u64,
 }
 
 impl MetricsSnapshot {

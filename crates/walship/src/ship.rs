@@ -154,6 +154,8 @@ struct Running {
     metrics: Arc<wal_watcher::WatcherMetrics>,
     thread: Option<std::thread::JoinHandle<Option<Position>>>,
     cursor: CursorState,
+    /// Custom-bucket histograms dropped on remote write 1.0 were logged.
+    nhcb_warned: bool,
 }
 
 /// What became of an endpoint's cursor saves.
@@ -214,6 +216,9 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     let flush_deadline = opts.endpoints.iter().map(|e| e.flush_deadline).max().unwrap_or_default();
     let ends = shut_down(&mut running, flush_deadline, &signals);
     let saved = save_cursors(&state, &mut running);
+    for r in running.iter_mut() {
+        warn_of_unsendable_histograms(r);
+    }
     drop(web);
     let summary = summarise(&opts, &running, &ends, started.elapsed());
     // Samples dropped for a reason the user chose (relabelling) or the remote gave (rejected) are
@@ -272,7 +277,7 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
         })
         .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
     let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default() };
-    Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor })
+    Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor, nhcb_warned: false })
 }
 
 /// Watches the endpoints until a signal, the end of a `--once` run, a stall or refused
@@ -305,6 +310,9 @@ fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], sign
         if signals.received() > 0 {
             return Ended::Signalled;
         }
+        for r in running.iter_mut() {
+            warn_of_unsendable_histograms(r);
+        }
         if opts.once && running.iter().all(|r| r.thread.as_ref().is_none_or(|t| t.is_finished())) {
             return Ended::AllRead;
         }
@@ -318,6 +326,24 @@ fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], sign
             last_progress = (Instant::now(), sent);
             print_progress(running, sent, rate);
         }
+    }
+}
+
+/// Logs once per endpoint that custom-bucket histograms are being dropped: remote write 1.0 has
+/// no field for their bounds (Prometheus 3 drops them too). They are counted under
+/// `prometheus_remote_storage_histograms_dropped_total{reason="nhcb_in_rw1_not_supported"}`.
+fn warn_of_unsendable_histograms(r: &mut Running) {
+    if r.nhcb_warned {
+        return;
+    }
+    let label = DropReason::NhcbInRw1NotSupported;
+    let dropped = r.queue.metrics().dropped.iter().find(|d| d.0 == label).map_or(0, |d| d.3);
+    if dropped > 0 {
+        r.nhcb_warned = true;
+        log::warn(
+            "Custom-bucket native histograms cannot travel in remote write 1.0 and are dropped (counted); use protobuf_message: io.prometheus.write.v2.Request to send them",
+            &[("endpoint", &r.key), ("url", &r.url), ("dropped_so_far", &dropped)],
+        );
     }
 }
 

@@ -45,3 +45,49 @@ fn drops_the_user_asked_for_are_counted_not_a_failure() {
     assert_eq!(field("complete"), "true");
     wait_for("the receiver's count", 10, || r.samples.load(Relaxed) == sent);
 }
+
+/// Custom-bucket native histograms cannot travel in remote write 1.0: they are dropped as
+/// Prometheus 3 drops them, but said once in the log and counted in the summary by reason.
+#[test]
+fn custom_bucket_histograms_on_remote_write_1_are_logged_and_counted() {
+    use wal_format::record::{
+        encode_histogram_samples, encode_series, Histogram, Labels, RecordType, RefHistogramSample, RefSeries, Span,
+        CUSTOM_BUCKETS_SCHEMA,
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let wal = tmp.path().join("wal");
+    let mut w = wal_format::WalWriter::create(&wal, wal_format::WalOptions::default()).unwrap();
+    let labels = Labels::from_pairs_sorted([("__name__", "latency_seconds"), ("job", "api")]);
+    let mut series = Vec::new();
+    encode_series(&[RefSeries { series_ref: 1, labels: labels.as_ref() }], &mut series);
+    let h = Histogram {
+        schema: CUSTOM_BUCKETS_SCHEMA,
+        count: 3,
+        sum: 1.5,
+        positive_spans: vec![Span { offset: 0, length: 2 }],
+        positive_buckets: vec![1, 1],
+        custom_values: vec![0.5, 1.0],
+        ..Default::default()
+    };
+    let samples: Vec<RefHistogramSample> =
+        (0..7).map(|i| RefHistogramSample { series_ref: 1, st: 0, t: 1_000 + i, h: h.clone() }).collect();
+    let mut rec = Vec::new();
+    encode_histogram_samples(RecordType::CustomBucketsHistogramSamples, &samples, &mut rec).unwrap();
+    w.log(&[series, rec]).unwrap();
+    w.close().unwrap();
+    let r = receiver();
+    let out = walship()
+        .args(["ship", "--once", "--start=beginning", "--web.listen-address=", "--send-native-histograms"])
+        .arg("--wal-dir")
+        .arg(&wal)
+        .arg(format!("--url=http://127.0.0.1:{}/api/v1/write", r.port))
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a reason the protocol gives: {log}");
+    assert_eq!(log.matches("cannot travel in remote write 1.0").count(), 1, "{log}");
+    let summary = log.lines().find(|l| l.contains("msg=Shipped")).expect("a summary line");
+    assert!(summary.contains("histograms_dropped=nhcb_in_rw1_not_supported:7"), "{summary}");
+}

@@ -58,6 +58,14 @@ enum Command {
         #[arg(long)]
         wal_dir: Option<PathBuf>,
     },
+    /// Check a Prometheus configuration file the way walship will read it (`walship check config
+    /// FILE`): what `promtool check config` checks of the parts walship reads, and what only
+    /// walship knows. Exit codes as promtool's: 0 valid, 1 invalid.
+    Check {
+        /// What to check.
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
     /// Run a remote-write receiver that counts (or prints) what arrives.
     Receive {
         /// Listen address.
@@ -99,6 +107,17 @@ enum Command {
         /// Only samples at or before this time (ms since the epoch).
         #[arg(long)]
         max_time: Option<i64>,
+    },
+}
+
+/// What `walship check` checks.
+#[derive(Subcommand)]
+enum CheckWhat {
+    /// Prometheus configuration files (their `remote_write` and `global.external_labels`).
+    Config {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -286,6 +305,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(code)
         }
         Command::Try { url, wal_dir } => try_it::run(url, wal_dir),
+        Command::Check { what: CheckWhat::Config { files } } => Ok(check_config(&files)),
         Command::Receive { listen, print, threads } => {
             let r = receive::start(&listen, threads, print)?;
             eprintln!("walship: receiving remote write on http://{}/api/v1/write", r.addr);
@@ -333,6 +353,50 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let lost = dump::dump(&dir, &filter, format, std::io::stdout().lock())?;
             Ok(if lost { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
+    }
+}
+
+/// `walship check config`: one verdict per file, on stdout as promtool prints them; 1 when any
+/// file is invalid.
+fn check_config(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        println!("Checking {}", file.display());
+        match config::load(file) {
+            Ok(loaded) => {
+                println!(
+                    " SUCCESS: {} is valid for walship: {} remote_write endpoint(s)",
+                    file.display(),
+                    loaded.endpoints.len()
+                );
+                for e in &loaded.endpoints {
+                    let q = &e.queue;
+                    println!(
+                        "  endpoint {:?}: {} (remote write {}), shards {}..{}, {} samples per request, isolate_rejected_series={}",
+                        e.name,
+                        e.redacted_url(),
+                        if e.protocol == remote_queue::Protocol::V2 { "2.0" } else { "1.0" },
+                        q.min_shards,
+                        q.max_shards,
+                        q.max_samples_per_send,
+                        q.isolate_rejected_series,
+                    );
+                }
+                for w in &loaded.warnings {
+                    println!("  WARNING: {w}");
+                }
+            }
+            Err(e) => {
+                failed = true;
+                println!("  FAILED: {e}");
+            }
+        }
+        println!();
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

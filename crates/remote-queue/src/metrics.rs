@@ -90,6 +90,10 @@ pub(crate) struct QueueMetrics {
     pub(crate) metadata_bytes: AtomicU64,
     pub(crate) failed: Kinds,
     pub(crate) retried: Kinds,
+    /// What the remote stored (2xx, or what a partial answer says it wrote). Not a Prometheus
+    /// metric: `*_total − *_retried_total − *_failed_total` gives it only while nothing is
+    /// abandoned unsent at a stop, which counts as failed too.
+    pub(crate) accepted: Kinds,
     /// `[reason][kind]`
     pub(crate) dropped: [Kinds; 4],
     pub(crate) enqueue_retries: AtomicU64,
@@ -142,6 +146,7 @@ impl QueueMetrics {
         let [samples_total, exemplars_total, histograms_total] = self.sent.get();
         let [samples_failed_total, exemplars_failed_total, histograms_failed_total] = self.failed.get();
         let [samples_retried_total, exemplars_retried_total, histograms_retried_total] = self.retried.get();
+        let [samples_accepted, exemplars_accepted, histograms_accepted] = self.accepted.get();
         let mut dropped = Vec::new();
         for (i, r) in DropReason::ALL.iter().enumerate() {
             let [s, e, h] = self.dropped[i].get();
@@ -171,6 +176,9 @@ impl QueueMetrics {
             sent_batch_duration_sum: Duration::from_nanos(self.duration_sum_ns.load(Relaxed)),
             series_cached: self.series_cached.load(Relaxed),
             isolation_requests_total: self.isolation_requests.load(Relaxed),
+            samples_accepted,
+            exemplars_accepted,
+            histograms_accepted,
         }
     }
 
@@ -361,6 +369,13 @@ pub struct MetricsSnapshot {
     pub metadata_failed_total: u64,
     /// `samples_failed_total`.
     pub samples_failed_total: u64,
+    /// Samples the remote stored (acknowledged with 2xx, or written by a partial answer). No
+    /// Prometheus metric has this count.
+    pub samples_accepted: u64,
+    /// Exemplars the remote stored.
+    pub exemplars_accepted: u64,
+    /// Native histograms the remote stored.
+    pub histograms_accepted: u64,
     /// `exemplars_failed_total`.
     pub exemplars_failed_total: u64,
     /// `histograms_failed_total`.

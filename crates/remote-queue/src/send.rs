@@ -242,6 +242,7 @@ impl<'a> BatchSend<'a> {
         } else {
             (sent, "")
         };
+        self.shared.metrics.accepted.add(&stored);
         let short = sent.saturating_sub(&stored);
         if !short.is_empty() {
             self.shared.metrics.failed.add(&short);
@@ -258,6 +259,7 @@ impl<'a> BatchSend<'a> {
             exemplars: r.written.exemplars.unwrap_or(0),
             histograms: r.written.histograms.unwrap_or(0),
         };
+        self.shared.metrics.accepted.add(&stored);
         let dropped = r.sent.saturating_sub(&stored);
         if dropped.is_empty() {
             return;

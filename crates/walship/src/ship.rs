@@ -99,13 +99,12 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The final log line: what was read, sent, dropped (by reason) and failed, per kind.
-    /// `complete=true` means every endpoint's acknowledged cursor reached the end of what was
-    /// read: everything read was delivered or dropped for a counted reason.
+    /// The final log line: what was read, sent (stored by the remotes, retries included), dropped
+    /// (by reason) and failed, per kind.
     pub fn log(&self) {
         let (s, h, e) = (&self.samples, &self.histograms, &self.exemplars);
         log::info(
-            "Shipped",
+            "Shipped (complete=true: everything read was delivered or dropped for a counted reason)",
             &[
                 ("samples_read", &self.samples_read),
                 ("samples_sent", &s.sent),
@@ -321,7 +320,7 @@ fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], sign
             save_cursors(state, running);
         }
         if opts.progress && last_progress.0.elapsed() >= Duration::from_secs(1) {
-            let sent: u64 = running.iter().map(|r| accepted(&r.queue.metrics())).sum();
+            let sent: u64 = running.iter().map(|r| r.queue.metrics().samples_accepted).sum();
             let rate = sent.saturating_sub(last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
             last_progress = (Instant::now(), sent);
             print_progress(running, sent, rate);
@@ -395,12 +394,12 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
     for (r, end) in running.iter().zip(ends) {
         let m = r.queue.metrics();
         let kinds = [
-            (&mut summary.samples, m.samples_total, m.samples_retried_total, m.samples_failed_total),
-            (&mut summary.exemplars, m.exemplars_total, m.exemplars_retried_total, m.exemplars_failed_total),
-            (&mut summary.histograms, m.histograms_total, m.histograms_retried_total, m.histograms_failed_total),
+            (&mut summary.samples, m.samples_accepted, m.samples_failed_total),
+            (&mut summary.exemplars, m.exemplars_accepted, m.exemplars_failed_total),
+            (&mut summary.histograms, m.histograms_accepted, m.histograms_failed_total),
         ];
-        for (i, (kind, total, retried, failed)) in kinds.into_iter().enumerate() {
-            kind.sent += total.saturating_sub(retried).saturating_sub(failed);
+        for (i, (kind, accepted, failed)) in kinds.into_iter().enumerate() {
+            kind.sent += accepted;
             kind.failed += failed;
             for (reason, by_kind) in m.dropped.iter().map(|d| (d.0, [d.1, d.2, d.3])) {
                 *kind.dropped.entry(reason.label()).or_default() += by_kind[i];
@@ -432,7 +431,7 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
             &[
                 ("endpoint", &r.key),
                 ("url", &r.url),
-                ("samples_sent", &accepted(&m)),
+                ("samples_sent", &m.samples_accepted),
                 ("samples_dropped", &m.samples_dropped_total()),
                 ("samples_failed", &m.samples_failed_total),
                 ("cursor", &r.cursor.saved.map_or("none".to_string(), |p| p.to_string())),
@@ -440,12 +439,6 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
         );
     }
     summary
-}
-
-/// Samples the remote accepted: send attempts less retries and failures (4xx answers count as
-/// failures, as in Prometheus).
-fn accepted(m: &remote_queue::MetricsSnapshot) -> u64 {
-    m.samples_total.saturating_sub(m.samples_retried_total).saturating_sub(m.samples_failed_total)
 }
 
 /// Saves each endpoint's acknowledged position. A failure is logged once (and its recovery

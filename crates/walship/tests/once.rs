@@ -31,7 +31,7 @@ fn drops_the_user_asked_for_are_counted_not_a_failure() {
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    let summary = log.lines().find(|l| l.contains("msg=Shipped")).expect("a summary line");
+    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).expect("a summary line");
     let field = |name: &str| {
         summary
             .split(' ')
@@ -88,6 +88,40 @@ fn custom_bucket_histograms_on_remote_write_1_are_logged_and_counted() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "a reason the protocol gives: {log}");
     assert_eq!(log.matches("cannot travel in remote write 1.0").count(), 1, "{log}");
-    let summary = log.lines().find(|l| l.contains("msg=Shipped")).expect("a summary line");
+    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).expect("a summary line");
     assert!(summary.contains("histograms_dropped=nhcb_in_rw1_not_supported:7"), "{summary}");
+}
+
+/// `samples_sent` is what the remote stored in this run, retries included: the receiver is not
+/// there at first (every request fails and is retried), then comes up.
+#[test]
+fn samples_sent_counts_what_was_stored_after_retries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = walship()
+        .args(["ship", "--once", "--start=beginning", "--web.listen-address="])
+        .arg("--wal-dir")
+        .arg(testdata().join("prometheus-2.42/snappy-exemplars-checkpoint"))
+        .arg(format!("--url=http://127.0.0.1:{port}/api/v1/write"))
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let printer = Printer::start_at(port);
+    let status = child.wait().unwrap();
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
+    assert!(status.success(), "{log}");
+    assert!(log.contains("retrying"), "requests were retried: {log}");
+    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).expect("a summary line");
+    let sent: u64 = summary
+        .split(' ')
+        .find_map(|kv| kv.strip_prefix("samples_sent="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    let got = printer.finish();
+    assert_eq!(sent, 493_112, "{summary}");
+    assert_eq!(got.len() as u64, sent, "the receiver stored what the summary says");
 }

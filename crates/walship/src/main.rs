@@ -12,6 +12,7 @@ mod config;
 mod cursor;
 mod dump;
 mod duration;
+mod history;
 mod inspect;
 mod log;
 mod matcher;
@@ -114,7 +115,9 @@ struct ShipArgs {
     /// A Prometheus configuration file: its `remote_write` list and `global.external_labels`.
     #[arg(long = "config.file")]
     config_file: Option<PathBuf>,
-    /// Where to start without a saved cursor: `now`, `beginning`, or an RFC 3339 time.
+    /// Where to start without a saved cursor: `now`, `beginning` (of the WAL), `oldest` (the
+    /// persisted blocks of the data directory first, then the WAL: all history Prometheus
+    /// holds), or an RFC 3339 time.
     #[arg(long, default_value = "now")]
     start: String,
     /// Read to the WAL's current end, deliver everything, save the cursor and exit (non-zero if
@@ -170,6 +173,11 @@ struct ShipArgs {
     /// Send native histograms (--url endpoints).
     #[arg(long = "send-native-histograms")]
     send_native_histograms: bool,
+    /// When WAL segments after the saved cursor were deleted, the time range they held is
+    /// shipped from the persisted blocks, starting this long before the newest sample
+    /// acknowledged (samples of overlapping scrapes reach the WAL a little out of time order).
+    #[arg(long = "gap-fill.margin", default_value = "5m", value_parser = parse_duration)]
+    fill_margin: std::time::Duration,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -177,13 +185,15 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// The start mode a `--start` value asks for.
-fn parse_start(s: &str) -> Result<wal_watcher::StartMode, CliError> {
+fn parse_start(s: &str) -> Result<ship::Start, CliError> {
+    use wal_watcher::StartMode;
     match s {
-        "now" => Ok(wal_watcher::StartMode::Now),
-        "beginning" => Ok(wal_watcher::StartMode::Beginning),
-        t => time::parse_rfc3339(t)
-            .map(wal_watcher::StartMode::Timestamp)
-            .ok_or_else(|| CliError::Usage(format!("--start {t:?}: expected now, beginning or an RFC 3339 time"))),
+        "now" => Ok(ship::Start::Wal(StartMode::Now)),
+        "beginning" => Ok(ship::Start::Wal(StartMode::Beginning)),
+        "oldest" => Ok(ship::Start::Oldest),
+        t => time::parse_rfc3339(t).map(|t| ship::Start::Wal(StartMode::Timestamp(t))).ok_or_else(|| {
+            CliError::Usage(format!("--start {t:?}: expected now, beginning, oldest or an RFC 3339 time"))
+        }),
     }
 }
 
@@ -280,6 +290,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 listen: (!args.listen.is_empty()).then(|| args.listen.clone()),
                 progress: args.progress,
                 stall_timeout: args.flush_deadline,
+                fill_margin: args.fill_margin,
             };
             let (code, summary) = ship::ship(opts)?;
             summary.log();

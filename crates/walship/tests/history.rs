@@ -1,0 +1,221 @@
+//! `ship --start=oldest` and gap fill: what Prometheus's persisted blocks hold arrives, checked
+//! against what `promtool tsdb dump` (Prometheus 2.42) read from the same data directories
+//! (`EXPECTED.json` beside each fixture), through a `walship receive --print` receiver.
+
+mod common;
+
+use common::*;
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn copy_dir(from: &Path, to: &Path) {
+    let ok = Command::new("cp").arg("-a").arg(from).arg(to).status().unwrap().success();
+    assert!(ok, "cp -a {} {}", from.display(), to.display());
+}
+
+fn expected(fixture: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(testdata().join(fixture).join("EXPECTED.json")).unwrap()).unwrap()
+}
+
+fn ship(data: &Path, state: &Path, url: &str, extra: &[&str]) -> Command {
+    let mut c = walship();
+    c.args(["ship", "--once", "--web.listen-address=", "--cursor.save-interval=100ms"])
+        .arg("--wal-dir")
+        .arg(data)
+        .arg(format!("--url={url}"))
+        .arg("--state-dir")
+        .arg(state)
+        .args(extra);
+    c
+}
+
+fn run(c: &mut Command) -> Output {
+    let out = c.output().unwrap();
+    eprintln!("{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+fn metric_name(labels: &str) -> String {
+    labels.split("__name__=\"").nth(1).and_then(|r| r.split('"').next()).unwrap_or("").to_string()
+}
+
+/// What arrived, in the terms of EXPECTED.json: distinct series, distinct (series, timestamp)
+/// pairs, the sum of their timestamps mod 2^64 and their count per metric name.
+struct Arrived {
+    series: usize,
+    samples: usize,
+    sum_t: u64,
+    per_metric: BTreeMap<String, u64>,
+    received: usize,
+}
+
+fn arrived(lines: &[(String, i64, u64)], min_t: i64) -> Arrived {
+    let mut seen = HashSet::new();
+    let mut series = HashSet::new();
+    let mut sum_t = 0u64;
+    let mut per_metric = BTreeMap::new();
+    for (labels, t, _) in lines.iter().filter(|l| l.1 >= min_t) {
+        if seen.insert((labels.clone(), *t)) {
+            series.insert(labels.clone());
+            sum_t = sum_t.wrapping_add(*t as u64);
+            *per_metric.entry(metric_name(labels)).or_default() += 1;
+        }
+    }
+    Arrived { series: series.len(), samples: seen.len(), sum_t, per_metric, received: lines.len() }
+}
+
+fn assert_all_arrived(got: &Arrived, want: &serde_json::Value) {
+    assert_eq!(got.series as u64, want["series"].as_u64().unwrap(), "series");
+    assert_eq!(got.samples as u64, want["samples"].as_u64().unwrap(), "distinct (series, t)");
+    assert_eq!(got.sum_t, want["sum_t"].as_u64().unwrap(), "sum of timestamps");
+    let per: BTreeMap<String, u64> =
+        want["per_metric"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_u64().unwrap())).collect();
+    assert_eq!(got.per_metric, per, "samples per metric");
+}
+
+#[test]
+fn oldest_ships_every_sample_of_blocks_and_wal_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    let rx = Printer::start();
+    let out = run(&mut ship(&data, &tmp.path().join("state"), &rx.url(), &["--start=oldest"]));
+    assert_eq!(out.status.code(), Some(0));
+    let got = arrived(&rx.finish(), i64::MIN);
+    assert_all_arrived(&got, &expected("prometheus-2.42-blocks"));
+    // The blocks stop where the WAL takes over: nothing was sent twice.
+    assert_eq!(got.received, got.samples, "samples sent twice");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("Persisted blocks shipped; the WAL takes over"), "{log}");
+}
+
+#[test]
+fn oldest_leaves_out_what_tombstones_deleted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&testdata().join("prometheus-2.42-tombstones/data"), &data);
+    let rx = Printer::start();
+    let out = run(&mut ship(&data, &tmp.path().join("state"), &rx.url(), &["--start=oldest"]));
+    assert_eq!(out.status.code(), Some(0));
+    let got = arrived(&rx.finish(), i64::MIN);
+    assert_all_arrived(&got, &expected("prometheus-2.42-tombstones"));
+    assert_eq!(got.received, got.samples, "samples sent twice");
+}
+
+/// The cursor file of the only endpoint in `state`.
+fn cursor(state: &Path) -> Option<serde_json::Value> {
+    let entry = std::fs::read_dir(state).ok()?.flatten().find(|e| {
+        let n = e.file_name();
+        let n = n.to_string_lossy();
+        n.starts_with("cursor-") && n.ends_with(".json")
+    })?;
+    serde_json::from_slice(&std::fs::read(entry.path()).ok()?).ok()
+}
+
+#[test]
+fn sigkill_during_the_block_phase_resumes_where_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    let state = tmp.path().join("state");
+    let rx = Printer::start();
+    // Small requests through one shard: slow enough to be killed in the middle of the blocks.
+    let slow = [
+        "--start=oldest",
+        "--queue.min-shards=1",
+        "--queue.max-shards=1",
+        "--queue.capacity=200",
+        "--queue.max-samples-per-send=20",
+    ];
+    let child = ship(&data, &state, &rx.url(), &slow).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut child = Killed(child);
+    // Kill once the cursor stands inside the second window or later.
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let at_kill = loop {
+        assert!(Instant::now() < deadline, "the block phase never got far enough");
+        assert!(child.0.try_wait().unwrap().is_none(), "walship finished before it could be killed");
+        if let Some(c) = cursor(&state) {
+            if c["history"]["from_ms"].as_i64().is_some_and(|t| t > 1_796_113_260_000) {
+                child.0.kill().unwrap();
+                child.0.wait().unwrap();
+                break cursor(&state).unwrap();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(at_kill["history"].is_object(), "killed in the block phase: {at_kill}");
+    let before = rx.lines.lock().unwrap().len();
+    assert!(before < 566_173, "everything arrived before the kill");
+    let out = run(&mut ship(&data, &state, &rx.url(), &["--start=oldest"]));
+    assert_eq!(out.status.code(), Some(0));
+    let lines = rx.finish();
+    let got = arrived(&lines, i64::MIN);
+    assert_all_arrived(&got, &expected("prometheus-2.42-blocks"));
+    // Sent again: only what was in flight at the kill — at most the series being sent and the
+    // queue's capacity, far less than a block (115,240 samples).
+    let again = got.received - got.samples;
+    assert!(again < 5_000, "{again} samples sent twice (killed at {at_kill})");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("Resuming from saved cursor"), "{log}");
+}
+
+/// The FNV-1a name walship gives the cursor of an endpoint without a name.
+fn endpoint_key(url: &str) -> String {
+    let h = url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    format!("{h:016x}")
+}
+
+#[test]
+fn a_cursor_in_deleted_segments_is_filled_from_the_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    // The fixture's WAL lost segments 0 and 1 to head truncations (checkpoint.00000001 kept
+    // what of them was not yet in blocks). A walship stopped in segment 1, having delivered
+    // everything before the third block's time range, left this cursor.
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let rx = Printer::start();
+    let third_block_start = 1_796_113_320_000i64;
+    let cursor = serde_json::json!({"segment": 1, "offset": 0, "acked_ms": third_block_start});
+    let path: PathBuf = state.join(format!("cursor-{}.json", endpoint_key(&rx.url())));
+    std::fs::write(&path, cursor.to_string()).unwrap();
+    let out = run(&mut ship(&data, &state, &rx.url(), &["--gap-fill.margin=0s"]));
+    // Nothing is lost: exit 0, not 2.
+    assert_eq!(out.status.code(), Some(0));
+    let log = String::from_utf8_lossy(&out.stderr);
+    let gap_line = log.lines().find(|l| l.contains("WAL segments missing")).expect("a gap line");
+    assert!(gap_line.contains("01M8RB7ARATAD2G596FC7TY5Q6,01M8RB95BM1GW3F630835WP2XZ"), "{gap_line}");
+    assert!(gap_line.contains("nothing lost"), "{gap_line}");
+    assert!(gap_line.contains(&format!("filled_from_ms={third_block_start}")), "{gap_line}");
+    // Every sample from the cursor's time on arrived: the third and fourth blocks (their
+    // numSamples as Prometheus wrote them) and the head (promtool's total less every block's).
+    let want = expected("prometheus-2.42-blocks");
+    let blocks: Vec<u64> =
+        want["blocks"].as_array().unwrap().iter().map(|b| b["numSamples"].as_u64().unwrap()).collect();
+    let head = want["samples"].as_u64().unwrap() - blocks.iter().sum::<u64>();
+    let got = arrived(&rx.finish(), third_block_start);
+    assert_eq!(got.samples as u64, blocks[2] + blocks[3] + head);
+}
+
+#[test]
+fn old_cursors_still_resume() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    let state = tmp.path().join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let rx = Printer::start();
+    // A cursor of an earlier walship at the start of segment 4: only that segment is sent.
+    let old = serde_json::json!({"segment": 4, "offset": 0, "endpoint": "x", "url": "y", "saved_at": "2026-11-26T10:00:00Z"});
+    std::fs::write(state.join(format!("cursor-{}.json", endpoint_key(&rx.url()))), old.to_string()).unwrap();
+    let out = run(&mut ship(&data, &state, &rx.url(), &["--start=oldest"]));
+    assert_eq!(out.status.code(), Some(0));
+    let lines = rx.finish();
+    assert!(!lines.is_empty() && lines.len() < 328_044, "{} samples", lines.len());
+    let saved = cursor(&state).unwrap();
+    assert_eq!(saved["segment"], 4, "{saved}");
+    assert!(saved["acked_ms"].as_i64().is_some(), "{saved}");
+}

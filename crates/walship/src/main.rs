@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod block_dump;
 mod config;
 mod cursor;
 mod dump;
@@ -71,7 +72,8 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
-    /// Summarise a WAL directory (or a Prometheus data directory holding `wal/`).
+    /// Summarise a WAL directory, or a Prometheus data directory: its `wal/` and its persisted
+    /// blocks.
     #[command(after_help = EXIT_CODES)]
     Inspect {
         /// The WAL or data directory.
@@ -80,11 +82,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
         format: InspectFormat,
     },
-    /// Print every record of a WAL, one per line.
+    /// Print every record of a WAL, one per line (or, with --blocks / --block, the samples of
+    /// persisted blocks).
     #[command(after_help = EXIT_CODES)]
     Dump {
         /// The WAL or data directory.
         dir: PathBuf,
+        /// Dump every persisted block of the data directory instead of the WAL.
+        #[arg(long)]
+        blocks: bool,
+        /// Dump this persisted block (ULID; repeatable) instead of the WAL.
+        #[arg(long = "block")]
+        block: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = DumpFormat::Text)]
         format: DumpFormat,
@@ -319,8 +328,16 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { dir, format } => {
-            check_dir(&dir)?;
-            let summary = inspect::inspect(&dir)?;
+            let (blocks, blocks_skipped) =
+                inspect::inspect_blocks(&dir).map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
+            let mut summary = match check_dir(&dir) {
+                Ok(()) => inspect::inspect(&dir)?,
+                // A data directory of blocks alone (a snapshot) is summarised without a WAL.
+                Err(_) if !blocks.is_empty() => inspect::Summary::default(),
+                Err(e) => return Err(e),
+            };
+            summary.blocks = blocks;
+            summary.blocks_skipped = blocks_skipped;
             match format {
                 InspectFormat::Json => {
                     let s = serde_json::to_string_pretty(&summary).map_err(|e| CliError::Output(e.into()))?;
@@ -330,8 +347,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(if summary.lost_data() { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
-        Command::Dump { dir, format, refs, matcher, min_time, max_time } => {
-            check_dir(&dir)?;
+        Command::Dump { dir, blocks, block, format, refs, matcher, min_time, max_time } => {
+            if !blocks && block.is_empty() {
+                check_dir(&dir)?;
+            }
             let matchers = match matcher {
                 Some(m) => matcher::parse(&m).map_err(CliError::Usage)?,
                 None => Vec::new(),
@@ -341,7 +360,12 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 DumpFormat::Text => dump::Format::Text,
                 DumpFormat::Jsonl => dump::Format::Jsonl,
             };
-            let lost = dump::dump(&dir, &filter, format, std::io::stdout().lock())?;
+            let lost = if blocks || !block.is_empty() {
+                let which = if blocks { block_dump::Which::All } else { block_dump::Which::Only(block) };
+                block_dump::dump_blocks(&dir, &which, &filter, format, std::io::stdout().lock())?
+            } else {
+                dump::dump(&dir, &filter, format, std::io::stdout().lock())?
+            };
             Ok(if lost { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
     }

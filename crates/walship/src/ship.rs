@@ -456,18 +456,7 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
         })
         .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
     let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default() };
-    Ok(Running {
-        key,
-        url,
-        queue,
-        stop,
-        metrics,
-        thread: Some(thread),
-        cursor,
-        history: progress,
-        acked,
-        gap_filled,
-    })
+    Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor, history: progress, acked, gap_filled })
 }
 
 /// Watches the endpoints until a signal, the end of a `--once` run, a stall or refused

@@ -209,7 +209,8 @@ fn old_cursors_still_resume() {
     std::fs::create_dir_all(&state).unwrap();
     let rx = Printer::start();
     // A cursor of an earlier walship at the start of segment 4: only that segment is sent.
-    let old = serde_json::json!({"segment": 4, "offset": 0, "endpoint": "x", "url": "y", "saved_at": "2026-11-26T10:00:00Z"});
+    let old =
+        serde_json::json!({"segment": 4, "offset": 0, "endpoint": "x", "url": "y", "saved_at": "2026-11-26T10:00:00Z"});
     std::fs::write(state.join(format!("cursor-{}.json", endpoint_key(&rx.url()))), old.to_string()).unwrap();
     let out = run(&mut ship(&data, &state, &rx.url(), &["--start=oldest"]));
     assert_eq!(out.status.code(), Some(0));
@@ -218,4 +219,82 @@ fn old_cursors_still_resume() {
     let saved = cursor(&state).unwrap();
     assert_eq!(saved["segment"], 4, "{saved}");
     assert!(saved["acked_ms"].as_i64().is_some(), "{saved}");
+}
+
+#[test]
+fn inspect_lists_the_blocks_beside_the_wal() {
+    let want = expected("prometheus-2.42-blocks");
+    let out = walship()
+        .args(["inspect", "--format", "json"])
+        .arg(testdata().join("prometheus-2.42-blocks/data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let blocks = got["blocks"].as_array().unwrap();
+    let want_blocks = want["blocks"].as_array().unwrap();
+    assert_eq!(blocks.len(), want_blocks.len());
+    for (b, w) in blocks.iter().zip(want_blocks) {
+        assert_eq!(b["ulid"], w["ulid"]);
+        assert_eq!((&b["min_time"], &b["max_time"]), (&w["min_time"], &w["max_time"]));
+        assert_eq!(b["series"], w["numSeries"]);
+        assert_eq!(b["samples"], w["numSamples"]);
+        assert_eq!(b["chunks"]["XOR"], w["numChunks"]);
+    }
+    // The WAL is summarised as before, beside them.
+    assert_eq!(got["checkpoint"], "checkpoint.00000001");
+    let text = walship().arg("inspect").arg(testdata().join("prometheus-2.42-tombstones/data")).output().unwrap();
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("01M8REYBCRG9CX98Q3ZJYHX2AC [1796117220353, 1796117280000) level 1: 628 series"), "{text}");
+    assert!(text.contains("chunks: 628 XOR; 51 series with tombstones"), "{text}");
+}
+
+#[test]
+fn dump_blocks_prints_what_promtool_read() {
+    let want = expected("prometheus-2.42-tombstones");
+    let out = walship()
+        .args(["dump", "--blocks", "--format", "jsonl"])
+        .arg(testdata().join("prometheus-2.42-tombstones/data"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut labels = std::collections::HashMap::new();
+    let mut lines = Vec::new();
+    for line in out.stdout.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let block = v["block"].as_str().unwrap().to_string();
+        match v["type"].as_str().unwrap() {
+            "series" => {
+                for s in v["series"].as_array().unwrap() {
+                    labels.insert((block.clone(), s["ref"].as_u64().unwrap()), s["labels"].to_string());
+                }
+            }
+            "samples" => {
+                for s in v["samples"].as_array().unwrap() {
+                    let l = labels[&(block.clone(), s["ref"].as_u64().unwrap())].clone();
+                    lines.push((l, s["t"].as_i64().unwrap(), 0));
+                }
+            }
+            other => panic!("unexpected {other}"),
+        }
+    }
+    let got = arrived(&lines, i64::MIN);
+    assert_eq!(got.series as u64, want["series"].as_u64().unwrap());
+    assert_eq!(got.samples as u64, want["samples"].as_u64().unwrap());
+    assert_eq!(got.sum_t, want["sum_t"].as_u64().unwrap());
+    // One block, one series, a time range.
+    let one = walship()
+        .args(["dump", "--block", "01M8REYBCRG9CX98Q3ZJYHX2AC", "--match", "{__name__=\"up\",job=\"prometheus\"}"])
+        .args(["--min-time", "1796117230000", "--max-time", "1796117239999"])
+        .arg(testdata().join("prometheus-2.42-tombstones/data"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(text.contains("01M8REYBCRG9CX98Q3ZJYHX2AC samples (10 entries)"), "{text}");
+    let bad = walship()
+        .args(["dump", "--block", "01M8REYBCRG9CX98Q3ZJYHX2AD"])
+        .arg(testdata().join("prometheus-2.42-tombstones/data"))
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(1));
 }

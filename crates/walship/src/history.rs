@@ -27,9 +27,9 @@ use wal_watcher::StopHandle;
 /// Block positions start here; WAL positions are all below.
 pub const BLOCK_POSITIONS: u64 = 1 << 63;
 
-/// Series references given to block series: far above those Prometheus hands out (a counter
-/// from 1), so that they can never name a WAL series.
-const FIRST_BLOCK_REF: u64 = 1 << 62;
+/// Series references given to block series have this bit set: far above those Prometheus hands
+/// out (a counter from 1), so that they can never name a WAL series.
+const BLOCK_REF_BIT: u64 = 1 << 62;
 
 /// Points queued per append call.
 const BATCH: usize = 2000;
@@ -176,7 +176,7 @@ pub fn run(
     stop: &StopHandle,
     progress: &HistoryProgress,
 ) -> Result<HistoryEnd, tsdb_block::Error> {
-    let mut shipper = Shipper { queue, stop, progress, next_ref: FIRST_BLOCK_REF, epoch: 0, stored: 0 };
+    let mut shipper = Shipper { queue, stop, progress, epoch: 0, stored: 0 };
     let mut from = start.from_ms;
     let mut upto = start.upto_ms;
     let mut resume = (!start.blocks.is_empty()).then(|| (start.blocks.clone(), start.next_series));
@@ -256,7 +256,6 @@ struct Shipper<'a> {
     queue: &'a QueueManager,
     stop: &'a StopHandle,
     progress: &'a HistoryProgress,
-    next_ref: u64,
     /// The segment number block series are stored under; raised every `SERIES_PER_EPOCH`
     /// series, with a collection of the earlier ones once their points are sent.
     epoch: u64,
@@ -400,7 +399,10 @@ impl Shipper<'_> {
         Ok(ok)
     }
 
-    /// Gives the series a reference and stores it in the queue's cache.
+    /// Gives the series its reference and stores it in the queue's cache. The reference is a
+    /// hash of the labels, the same in every window: the queue shards by reference, so a series'
+    /// samples from successive blocks go through one shard, in time order (a receiver without
+    /// an out-of-order window, such as Prometheus, would refuse them otherwise).
     fn store(&mut self, labels: &[tsdb_block::Label<'_>]) -> u64 {
         if self.stored > 0 && self.stored.is_multiple_of(SERIES_PER_EPOCH) {
             // Every point of the series stored so far is queued: once they are sent, forget them.
@@ -408,12 +410,22 @@ impl Shipper<'_> {
             self.queue.series_reset(self.epoch);
         }
         self.stored += 1;
-        let r = self.next_ref;
-        self.next_ref += 1;
+        let r = series_ref_of(labels);
         let owned = Labels::from_pairs(labels.iter().map(|l| (l.name, l.value)));
         self.queue.store_series(&[RefSeries { series_ref: r, labels: owned.as_ref() }], self.epoch);
         r
     }
+}
+
+/// FNV-1a over the label pairs, in the block reference range.
+fn series_ref_of(labels: &[tsdb_block::Label<'_>]) -> u64 {
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    for l in labels {
+        for b in l.name.bytes().chain([0xff]).chain(l.value.bytes()).chain([0xff]) {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    BLOCK_REF_BIT | (h & (BLOCK_REF_BIT - 1))
 }
 
 fn format_labels(labels: &[tsdb_block::Label<'_>]) -> String {

@@ -308,7 +308,9 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
         };
     };
     if let Some(h) = &c.history {
-        return Plan { start: StartMode::Beginning, history: Some((h.clone(), c.wal)), fill: None };
+        // A gap fill that was under way when walship stopped goes on, and is reported as one.
+        let fill = c.wal.and_then(|_| gap_fill(opts, key, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
+        return Plan { start: StartMode::Beginning, history: Some((h.clone(), c.wal)), fill };
     }
     let Some(p) = c.wal else { return wal_only(StartMode::Beginning) };
     if !wal_gap(&opts.wal_dir, p) {
@@ -321,39 +323,42 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
         );
         return wal_only(StartMode::Position(p));
     };
-    let dir = match tsdb_block::DataDir::open(&history::data_dir_of(&opts.wal_dir)) {
-        Ok(d) => d,
-        Err(e) => {
-            log::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
-            return wal_only(StartMode::Position(p));
-        }
-    };
     let from_ms = acked.saturating_sub(opts.fill_margin.as_millis() as i64);
-    let to_ms = history::blocks_end(&dir).unwrap_or(i64::MIN);
-    let blocks: Vec<String> = history::plan(&dir, from_ms, to_ms).iter().flat_map(|w| w.ulids()).collect();
-    let oldest = dir.blocks().iter().map(|b| b.meta().min_time).min();
-    let not_in_blocks = match oldest {
-        Some(o) if acked < o => Some((acked + 1, o)),
-        None => None,
-        _ => None,
-    };
+    let Some(fill) = gap_fill(opts, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
     log::warn(
         "WAL segments after the cursor were deleted (walship was down longer than Prometheus keeps its WAL): shipping the time range they held from the persisted blocks first",
         &[
             ("endpoint", &key),
             ("cursor", &p),
             ("acknowledged_until_ms", &acked),
-            ("fill_from_ms", &from_ms),
-            ("fill_to_ms", &to_ms),
-            ("blocks", &if blocks.is_empty() { "none".to_string() } else { blocks.join(",") }),
+            ("fill_from_ms", &fill.from_ms),
+            ("fill_to_ms", &fill.to_ms),
+            ("blocks", &if fill.blocks.is_empty() { "none".to_string() } else { fill.blocks.join(",") }),
         ],
     );
-    let fill = GapFill { from_ms, to_ms, blocks, not_in_blocks };
     Plan {
         start: StartMode::Position(p),
         history: Some((HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() }, Some(p))),
         fill: Some(fill),
     }
+}
+
+/// What a gap fill from `from_ms` takes from the blocks, given the newest sample acknowledged.
+fn gap_fill(opts: &ShipOptions, key: &str, from_ms: i64, acked: i64) -> Option<GapFill> {
+    let dir = match tsdb_block::DataDir::open(&history::data_dir_of(&opts.wal_dir)) {
+        Ok(d) => d,
+        Err(e) => {
+            log::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
+            return None;
+        }
+    };
+    let to_ms = history::blocks_end(&dir).unwrap_or(i64::MIN);
+    let blocks: Vec<String> = history::plan(&dir, from_ms, to_ms).iter().flat_map(|w| w.ulids()).collect();
+    // Blocks start at their first sample; only when the newest acknowledged sample is older than
+    // every block can data have existed that no block holds (retention deleted it).
+    let oldest = dir.blocks().iter().map(|b| b.meta().min_time).min();
+    let not_in_blocks = oldest.filter(|&o| acked.saturating_add(1) < o).map(|o| (acked + 1, o));
+    Some(GapFill { from_ms, to_ms, blocks, not_in_blocks })
 }
 
 /// Whether the segment of `p` (and maybe more after it) is gone from the WAL at `dir`.

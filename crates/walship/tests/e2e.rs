@@ -416,6 +416,16 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     let gap = log.lines().find(|l| l.contains("WAL segments missing")).unwrap_or_else(|| panic!("no gap line: {log}"));
     eprintln!("e2e: {gap}");
     assert!(gap.contains("shipped from the persisted blocks"), "{gap}");
+    // The restarted walship did take samples from the blocks (without them, the range of the
+    // deleted segments older than the checkpoint's would be missing).
+    let from_blocks = log
+        .lines()
+        .rfind(|l| l.contains("Persisted blocks shipped"))
+        .and_then(|l| l.split("samples=").nth(1))
+        .and_then(|n| n.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    eprintln!("e2e: samples shipped from blocks after the restart: {from_blocks:?}");
+    assert!(from_blocks.is_some_and(|n| n > 0), "{log}");
     assert!(samples > 1_000 * 200, "too few samples in the window: {samples}");
     assert_eq!(missing, 0, "samples missing; walship log:\n{log}");
 }

@@ -19,13 +19,18 @@ pub struct QueueSink(pub Arc<QueueManager>, pub Arc<AckedTime>);
 /// folds in those below the watermark.
 #[derive(Default)]
 pub struct AckedTime {
-    inner: Mutex<(VecDeque<(Position, i64)>, Option<i64>)>,
+    inner: Mutex<Acked>,
 }
+
+/// The newest timestamp of each record queued and not yet known acknowledged, and the newest
+/// acknowledged.
+#[derive(Default)]
+struct Acked(VecDeque<(Position, i64)>, Option<i64>);
 
 impl AckedTime {
     /// Starts with `acked` (from the saved cursor, or the end of the range sent from blocks).
     pub fn new(acked: Option<i64>) -> AckedTime {
-        AckedTime { inner: Mutex::new((VecDeque::new(), acked)) }
+        AckedTime { inner: Mutex::new(Acked(VecDeque::new(), acked)) }
     }
 
     fn note(&self, at: Position, ts: impl Iterator<Item = i64>) {

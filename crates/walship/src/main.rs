@@ -328,9 +328,16 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { dir, format } => {
-            let (blocks, blocks_skipped) =
-                inspect::inspect_blocks(&dir).map_err(|e| CliError::Usage(format!("{}: {e}", dir.display())))?;
-            let mut summary = match check_dir(&dir) {
+            let checked = check_dir(&dir);
+            let (blocks, blocks_skipped) = match inspect::inspect_blocks(&dir) {
+                Ok(b) => b,
+                Err(e) => {
+                    // A wrong path is said as for a WAL.
+                    checked?;
+                    return Err(CliError::Usage(format!("{}: {e}", dir.display())));
+                }
+            };
+            let mut summary = match checked {
                 Ok(()) => inspect::inspect(&dir)?,
                 // A data directory of blocks alone (a snapshot) is summarised without a WAL.
                 Err(_) if !blocks.is_empty() => inspect::Summary::default(),

@@ -198,7 +198,9 @@ mod tests {
                 let s = StateDir::open(d.path()).unwrap();
                 s.save("ep", &Cursor::at(old), "http://x").unwrap();
                 fail::cfg(point, "panic").unwrap();
-                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.save("ep", &Cursor::at(new), "http://x")));
+                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    s.save("ep", &Cursor::at(new), "http://x")
+                }));
                 fail::remove(point);
                 assert!(crashed.is_err(), "{point}: the fail point did not fire");
             }

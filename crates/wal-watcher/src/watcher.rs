@@ -195,6 +195,13 @@ impl<S: Sink> Watcher<S> {
         self.sink
     }
 
+    /// Changes which samples the watcher starts with. Only the first pass looks at it: call it
+    /// before [`Watcher::run`] (a shipper that first sends what older storage holds learns only
+    /// then where the WAL must take over); later passes resume where the last one stopped.
+    pub fn set_start(&mut self, start: StartMode) {
+        self.opts.start = start;
+    }
+
     /// The position after the last record handed to the sink.
     pub fn position(&self) -> Option<Position> {
         self.next

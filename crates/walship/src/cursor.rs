@@ -52,8 +52,9 @@ impl StateDir {
         self.dir.join(format!("cursor-{safe}.json"))
     }
 
-    /// The saved cursor of `endpoint`, if any.
-    pub fn load(&self, endpoint: &str) -> Result<Option<Position>, StateError> {
+    /// The saved cursor of `endpoint`, if any. Cursors written before the history phase existed
+    /// (only `segment` and `offset`) load as a WAL position with nothing else.
+    pub fn load(&self, endpoint: &str) -> Result<Option<Cursor>, StateError> {
         let path = self.path(endpoint);
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -62,19 +63,41 @@ impl StateDir {
         };
         let v: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| StateError::BadCursor(path.clone(), e.to_string()))?;
-        match (v["segment"].as_u64(), v["offset"].as_u64()) {
-            (Some(segment), Some(offset)) => Ok(Some(Position::new(segment, offset))),
-            _ => Err(StateError::BadCursor(path, "no segment/offset".into())),
+        let bad = |why: &str| StateError::BadCursor(path.clone(), why.to_string());
+        let wal = match (v.get("segment"), v.get("offset")) {
+            (None, None) => None,
+            (Some(s), Some(o)) => match (s.as_u64(), o.as_u64()) {
+                (Some(segment), Some(offset)) => Some(Position::new(segment, offset)),
+                _ => return Err(bad("segment/offset are not numbers")),
+            },
+            _ => return Err(bad("segment without offset, or offset without segment")),
+        };
+        let history = match v.get("history") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(h) => Some(HistoryCursor::from_json(h).ok_or_else(|| bad("history is malformed"))?),
+        };
+        if wal.is_none() && history.is_none() {
+            return Err(bad("no segment/offset"));
         }
+        Ok(Some(Cursor { wal, acked_ms: v.get("acked_ms").and_then(|t| t.as_i64()), history }))
     }
 
     /// Saves the cursor of `endpoint` atomically: write a temporary file, fsync it, rename it over
     /// the old one, fsync the directory. A crash at any point leaves the old or the new cursor.
-    pub fn save(&self, endpoint: &str, pos: Position, url: &str) -> Result<(), StateError> {
+    pub fn save(&self, endpoint: &str, cursor: &Cursor, url: &str) -> Result<(), StateError> {
         let path = self.path(endpoint);
         let tmp = path.with_extension("json.tmp");
-        let body = serde_json::json!({"segment": pos.segment, "offset": pos.offset, "endpoint": endpoint, "url": url,
-            "saved_at": crate::time::now_rfc3339()});
+        let mut body = serde_json::json!({"endpoint": endpoint, "url": url, "saved_at": crate::time::now_rfc3339()});
+        if let Some(pos) = cursor.wal {
+            body["segment"] = pos.segment.into();
+            body["offset"] = pos.offset.into();
+        }
+        if let Some(t) = cursor.acked_ms {
+            body["acked_ms"] = t.into();
+        }
+        if let Some(h) = &cursor.history {
+            body["history"] = h.to_json();
+        }
         let written = File::create(&tmp).and_then(|mut f| {
             f.write_all(body.to_string().as_bytes())?;
             fail::fail_point!("cursor::before_sync");
@@ -90,6 +113,69 @@ impl StateDir {
         fail::fail_point!("cursor::after_rename");
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
         Ok(())
+    }
+}
+
+/// What an endpoint's cursor file holds.
+///
+/// ```text
+/// {"segment": 12, "offset": 4096,          WAL position acknowledged (absent while only blocks were shipped)
+///  "acked_ms": 1796113521816,              newest sample time acknowledged from the WAL (for gap fill)
+///  "history": {"from_ms": …, "upto_ms": …, present while persisted blocks are being shipped:
+///              "blocks": ["01…"],           the time range [from_ms, upto_ms) is shipped from blocks,
+///              "next_series": 1234},        of the window that starts at from_ms (those blocks), the
+///  "endpoint": …, "url": …, "saved_at": …}  series before next_series (in label order) are acknowledged
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Cursor {
+    /// The acknowledged WAL position. With `history`, the WAL position to resume at once the
+    /// blocks are shipped (gap fill); without `history`, where to resume.
+    pub wal: Option<Position>,
+    /// The newest sample timestamp (ms) acknowledged from the WAL.
+    pub acked_ms: Option<i64>,
+    /// Progress through the persisted blocks, while that phase runs.
+    pub history: Option<HistoryCursor>,
+}
+
+impl Cursor {
+    /// A cursor that only holds a WAL position.
+    #[cfg(test)]
+    pub fn at(pos: Position) -> Cursor {
+        Cursor { wal: Some(pos), ..Default::default() }
+    }
+}
+
+/// Progress through the persisted blocks: see [`Cursor`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HistoryCursor {
+    /// Everything of the range before this time is acknowledged; the current window starts here.
+    pub from_ms: i64,
+    /// The range shipped from blocks ends here (exclusive); the WAL covers the rest.
+    pub upto_ms: i64,
+    /// The blocks (ULIDs) of the window that starts at `from_ms`.
+    pub blocks: Vec<String>,
+    /// Series of that window (in label order) acknowledged.
+    pub next_series: u64,
+}
+
+impl HistoryCursor {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"from_ms": self.from_ms, "upto_ms": self.upto_ms, "blocks": self.blocks,
+            "next_series": self.next_series})
+    }
+
+    fn from_json(v: &serde_json::Value) -> Option<HistoryCursor> {
+        Some(HistoryCursor {
+            from_ms: v.get("from_ms")?.as_i64()?,
+            upto_ms: v.get("upto_ms")?.as_i64()?,
+            blocks: v
+                .get("blocks")?
+                .as_array()?
+                .iter()
+                .map(|b| b.as_str().map(str::to_string))
+                .collect::<Option<Vec<_>>>()?,
+            next_series: v.get("next_series")?.as_u64()?,
+        })
     }
 }
 
@@ -110,19 +196,21 @@ mod tests {
             let (old, new) = (Position::new(3, 4096), Position::new(4, 128));
             {
                 let s = StateDir::open(d.path()).unwrap();
-                s.save("ep", old, "http://x").unwrap();
+                s.save("ep", &Cursor::at(old), "http://x").unwrap();
                 fail::cfg(point, "panic").unwrap();
-                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.save("ep", new, "http://x")));
+                let crashed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    s.save("ep", &Cursor::at(new), "http://x")
+                }));
                 fail::remove(point);
                 assert!(crashed.is_err(), "{point}: the fail point did not fire");
             }
             // The process is gone; a new one opens the directory.
             let s = StateDir::open(d.path()).unwrap();
             let want = if new_expected { new } else { old };
-            assert_eq!(s.load("ep").unwrap(), Some(want), "{point}");
+            assert_eq!(s.load("ep").unwrap(), Some(Cursor::at(want)), "{point}");
             // And the next save works, whatever the crash left behind.
-            s.save("ep", new, "http://x").unwrap();
-            assert_eq!(s.load("ep").unwrap(), Some(new), "{point}");
+            s.save("ep", &Cursor::at(new), "http://x").unwrap();
+            assert_eq!(s.load("ep").unwrap(), Some(Cursor::at(new)), "{point}");
         }
         scenario.teardown();
     }
@@ -132,10 +220,38 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = StateDir::open(d.path()).unwrap();
         assert_eq!(s.load("a/b").unwrap(), None);
-        s.save("a/b", Position::new(3, 4096), "http://x").unwrap();
-        assert_eq!(s.load("a/b").unwrap(), Some(Position::new(3, 4096)));
+        s.save("a/b", &Cursor::at(Position::new(3, 4096)), "http://x").unwrap();
+        assert_eq!(s.load("a/b").unwrap(), Some(Cursor::at(Position::new(3, 4096))));
         assert!(matches!(StateDir::open(d.path()), Err(StateError::Locked(_))));
+        let full = Cursor {
+            wal: Some(Position::new(7, 0)),
+            acked_ms: Some(-5),
+            history: Some(HistoryCursor { from_ms: 10, upto_ms: 20, blocks: vec!["01X".into()], next_series: 3 }),
+        };
+        s.save("full", &full, "http://x").unwrap();
+        assert_eq!(s.load("full").unwrap(), Some(full));
+        let blocks_only = Cursor { history: Some(HistoryCursor::default()), ..Default::default() };
+        s.save("h", &blocks_only, "http://x").unwrap();
+        assert_eq!(s.load("h").unwrap(), Some(blocks_only));
         std::fs::write(s.path("bad"), b"{").unwrap();
         assert!(matches!(s.load("bad"), Err(StateError::BadCursor(..))));
+    }
+}
+
+#[cfg(test)]
+mod compat {
+    use super::*;
+
+    #[test]
+    fn cursors_of_earlier_versions_load() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        let old = r#"{"segment":5,"offset":123,"endpoint":"e","url":"http://x","saved_at":"2026-11-26T10:00:00Z"}"#;
+        std::fs::write(s.path("e"), old).unwrap();
+        assert_eq!(s.load("e").unwrap(), Some(Cursor::at(Position::new(5, 123))));
+        std::fs::write(s.path("half"), r#"{"segment":5}"#).unwrap();
+        assert!(matches!(s.load("half"), Err(StateError::BadCursor(..))));
+        std::fs::write(s.path("h"), r#"{"history":{"from_ms":1}}"#).unwrap();
+        assert!(matches!(s.load("h"), Err(StateError::BadCursor(..))));
     }
 }

@@ -45,7 +45,7 @@ pub fn float_json(v: f64) -> Value {
     }
 }
 
-fn labels_json(l: &LabelsRef<'_>) -> Value {
+pub(crate) fn labels_json(l: &LabelsRef<'_>) -> Value {
     Value::Object(l.iter().map(|l| (l.name_str().into_owned(), Value::from(l.value_str().into_owned()))).collect())
 }
 
@@ -231,7 +231,7 @@ impl<W: Write> Dumper<'_, W> {
     }
 }
 
-fn histogram_json(h: &record::Histogram) -> Value {
+pub(crate) fn histogram_json(h: &record::Histogram) -> Value {
     let spans =
         |s: &[record::Span]| s.iter().map(|s| json!({"offset": s.offset, "length": s.length})).collect::<Vec<_>>();
     json!({"counter_reset_hint": h.counter_reset_hint, "schema": h.schema, "zero_threshold": float_json(h.zero_threshold),
@@ -241,7 +241,7 @@ fn histogram_json(h: &record::Histogram) -> Value {
         "custom_values": h.custom_values.iter().map(|v| float_json(*v)).collect::<Vec<_>>()})
 }
 
-fn float_histogram_json(h: &record::FloatHistogram) -> Value {
+pub(crate) fn float_histogram_json(h: &record::FloatHistogram) -> Value {
     let spans =
         |s: &[record::Span]| s.iter().map(|s| json!({"offset": s.offset, "length": s.length})).collect::<Vec<_>>();
     let floats = |v: &[f64]| v.iter().map(|v| float_json(*v)).collect::<Vec<_>>();

@@ -17,6 +17,31 @@ pub struct BadRecordEntry {
     pub error: String,
 }
 
+/// A persisted block of the data directory, as `inspect` lists it beside the WAL.
+#[derive(Debug, Default, Serialize)]
+pub struct BlockSummary {
+    /// Its ULID.
+    pub ulid: String,
+    /// Start of its time range (ms, inclusive).
+    pub min_time: i64,
+    /// End of its time range (ms, exclusive).
+    pub max_time: i64,
+    /// Compaction level.
+    pub level: u32,
+    /// Series in its index.
+    pub series: u64,
+    /// Samples its chunks hold, from their headers (as written: tombstones not applied).
+    pub samples: u64,
+    /// Chunks per encoding (xor, histogram, floathistogram, …).
+    pub chunks: std::collections::BTreeMap<String, u64>,
+    /// Series with deleted ranges (tombstones).
+    pub series_with_tombstones: usize,
+    /// What its `meta.json` says: series, samples, chunks.
+    pub meta_stats: [u64; 3],
+    /// Why it could not be read in full, if it could not.
+    pub error: Option<String>,
+}
+
 /// The summary. Counts include the checkpoint.
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -59,6 +84,10 @@ pub struct Summary {
     pub incomplete_tail: Option<serde_json::Value>,
     /// Bytes of WAL read.
     pub bytes: u64,
+    /// The persisted blocks of the data directory (empty for a bare WAL directory).
+    pub blocks: Vec<BlockSummary>,
+    /// Block directories left out (marked for deletion, superseded), with why.
+    pub blocks_skipped: Vec<String>,
 }
 
 #[derive(Default)]
@@ -141,8 +170,51 @@ impl Counter {
 impl Summary {
     /// Whether anything was lost: damage, missing segments, records that do not decode.
     pub fn lost_data(&self) -> bool {
-        !self.damage.is_empty() || !self.gaps.is_empty() || !self.bad_records.is_empty()
+        !self.damage.is_empty()
+            || !self.gaps.is_empty()
+            || !self.bad_records.is_empty()
+            || self.blocks.iter().any(|b| b.error.is_some())
     }
+}
+
+/// Lists the blocks of the data directory that holds `dir` (empty when there is none), read from
+/// their index and chunk headers: no sample is decoded.
+pub fn inspect_blocks(dir: &Path) -> Result<(Vec<BlockSummary>, Vec<String>), tsdb_block::Error> {
+    let data_dir = crate::history::data_dir_of(dir);
+    let data = tsdb_block::DataDir::open(&data_dir)?;
+    let skipped = data.skipped().iter().map(|(p, why)| format!("{} ({why:?})", p.display())).collect();
+    let mut out = Vec::new();
+    for b in data.blocks() {
+        let m = b.meta();
+        let mut s = BlockSummary {
+            ulid: m.ulid.clone(),
+            min_time: m.min_time,
+            max_time: m.max_time,
+            level: m.compaction.level,
+            meta_stats: [m.stats.num_series, m.stats.num_samples, m.stats.num_chunks],
+            ..Default::default()
+        };
+        if let Err(e) = count_block(b, &mut s) {
+            s.error = Some(e.to_string());
+        }
+        out.push(s);
+    }
+    Ok((out, skipped))
+}
+
+fn count_block(b: &tsdb_block::BlockDir, s: &mut BlockSummary) -> Result<(), tsdb_block::Error> {
+    let block = b.open()?;
+    s.series_with_tombstones = block.tombstones().len();
+    for series in block.series()? {
+        let series = series?;
+        s.series += 1;
+        for c in series.chunks() {
+            let chunk = block.chunk_files().chunk(c.chunk_ref)?.chunk();
+            *s.chunks.entry(chunk.encoding().name().to_string()).or_default() += 1;
+            s.samples += u64::from(chunk.num_samples().unwrap_or(0));
+        }
+    }
+    Ok(())
 }
 
 /// Reads the WAL at `dir` and summarises it.
@@ -207,6 +279,30 @@ pub fn render_text(s: &Summary) -> String {
     }
     if let Some(tail) = &s.incomplete_tail {
         let _ = writeln!(out, "incomplete tail:         {tail} (a write in progress, or a torn write)");
+    }
+    if !s.blocks.is_empty() {
+        let _ = writeln!(out, "blocks:                  {}", s.blocks.len());
+    }
+    for b in &s.blocks {
+        let chunks: Vec<String> = b.chunks.iter().map(|(e, n)| format!("{n} {e}")).collect();
+        let _ = writeln!(
+            out,
+            "  {} [{}, {}) level {}: {} series, {} samples, chunks: {}; {} series with tombstones",
+            b.ulid,
+            b.min_time,
+            b.max_time,
+            b.level,
+            b.series,
+            b.samples,
+            if chunks.is_empty() { "none".to_string() } else { chunks.join(", ") },
+            b.series_with_tombstones
+        );
+        if let Some(e) = &b.error {
+            let _ = writeln!(out, "    unreadable: {e}");
+        }
+    }
+    for k in &s.blocks_skipped {
+        let _ = writeln!(out, "  skipped {k}");
     }
     out
 }

@@ -8,10 +8,12 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod block_dump;
 mod config;
 mod cursor;
 mod dump;
 mod duration;
+mod history;
 mod inspect;
 mod log;
 mod matcher;
@@ -78,7 +80,8 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         threads: usize,
     },
-    /// Summarise a WAL directory (or a Prometheus data directory holding `wal/`).
+    /// Summarise a WAL directory, or a Prometheus data directory: its `wal/` and its persisted
+    /// blocks.
     #[command(after_help = EXIT_CODES)]
     Inspect {
         /// The WAL or data directory.
@@ -87,11 +90,18 @@ enum Command {
         #[arg(long, value_enum, default_value_t = InspectFormat::Text)]
         format: InspectFormat,
     },
-    /// Print every record of a WAL, one per line.
+    /// Print every record of a WAL, one per line (or, with --blocks / --block, the samples of
+    /// persisted blocks).
     #[command(after_help = EXIT_CODES)]
     Dump {
         /// The WAL or data directory.
         dir: PathBuf,
+        /// Dump every persisted block of the data directory instead of the WAL.
+        #[arg(long)]
+        blocks: bool,
+        /// Dump this persisted block (ULID; repeatable) instead of the WAL.
+        #[arg(long = "block")]
+        block: Vec<String>,
         /// Output format.
         #[arg(long, value_enum, default_value_t = DumpFormat::Text)]
         format: DumpFormat,
@@ -133,7 +143,9 @@ struct ShipArgs {
     /// A Prometheus configuration file: its `remote_write` list and `global.external_labels`.
     #[arg(long = "config.file")]
     config_file: Option<PathBuf>,
-    /// Where to start without a saved cursor: `now`, `beginning`, or an RFC 3339 time.
+    /// Where to start without a saved cursor: `now`, `beginning` (of the WAL), `oldest` (the
+    /// persisted blocks of the data directory first, then the WAL: all history Prometheus
+    /// holds), or an RFC 3339 time.
     #[arg(long, default_value = "now")]
     start: String,
     /// Read to the WAL's current end, deliver everything, save the cursor and exit (non-zero if
@@ -189,6 +201,11 @@ struct ShipArgs {
     /// Send native histograms (--url endpoints).
     #[arg(long = "send-native-histograms")]
     send_native_histograms: bool,
+    /// When WAL segments after the saved cursor were deleted, the time range they held is
+    /// shipped from the persisted blocks, starting this long before the newest sample
+    /// acknowledged (samples of overlapping scrapes reach the WAL a little out of time order).
+    #[arg(long = "gap-fill.margin", default_value = "5m", value_parser = parse_duration)]
+    fill_margin: std::time::Duration,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -196,13 +213,15 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
 }
 
 /// The start mode a `--start` value asks for.
-fn parse_start(s: &str) -> Result<wal_watcher::StartMode, CliError> {
+fn parse_start(s: &str) -> Result<ship::Start, CliError> {
+    use wal_watcher::StartMode;
     match s {
-        "now" => Ok(wal_watcher::StartMode::Now),
-        "beginning" => Ok(wal_watcher::StartMode::Beginning),
-        t => time::parse_rfc3339(t)
-            .map(wal_watcher::StartMode::Timestamp)
-            .ok_or_else(|| CliError::Usage(format!("--start {t:?}: expected now, beginning or an RFC 3339 time"))),
+        "now" => Ok(ship::Start::Wal(StartMode::Now)),
+        "beginning" => Ok(ship::Start::Wal(StartMode::Beginning)),
+        "oldest" => Ok(ship::Start::Oldest),
+        t => time::parse_rfc3339(t).map(|t| ship::Start::Wal(StartMode::Timestamp(t))).ok_or_else(|| {
+            CliError::Usage(format!("--start {t:?}: expected now, beginning, oldest or an RFC 3339 time"))
+        }),
     }
 }
 
@@ -299,6 +318,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 listen: (!args.listen.is_empty()).then(|| args.listen.clone()),
                 progress: args.progress,
                 stall_timeout: args.flush_deadline,
+                fill_margin: args.fill_margin,
             };
             let (code, summary) = ship::ship(opts)?;
             summary.log();
@@ -328,8 +348,23 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Inspect { dir, format } => {
-            check_dir(&dir)?;
-            let summary = inspect::inspect(&dir)?;
+            let checked = check_dir(&dir);
+            let (blocks, blocks_skipped) = match inspect::inspect_blocks(&dir) {
+                Ok(b) => b,
+                Err(e) => {
+                    // A wrong path is said as for a WAL.
+                    checked?;
+                    return Err(CliError::Usage(format!("{}: {e}", dir.display())));
+                }
+            };
+            let mut summary = match checked {
+                Ok(()) => inspect::inspect(&dir)?,
+                // A data directory of blocks alone (a snapshot) is summarised without a WAL.
+                Err(_) if !blocks.is_empty() => inspect::Summary::default(),
+                Err(e) => return Err(e),
+            };
+            summary.blocks = blocks;
+            summary.blocks_skipped = blocks_skipped;
             match format {
                 InspectFormat::Json => {
                     let s = serde_json::to_string_pretty(&summary).map_err(|e| CliError::Output(e.into()))?;
@@ -339,8 +374,10 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             }
             Ok(if summary.lost_data() { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
-        Command::Dump { dir, format, refs, matcher, min_time, max_time } => {
-            check_dir(&dir)?;
+        Command::Dump { dir, blocks, block, format, refs, matcher, min_time, max_time } => {
+            if !blocks && block.is_empty() {
+                check_dir(&dir)?;
+            }
             let matchers = match matcher {
                 Some(m) => matcher::parse(&m).map_err(CliError::Usage)?,
                 None => Vec::new(),
@@ -350,7 +387,12 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 DumpFormat::Text => dump::Format::Text,
                 DumpFormat::Jsonl => dump::Format::Jsonl,
             };
-            let lost = dump::dump(&dir, &filter, format, std::io::stdout().lock())?;
+            let lost = if blocks || !block.is_empty() {
+                let which = if blocks { block_dump::Which::All } else { block_dump::Which::Only(block) };
+                block_dump::dump_blocks(&dir, &which, &filter, format, std::io::stdout().lock())?
+            } else {
+                dump::dump(&dir, &filter, format, std::io::stdout().lock())?
+            };
             Ok(if lost { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
     }

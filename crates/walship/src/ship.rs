@@ -1,10 +1,11 @@
 //! `walship ship`: one watcher and one queue per endpoint, a durable cursor each, `/metrics`,
 //! and a clean stop on SIGINT/SIGTERM.
 
-use crate::cursor::StateDir;
+use crate::cursor::{Cursor, HistoryCursor, StateDir};
+use crate::history::{self, HistoryEnd, HistoryProgress};
 use crate::log;
 use crate::signals::Signals;
-use crate::sink::QueueSink;
+use crate::sink::{AckedTime, QueueSink};
 use crate::web::{self, Endpoint};
 use crate::CliError;
 use remote_queue::{DropReason, EndpointConfig, QueueManager};
@@ -29,7 +30,7 @@ pub struct ShipOptions {
     /// Endpoints.
     pub endpoints: Vec<EndpointConfig>,
     /// Where to start when no cursor is saved.
-    pub start: StartMode,
+    pub start: Start,
     /// Read to the current end, deliver, save, exit.
     pub once: bool,
     /// Cursor directory.
@@ -40,6 +41,8 @@ pub struct ShipOptions {
     pub listen: Option<String>,
     /// Print a progress line to stderr every second.
     pub progress: bool,
+    /// How far before the newest acknowledged sample a gap fill starts.
+    pub fill_margin: Duration,
     /// With `once`: give up when no endpoint's cursor has moved for this long (the remote is
     /// down or refuses everything).
     pub stall_timeout: Duration,
@@ -74,6 +77,23 @@ impl KindCounts {
     }
 }
 
+/// Where `ship` starts when no cursor is saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    /// In the WAL, as the watcher's start mode says.
+    Wal(StartMode),
+    /// With everything the data directory holds: the persisted blocks (up to where the WAL
+    /// takes over), then the checkpoint and the WAL.
+    Oldest,
+}
+
+/// How far before the newest acknowledged sample a gap fill starts, by default. Records after the cursor
+/// hold samples a little older than the newest one acknowledged before it: Prometheus writes a
+/// scrape's samples (stamped with the scrape's start) when the scrape ends, and scrapes of
+/// different targets overlap. Five minutes is past any scrape timeout; what it repeats is
+/// harmless for a receiver (same series, same timestamp, same value).
+pub const FILL_MARGIN: Duration = Duration::from_secs(5 * 60);
+
 /// What a run delivered, for the final summary.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
@@ -94,8 +114,12 @@ pub struct Summary {
     pub wal_damage: u64,
     /// WAL records known to be lost to damage.
     pub wal_records_lost: u64,
-    /// Gaps: segments missing when they were to be read.
+    /// Gaps: segments missing when they were to be read (and not filled from blocks).
     pub wal_gaps: u64,
+    /// Samples read from persisted blocks (included in `samples_read`).
+    pub block_samples_read: u64,
+    /// Block reads that failed (each logged with its file and offset).
+    pub block_errors: u64,
 }
 
 impl Summary {
@@ -120,6 +144,8 @@ impl Summary {
                 ("wal_damage", &self.wal_damage),
                 ("wal_records_lost", &self.wal_records_lost),
                 ("wal_gaps", &self.wal_gaps),
+                ("block_samples_read", &self.block_samples_read),
+                ("block_errors", &self.block_errors),
                 ("elapsed", &format!("{:?}", self.elapsed)),
             ],
         );
@@ -155,12 +181,16 @@ struct Running {
     cursor: CursorState,
     /// Custom-bucket histograms dropped on remote write 1.0 were logged.
     nhcb_warned: bool,
+    history: Arc<HistoryProgress>,
+    acked: Arc<AckedTime>,
+    /// A gap after the saved cursor was filled from blocks, leaving nothing unaccounted.
+    gap_filled: bool,
 }
 
 /// What became of an endpoint's cursor saves.
 struct CursorState {
     /// The last cursor saved (or loaded).
-    saved: Option<Position>,
+    saved: Option<Cursor>,
     /// The last save failed: its error was logged, its recovery will be.
     failing: bool,
     /// Failed saves, for `walship_cursor_save_failures_total`.
@@ -183,7 +213,14 @@ enum Ended {
 /// Runs the shipper until stopped (or, with `once`, until the WAL's current end is delivered).
 pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     let started = Instant::now();
-    crate::check_dir(&opts.wal_dir)?;
+    if let Err(e) = crate::check_dir(&opts.wal_dir) {
+        // A data directory of blocks alone (a snapshot, a copy) is enough for --start=oldest.
+        let has_blocks = opts.wal_dir.is_dir()
+            && tsdb_block::DataDir::open(&history::data_dir_of(&opts.wal_dir)).is_ok_and(|d| !d.blocks().is_empty());
+        if opts.start != Start::Oldest || !has_blocks {
+            return Err(e);
+        }
+    }
     if opts.endpoints.is_empty() {
         return Err(CliError::Usage("no endpoint: give --url or --config.file with a remote_write section".into()));
     }
@@ -229,6 +266,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     let lost = summary.wal_damage > 0
         || summary.wal_records_lost > 0
         || summary.wal_gaps > 0
+        || summary.block_errors > 0
         || summary.unintentional_drops() > 0;
     let code = if failed {
         ExitCode::FAILURE
@@ -240,33 +278,184 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     Ok((code, summary))
 }
 
-/// Starts one endpoint: its queue, and its watcher on a thread of its own.
+/// What an endpoint does before it follows the WAL.
+struct Plan {
+    /// The WAL start mode (replaced after a history phase).
+    start: StartMode,
+    /// A history phase: where it starts, and the WAL position to resume at after it.
+    history: Option<(HistoryCursor, Option<Position>)>,
+    /// What a gap fill is about, for the gap's log line.
+    fill: Option<GapFill>,
+}
+
+/// A gap in the WAL after the saved cursor, filled from the blocks.
+#[derive(Debug, Clone)]
+struct GapFill {
+    from_ms: i64,
+    to_ms: i64,
+    blocks: Vec<String>,
+    /// The part of the range no block holds (older than every block), if any.
+    not_in_blocks: Option<(i64, i64)>,
+}
+
+/// Decides, from the saved cursor and `--start`, whether the endpoint first ships from blocks.
+fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
+    let wal_only = |start| Plan { start, history: None, fill: None };
+    let Some(c) = cursor else {
+        return match opts.start {
+            Start::Wal(m) => wal_only(m),
+            Start::Oldest => Plan {
+                start: StartMode::Beginning,
+                history: Some((HistoryCursor { from_ms: i64::MIN, upto_ms: i64::MIN, ..Default::default() }, None)),
+                fill: None,
+            },
+        };
+    };
+    if let Some(h) = &c.history {
+        // A gap fill that was under way when walship stopped goes on, and is reported as one.
+        let fill = c.wal.and_then(|_| gap_fill(opts, key, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
+        return Plan { start: StartMode::Beginning, history: Some((h.clone(), c.wal)), fill };
+    }
+    let Some(p) = c.wal else { return wal_only(StartMode::Beginning) };
+    if !wal_gap(&opts.wal_dir, p) {
+        return wal_only(StartMode::Position(p));
+    }
+    let Some(acked) = c.acked_ms else {
+        log::warn(
+            "WAL segments after the cursor were deleted, and the cursor (written by an earlier walship) does not say which time they held: the gap cannot be filled from blocks",
+            &[("endpoint", &key), ("cursor", &p)],
+        );
+        return wal_only(StartMode::Position(p));
+    };
+    let from_ms = acked.saturating_sub(opts.fill_margin.as_millis() as i64);
+    let Some(fill) = gap_fill(opts, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
+    log::warn(
+        "WAL segments after the cursor were deleted (walship was down longer than Prometheus keeps its WAL): shipping the time range they held from the persisted blocks first",
+        &[
+            ("endpoint", &key),
+            ("cursor", &p),
+            ("acknowledged_until_ms", &acked),
+            ("fill_from_ms", &fill.from_ms),
+            ("fill_to_ms", &fill.to_ms),
+            ("blocks", &if fill.blocks.is_empty() { "none".to_string() } else { fill.blocks.join(",") }),
+        ],
+    );
+    Plan {
+        start: StartMode::Position(p),
+        history: Some((HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() }, Some(p))),
+        fill: Some(fill),
+    }
+}
+
+/// What a gap fill from `from_ms` takes from the blocks, given the newest sample acknowledged.
+fn gap_fill(opts: &ShipOptions, key: &str, from_ms: i64, acked: i64) -> Option<GapFill> {
+    let dir = match tsdb_block::DataDir::open(&history::data_dir_of(&opts.wal_dir)) {
+        Ok(d) => d,
+        Err(e) => {
+            log::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
+            return None;
+        }
+    };
+    let to_ms = history::blocks_end(&dir).unwrap_or(i64::MIN);
+    let blocks: Vec<String> = history::plan(&dir, from_ms, to_ms).iter().flat_map(|w| w.ulids()).collect();
+    // Blocks start at their first sample; only when the newest acknowledged sample is older than
+    // every block can data have existed that no block holds (retention deleted it).
+    let oldest = dir.blocks().iter().map(|b| b.meta().min_time).min();
+    let not_in_blocks = oldest.filter(|&o| acked.saturating_add(1) < o).map(|o| (acked + 1, o));
+    Some(GapFill { from_ms, to_ms, blocks, not_in_blocks })
+}
+
+/// Whether the segment of `p` (and maybe more after it) is gone from the WAL at `dir`.
+fn wal_gap(dir: &std::path::Path, p: Position) -> bool {
+    let Ok(segments) = wal_reader::list_segments(&wal_reader::resolve_wal_dir(dir)) else { return false };
+    match (segments.first(), segments.last()) {
+        (Some(first), Some(last)) => p.segment < first.index && p.segment <= last.index,
+        _ => false,
+    }
+}
+
+/// Whether the WAL at `dir` holds anything to read.
+fn wal_exists(dir: &std::path::Path) -> bool {
+    let wal = wal_reader::resolve_wal_dir(dir);
+    wal_reader::list_segments(&wal).is_ok_and(|s| !s.is_empty())
+        || wal_reader::last_checkpoint(&wal).is_ok_and(|c| c.is_some())
+}
+
+/// Starts one endpoint: its queue, and on a thread of its own its history phase (if any) and
+/// its watcher.
 fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) -> Result<Running, CliError> {
     let key = endpoint_key(cfg);
     let url = cfg.redacted_url();
     let cursor = state.load(&key)?;
-    let start = cursor.map_or(opts.start, StartMode::Position);
-    match cursor {
-        Some(p) => log::info("Resuming from saved cursor", &[("endpoint", &key), ("url", &url), ("position", &p)]),
-        None => log::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{start:?}"))]),
+    let plan = plan(opts, &key, cursor.as_ref());
+    match &cursor {
+        Some(c) => log::info(
+            "Resuming from saved cursor",
+            &[
+                ("endpoint", &key),
+                ("url", &url),
+                ("position", &c.wal.map_or("none".to_string(), |p| p.to_string())),
+                ("history", &c.history.as_ref().map_or("none".to_string(), |h| format!("{h:?}"))),
+            ],
+        ),
+        None => log::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{:?}", opts.start))]),
     }
     let queue = Arc::new(QueueManager::new(cfg.clone()).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
     let wopts = WatcherOptions {
-        start,
+        start: plan.start,
         send_exemplars: cfg.send_exemplars,
         send_histograms: cfg.send_native_histograms,
         ..Default::default()
     };
-    let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone()));
+    let acked = Arc::new(AckedTime::new(cursor.as_ref().and_then(|c| c.acked_ms)));
+    let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone(), acked.clone()));
     let stop = watcher.stop_handle();
     let metrics = watcher.metrics();
+    let progress = Arc::new(HistoryProgress::default());
     let once = opts.once;
     let name = key.clone();
+    let wal_dir = opts.wal_dir.clone();
+    let (q, stopper, prog, ack) = (queue.clone(), stop.clone(), progress.clone(), acked.clone());
+    let fill = plan.fill.clone();
+    let gap_filled = fill.as_ref().is_some_and(|f| f.not_in_blocks.is_none());
+    let history_plan = plan.history;
     let thread = std::thread::Builder::new()
         .name(format!("watch-{key}"))
         .spawn(move || {
+            if let Some((from, then_wal)) = history_plan {
+                let data_dir = history::data_dir_of(&wal_dir);
+                match history::run(&data_dir, from, then_wal, &q, &stopper, &prog) {
+                    Ok(HistoryEnd::Done { upto_ms, last }) => {
+                        log::info(
+                            "Persisted blocks shipped; the WAL takes over",
+                            &[
+                                ("endpoint", &name),
+                                ("until_ms", &upto_ms),
+                                ("samples", &prog.samples_read.load(Ordering::Relaxed)),
+                            ],
+                        );
+                        let start = match then_wal {
+                            Some(p) => StartMode::Position(p),
+                            None if upto_ms == i64::MIN => StartMode::Beginning,
+                            None => {
+                                ack.set(Some(upto_ms - 1));
+                                StartMode::Timestamp(upto_ms - 1)
+                            }
+                        };
+                        watcher.set_start(start);
+                        if once && !wal_exists(&wal_dir) {
+                            return Some(last);
+                        }
+                    }
+                    Ok(HistoryEnd::Stopped) => return None,
+                    Err(e) => {
+                        log::error("Reading the persisted blocks failed", &[("endpoint", &name), ("err", &e)]);
+                        return None;
+                    }
+                }
+            }
             let mut last_error = None;
-            let on_event = |e: Event<'_>| report(&name, e, &mut last_error);
+            let on_event = |e: Event<'_>| report(&name, e, &mut last_error, fill.as_ref());
             let ran = if once { watcher.run_to_end(on_event) } else { watcher.run(on_event) };
             if let Err(e) = ran {
                 log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
@@ -276,7 +465,19 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
         })
         .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
     let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default() };
-    Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor, nhcb_warned: false })
+    Ok(Running {
+        key,
+        url,
+        queue,
+        stop,
+        metrics,
+        thread: Some(thread),
+        cursor,
+        nhcb_warned: false,
+        history: progress,
+        acked,
+        gap_filled,
+    })
 }
 
 /// Watches the endpoints until a signal, the end of a `--once` run, a stall or refused
@@ -405,11 +606,15 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
                 *kind.dropped.entry(reason.label()).or_default() += by_kind[i];
             }
         }
-        summary.samples_read += r.metrics.samples_sent.load(Ordering::Relaxed);
+        let block_samples = r.history.samples_read.load(Ordering::Relaxed);
+        summary.samples_read += r.metrics.samples_sent.load(Ordering::Relaxed) + block_samples;
+        summary.block_samples_read += block_samples;
+        summary.block_errors += r.history.errors.load(Ordering::Relaxed);
         summary.wal_damage += r.metrics.corruptions.load(Ordering::Relaxed);
         summary.wal_records_lost +=
             r.metrics.records_lost.load(Ordering::Relaxed) + r.metrics.decode_failures.load(Ordering::Relaxed);
-        summary.wal_gaps += r.metrics.gaps.load(Ordering::Relaxed);
+        let gaps = r.metrics.gaps.load(Ordering::Relaxed);
+        summary.wal_gaps += if r.gap_filled { gaps.saturating_sub(1) } else { gaps };
         let reached = match (end, r.queue.low_watermark()) {
             (Some(e), Some(w)) => w >= *e,
             (Some(_), None) => false,
@@ -434,7 +639,7 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
                 ("samples_sent", &m.samples_accepted),
                 ("samples_dropped", &m.samples_dropped_total()),
                 ("samples_failed", &m.samples_failed_total),
-                ("cursor", &r.cursor.saved.map_or("none".to_string(), |p| p.to_string())),
+                ("cursor", &r.cursor.saved.as_ref().and_then(|c| c.wal).map_or("none".to_string(), |p| p.to_string())),
             ],
         );
     }
@@ -447,14 +652,20 @@ fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
     let mut all_saved = true;
     for r in running.iter_mut() {
         let Some(w) = r.queue.low_watermark() else { continue };
-        if r.cursor.saved == Some(w) {
+        let cursor = if history::is_block_position(w) {
+            let Some((h, then_wal)) = r.history.cursor_for(w) else { continue };
+            Cursor { wal: then_wal, acked_ms: r.acked.current(), history: Some(h) }
+        } else {
+            Cursor { wal: Some(w), acked_ms: r.acked.acked_before(w), history: None }
+        };
+        if r.cursor.saved.as_ref() == Some(&cursor) {
             continue;
         }
-        match state.save(&r.key, w, &r.url) {
+        match state.save(&r.key, &cursor, &r.url) {
             Ok(()) => {
-                r.cursor.saved = Some(w);
+                r.cursor.saved = Some(cursor);
                 if std::mem::take(&mut r.cursor.failing) {
-                    log::info("Saving the cursor works again", &[("endpoint", &r.key), ("cursor", &w)]);
+                    log::info("Saving the cursor works again", &[("endpoint", &r.key), ("position", &w)]);
                 }
             }
             Err(e) => {
@@ -476,13 +687,18 @@ fn print_progress(running: &[Running], sent: u64, rate: f64) {
     let newest = running.iter().map(|r| r.metrics.newest_timestamp_ms.load(Ordering::Relaxed)).max().unwrap_or(0);
     let segment = running.iter().map(|r| r.metrics.current_segment.load(Ordering::Relaxed)).min().unwrap_or(0);
     let lag = if newest > 0 { format!("{:.1}s", (crate::time::now_ms() - newest) as f64 / 1000.0) } else { "-".into() };
+    let blocks: Vec<String> = running.iter().map(|r| r.history.current()).filter(|b| !b.is_empty()).collect();
+    if running.iter().any(|r| r.queue.low_watermark().is_some_and(history::is_block_position)) {
+        eprintln!("walship: {sent} samples sent, {:.0} samples/s, blocks {}", rate, blocks.join(" "));
+        return;
+    }
     eprintln!("walship: {sent} samples sent, {:.0} samples/s, lag {lag}, segment {segment:08}", rate);
 }
 
 /// Logs a watcher event. A failing pass repeats every few seconds until its cause goes away (the
 /// WAL directory missing while Prometheus restarts, say): the same error is logged once, and its
 /// end once more.
-fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>) {
+fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: Option<&GapFill>) {
     match e {
         Event::Error(err) => {
             let text = err.to_string();
@@ -514,6 +730,28 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>) {
         Event::Gap { missing, checkpoint, newest_before_ms, first_after_ms } => {
             let ms = |t: Option<i64>| t.map_or("unknown".to_string(), |t| t.to_string());
             let cp = checkpoint.map_or("none".to_string(), wal_format::checkpoint_dir_name);
+            if let Some(f) = fill {
+                let lost = f.not_in_blocks.map_or("none".to_string(), |(a, b)| format!("{a}..{b}"));
+                let blocks = if f.blocks.is_empty() { "none".to_string() } else { f.blocks.join(",") };
+                let text = if f.not_in_blocks.is_some() {
+                    "WAL segments missing; the time range they held was shipped from the persisted blocks, but part of it is older than every block: samples in lost_ms, if any, are lost"
+                } else {
+                    "WAL segments missing; the time range they held was shipped from the persisted blocks and the checkpoint: nothing lost"
+                };
+                log::warn(
+                    text,
+                    &[
+                        ("endpoint", &endpoint),
+                        ("missing", &format!("{:08}..{:08}", missing.start(), missing.end())),
+                        ("filled_from_ms", &f.from_ms),
+                        ("filled_to_ms", &f.to_ms),
+                        ("blocks", &blocks),
+                        ("checkpoint", &cp),
+                        ("lost_ms", &lost),
+                    ],
+                );
+                return;
+            }
             log::warn(
                 "WAL segments missing (deleted by Prometheus while walship lagged, or by hand); their samples are lost unless the checkpoint kept them; reading went on with the next segment",
                 &[

@@ -54,13 +54,14 @@ pub fn run(url: Option<String>, wal_dir: Option<PathBuf>) -> Result<ExitCode, Cl
     let opts = ship::ShipOptions {
         wal_dir: wal,
         endpoints: vec![endpoint],
-        start: wal_watcher::StartMode::Beginning,
+        start: ship::Start::Wal(wal_watcher::StartMode::Beginning),
         once: true,
         state_dir: state.clone(),
         cursor_interval: Duration::from_secs(1),
         listen: None,
         progress: true,
         stall_timeout: Duration::from_secs(60),
+        fill_margin: ship::FILL_MARGIN,
     };
     let (code, s) = ship::ship(opts)?;
     let _ = std::fs::remove_dir_all(&state);

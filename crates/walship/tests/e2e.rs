@@ -303,3 +303,129 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     }
     assert!(!failed, "samples missing");
 }
+
+/// The checkpoint indices in a WAL directory.
+fn checkpoints(wal: &std::path::Path) -> Vec<u64> {
+    std::fs::read_dir(wal)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_string_lossy().into_owned();
+            n.strip_prefix("checkpoint.").filter(|s| s.bytes().all(|b| b.is_ascii_digit())).and_then(|s| s.parse().ok())
+        })
+        .collect()
+}
+
+/// walship is SIGKILLed and kept down until Prometheus has deleted the WAL segments its cursor
+/// points into (head truncations with 1-minute blocks: about four minutes), then restarted:
+/// the time range those segments held comes from the persisted blocks, and VictoriaMetrics
+/// holds every sample Prometheus holds for the whole run.
+#[test]
+fn a_shipper_down_longer_than_the_wal_loses_nothing() {
+    if !have("prometheus") || !have("victoria-metrics") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (synth_port, _synth, synth) = synthetic_target(1_000);
+    let (prom_port, vm_port) = (free_port(), free_port());
+    let vm = victoria_metrics_at(dir, vm_port);
+    let scrape = format!(
+        "scrape_configs:\n  - {{job_name: synth, static_configs: [{{targets: ['127.0.0.1:{synth_port}']}}]}}\n  - {{job_name: prometheus, static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]}}\n"
+    );
+    let config = dir.join("prometheus.yml");
+    std::fs::write(&config, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n{scrape}")).unwrap();
+    let prom = Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
+            .args([
+                // The smallest segments Prometheus allows, 1-minute blocks: each head truncation
+                // starts a segment, and from the fourth one on, checkpoints delete old segments.
+                "--storage.tsdb.wal-segment-size=10MB",
+                "--storage.tsdb.min-block-duration=1m",
+                "--storage.tsdb.max-block-duration=1m",
+                "--web.enable-lifecycle",
+            ])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = now_ms();
+    let state = dir.join("state");
+    let start_walship = || {
+        Killed(
+            walship()
+                .arg("ship")
+                .arg("--wal-dir")
+                .arg(dir.join("data"))
+                .arg(format!("--url=http://127.0.0.1:{vm_port}/api/v1/write"))
+                .args(["--start=oldest", "--queue.batch-send-deadline=1s"])
+                .args(["--cursor.save-interval=1s", "--web.listen-address="])
+                .arg("--state-dir")
+                .arg(&state)
+                .stdout(Stdio::null())
+                .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("walship.log")).unwrap())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut ship = start_walship();
+    std::thread::sleep(Duration::from_secs(30));
+    let _ = ship.0.kill(); // SIGKILL
+    let _ = ship.0.wait();
+    let cursor_file = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("cursor-"))
+        .expect("a cursor after 30 s");
+    let cursor: serde_json::Value = serde_json::from_slice(&std::fs::read(cursor_file.path()).unwrap()).unwrap();
+    let segment = cursor["segment"].as_u64().expect("a WAL cursor");
+    eprintln!("e2e: walship killed with SIGKILL at 30 s, cursor {cursor}");
+    // Down until a checkpoint replaced the cursor's segment (it is deleted then).
+    let wal = dir.join("data/wal");
+    let mut down = 0;
+    while !checkpoints(&wal).iter().any(|&c| c >= segment) {
+        assert!(down < 480, "Prometheus deleted no segment in 8 minutes");
+        std::thread::sleep(Duration::from_secs(1));
+        down += 1;
+    }
+    eprintln!("e2e: walship down {down} s, until Prometheus checkpointed {:?}", checkpoints(&wal));
+    ship = start_walship();
+    std::thread::sleep(Duration::from_secs(30));
+    std::fs::write(&config, "global: {scrape_interval: 1s}\n").unwrap();
+    let _ = http(prom_port, "POST", "/-/reload");
+    std::thread::sleep(Duration::from_secs(2));
+    let t1 = now_ms();
+    std::thread::sleep(Duration::from_secs(20));
+    let want = prometheus_samples(prom_port, t0, t1);
+    let got = vm_samples(vm_port, t0, t1);
+    drop(ship);
+    drop(prom);
+    drop(vm);
+    synth.unblock();
+    let log = std::fs::read_to_string(dir.join("walship.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+    let (series, samples, missing, extra) = compare(&want, &got, "victoria-metrics");
+    eprintln!("e2e: victoria-metrics: {series} series, {samples} samples, missing {missing}, extra {extra}");
+    let gap = log.lines().find(|l| l.contains("WAL segments missing")).unwrap_or_else(|| panic!("no gap line: {log}"));
+    eprintln!("e2e: {gap}");
+    assert!(gap.contains("shipped from the persisted blocks"), "{gap}");
+    // The restarted walship did take samples from the blocks (without them, the range of the
+    // deleted segments older than the checkpoint's would be missing).
+    let from_blocks = log
+        .lines()
+        .rfind(|l| l.contains("Persisted blocks shipped"))
+        .and_then(|l| l.split("samples=").nth(1))
+        .and_then(|n| n.split_whitespace().next())
+        .and_then(|n| n.parse::<u64>().ok());
+    eprintln!("e2e: samples shipped from blocks after the restart: {from_blocks:?}");
+    assert!(from_blocks.is_some_and(|n| n > 0), "{log}");
+    assert!(samples > 1_000 * 200, "too few samples in the window: {samples}");
+    assert_eq!(missing, 0, "samples missing; walship log:\n{log}");
+}

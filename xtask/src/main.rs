@@ -6,6 +6,7 @@
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, for a few seconds each (`fuzz.rs`).
 //! - `bench`: the crates' benchmarks (`bench.rs`).
 //! - `bench-live`: walship beside Prometheus's own remote write on a live WAL (`bench_live.rs`).
+//! - `deb`: the Debian package; `--check` installs, proves and purges it (`deb.rs`, `deb_check.rs`).
 //! - `msrv`: whether the crates still build with their `rust-version` (`msrv.rs`).
 //! - `release`: set the version, check, package, tag and publish every crate (`release.rs`).
 
@@ -13,6 +14,8 @@ mod bench;
 mod bench_live;
 mod changelog;
 mod ci;
+mod deb;
+mod deb_check;
 mod debian;
 mod fuzz;
 mod git;
@@ -41,6 +44,9 @@ commands:
   bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue)
   bench-live [--seconds N] [--series N]
                                  Prometheus 2.42's remote write and walship side by side on one live WAL
+  deb [--check]                  build <target>/debian/walship_<version>_<arch>.deb; --check (as root)
+                                 installs it, checks every file, runs the unit's ExecStart as the
+                                 prometheus user against Debian's Prometheus, verifies the unit, purges it
   msrv                           the msrv step of ci alone (see xtask/src/msrv.rs)
   release <version> [--dry-run] [--no-ci]
                                  in a temporary worktree: set every crate's version, move CHANGELOG.md's
@@ -75,6 +81,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "bench-live" => bench_live::run(rest),
         "release" => release::run(rest),
+        "deb" => deb::run(rest),
         "msrv" if rest.is_empty() => msrv::check(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

@@ -100,6 +100,28 @@ enum Command {
         #[arg(long)]
         max_time: Option<i64>,
     },
+    /// Write the man page or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate {
+        /// What to write.
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+/// What `walship generate` writes to standard output.
+#[derive(Subcommand)]
+enum Generate {
+    /// The man pages: walship(1) and one per subcommand (walship-ship(1), …), into a directory.
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
+    },
+    /// Completions for a shell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// Options of `walship ship`.
@@ -346,7 +368,36 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             let lost = dump::dump(&dir, &filter, format, std::io::stdout().lock())?;
             Ok(if lost { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
+        Command::Generate { what } => {
+            use clap::CommandFactory;
+            let mut cli = Cli::command();
+            match what {
+                Generate::Man { dir } => write_man_pages(cli, &dir)?,
+                Generate::Completions { shell } => {
+                    clap_complete::generate(shell, &mut cli, "walship", &mut std::io::stdout().lock())
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// walship(1) lists the subcommands only; the flags an operator looks up (`man walship-ship`) are
+/// on a page per subcommand, as git does it.
+fn write_man_pages(mut cli: clap::Command, dir: &std::path::Path) -> Result<(), CliError> {
+    cli.build();
+    let write = |name: &str, cmd: clap::Command| -> Result<(), CliError> {
+        let mut out = std::fs::File::create(dir.join(format!("{name}.1")))?;
+        clap_mangen::Man::new(cmd).render(&mut out)?;
+        Ok(())
+    };
+    // clap adds `help` as a subcommand of its own; it needs no page.
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+        let name = format!("walship-{}", sub.get_name());
+        let page = sub.clone().display_name(name.clone()).bin_name(name.clone()).version(env!("CARGO_PKG_VERSION"));
+        write(&name, page)?;
+    }
+    write("walship", cli)
 }
 
 /// A clear line for the two commonest mistakes: a wrong path, and a directory that is no WAL.

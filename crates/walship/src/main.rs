@@ -21,6 +21,7 @@ mod scan;
 mod ship;
 mod signals;
 mod sink;
+mod status;
 mod time;
 mod try_it;
 mod web;
@@ -150,7 +151,7 @@ struct ShipArgs {
     /// How often the cursors are saved.
     #[arg(long = "cursor.save-interval", default_value = "5s", value_parser = parse_duration)]
     cursor_interval: std::time::Duration,
-    /// Address of /metrics, /-/healthy and /-/ready; empty for none.
+    /// Address of the status page (/), /metrics, /-/healthy and /-/ready; empty for none.
     #[arg(long = "web.listen-address", default_value = "127.0.0.1:9333")]
     listen: String,
     /// Log line format.

@@ -96,6 +96,8 @@ struct CursorState {
     failing: bool,
     /// Failed saves, for `walship_cursor_save_failures_total`.
     failures: Arc<AtomicU64>,
+    /// When the last save succeeded (ms since the epoch), for the status page.
+    saved_at_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Why supervision ended.
@@ -128,14 +130,18 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         Some(addr) => {
             let eps: Vec<Endpoint> = running
                 .iter()
-                .map(|r| Endpoint {
+                .zip(&opts.endpoints)
+                .map(|(r, cfg)| Endpoint {
                     key: r.key.clone(),
                     queue: r.queue.clone(),
                     watcher: r.metrics.clone(),
                     cursor_save_failures: r.cursor.failures.clone(),
+                    cursor_saved_ms: r.cursor.saved_at_ms.clone(),
+                    url: r.url.clone(),
+                    max_shards: cfg.queue.max_shards,
                 })
                 .collect();
-            Some(web::serve(addr, eps)?)
+            Some(web::serve(addr, eps, opts.wal_dir.clone())?)
         }
         None => None,
     };
@@ -200,7 +206,7 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
             watcher.position()
         })
         .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
-    let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default() };
+    let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default(), saved_at_ms: Arc::default() };
     Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor })
 }
 
@@ -354,6 +360,7 @@ fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
         match state.save(&r.key, w, &r.url) {
             Ok(()) => {
                 r.cursor.saved = Some(w);
+                r.cursor.saved_at_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                 if std::mem::take(&mut r.cursor.failing) {
                     log::info("Saving the cursor works again", &[("endpoint", &r.key), ("cursor", &w)]);
                 }

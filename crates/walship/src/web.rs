@@ -63,7 +63,7 @@ const RECORD_TYPES: [(u8, &str); 13] = [
 /// walship's own series, in the text exposition format.
 pub fn render(endpoints: &[Endpoint], out: &mut String) {
     let now = crate::time::now_ms() as f64 / 1000.0;
-    let families: [(&str, &str, &str); 11] = [
+    let families: [(&str, &str, &str); 12] = [
         ("walship_wal_segment_current", "gauge", "WAL segment being read."),
         ("walship_wal_lag_seconds", "gauge", "Seconds between now and the newest sample read from the WAL."),
         ("walship_wal_records_read_total", "counter", "WAL records read, by type."),
@@ -74,6 +74,7 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
         ("walship_wal_errors_total", "counter", "Passes of the WAL watcher that ended in an error."),
         ("walship_cursor_gaps_total", "counter", "Gaps in the WAL: segments missing when they were to be read (deleted by Prometheus under a lagging cursor, or by hand)."),
         ("walship_cursor_save_failures_total", "counter", "Failed saves of the cursor (each retried at the next save)."),
+        ("walship_cursor_last_save_timestamp_seconds", "gauge", "When the cursor was last saved (0: not since walship started)."),
         ("walship_cursor_segment", "gauge", "Segment of the acknowledged cursor (everything before it was delivered)."),
     ];
     for (name, kind, help) in families {
@@ -112,6 +113,10 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
                 }
                 "walship_cursor_save_failures_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", e.cursor_save_failures.load(Ordering::Relaxed));
+                }
+                "walship_cursor_last_save_timestamp_seconds" => {
+                    let ms = e.cursor_saved_ms.load(Ordering::Relaxed);
+                    let _ = writeln!(out, "{name}{{{l}}} {}", ms as f64 / 1000.0);
                 }
                 "walship_cursor_gaps_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.gaps.load(Ordering::Relaxed));

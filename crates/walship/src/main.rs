@@ -15,6 +15,7 @@ mod duration;
 mod inspect;
 mod log;
 mod matcher;
+mod progress;
 mod receive;
 mod refset;
 mod scan;
@@ -160,7 +161,8 @@ struct ShipArgs {
     /// Least severe level logged.
     #[arg(long = "log.level", value_enum, default_value_t = log::Level::Info)]
     log_level: log::Level,
-    /// Print a progress line every second.
+    /// Show progress every second: a bar (bytes of the WAL acknowledged, segments, samples/s,
+    /// delivered, ETA) on a terminal, a plain line otherwise.
     #[arg(long)]
     progress: bool,
     /// Remote-write protocol of --url endpoints: 1 or 2.

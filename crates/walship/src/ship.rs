@@ -3,6 +3,7 @@
 
 use crate::cursor::StateDir;
 use crate::log;
+use crate::progress::{Progress, Tick};
 use crate::signals::Signals;
 use crate::sink::QueueSink;
 use crate::web::{self, Endpoint};
@@ -145,7 +146,11 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         }
         None => None,
     };
-    let ended = supervise(&opts, &state, &mut running, &signals);
+    let progress = opts.progress.then(|| Progress::new(&opts.wal_dir));
+    let ended = supervise(&opts, &state, &mut running, &signals, progress.as_ref());
+    if let Some(p) = progress {
+        p.finish();
+    }
     if ended != Ended::AllRead {
         log::info("Stopping: flushing queues and saving cursors", &[]);
     }
@@ -212,7 +217,13 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
 
 /// Watches the endpoints until a signal, the end of a `--once` run, a stall or refused
 /// credentials; saves cursors and prints progress meanwhile.
-fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], signals: &Signals) -> Ended {
+fn supervise(
+    opts: &ShipOptions,
+    state: &StateDir,
+    running: &mut [Running],
+    signals: &Signals,
+    progress: Option<&Progress>,
+) -> Ended {
     let mut last_save = Instant::now();
     let mut last_progress = (Instant::now(), 0u64);
     let mut last_move = (Instant::now(), Vec::new());
@@ -247,11 +258,11 @@ fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], sign
             last_save = Instant::now();
             save_cursors(state, running);
         }
-        if opts.progress && last_progress.0.elapsed() >= Duration::from_secs(1) {
+        if let Some(progress) = progress.filter(|_| last_progress.0.elapsed() >= Duration::from_secs(1)) {
             let sent: u64 = running.iter().map(|r| accepted(&r.queue.metrics())).sum();
             let rate = sent.saturating_sub(last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
             last_progress = (Instant::now(), sent);
-            print_progress(running, sent, rate);
+            progress.tick(&progress_tick(running, sent, rate));
         }
     }
 }
@@ -380,11 +391,14 @@ fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
     all_saved
 }
 
-fn print_progress(running: &[Running], sent: u64, rate: f64) {
+fn progress_tick(running: &[Running], delivered: u64, rate: f64) -> Tick {
     let newest = running.iter().map(|r| r.metrics.newest_timestamp_ms.load(Ordering::Relaxed)).max().unwrap_or(0);
-    let segment = running.iter().map(|r| r.metrics.current_segment.load(Ordering::Relaxed)).min().unwrap_or(0);
-    let lag = if newest > 0 { format!("{:.1}s", (crate::time::now_ms() - newest) as f64 / 1000.0) } else { "-".into() };
-    eprintln!("walship: {sent} samples sent, {:.0} samples/s, lag {lag}, segment {segment:08}", rate);
+    let reading = running.iter().map(|r| r.metrics.current_segment.load(Ordering::Relaxed)).min().unwrap_or(0);
+    let lag_seconds = (newest > 0).then(|| (crate::time::now_ms() - newest) as f64 / 1000.0);
+    // The slowest endpoint decides how far the run is; one with nothing acknowledged yet is at 0.
+    let marks: Vec<Option<Position>> = running.iter().map(|r| r.queue.low_watermark()).collect();
+    let acknowledged = if marks.iter().any(Option::is_none) { None } else { marks.into_iter().flatten().min() };
+    Tick { delivered, rate, acknowledged, reading, lag_seconds }
 }
 
 /// Logs a watcher event. A failing pass repeats every few seconds until its cause goes away (the

@@ -173,7 +173,7 @@ fn ago(ms: i64) -> String {
 }
 
 /// A lag: seconds while small, then the unit that keeps the number short.
-fn span(ms: i64) -> String {
+pub(crate) fn span(ms: i64) -> String {
     let s = ms.max(0) as f64 / 1000.0;
     match s {
         s if s < 120.0 => format!("{s:.1} s"),

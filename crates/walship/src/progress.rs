@@ -23,7 +23,7 @@ pub struct Tick {
     pub rate: f64,
     /// Lowest acknowledged position over the endpoints (`None` before the first acknowledgement).
     pub acknowledged: Option<Position>,
-    /// Lowest segment being read over the endpoints.
+    /// Lowest segment being read over the endpoints (for the plain line, as before).
     pub reading: u64,
     /// Seconds behind the newest sample read, when known.
     pub lag_seconds: Option<f64>,
@@ -70,11 +70,13 @@ impl Progress {
                 bar.set_length(total);
                 bar.set_position(done);
                 let last = segments.last().map_or(0, |s| s.0);
+                // The segment of the acknowledged cursor, as the bar measures: the watchers'
+                // segment being read stays 0 until their first segment ends.
+                let at = t.acknowledged.map_or_else(|| segments.first().map_or(0, |s| s.0), |p| p.segment);
                 // Short enough that bar and message fit one 100-column line.
                 let lag = t.lag_seconds.map_or("-".to_string(), |s| crate::status::span((s * 1000.0) as i64));
                 bar.set_message(format!(
-                    "seg {}/{last} {}/s {} sent lag {lag}",
-                    t.reading,
+                    "seg {at}/{last} {}/s {} sent lag {lag}",
                     compact(t.rate),
                     compact(t.delivered as f64)
                 ));

@@ -27,7 +27,8 @@ const COMPLETIONS: &[(&str, &str)] = &[
 ];
 
 /// The man pages `walship generate man` writes: walship(1) and one per visible subcommand.
-pub const MAN_PAGES: &[&str] = &["walship", "walship-ship", "walship-try", "walship-receive", "walship-inspect", "walship-dump"];
+pub const MAN_PAGES: &[&str] =
+    &["walship", "walship-ship", "walship-try", "walship-receive", "walship-inspect", "walship-dump"];
 
 /// A built package and what it holds, for the check.
 pub struct Package {
@@ -105,7 +106,8 @@ pub fn build() -> Result<Package> {
     write_file(&debian.join("conffiles"), b"/etc/default/walship\n", 0o644)?;
     let sums = process::output(Command::new("md5sum").args(files.iter().map(|f| &f[1..])).current_dir(&stage))?;
     write_file(&debian.join("md5sums"), format!("{sums}\n").as_bytes(), 0o644)?;
-    let installed_kib = files.iter().map(|f| fs::metadata(stage.join(&f[1..])).map_or(0, |m| m.len().div_ceil(1024))).sum::<u64>();
+    let installed_kib =
+        files.iter().map(|f| fs::metadata(stage.join(&f[1..])).map_or(0, |m| m.len().div_ceil(1024))).sum::<u64>();
     write_file(&debian.join("control"), control(&version, &arch, installed_kib).as_bytes(), 0o644)?;
 
     let path = out_dir.join(format!("walship_{version}_{arch}.deb"));

@@ -47,12 +47,18 @@ fn check_installed(package: &Package) -> Result {
         let mode = std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777;
         let want = if file == "/usr/bin/walship" { 0o755 } else { 0o644 };
         if mode != want || meta.len() == 0 {
-            return Err(Failure(format!("{file}: mode {mode:o}, {} bytes; expected mode {want:o}, not empty", meta.len())));
+            return Err(Failure(format!(
+                "{file}: mode {mode:o}, {} bytes; expected mode {want:o}, not empty",
+                meta.len()
+            )));
         }
     }
     let version = process::output(Command::new("/usr/bin/walship").arg("--version"))?;
     if version != format!("walship {}", package.version) {
-        return Err(Failure(format!("/usr/bin/walship --version says `{version}`, the package is {}", package.version)));
+        return Err(Failure(format!(
+            "/usr/bin/walship --version says `{version}`, the package is {}",
+            package.version
+        )));
     }
     for page in crate::deb::MAN_PAGES {
         let path = format!("/usr/share/man/man1/{page}.1.gz");
@@ -94,7 +100,11 @@ fn verify_unit() -> Result {
     let problems: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .filter(|l| !l.contains("prometheus.service") && !l.contains("Failed to connect") && !l.contains("System has not been booted"))
+        .filter(|l| {
+            !l.contains("prometheus.service")
+                && !l.contains("Failed to connect")
+                && !l.contains("System has not been booted")
+        })
         .collect();
     if !out.status.success() || !problems.is_empty() {
         return Err(Failure(format!("systemd-analyze verify {UNIT} ({}):\n{}", out.status, problems.join("\n"))));
@@ -173,7 +183,11 @@ fn run_exec_start() -> Result {
     std::fs::create_dir_all(STATE_DIR).map_err(|e| Failure(format!("{STATE_DIR}: {e}")))?;
     process::run(Command::new("chown").args(["prometheus:prometheus", STATE_DIR]))?;
 
-    let _receiver = Running::spawn(Command::new("/usr/bin/walship").args(["receive", "--listen", &format!("127.0.0.1:{recv_port}")]))?;
+    let _receiver = Running::spawn(Command::new("/usr/bin/walship").args([
+        "receive",
+        "--listen",
+        &format!("127.0.0.1:{recv_port}"),
+    ]))?;
     let _prometheus = Running::spawn(as_prometheus("prometheus").args([
         format!("--config.file={}", config.display()),
         format!("--storage.tsdb.path={}", data.display()),
@@ -191,7 +205,9 @@ fn run_exec_start() -> Result {
     if !status.success() {
         return Err(Failure(format!("walship exited with {status} after SIGTERM")));
     }
-    println!("deb: ExecStart as prometheus shipped {sent} samples from Prometheus's WAL, saved its cursor, stopped cleanly");
+    println!(
+        "deb: ExecStart as prometheus shipped {sent} samples from Prometheus's WAL, saved its cursor, stopped cleanly"
+    );
     Ok(())
 }
 

@@ -144,8 +144,7 @@ fn wal_view(dir: &Path) -> WalView {
     let mut view = WalView { segments: Vec::new(), checkpoint: None, error: None };
     match wal_reader::list_segments(&wal) {
         Ok(segs) => {
-            view.segments =
-                segs.iter().map(|s| (s.index, std::fs::metadata(&s.path).map_or(0, |m| m.len()))).collect();
+            view.segments = segs.iter().map(|s| (s.index, std::fs::metadata(&s.path).map_or(0, |m| m.len()))).collect();
         }
         Err(e) => view.error = Some(e.to_string()),
     }
@@ -224,7 +223,8 @@ fn chart(rates: &[(i64, f64)], now_ms: i64) -> String {
                 format!("{x:.1},{y:.1}")
             })
             .collect();
-        let _ = write!(svg, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>", pts.join(" "));
+        let _ =
+            write!(svg, "<polyline fill=\"none\" stroke=\"#1f77b4\" stroke-width=\"2\" points=\"{}\"/>", pts.join(" "));
     }
     let _ = write!(
         svg,
@@ -320,7 +320,14 @@ pub fn render(endpoints: &[Endpoint], history: &History, wal_dir: &Path, now_ms:
     out
 }
 
-fn render_wal(out: &mut String, endpoints: &[Endpoint], tracks: Option<&[Track]>, wal: &WalView, dir: &Path, now_ms: i64) {
+fn render_wal(
+    out: &mut String,
+    endpoints: &[Endpoint],
+    tracks: Option<&[Track]>,
+    wal: &WalView,
+    dir: &Path,
+    now_ms: i64,
+) {
     let segs = match (wal.segments.first(), wal.segments.last()) {
         (Some(first), Some(last)) => format!(
             "{} ({:08} … {:08}, {})",
@@ -379,7 +386,10 @@ mod tests {
 
     #[test]
     fn escapes_markup_and_quotes() {
-        assert_eq!(escape(r#"<img src=x onerror="a('b')">&"#), "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;");
+        assert_eq!(
+            escape(r#"<img src=x onerror="a('b')">&"#),
+            "&lt;img src=x onerror=&quot;a(&#39;b&#39;)&quot;&gt;&amp;"
+        );
         assert_eq!(escape("plain 123"), "plain 123");
     }
 
@@ -400,6 +410,9 @@ mod tests {
     #[test]
     fn ages_read_well() {
         assert_eq!((ago(5_000), ago(600_000), ago(7_200_000)), ("5s".into(), "10m".into(), "2h".into()));
-        assert_eq!((span(1_500), span(600_000), span(588_416_900)), ("1.5 s".into(), "10.0 min".into(), "6.8 days".into()));
+        assert_eq!(
+            (span(1_500), span(600_000), span(588_416_900)),
+            ("1.5 s".into(), "10.0 min".into(), "6.8 days".into())
+        );
     }
 }

@@ -60,7 +60,8 @@ impl FlakyRemote {
     fn start() -> FlakyRemote {
         let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
         let port = server.server_addr().to_ip().unwrap().port();
-        let (failing, stop, requests) = (Arc::new(AtomicBool::new(true)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+        let (failing, stop, requests) =
+            (Arc::new(AtomicBool::new(true)), Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
         let (f, s, n) = (failing.clone(), stop.clone(), Arc::clone(&requests));
         std::thread::spawn(move || {
             while !s.load(Ordering::Relaxed) {
@@ -122,7 +123,11 @@ fn rules_check_with_promtool() {
     if !have("promtool") {
         return;
     }
-    let out = Command::new("promtool").args(["check", "rules"]).arg(deploy("prometheus/walship-alerts.yml")).output().unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(deploy("prometheus/walship-alerts.yml"))
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "promtool check rules failed:\n{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("SUCCESS: 8 rules found"), "{text}");
@@ -163,7 +168,15 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
     wait_for("Prometheus's WAL", 60, || data.join("wal/00000000").exists());
     let _walship = Killed(
         walship()
-            .args(["ship", "--start", "beginning", "--cursor.save-interval", "1s", "--queue.batch-send-deadline", "200ms"])
+            .args([
+                "ship",
+                "--start",
+                "beginning",
+                "--cursor.save-interval",
+                "1s",
+                "--queue.batch-send-deadline",
+                "200ms",
+            ])
             .arg("--wal-dir")
             .arg(&data)
             .args(["--url", &format!("http://127.0.0.1:{}/api/v1/write", remote.port)])
@@ -195,7 +208,8 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
     });
 
     // Every panel's query returns data; Grafana's interval variables as Grafana would fill them.
-    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(deploy("grafana/walship.json")).unwrap()).unwrap();
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy("grafana/walship.json")).unwrap()).unwrap();
     let mut queries = 0;
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {

@@ -43,8 +43,7 @@ fn a_bar_on_a_terminal() {
     }
     let r = receiver();
     let dir = tempfile::tempdir().unwrap();
-    let quoted: Vec<String> =
-        ship_args(r.port, dir.path()).iter().map(|a| format!("'{}'", a)).collect();
+    let quoted: Vec<String> = ship_args(r.port, dir.path()).iter().map(|a| format!("'{}'", a)).collect();
     let line = format!("{} {}", env!("CARGO_BIN_EXE_walship"), quoted.join(" "));
     let out = Command::new("script").args(["-qec", &line, "/dev/null"]).stdin(Stdio::null()).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
@@ -65,6 +64,13 @@ fn a_plain_line_elsewhere() {
     let out = walship().args(ship_args(r.port, dir.path())).stdin(Stdio::null()).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
-    assert!(text.lines().any(|l| l.starts_with("walship: ") && l.contains(" samples sent, ") && l.contains(" samples/s, lag ")), "{text}");
-    assert!(!text.contains("ETA") && !text.contains('\r') && !text.contains('\x1b'), "terminal codes in a pipe:\n{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("walship: ") && l.contains(" samples sent, ") && l.contains(" samples/s, lag ")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("ETA") && !text.contains('\r') && !text.contains('\x1b'),
+        "terminal codes in a pipe:\n{text}"
+    );
 }

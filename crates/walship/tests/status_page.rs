@@ -130,7 +130,8 @@ fn status_page_in_a_real_browser_agrees_with_metrics() {
     assert_eq!(got("gaps"), m["walship_cursor_gaps_total"].to_string());
     assert_eq!(got("save_failures"), m["walship_cursor_save_failures_total"].to_string());
     assert!(got("saved").contains("ago"), "cursor saved: {}", got("saved"));
-    let wal_bytes: u64 = ["00000002", "00000003", "00000004"].iter().map(|s| wal.join(s).metadata().unwrap().len()).sum();
+    let wal_bytes: u64 =
+        ["00000002", "00000003", "00000004"].iter().map(|s| wal.join(s).metadata().unwrap().len()).sum();
     assert_eq!(got("segments"), format!("3 (00000002 … 00000004, {:.1} MiB)", wal_bytes as f64 / 1048576.0));
     assert_eq!(got("checkpoint"), "checkpoint.00000001");
 
@@ -142,7 +143,11 @@ fn status_page_in_a_real_browser_agrees_with_metrics() {
 
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
     let _ = std::fs::remove_file(&shot);
-    chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1100,1300", "--hide-scrollbars"], &url, profile.path());
+    chromium(
+        &[&format!("--screenshot={}", shot.display()), "--window-size=1100,1300", "--hide-scrollbars"],
+        &url,
+        profile.path(),
+    );
     let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot of {} bytes", png.len());
     println!("status page screenshot: {}", shot.display());

@@ -118,6 +118,41 @@ fn alerts(port: u16, state: &str) -> Vec<String> {
     names
 }
 
+/// Prometheus's own alert list while the alerts fire, kept for a person to look at. Debian builds
+/// Prometheus without its React UI, so this is the classic page; the virtual time budget lets
+/// its scripts finish drawing first.
+fn screenshot_alerts(prom_port: u16) {
+    if !have("chromium") {
+        return;
+    }
+    let profile = tempfile::tempdir().unwrap();
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("alerts-firing.png");
+    let _ = std::fs::remove_file(&shot);
+    let status = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1200,1400",
+            "--virtual-time-budget=5000",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("http://127.0.0.1:{prom_port}/classic/alerts"))
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success() && shot.exists(), "chromium did not take the alert list's screenshot");
+    eprintln!("alert list screenshot: {}", shot.display());
+}
+
 #[test]
 fn rules_check_with_promtool() {
     if !have("promtool") {
@@ -165,6 +200,7 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
             .spawn()
             .unwrap(),
     );
+    wait_for("Prometheus to be ready", 60, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
     wait_for("Prometheus's WAL", 60, || data.join("wal/00000000").exists());
     let _walship = Killed(
         walship()
@@ -199,6 +235,12 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
         assert!(!firing.iter().any(|a| a == quiet), "{quiet} fired: {firing:?}");
     }
     assert!(remote.requests.load(Ordering::Relaxed) > 0);
+    screenshot_alerts(prom_port);
+    // walship's own status page says the same, in words.
+    let (_, page) = http(web, "GET", "/").unwrap();
+    let page = String::from_utf8(page).unwrap();
+    assert!(page.contains("data-check=\"state\">retrying<"), "{page}");
+    assert!(page.contains("the remote answered with errors: "), "{page}");
 
     // Recovered: both resolve once their windows hold no failure.
     remote.failing.store(false, Ordering::Relaxed);

@@ -25,7 +25,7 @@ const STEPS: &[Step] = &[
     ("docs", |_| docs()),
     ("tests", |_| tests()),
     ("examples", |_| examples()),
-    ("debian package", |_| deb::run(&["--check".into()])),
+    ("debian package", |_| deb::run(&["--check".into(), "--profile".into(), "dev".into()])),
     ("fuzz smoke", |o| if o.fuzz_seconds == 0 { skip("--fuzz-seconds 0") } else { fuzz::smoke(&[], o.fuzz_seconds) }),
     ("release dry-run", |_| release_dry_run()),
 ];

@@ -38,13 +38,25 @@ pub struct Package {
     pub files: Vec<String>,
 }
 
+const USAGE: &str = "usage: cargo xtask deb [--check] [--profile release|dev]";
+
 pub fn run(args: &[String]) -> Result {
-    let check = match args {
-        [] => false,
-        [flag] if flag == "--check" => true,
-        _ => return Err(Failure("usage: cargo xtask deb [--check]".into())),
-    };
-    let package = build()?;
+    let (mut check, mut profile) = (false, Profile::Release);
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            "--check" => check = true,
+            "--profile" => {
+                profile = match rest.next().map(String::as_str) {
+                    Some("release") => Profile::Release,
+                    Some("dev") => Profile::Dev,
+                    _ => return Err(Failure(USAGE.into())),
+                }
+            }
+            _ => return Err(Failure(USAGE.into())),
+        }
+    }
+    let package = build(profile)?;
     if check {
         crate::deb_check::check(&package)?;
     }
@@ -56,15 +68,31 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace::root().join("target"), PathBuf::from)
 }
 
-pub fn build() -> Result<Package> {
+/// Which build of walship goes into the package.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Profile {
+    /// What a release ships.
+    Release,
+    /// The debug build the tests have just made: `cargo xtask ci` checks the packaging with it,
+    /// because a release build of the whole tree would add about six minutes to every CI run,
+    /// and what the check proves (files, unit, ExecStart, purge) does not depend on the profile.
+    /// Written to
+    /// `<target>/debian/dev/`, so that it is never taken for the release package.
+    Dev,
+}
+
+pub fn build(profile: Profile) -> Result<Package> {
     let root = workspace::root();
     let version = manifest::workspace_version(&read(&root.join("Cargo.toml"))?)
         .ok_or("Cargo.toml: no [workspace.package] version")?;
     let arch = process::output(Command::new("dpkg").arg("--print-architecture"))?;
-    process::run(&mut cargo(["build", "--release", "--locked", "-p", "walship"]))?;
-    let binary = target_dir().join("release/walship");
+    let (profile_name, binary_dir, out_dir) = match profile {
+        Profile::Release => ("release", "release", target_dir().join("debian")),
+        Profile::Dev => ("dev", "debug", target_dir().join("debian/dev")),
+    };
+    process::run(&mut cargo(["build", "--profile", profile_name, "--locked", "-p", "walship"]))?;
+    let binary = target_dir().join(binary_dir).join("walship");
 
-    let out_dir = target_dir().join("debian");
     let stage = out_dir.join(format!("walship_{version}_{arch}"));
     if stage.exists() {
         fs::remove_dir_all(&stage).map_err(|e| Failure(format!("removing {}: {e}", stage.display())))?;

@@ -44,15 +44,18 @@ commands:
   bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue)
   bench-live [--seconds N] [--series N]
                                  Prometheus 2.42's remote write and walship side by side on one live WAL
-  deb [--check]                  build <target>/debian/walship_<version>_<arch>.deb; --check (as root)
-                                 installs it, checks every file, runs the unit's ExecStart as the
-                                 prometheus user against Debian's Prometheus, verifies the unit, purges it
+  deb [--check] [--profile release|dev]
+                                 build <target>/debian/walship_<version>_<arch>.deb (dev: the debug
+                                 build, into <target>/debian/dev/); --check (as root) installs it, checks
+                                 every file, runs the unit's ExecStart as the prometheus user against
+                                 Debian's Prometheus, verifies the unit, purges it
   msrv                           the msrv step of ci alone (see xtask/src/msrv.rs)
   release <version> [--dry-run] [--no-ci]
                                  in a temporary worktree: set every crate's version, move CHANGELOG.md's
                                  Unreleased notes under it, run ci (--no-ci: the ci steps have just
                                  run), cargo publish --dry-run of every crate, cargo semver-checks
-                                 against the previous v* tag; then commit, fast-forward the branch, tag
+                                 against the previous v* tag, the Debian package (not with --dry-run
+                                 --no-ci); then commit, fast-forward the branch, tag
                                  v<version> and publish. --dry-run does all but the last three and
                                  leaves the tree as it was; a real release needs a clean tree
 ";

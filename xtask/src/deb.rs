@@ -26,9 +26,9 @@ const COMPLETIONS: &[(&str, &str)] = &[
     ("fish", "usr/share/fish/vendor_completions.d/walship.fish"),
 ];
 
-/// The man pages `walship generate man` writes: walship(1) and one per visible subcommand.
-pub const MAN_PAGES: &[&str] =
-    &["walship", "walship-ship", "walship-try", "walship-receive", "walship-inspect", "walship-dump"];
+/// Man pages the package must have: walship(1) and the page of the command the unit runs.
+/// `walship generate man` writes one per visible subcommand, and all of them are packaged.
+pub const REQUIRED_MAN_PAGES: &[&str] = &["walship", "walship-ship"];
 
 /// A built package and what it holds, for the check.
 pub struct Package {
@@ -112,9 +112,22 @@ pub fn build(profile: Profile) -> Result<Package> {
     put("usr/share/doc/walship/changelog.gz", &gzip(&read_bytes(&root.join("CHANGELOG.md"))?)?, 0o644)?;
 
     let man_dir = out_dir.join("man");
+    if man_dir.exists() {
+        fs::remove_dir_all(&man_dir).map_err(|e| Failure(format!("removing {}: {e}", man_dir.display())))?;
+    }
     fs::create_dir_all(&man_dir).map_err(|e| Failure(format!("creating {}: {e}", man_dir.display())))?;
     process::run(Command::new(&binary).args(["generate", "man"]).arg(&man_dir))?;
-    for page in MAN_PAGES {
+    let mut pages: Vec<String> = fs::read_dir(&man_dir)
+        .map_err(|e| Failure(format!("reading {}: {e}", man_dir.display())))?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.strip_suffix(".1").map(str::to_string))
+        .collect();
+    pages.sort();
+    for page in REQUIRED_MAN_PAGES {
+        if !pages.iter().any(|p| p == page) {
+            return Err(Failure(format!("walship generate man wrote no {page}.1")));
+        }
+    }
+    for page in &pages {
         let roff = read_bytes(&man_dir.join(format!("{page}.1")))?;
         put(&format!("usr/share/man/man1/{page}.1.gz"), &gzip(&roff)?, 0o644)?;
     }

@@ -60,10 +60,15 @@ fn check_installed(package: &Package) -> Result {
             package.version
         )));
     }
-    for page in crate::deb::MAN_PAGES {
-        let path = format!("/usr/share/man/man1/{page}.1.gz");
-        let roff = process::output(Command::new("gzip").args(["-dc", &path]))?;
-        if !roff.starts_with(".ie") && !roff.contains(".TH") {
+    let pages: Vec<&String> = package.files.iter().filter(|f| f.starts_with("/usr/share/man/man1/")).collect();
+    for required in crate::deb::REQUIRED_MAN_PAGES {
+        if !pages.iter().any(|p| **p == format!("/usr/share/man/man1/{required}.1.gz")) {
+            return Err(Failure(format!("no man page {required}(1) in the package")));
+        }
+    }
+    for path in pages {
+        let roff = process::output(Command::new("gzip").args(["-dc", path]))?;
+        if !roff.contains("\n.TH ") {
             return Err(Failure(format!("{path} is no man page")));
         }
     }

@@ -27,138 +27,86 @@ pub fn decode_by_type(rec: &[u8]) {
     }
 }
 
+/// Decodes `rec` with `$decode`; when it accepts, re-encodes what it decoded (the statement
+/// `$encode`, writing into `$enc` from `$a`), decodes that again and checks every pair of entries
+/// with `$same`. A macro, not a generic function: the entries borrow the bytes they were decoded
+/// from, a different buffer each time.
+macro_rules! round_trip {
+    ($rec:expr, $what:literal, $decode:path, |$a:ident, $enc:ident| $encode:expr, |$x:ident, $y:ident| $same:expr) => {{
+        let mut $a = Vec::new();
+        if $decode($rec, &mut $a).is_ok() {
+            let mut $enc = Vec::new();
+            $encode;
+            let mut b = Vec::new();
+            $decode(&$enc, &mut b).expect(concat!("a re-encoded ", $what, " record does not decode"));
+            assert_eq!($a.len(), b.len(), concat!($what, ": entry counts differ"));
+            for ($x, $y) in $a.iter().zip(&b) {
+                assert!($same, "{} entries differ: {:?} vs {:?}", $what, $x, $y);
+            }
+        }
+    }};
+}
+
 /// Runs every decoder on `rec`; for each one that accepts it, re-encodes what it decoded and
-/// checks that decoding the re-encoding gives the same values.
+/// checks that decoding the re-encoding gives the same values. Floats compare by bits: NaNs
+/// (stale markers among them) must survive exactly.
 pub fn decode_all_and_round_trip(rec: &[u8]) {
-    series(rec);
-    samples(rec);
-    tombstones(rec);
-    exemplars(rec);
-    mmap_markers(rec);
-    metadata(rec);
-    histograms(rec);
-    float_histograms(rec);
+    let typ = RecordType::of(rec);
+    round_trip!(rec, "Series", record::decode_series, |a, enc| record::encode_series(&a, &mut enc), |x, y| {
+        x.series_ref == y.series_ref && x.labels.iter().eq(y.labels.iter())
+    });
+    round_trip!(
+        rec,
+        "Samples",
+        record::decode_samples,
+        |a, enc| if typ == RecordType::SamplesV2 {
+            record::encode_samples_v2(&a, &mut enc)
+        } else {
+            record::encode_samples(&a, &mut enc)
+        },
+        |x, y| sample_key(x) == sample_key(y)
+    );
+    round_trip!(
+        rec,
+        "Tombstones",
+        record::decode_tombstones,
+        |a, enc| record::encode_tombstones(&a, &mut enc),
+        |x, y| { x == y }
+    );
+    round_trip!(rec, "Exemplars", record::decode_exemplars, |a, enc| record::encode_exemplars(&a, &mut enc), |x, y| {
+        (x.series_ref, x.t, x.v.to_bits()) == (y.series_ref, y.t, y.v.to_bits()) && x.labels.iter().eq(y.labels.iter())
+    });
+    round_trip!(
+        rec,
+        "MmapMarkers",
+        record::decode_mmap_markers,
+        |a, enc| record::encode_mmap_markers(&a, &mut enc),
+        |x, y| x == y
+    );
+    // The Metadata encoder writes UNIT and HELP only, the fields the decoder keeps.
+    round_trip!(rec, "Metadata", record::decode_metadata, |a, enc| record::encode_metadata(&a, &mut enc), |x, y| {
+        x == y
+    });
+    round_trip!(
+        rec,
+        "histogram",
+        record::decode_histogram_samples,
+        |a, enc| record::encode_histogram_samples(typ, &a, &mut enc)
+            .expect("encoder refuses the record type its decoder accepted"),
+        |x, y| (x.series_ref, x.st, x.t) == (y.series_ref, y.st, y.t) && same_histogram(&x.h, &y.h)
+    );
+    round_trip!(
+        rec,
+        "float histogram",
+        record::decode_float_histogram_samples,
+        |a, enc| record::encode_float_histogram_samples(typ, &a, &mut enc)
+            .expect("encoder refuses the record type its decoder accepted"),
+        |x, y| (x.series_ref, x.st, x.t) == (y.series_ref, y.st, y.t) && same_float_histogram(&x.fh, &y.fh)
+    );
 }
 
-fn series(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_series(rec, &mut a).is_err() {
-        return;
-    }
-    let mut enc = Vec::new();
-    record::encode_series(&a, &mut enc);
-    let mut b = Vec::new();
-    record::decode_series(&enc, &mut b).expect("re-encoded Series record does not decode");
-    assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!(x.series_ref, y.series_ref);
-        assert!(x.labels.iter().eq(y.labels.iter()), "labels differ: {} vs {}", x.labels, y.labels);
-    }
-}
-
-fn samples(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_samples(rec, &mut a).is_err() {
-        return;
-    }
-    let mut enc = Vec::new();
-    if RecordType::of(rec) == RecordType::SamplesV2 {
-        record::encode_samples_v2(&a, &mut enc);
-    } else {
-        record::encode_samples(&a, &mut enc);
-    }
-    let mut b = Vec::new();
-    record::decode_samples(&enc, &mut b).expect("re-encoded Samples record does not decode");
-    // Values compare by bits: NaNs (stale markers among them) must survive exactly.
-    let key = |s: &RefSample| (s.series_ref, s.st, s.t, s.v.to_bits());
-    assert!(a.iter().map(key).eq(b.iter().map(key)), "samples differ: {a:?} vs {b:?}");
-}
-
-fn tombstones(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_tombstones(rec, &mut a).is_err() {
-        return;
-    }
-    let mut enc = Vec::new();
-    record::encode_tombstones(&a, &mut enc);
-    let mut b = Vec::new();
-    record::decode_tombstones(&enc, &mut b).expect("re-encoded Tombstones record does not decode");
-    assert_eq!(a, b);
-}
-
-fn exemplars(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_exemplars(rec, &mut a).is_err() {
-        return;
-    }
-    let mut enc = Vec::new();
-    record::encode_exemplars(&a, &mut enc);
-    let mut b = Vec::new();
-    record::decode_exemplars(&enc, &mut b).expect("re-encoded Exemplars record does not decode");
-    assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!((x.series_ref, x.t, x.v.to_bits()), (y.series_ref, y.t, y.v.to_bits()));
-        assert!(x.labels.iter().eq(y.labels.iter()), "labels differ: {} vs {}", x.labels, y.labels);
-    }
-}
-
-fn mmap_markers(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_mmap_markers(rec, &mut a).is_err() {
-        return;
-    }
-    let mut enc = Vec::new();
-    record::encode_mmap_markers(&a, &mut enc);
-    let mut b = Vec::new();
-    record::decode_mmap_markers(&enc, &mut b).expect("re-encoded MmapMarkers record does not decode");
-    assert_eq!(a, b);
-}
-
-fn metadata(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_metadata(rec, &mut a).is_err() {
-        return;
-    }
-    // The encoder writes UNIT and HELP only, the fields the decoder keeps: the values still match.
-    let mut enc = Vec::new();
-    record::encode_metadata(&a, &mut enc);
-    let mut b = Vec::new();
-    record::decode_metadata(&enc, &mut b).expect("re-encoded Metadata record does not decode");
-    assert_eq!(a, b);
-}
-
-fn histograms(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_histogram_samples(rec, &mut a).is_err() {
-        return;
-    }
-    let mut enc = Vec::new();
-    record::encode_histogram_samples(RecordType::of(rec), &a, &mut enc)
-        .expect("encoder refuses the record type its decoder accepted");
-    let mut b = Vec::new();
-    record::decode_histogram_samples(&enc, &mut b).expect("re-encoded histogram record does not decode");
-    assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!((x.series_ref, x.st, x.t), (y.series_ref, y.st, y.t));
-        assert!(same_histogram(&x.h, &y.h), "histograms differ: {:?} vs {:?}", x.h, y.h);
-    }
-}
-
-fn float_histograms(rec: &[u8]) {
-    let mut a = Vec::new();
-    if record::decode_float_histogram_samples(rec, &mut a).is_err() {
-        return;
-    }
-    let mut enc = Vec::new();
-    record::encode_float_histogram_samples(RecordType::of(rec), &a, &mut enc)
-        .expect("encoder refuses the record type its decoder accepted");
-    let mut b = Vec::new();
-    record::decode_float_histogram_samples(&enc, &mut b).expect("re-encoded float histogram record does not decode");
-    assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().zip(&b) {
-        assert_eq!((x.series_ref, x.st, x.t), (y.series_ref, y.st, y.t));
-        assert!(same_float_histogram(&x.fh, &y.fh), "float histograms differ: {:?} vs {:?}", x.fh, y.fh);
-    }
+fn sample_key(s: &RefSample) -> (u64, i64, i64, u64) {
+    (s.series_ref, s.st, s.t, s.v.to_bits())
 }
 
 /// `==` on floats says NaN ≠ NaN; a round trip must keep the exact bits instead.

@@ -1,8 +1,15 @@
 //! One HTTP attempt: headers, authentication, status classification (spec §1.1, §1.4, §2.5).
+//!
+//! Nothing secret is handed to the HTTP library in a form it might log: ureq 2 logs the request
+//! URL and every header except `Authorization` at debug level through the `log` crate, so a
+//! password in the URL's userinfo is taken out of the URL here and sent as an `Authorization`
+//! header instead. Custom header values still reach ureq's debug line "writing prelude"; see
+//! [`crate::logging`] for the filter an application installs against that.
 
 use crate::config::{Auth, EndpointConfig, Protocol};
 use crate::{Error, Result};
 use std::io::Read;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Written counts a receiver reported (`X-Prometheus-Remote-Write-*-Written`).
@@ -20,13 +27,18 @@ impl Written {
     }
 }
 
-/// Why an attempt failed.
+/// Why an attempt failed. Each variant has one owner of what happens to the data next.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum StoreError {
-    /// Retry after the backoff, or after `retry_after` when the server gave a positive hint.
+    /// The remote is unavailable or throttling (5xx, 429, network): retry after the backoff, or
+    /// after `retry_after` when the server gave a positive hint.
     Recoverable { message: String, retry_after: Option<Duration> },
-    /// Give up on this batch; `status` is the HTTP status if there was a response.
-    NonRecoverable { status: Option<u16>, message: String },
+    /// The remote answered and refused the request; `status` is the HTTP status, `written` what a
+    /// remote write 2.0 receiver says it stored of it anyway.
+    NonRecoverable { status: Option<u16>, message: String, written: Written },
+    /// The request could not be made on this side (a credentials or TLS file unreadable, the
+    /// client not built): nothing reached the remote, so nothing may be dropped for it. Retried.
+    Local { message: String },
 }
 
 /// Something that can deliver a request body. The HTTP implementation is [`HttpTransport`];
@@ -38,33 +50,53 @@ pub(crate) trait Transport: Send + Sync {
 
 /// Remote write over HTTP with a keep-alive connection pool.
 pub(crate) struct HttpTransport {
-    agent: ureq::Agent,
+    /// Built at the first request that can build it: a TLS file that is missing at start must
+    /// hold the data back (and be retried), not lose it or stop the queue.
+    agent: OnceLock<ureq::Agent>,
+    cfg: EndpointConfig,
+    /// The URL without userinfo: what ureq sees (and may log).
     url: String,
-    headers: Vec<(String, String)>,
-    auth: Auth,
+    /// Basic credentials taken from the URL's userinfo, used when no other auth is configured
+    /// (as Go's HTTP client does for Prometheus).
+    url_auth: Option<crate::config::Secret>,
     user_agent: String,
-    retry_on_429: bool,
 }
 
 impl HttpTransport {
     pub(crate) fn new(cfg: &EndpointConfig) -> Result<HttpTransport> {
-        let mut b = ureq::AgentBuilder::new()
-            .timeout(cfg.remote_timeout)
-            .redirects(0)
-            .max_idle_connections_per_host(cfg.queue.max_shards.max(1))
-            .tls_config(crate::tls::client_config(&cfg.tls)?);
         if let Some(p) = &cfg.proxy_url {
-            let proxy = ureq::Proxy::new(p).map_err(|e| Error::Config(format!("proxy_url: {e}")))?;
-            b = b.proxy(proxy);
+            // A malformed proxy URL is a configuration error no retry can fix: refuse it now.
+            ureq::Proxy::new(p).map_err(|e| Error::Config(format!("proxy_url: {e}")))?;
         }
-        Ok(HttpTransport {
-            agent: b.build(),
-            url: cfg.url.clone(),
-            headers: cfg.headers.clone(),
-            auth: cfg.auth.clone(),
+        let (url, userinfo) = split_userinfo(&cfg.url);
+        let url_auth = userinfo.map(|(user, pass)| crate::config::Secret::new(basic(&user, &pass)));
+        let t = HttpTransport {
+            agent: OnceLock::new(),
+            cfg: cfg.clone(),
+            url,
+            url_auth,
             user_agent: format!("walship/{}", env!("CARGO_PKG_VERSION")),
-            retry_on_429: cfg.queue.retry_on_http_429,
-        })
+        };
+        // A failure here (a TLS file missing) is reported, once, by the first request that meets it.
+        let _ = t.agent();
+        Ok(t)
+    }
+
+    fn agent(&self) -> std::result::Result<&ureq::Agent, String> {
+        if let Some(a) = self.agent.get() {
+            return Ok(a);
+        }
+        let tls = crate::tls::client_config(&self.cfg.tls).map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+        let mut b = ureq::AgentBuilder::new()
+            .timeout(self.cfg.remote_timeout)
+            .redirects(0)
+            .max_idle_connections_per_host(self.cfg.queue.max_shards.max(1))
+            .tls_config(tls);
+        if let Some(p) = &self.cfg.proxy_url {
+            b = b.proxy(ureq::Proxy::new(p).map_err(|e| format!("proxy_url: {e}"))?);
+        }
+        // Two shards racing here both build; one agent wins and the other is dropped.
+        Ok(self.agent.get_or_init(|| b.build()))
     }
 
     fn authorization(&self) -> std::result::Result<Option<String>, String> {
@@ -73,14 +105,45 @@ impl HttpTransport {
                 .map(|s| s.trim().to_string())
                 .map_err(|e| format!("cannot read credentials file {}: {e}", p.display()))
         };
-        Ok(match &self.auth {
-            Auth::None => None,
+        Ok(match &self.cfg.auth {
+            Auth::None => self.url_auth.as_ref().map(|s| s.expose().to_string()),
             Auth::Basic { username, password } => Some(basic(username, password.expose())),
             Auth::BasicPasswordFile { username, password_file } => Some(basic(username, &read(password_file)?)),
             Auth::Credentials { scheme, credentials } => Some(format!("{scheme} {}", credentials.expose())),
             Auth::CredentialsFile { scheme, credentials_file } => Some(format!("{scheme} {}", read(credentials_file)?)),
         })
     }
+}
+
+/// Splits `scheme://user:pass@host/…` into the URL without userinfo and the percent-decoded user
+/// and password.
+fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+    let Some(scheme_end) = url.find("://") else { return (url.to_string(), None) };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else { return (url.to_string(), None) };
+    let (user, pass) = rest[..at].split_once(':').unwrap_or((&rest[..at], ""));
+    let stripped = format!("{}{}", &url[..scheme_end + 3], &rest[at + 1..]);
+    (stripped, Some((percent_decode(user), percent_decode(pass))))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -110,8 +173,8 @@ impl Transport for HttpTransport {
             Protocol::V1 => ("application/x-protobuf", "0.1.0"),
             Protocol::V2 => ("application/x-protobuf;proto=io.prometheus.write.v2.Request", "2.0.0"),
         };
-        let mut req = self
-            .agent
+        let agent = self.agent().map_err(|message| StoreError::Local { message })?;
+        let mut req = agent
             .post(&self.url)
             .set("Content-Encoding", "snappy")
             .set("Content-Type", content_type)
@@ -120,13 +183,13 @@ impl Transport for HttpTransport {
         if attempt > 0 {
             req = req.set("Retry-Attempt", &attempt.to_string());
         }
-        for (k, v) in &self.headers {
+        for (k, v) in &self.cfg.headers {
             req = req.set(k, v);
         }
         match self.authorization() {
             Ok(Some(a)) => req = req.set("Authorization", &a),
             Ok(None) => {}
-            Err(message) => return Err(StoreError::NonRecoverable { status: None, message }),
+            Err(message) => return Err(StoreError::Local { message }),
         }
         match req.send_bytes(body) {
             Ok(resp) => {
@@ -140,25 +203,33 @@ impl Transport for HttpTransport {
                     Err(StoreError::NonRecoverable {
                         status: Some(status),
                         message: status_message(status, &text, &excerpt),
+                        written,
                     })
                 }
             }
             Err(ureq::Error::Status(status, resp)) => {
+                let written = written_counts(&resp);
                 let hint = resp.header("Retry-After").map(parse_retry_after).unwrap_or(0);
                 let text = resp.status_text().to_string();
                 let message = status_message(status, &text, &drain(resp));
                 let retry_after = (hint > 0).then(|| Duration::from_secs(hint as u64));
-                if status >= 500 || (status == 429 && self.retry_on_429) {
+                if status >= 500 || (status == 429 && self.cfg.queue.retry_on_http_429) {
                     Err(StoreError::Recoverable { message, retry_after })
                 } else {
-                    Err(StoreError::NonRecoverable { status: Some(status), message })
+                    Err(StoreError::NonRecoverable { status: Some(status), message, written })
                 }
             }
-            // Connection refused/reset, timeouts, TLS failures: all worth retrying. The error text
-            // may quote the URL, which may hold a password: redact it.
             Err(ureq::Error::Transport(t)) => {
-                let message = t.to_string().replace(&self.url, &crate::config::redact_url(&self.url));
-                Err(StoreError::Recoverable { message, retry_after: None })
+                // The URL given to ureq has no userinfo; redact anyway, in case a proxy URL's does.
+                let message = t.to_string().replace(&self.cfg.url, &crate::config::redact_url(&self.cfg.url));
+                match t.kind() {
+                    // The request was never made: nothing the remote said, so nothing to drop.
+                    ureq::ErrorKind::InvalidUrl | ureq::ErrorKind::UnknownScheme | ureq::ErrorKind::InvalidProxyUrl => {
+                        Err(StoreError::Local { message })
+                    }
+                    // Connection refused/reset, timeouts, TLS failures: the remote is unavailable.
+                    _ => Err(StoreError::Recoverable { message, retry_after: None }),
+                }
             }
         }
     }
@@ -258,6 +329,19 @@ mod tests {
             Err(StoreError::Recoverable { message, .. }) => assert!(!message.contains("secretpw"), "{message}"),
             other => panic!("expected a recoverable error, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn userinfo_leaves_the_url() {
+        let (url, auth) = split_userinfo("https://us%40er:p%3Aw%zz@h:1/p?a=b@c");
+        assert_eq!(url, "https://h:1/p?a=b@c");
+        assert_eq!(auth, Some(("us@er".to_string(), "p:w%zz".to_string())));
+        assert_eq!(
+            split_userinfo("http://h/p@x"),
+            ("http://h/p@x".to_string(), None),
+            "an @ in the path is not userinfo"
+        );
+        assert_eq!(split_userinfo("http://u@h/").1, Some(("u".to_string(), String::new())));
     }
 
     #[test]

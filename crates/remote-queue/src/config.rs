@@ -62,6 +62,14 @@ pub struct QueueConfig {
     /// Items older than this are dropped at append and before every retry (reason `too_old`).
     /// `Duration::ZERO` (the default) turns the check off.
     pub sample_age_limit: Duration,
+    /// walship extension, YAML `isolate_rejected_series` (default true): when the remote rejects
+    /// a whole batch for its content (a 4xx other than 401, 403 and 429), resend it in halves,
+    /// recursively and split by series, so that only the series the remote refuses are dropped
+    /// (counted under `*_failed_total` and logged with the server's message). One bad series in
+    /// a batch of `s` series costs at most `2·⌈log2 s⌉` extra requests; a batch never costs more
+    /// than `4·⌈log2 s⌉`, and what is still unresolved then is dropped as rejected. With `false`
+    /// a rejected batch is dropped whole, as Prometheus does.
+    pub isolate_rejected_series: bool,
 }
 
 impl Default for QueueConfig {
@@ -76,6 +84,7 @@ impl Default for QueueConfig {
             max_backoff: Duration::from_secs(5),
             retry_on_http_429: true,
             sample_age_limit: Duration::ZERO,
+            isolate_rejected_series: true,
         }
     }
 }
@@ -276,10 +285,27 @@ impl EndpointConfig {
         if self.url.is_empty() {
             return Err(Error::Config("url for remote_write is empty".into()));
         }
-        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
-            return Err(Error::Config(format!("url {:?} must start with http:// or https://", redact_url(&self.url))));
+        let parsed = url::Url::parse(&self.url)
+            .map_err(|e| Error::Config(format!("url {:?} does not parse: {e}", redact_url(&self.url))))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+            return Err(Error::Config(format!(
+                "url {:?} must start with http:// or https:// and name a host",
+                redact_url(&self.url)
+            )));
+        }
+        if let Some(p) = &self.proxy_url {
+            url::Url::parse(p)
+                .map_err(|e| Error::Config(format!("proxy_url {:?} does not parse: {e}", redact_url(p))))?;
+        }
+        // Prometheus 2.42 reads 0 as "no timeout"; a request that can hang forever would stall
+        // its shard (and the cursor) without a word, so walship asks for a real bound.
+        if self.remote_timeout.is_zero() {
+            return Err(Error::Config("remote_timeout must be greater than 0".into()));
         }
         self.queue.validate()?;
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(Error::Config("tls_config: cert_file and key_file must be given together".into()));
+        }
         for (name, _) in &self.headers {
             if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {
                 return Err(Error::Config(format!("{name} is a reserved header; it cannot be set in headers")));

@@ -90,6 +90,16 @@ impl RequestEncoder {
     }
 }
 
+/// The label ids of an item's series, if still cached.
+#[inline]
+pub(crate) fn label_ids_of<'c>(item: &Item, cache: &'c SeriesCache) -> Option<&'c [u8]> {
+    if item.slot == crate::item::NO_SLOT {
+        cache.label_ids(item.series)
+    } else {
+        cache.label_ids_at(item.slot, item.slot_gen)
+    }
+}
+
 /// Decides whether an item goes into the request, updating the stats either way.
 #[inline]
 pub(crate) fn admit<'c>(
@@ -102,6 +112,7 @@ pub(crate) fn admit<'c>(
         stats.too_old.add(&item.payload);
         return None;
     }
+    // Written out rather than calling `label_ids_of`, so this hot path stays as it was measured.
     let ids = if item.slot == crate::item::NO_SLOT {
         cache.label_ids(item.series)
     } else {

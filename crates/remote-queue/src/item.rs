@@ -62,6 +62,15 @@ impl KindCounts {
         c
     }
 
+    /// Counts of the items with a timestamp before `floor`.
+    pub(crate) fn of_older(items: &[Item], floor: i64) -> KindCounts {
+        let mut c = KindCounts::default();
+        for i in items.iter().filter(|i| i.t < floor) {
+            c.add(&i.payload);
+        }
+        c
+    }
+
     pub(crate) fn total(&self) -> u64 {
         self.samples + self.exemplars + self.histograms
     }

@@ -57,7 +57,10 @@ pub(crate) fn send_all(shared: &Shared) -> bool {
             }
             let t0 = Instant::now();
             let r = shared.transport.store(&body, Protocol::V1, attempt);
-            m.observe_duration(t0.elapsed());
+            if !matches!(r, Err(StoreError::Local { .. })) {
+                m.observe_duration(t0.elapsed());
+                shared.local_fault_cleared();
+            }
             match r {
                 Ok(_) => {
                     m.metadata_total.fetch_add(n, Relaxed);
@@ -78,6 +81,13 @@ pub(crate) fn send_all(shared: &Shared) -> bool {
                     log::warn!("failed to send metadata, retrying: {message}");
                     backoff = (sleep * 2).min(shared.cfg.queue.max_backoff);
                     attempt += 1;
+                }
+                Err(StoreError::Local { message }) => {
+                    shared.local_fault(&message);
+                    if !shared.sleep_unless_hard_stop(backoff) {
+                        return false;
+                    }
+                    backoff = (backoff * 2).min(shared.cfg.queue.max_backoff);
                 }
             }
         }

@@ -90,6 +90,10 @@ pub(crate) struct QueueMetrics {
     pub(crate) metadata_bytes: AtomicU64,
     pub(crate) failed: Kinds,
     pub(crate) retried: Kinds,
+    /// What the remote stored (2xx, or what a partial answer says it wrote). Not a Prometheus
+    /// metric: `*_total − *_retried_total − *_failed_total` gives it only while nothing is
+    /// abandoned unsent at a stop, which counts as failed too.
+    pub(crate) accepted: Kinds,
     /// `[reason][kind]`
     pub(crate) dropped: [Kinds; 4],
     pub(crate) enqueue_retries: AtomicU64,
@@ -109,6 +113,8 @@ pub(crate) struct QueueMetrics {
     pub(crate) duration_count: AtomicU64,
     pub(crate) duration_sum_ns: AtomicU64,
     pub(crate) series_cached: AtomicU64,
+    /// Extra requests spent isolating rejected series (walship extension).
+    pub(crate) isolation_requests: AtomicU64,
 }
 
 impl QueueMetrics {
@@ -140,6 +146,7 @@ impl QueueMetrics {
         let [samples_total, exemplars_total, histograms_total] = self.sent.get();
         let [samples_failed_total, exemplars_failed_total, histograms_failed_total] = self.failed.get();
         let [samples_retried_total, exemplars_retried_total, histograms_retried_total] = self.retried.get();
+        let [samples_accepted, exemplars_accepted, histograms_accepted] = self.accepted.get();
         let mut dropped = Vec::new();
         for (i, r) in DropReason::ALL.iter().enumerate() {
             let [s, e, h] = self.dropped[i].get();
@@ -168,6 +175,10 @@ impl QueueMetrics {
             sent_batch_duration_count: self.duration_count.load(Relaxed),
             sent_batch_duration_sum: Duration::from_nanos(self.duration_sum_ns.load(Relaxed)),
             series_cached: self.series_cached.load(Relaxed),
+            isolation_requests_total: self.isolation_requests.load(Relaxed),
+            samples_accepted,
+            exemplars_accepted,
+            histograms_accepted,
         }
     }
 
@@ -246,6 +257,13 @@ impl QueueMetrics {
             g(&self.enqueue_retries),
         );
         metric("bytes_total", "counter", "Compressed bytes of data requests.", "", g(&self.bytes_total));
+        metric(
+            "isolation_requests_total",
+            "counter",
+            "Extra requests sent to isolate series the remote rejected (walship extension).",
+            "",
+            g(&self.isolation_requests),
+        );
         metric(
             "queue_highest_timestamp_seconds",
             "gauge",
@@ -351,6 +369,13 @@ pub struct MetricsSnapshot {
     pub metadata_failed_total: u64,
     /// `samples_failed_total`.
     pub samples_failed_total: u64,
+    /// Samples the remote stored (acknowledged with 2xx, or written by a partial answer). No
+    /// Prometheus metric has this count.
+    pub samples_accepted: u64,
+    /// Exemplars the remote stored.
+    pub exemplars_accepted: u64,
+    /// Native histograms the remote stored.
+    pub histograms_accepted: u64,
     /// `exemplars_failed_total`.
     pub exemplars_failed_total: u64,
     /// `histograms_failed_total`.
@@ -383,6 +408,9 @@ pub struct MetricsSnapshot {
     pub sent_batch_duration_sum: Duration,
     /// Series currently cached (not a Prometheus metric).
     pub series_cached: u64,
+    /// Extra requests spent isolating series the remote rejected (walship extension, see
+    /// [`crate::QueueConfig::isolate_rejected_series`]).
+    pub isolation_requests_total: u64,
 }
 
 impl MetricsSnapshot {

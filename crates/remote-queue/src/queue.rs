@@ -100,6 +100,8 @@ impl QueueManager {
             reshard_paused_until_ms: AtomicI64::new(0),
             pending_resets: Mutex::new(VecDeque::new()),
             scratch: Mutex::new((VecDeque::new(), Vec::new())),
+            local_fault: AtomicBool::new(false),
+            rejected_log: Default::default(),
             cfg,
         });
         *lock(&shared.shards) = ShardSet::start(&shared, min_shards);
@@ -411,7 +413,7 @@ impl QueueManager {
         if !set.wait_exited(Some(deadline)) {
             sh.hard_stop_now();
             set.wake_all();
-            abandon(sh, &set.take_all());
+            abandon(sh, &set.take_all(), &Default::default());
         }
         let handle = lock(&self.reshard_thread).take();
         if let Some(h) = handle {

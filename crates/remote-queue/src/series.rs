@@ -268,6 +268,22 @@ impl SeriesCache {
         self.slots.get(slot as usize).filter(|e| e.generation == generation).and_then(|e| e.labels.as_deref())
     }
 
+    /// `{name="value", …}` of a label run, for log lines about one series.
+    pub(crate) fn labels_text(&self, ids: &[u8]) -> String {
+        let mut out = String::from("{");
+        for (i, p) in LabelIds::new(ids).enumerate() {
+            let (n, v) = split_pair(self.pairs.get(p));
+            if i > 0 {
+                out.push_str(", ");
+            }
+            out.push_str(&String::from_utf8_lossy(n));
+            out.push('=');
+            out.push_str(&format!("{:?}", String::from_utf8_lossy(v)));
+        }
+        out.push('}');
+        out
+    }
+
     /// Distinct `(family, type, help, unit)` of every stored series with metadata, sorted; the
     /// family is the series' `__name__`.
     pub(crate) fn metadata_families(&self) -> Vec<crate::metadata::Family> {

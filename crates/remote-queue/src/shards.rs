@@ -180,16 +180,18 @@ impl Drop for ExitGuard<'_> {
     }
 }
 
-/// Counts items abandoned by a hard stop as failed. They are deliberately not acknowledged: the
-/// watermark stays behind them and a restart reads them again.
-pub(crate) fn abandon(shared: &Shared, items: &[Item]) {
+/// Counts items abandoned by a hard stop as failed, except `settled` ones (parts of the batch
+/// accepted or dropped while isolating, counted then). None is acknowledged: the watermark stays
+/// behind them and a restart reads them again.
+pub(crate) fn abandon(shared: &Shared, items: &[Item], settled: &KindCounts) {
     if items.is_empty() {
         return;
     }
     let c = KindCounts::of(items);
-    shared.metrics.failed.add(&c);
+    let unsettled = c.saturating_sub(settled);
+    shared.metrics.failed.add(&unsettled);
     shared.metrics.pending.add(&c, -1);
-    log::error!("failed to flush all samples on shutdown: {} items abandoned, will be re-read", c.total());
+    log::error!("failed to flush all samples on shutdown: {} items abandoned, will be re-read", unsettled.total());
 }
 
 fn run_shard(shared: &Arc<Shared>, set: &ShardSet, i: usize) {
@@ -205,14 +207,16 @@ fn run_shard(shared: &Arc<Shared>, set: &ShardSet, i: usize) {
                     let mut left: Vec<Item> = q.full.drain(..).flatten().collect();
                     left.append(&mut q.partial);
                     drop(q);
-                    abandon(shared, &left);
+                    abandon(shared, &left, &KindCounts::default());
                     return;
                 }
                 if let Some(b) = q.full.pop_front() {
                     break b;
                 }
                 let now = Instant::now();
-                if q.closed || now >= next_deadline {
+                // A partial batch that filled up while the FIFO had no room is a full batch: it
+                // must not wait for the deadline.
+                if q.closed || now >= next_deadline || q.partial.len() >= set.max_batch {
                     if !q.partial.is_empty() {
                         let fresh = q.pool.pop().unwrap_or_default();
                         break std::mem::replace(&mut q.partial, fresh);
@@ -229,7 +233,7 @@ fn run_shard(shared: &Arc<Shared>, set: &ShardSet, i: usize) {
         shared.notify_space();
         match send_batch(shared, &mut encoder, &batch) {
             Outcome::Done => {}
-            Outcome::Abandoned => abandon(shared, &batch),
+            Outcome::Abandoned { settled } => abandon(shared, &batch, &settled),
         }
         batch.clear();
         next_deadline = Instant::now() + deadline_every;

@@ -52,6 +52,10 @@ pub(crate) struct Shared {
     pub(crate) reshard_paused_until_ms: AtomicI64,
     pub(crate) pending_resets: Mutex<VecDeque<(u64, u64)>>,
     pub(crate) scratch: Mutex<AppendScratch>,
+    /// A request could not be made on this side (see [`Shared::local_fault`]).
+    pub(crate) local_fault: AtomicBool,
+    /// Lines about rejected series and batches.
+    pub(crate) rejected_log: crate::log_limit::LogLimiter,
 }
 
 impl Shared {
@@ -74,6 +78,25 @@ impl Shared {
     /// Remembers a 415 fallback to 1.0 for this endpoint.
     pub(crate) fn downgrade(&self) {
         self.protocol.store(1, Relaxed);
+    }
+
+    /// Notes that a request could not be made on this side (a credentials or TLS file missing):
+    /// one error line when this starts, however many shards and retries meet it.
+    pub(crate) fn local_fault(&self, message: &str) {
+        if !self.local_fault.swap(true, SeqCst) {
+            log::error!(
+                "remote {}: cannot make remote-write requests: {message}; holding the data back and \
+                 retrying (nothing is dropped or acknowledged until requests can be made again)",
+                self.metrics.remote_name
+            );
+        }
+    }
+
+    /// Notes that a request reached the remote again; one line if it had not been able to.
+    pub(crate) fn local_fault_cleared(&self) {
+        if self.local_fault.load(Relaxed) && self.local_fault.swap(false, SeqCst) {
+            log::info!("remote {}: remote-write requests can be made again; sending resumes", self.metrics.remote_name);
+        }
     }
 
     pub(crate) fn notify_space(&self) {

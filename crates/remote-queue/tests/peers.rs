@@ -318,3 +318,74 @@ fn prometheus_accepts_native_histograms_and_exemplars() {
     assert_eq!(ex.len(), 10, "{v}");
     assert_eq!(ex[0]["labels"]["trace_id"].as_str(), Some("abc123"));
 }
+
+/// A real Prometheus 2.42 receiver refuses a whole request for one out-of-order sample (HTTP 400,
+/// the request rolled back). One series is made out of order in every batch: only its samples
+/// are dropped, every other series is stored complete.
+#[test]
+fn prometheus_refusing_one_series_drops_only_that_series() {
+    let Some(bin) = binary_or_skip("prometheus") else { return };
+    let dir = temp_dir("prom-isolate");
+    let port = free_port();
+    std::fs::write(dir.join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").expect("config");
+    let args = vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".into(),
+    ];
+    let prom = start(bin, args, dir, port, "/-/ready");
+    const N: u64 = 200; // series, and points per batch: one round per batch
+    const ROUNDS: u64 = 20;
+    const BAD: u64 = 77;
+    let mut cfg = EndpointConfig::new(format!("{}/api/v1/write", prom.base));
+    cfg.queue.max_shards = 1;
+    cfg.queue.max_samples_per_send = N as usize;
+    cfg.queue.capacity = 4 * N as usize;
+    cfg.queue.batch_send_deadline = Duration::from_secs(30);
+    let q = QueueManager::new(cfg).expect("queue");
+    let owned: Vec<Labels> = (0..N).map(labels).collect();
+    let refs: Vec<RefSeries<'_>> =
+        owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
+    q.store_series(&refs, 0);
+    let start_ms = (now_s() - ROUNDS as i64 - 30) * 1000;
+    for k in 0..ROUNDS {
+        let batch: Vec<RefSample> = (0..N)
+            .map(|s| {
+                // The bad series' first point is later than all its others: each later one is out of order.
+                let t =
+                    if s == BAD && k == 0 { start_ms + (ROUNDS as i64 + 5) * 1000 } else { start_ms + k as i64 * 1000 };
+                RefSample { series_ref: s, st: 0, t, v: value(s, k) }
+            })
+            .collect();
+        q.append_samples(&batch, Position { segment: 0, offset: k }).expect("append");
+    }
+    let done = Position { segment: 0, offset: ROUNDS };
+    q.mark_read(done).expect("mark");
+    assert!(support::wait_for(Duration::from_secs(60), || q.low_watermark() == Some(done)), "not all settled");
+    let m = q.metrics();
+    q.stop();
+    assert_eq!(m.samples_failed_total, ROUNDS - 1, "exactly the out-of-order samples are dropped");
+    let bound = 2 * 8; // 2·⌈log2 200⌉ per rejected batch
+    assert!(m.isolation_requests_total <= (ROUNDS - 1) * bound, "{} extra requests", m.isolation_requests_total);
+    let at = now_s();
+    let count = |sel: &str| -> f64 {
+        let body = ureq::get(&format!("{}/api/v1/query", prom.base))
+            .query("query", &format!("sum(count_over_time({sel}[10m]))"))
+            .query("time", &at.to_string())
+            .call()
+            .expect("query")
+            .into_string()
+            .expect("body");
+        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        v["data"]["result"][0]["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
+    };
+    assert_eq!(count("{job=\"rq-peer\"}"), ((N - 1) * ROUNDS + 1) as f64, "every other series complete");
+    assert_eq!(count(&format!("{{job=\"rq-peer\",series=\"{BAD}\"}}")), 1.0, "the bad series: its first point only");
+    println!(
+        "prometheus refusing one series: {} failed, {} extra requests for {} rejected batches",
+        m.samples_failed_total,
+        m.isolation_requests_total,
+        ROUNDS - 1
+    );
+}

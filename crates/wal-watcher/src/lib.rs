@@ -13,17 +13,21 @@
 //!
 //! struct Print;
 //! impl Sink for Print {
-//!     fn store_series(&mut self, series: &[RefSeries<'_>], _segment: u64) {
+//!     type Error = std::convert::Infallible;
+//!     fn store_series(&mut self, series: &[RefSeries<'_>], _segment: u64) -> Result<bool, Self::Error> {
 //!         for s in series { println!("series {} {}", s.series_ref, s.labels); }
+//!         Ok(true) // go on reading
 //!     }
-//!     fn append_samples(&mut self, samples: &[RefSample], at: Position) {
+//!     fn append_samples(&mut self, samples: &[RefSample], at: Position) -> Result<bool, Self::Error> {
 //!         for s in samples { println!("{at} {} {} {}", s.series_ref, s.t, s.v); }
+//!         Ok(true)
 //!     }
 //! }
 //!
 //! let opts = WatcherOptions { start: StartMode::Now, ..Default::default() };
 //! let mut watcher = Watcher::new("/var/lib/prometheus/data", opts, Print);
-//! watcher.run(|event| eprintln!("{event:?}"));
+//! watcher.run(|event| eprintln!("{event:?}"))?;
+//! # Ok::<(), wal_watcher::Error>(())
 //! ```
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]

@@ -1,58 +1,29 @@
 //! Reads the `remote_write:` list and `global.external_labels` of a Prometheus configuration file,
-//! as the operator already has it. Keys Prometheus knows but walship does not use are warned
-//! about; keys Prometheus does not know are warned about too; nothing is silently ignored.
-//! Authentication walship cannot perform (sigv4, OAuth 2, Azure AD, Google IAM) is an error: we
-//! must not send unauthenticated requests where the operator asked for authentication.
+//! as the operator already has it, and checks them before anything is read from the WAL — the
+//! way `promtool check config` (Prometheus 2.42) checks them, plus what walship needs to be sure
+//! it can send: a URL it can reach, a positive timeout, credential and TLS files it can read now.
+//!
+//! Unknown keys are errors naming the path and line (the YAML parser reports both). Keys of
+//! sections walship does not read are accepted as Prometheus accepts them; settings walship
+//! cannot honour are errors where ignoring them would change what is sent or to whom
+//! (authentication, TLS identity), warnings where they would not (`follow_redirects`, …).
+//! Where walship is stricter or looser than promtool 2.42 the promtool table test says so.
 
-use crate::duration;
-use remote_queue::{Action, Auth, EndpointConfig, Protocol, RelabelConfig, Secret, TlsConfig};
-use serde_yaml::{Mapping, Value};
+mod schema;
+#[cfg(test)]
+mod tests;
+
+use remote_queue::{Action, Auth, EndpointConfig, MetadataConfig, Protocol, RelabelConfig, Secret, TlsConfig};
+use schema::{Root, Text};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The endpoints of a configuration file, and what deserves a warning.
 pub struct Loaded {
     /// One per `remote_write` entry.
     pub endpoints: Vec<EndpointConfig>,
-    /// Messages about keys that are not used.
+    /// Messages about settings that are not used.
     pub warnings: Vec<String>,
-}
-
-fn key_str(k: &Value) -> String {
-    k.as_str().map(str::to_string).unwrap_or_else(|| format!("{k:?}"))
-}
-
-fn string(v: &Value, what: &str) -> Result<String, String> {
-    match v {
-        Value::String(s) => Ok(s.clone()),
-        Value::Number(n) => Ok(n.to_string()),
-        Value::Bool(b) => Ok(b.to_string()),
-        _ => Err(format!("{what}: expected a string")),
-    }
-}
-
-fn boolean(v: &Value, what: &str) -> Result<bool, String> {
-    v.as_bool().ok_or_else(|| format!("{what}: expected true or false"))
-}
-
-fn number(v: &Value, what: &str) -> Result<u64, String> {
-    v.as_u64().ok_or_else(|| format!("{what}: expected a non-negative integer"))
-}
-
-fn dur(v: &Value, what: &str) -> Result<std::time::Duration, String> {
-    duration::parse(&string(v, what)?).map_err(|e| format!("{what}: {e}"))
-}
-
-fn map<'a>(v: &'a Value, what: &str) -> Result<&'a Mapping, String> {
-    v.as_mapping().ok_or_else(|| format!("{what}: expected a mapping"))
-}
-
-fn pairs(v: &Value, what: &str) -> Result<Vec<(String, String)>, String> {
-    map(v, what)?.iter().map(|(k, v)| Ok((key_str(k), string(v, &format!("{what}.{}", key_str(k)))?))).collect()
-}
-
-fn path(v: &Value, what: &str, base: &Path) -> Result<PathBuf, String> {
-    let p = PathBuf::from(string(v, what)?);
-    Ok(if p.is_relative() { base.join(p) } else { p })
 }
 
 /// Loads `file`. Relative file names inside it are relative to its directory, as in Prometheus.
@@ -61,303 +32,426 @@ pub fn load(file: &Path) -> Result<Loaded, String> {
     parse(&text, file.parent().unwrap_or(Path::new("."))).map_err(|e| format!("{}: {e}", file.display()))
 }
 
-/// Parses configuration text.
+/// Parses and checks configuration text; `base` is the directory relative file names start from.
 pub fn parse(text: &str, base: &Path) -> Result<Loaded, String> {
-    let doc: Value = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
+    // An empty file (or one holding only comments) is an empty configuration, as in Prometheus.
+    let root: Root = if text.trim().is_empty() || serde_norway::from_str::<Option<()>>(text).is_ok() {
+        Root::default()
+    } else {
+        serde_norway::from_str(text).map_err(|e| e.to_string())?
+    };
     let mut warnings = Vec::new();
-    let empty = Mapping::new();
-    let root = if doc.is_null() { &empty } else { map(&doc, "configuration")? };
-    const TOP: &[&str] = &[
-        "global",
-        "remote_write",
-        "scrape_configs",
-        "scrape_config_files",
-        "rule_files",
-        "alerting",
-        "remote_read",
-        "storage",
-        "tracing",
-        "runtime",
-        "otlp",
-    ];
-    for (k, _) in root {
-        if !TOP.contains(&key_str(k).as_str()) {
-            warnings.push(format!("unknown top-level key {:?} ignored", key_str(k)));
-        }
-    }
     let mut external = Vec::new();
-    if let Some(g) = root.get("global") {
-        for (k, v) in map(g, "global")? {
-            match key_str(k).as_str() {
-                "external_labels" => external = pairs(v, "global.external_labels")?,
-                "scrape_interval"
-                | "scrape_timeout"
-                | "evaluation_interval"
-                | "query_log_file"
-                | "rule_query_offset"
-                | "scrape_protocols"
-                | "body_size_limit"
-                | "sample_limit"
-                | "label_limit"
-                | "label_name_length_limit"
-                | "label_value_length_limit"
-                | "target_limit"
-                | "keep_dropped_targets"
-                | "metric_name_validation_scheme"
-                | "scrape_failure_log_file" => {}
-                other => warnings.push(format!("unknown key global.{other} ignored")),
+    if let Some(labels) = root.global.and_then(|g| g.external_labels) {
+        for (name, Text(value)) in labels.0 {
+            if !legacy_label_name(&name) {
+                return Err(format!("global.external_labels: {name:?} is not a valid label name"));
             }
+            external.push((name, value));
         }
-        external.sort();
     }
     let mut endpoints = Vec::new();
-    if let Some(rw) = root.get("remote_write") {
-        let list = rw.as_sequence().ok_or("remote_write: expected a list")?;
-        for (i, entry) in list.iter().enumerate() {
-            let mut e = endpoint(entry, i, base, &mut warnings)?;
-            e.external_labels = external.clone();
-            endpoints.push(e);
+    let mut names = BTreeSet::new();
+    let mut unnamed_urls = BTreeSet::new();
+    for (i, entry) in root.remote_write.unwrap_or_default().into_iter().enumerate() {
+        let at = format!("remote_write[{i}]");
+        let line = |m: String| match entry_line(text, i) {
+            Some(l) => format!("{m} (entry at line {l})"),
+            None => m,
+        };
+        let entry = entry.ok_or_else(|| line(format!("{at}: empty or null remote write config section")))?;
+        let mut e = endpoint(entry, &at, base, &mut warnings).map_err(line)?;
+        // Each endpoint keeps its cursor under its name, or a hash of its URL: two entries with
+        // one name, or two unnamed entries with one URL, would share (and corrupt) one cursor.
+        if !e.name.is_empty() && !names.insert(e.name.clone()) {
+            return Err(line(format!("{at}: found multiple remote write configs with name {:?}", e.name)));
         }
+        if e.name.is_empty() && !unnamed_urls.insert(e.url.clone()) {
+            return Err(line(format!(
+                "{at}: another unnamed remote_write entry has the same url {}; give them distinct names",
+                e.redacted_url()
+            )));
+        }
+        e.external_labels = external.clone();
+        endpoints.push(e);
     }
     Ok(Loaded { endpoints, warnings })
 }
 
-fn endpoint(v: &Value, i: usize, base: &Path, warnings: &mut Vec<String>) -> Result<EndpointConfig, String> {
-    let at = |k: &str| format!("remote_write[{i}].{k}");
-    let m = map(v, &format!("remote_write[{i}]"))?;
-    let url = m.get("url").ok_or_else(|| format!("remote_write[{i}]: url is required"))?;
-    let mut e = EndpointConfig::new(string(url, &at("url"))?);
-    let mut basic: Option<(String, Option<Secret>, Option<PathBuf>)> = None;
-    for (k, v) in m {
-        let key = key_str(k);
-        match key.as_str() {
-            "url" => {}
-            "name" => e.name = string(v, &at("name"))?,
-            "remote_timeout" => e.remote_timeout = dur(v, &at("remote_timeout"))?,
-            "headers" => e.headers = pairs(v, &at("headers"))?,
-            "send_exemplars" => e.send_exemplars = boolean(v, &at("send_exemplars"))?,
-            "send_native_histograms" => e.send_native_histograms = boolean(v, &at("send_native_histograms"))?,
-            "protobuf_message" => {
-                e.protocol =
-                    Protocol::from_message_name(&string(v, &at("protobuf_message"))?).map_err(|x| x.to_string())?
-            }
-            "proxy_url" => e.proxy_url = Some(string(v, &at("proxy_url"))?),
-            "write_relabel_configs" => {
-                let list =
-                    v.as_sequence().ok_or_else(|| format!("{}: expected a list", at("write_relabel_configs")))?;
-                for (j, r) in list.iter().enumerate() {
-                    e.write_relabel_configs.push(relabel(
-                        r,
-                        &format!("{}[{j}]", at("write_relabel_configs")),
-                        warnings,
-                    )?);
+/// The line where `remote_write[i]` starts, for errors about the entry found after parsing.
+///
+/// The YAML parser keeps no positions in what it returns, only in its errors: so the entry is
+/// visited again with a visitor that fails on it, and the error's location is read.
+fn entry_line(text: &str, i: usize) -> Option<usize> {
+    use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    use std::fmt;
+
+    struct Root(usize);
+    struct List(usize);
+    struct Fail;
+    impl<'de> Visitor<'de> for Root {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a configuration")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<(), A::Error> {
+            while let Some(k) = m.next_key::<String>()? {
+                if k == "remote_write" {
+                    m.next_value_seed(List(self.0))?;
+                } else {
+                    m.next_value::<IgnoredAny>()?;
                 }
             }
-            "queue_config" => queue(v, &mut e, &at("queue_config"), warnings)?,
-            "metadata_config" => {
-                // Metadata is sent with remote write 2.0 requests; 1.0 metadata requests are not
-                // implemented yet.
-                if e.protocol == Protocol::V1
-                    && map(v, &at("metadata_config"))?.get("send").and_then(Value::as_bool) != Some(false)
-                {
-                    warnings.push(format!("{}: metadata is only sent with remote write 2.0", at("metadata_config")));
-                }
-            }
-            "basic_auth" => {
-                let b = map(v, &at("basic_auth"))?;
-                let user =
-                    b.get("username").map(|u| string(u, &at("basic_auth.username"))).transpose()?.unwrap_or_default();
-                let pass =
-                    b.get("password").map(|p| string(p, &at("basic_auth.password")).map(Secret::new)).transpose()?;
-                let file =
-                    b.get("password_file").map(|p| path(p, &at("basic_auth.password_file"), base)).transpose()?;
-                basic = Some((user, pass, file));
-            }
-            "authorization" => {
-                let a = map(v, &at("authorization"))?;
-                let scheme =
-                    a.get("type").map(|t| string(t, &at("authorization.type"))).transpose()?.unwrap_or("Bearer".into());
-                e.auth = match (a.get("credentials"), a.get("credentials_file")) {
-                    (Some(c), None) => Auth::Credentials {
-                        scheme,
-                        credentials: Secret::new(string(c, &at("authorization.credentials"))?),
-                    },
-                    (None, Some(f)) => Auth::CredentialsFile {
-                        scheme,
-                        credentials_file: path(f, &at("authorization.credentials_file"), base)?,
-                    },
-                    (None, None) => {
-                        return Err(format!("{}: credentials or credentials_file is required", at("authorization")))
-                    }
-                    _ => {
-                        return Err(format!("{}: at most one of credentials and credentials_file", at("authorization")))
-                    }
-                };
-            }
-            "bearer_token" => {
-                e.auth = Auth::Credentials {
-                    scheme: "Bearer".into(),
-                    credentials: Secret::new(string(v, &at("bearer_token"))?),
-                }
-            }
-            "bearer_token_file" => {
-                e.auth = Auth::CredentialsFile {
-                    scheme: "Bearer".into(),
-                    credentials_file: path(v, &at("bearer_token_file"), base)?,
-                }
-            }
-            "tls_config" => e.tls = tls(v, &at("tls_config"), base, warnings)?,
-            "follow_redirects"
-            | "enable_http2"
-            | "no_proxy"
-            | "proxy_from_environment"
-            | "proxy_connect_header"
-            | "round_robin_dns"
-            | "http_headers" => warnings.push(format!("{} is not supported by walship and is ignored", at(&key))),
-            "sigv4" | "oauth2" | "azuread" | "google_iam" => {
-                return Err(format!("{}: this authentication method is not supported by walship", at(&key)))
-            }
-            other => warnings.push(format!("unknown key {} ignored", at(other))),
+            Ok(())
         }
     }
-    if let Some((username, password, file)) = basic {
-        e.auth = match (password, file) {
-            (Some(password), None) => Auth::Basic { username, password },
-            (None, Some(password_file)) => Auth::BasicPasswordFile { username, password_file },
-            (None, None) => Auth::Basic { username, password: Secret::new("") },
-            _ => return Err(format!("{}: at most one of password and password_file", at("basic_auth"))),
-        };
+    impl<'de> DeserializeSeed<'de> for List {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_seq(self)
+        }
     }
-    e.validate().map_err(|x| format!("remote_write[{i}]: {x}"))?;
+    impl<'de> Visitor<'de> for List {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a list")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<(), A::Error> {
+            for _ in 0..self.0 {
+                s.next_element::<IgnoredAny>()?;
+            }
+            s.next_element_seed(Fail).map(|_| ())
+        }
+    }
+    impl<'de> DeserializeSeed<'de> for Fail {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> Visitor<'de> for Fail {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("nothing (this visitor marks a position)")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
+            Err(de::Error::custom("here"))
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+            Err(de::Error::custom("here"))
+        }
+    }
+    let d = serde_norway::Deserializer::from_str(text);
+    match d.deserialize_map(Root(i)) {
+        Err(e) => e.location().map(|l| l.line()),
+        Ok(()) => None,
+    }
+}
+
+/// A label name as Prometheus 2.42 validates it.
+fn legacy_label_name(s: &str) -> bool {
+    let mut b = s.bytes();
+    b.next().is_some_and(|c| c.is_ascii_alphabetic() || c == b'_') && b.all(|c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// A `replace` target label: a label name in which `$1`/`${name}` templates may stand.
+fn template_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut i = 0;
+    let mut first = true;
+    while i < b.len() {
+        if b[i] == b'$' {
+            if b.get(i + 1) == Some(&b'{') {
+                let end = b[i + 2..].iter().position(|&c| c == b'}').map(|p| i + 2 + p);
+                match end {
+                    Some(e) if e > i + 2 && b[i + 2..e].iter().all(|&c| word(c)) => i = e + 1,
+                    _ => return false,
+                }
+            } else {
+                let n = b[i + 1..].iter().take_while(|&&c| word(c)).count();
+                if n == 0 {
+                    return false;
+                }
+                i += 1 + n;
+            }
+        } else if (first && (b[i].is_ascii_alphabetic() || b[i] == b'_')) || (!first && word(b[i])) {
+            i += 1;
+        } else {
+            return false;
+        }
+        first = false;
+    }
+    !b.is_empty()
+}
+
+fn text(t: Option<Text>) -> Option<String> {
+    t.map(|Text(s)| s)
+}
+
+/// A file named in the configuration: relative to the configuration's directory, and readable
+/// now (at run time a vanished file is retried by the queue, not dropped).
+fn readable(p: Text, what: &str, base: &Path) -> Result<PathBuf, String> {
+    let p = PathBuf::from(p.0);
+    let p = if p.is_relative() { base.join(p) } else { p };
+    std::fs::File::open(&p)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut [0u8; 1]))
+        .map_err(|e| format!("{what}: cannot read {}: {e}", p.display()))?;
+    Ok(p)
+}
+
+fn unsupported(at: &str, key: &str) -> String {
+    format!("{at}.{key}: this setting is not supported by walship (it would change what is sent or to whom)")
+}
+
+fn endpoint(
+    rw: schema::RemoteWrite,
+    at: &str,
+    base: &Path,
+    warnings: &mut Vec<String>,
+) -> Result<EndpointConfig, String> {
+    let url = text(rw.url).filter(|u| !u.is_empty()).ok_or_else(|| format!("{at}: url for remote_write is empty"))?;
+    let mut e = EndpointConfig::new(url);
+    e.name = text(rw.name).unwrap_or_default();
+    if let Some(d) = rw.remote_timeout {
+        e.remote_timeout = d.0;
+    }
+    e.headers = rw.headers.unwrap_or_default().0.into_iter().map(|(k, v)| (k, v.0)).collect();
+    e.send_exemplars = rw.send_exemplars.unwrap_or(false);
+    e.send_native_histograms = rw.send_native_histograms.unwrap_or(false);
+    if let Some(m) = text(rw.protobuf_message) {
+        e.protocol = Protocol::from_message_name(&m).map_err(|x| format!("{at}.protobuf_message: {x}"))?;
+    }
+    e.proxy_url = text(rw.proxy_url);
+
+    // Authentication: Prometheus 2.42's exclusivity rules, in its order, with its messages.
+    let bearer = rw.bearer_token.is_some() || rw.bearer_token_file.is_some();
+    if rw.bearer_token.is_some() && rw.bearer_token_file.is_some() {
+        return Err(format!("{at}: at most one of bearer_token & bearer_token_file must be configured"));
+    }
+    if (rw.basic_auth.is_some() || rw.oauth2.is_some()) && bearer {
+        return Err(format!(
+            "{at}: at most one of basic_auth, oauth2, bearer_token & bearer_token_file must be configured"
+        ));
+    }
+    if let Some(b) = &rw.basic_auth {
+        if b.password.as_ref().is_some_and(|p| !p.0.is_empty())
+            && b.password_file.as_ref().is_some_and(|p| !p.0.is_empty())
+        {
+            return Err(format!("{at}: at most one of basic_auth password & password_file must be configured"));
+        }
+    }
+    if let Some(a) = &rw.authorization {
+        if bearer {
+            return Err(format!("{at}: authorization is not compatible with bearer_token & bearer_token_file"));
+        }
+        if a.credentials.is_some() && a.credentials_file.is_some() {
+            return Err(format!(
+                "{at}: at most one of authorization credentials & credentials_file must be configured"
+            ));
+        }
+        if a.scheme.as_ref().is_some_and(|t| t.0.eq_ignore_ascii_case("basic")) {
+            return Err(format!("{at}: authorization type cannot be set to \"basic\", use \"basic_auth\" instead"));
+        }
+    }
+    let authz = rw.authorization.is_some() || bearer;
+    if [rw.basic_auth.is_some(), rw.oauth2.is_some(), rw.authorization.is_some()].iter().filter(|x| **x).count() > 1 {
+        return Err(format!("{at}: at most one of basic_auth, oauth2 & authorization must be configured"));
+    }
+    if rw.sigv4.is_some() && (rw.basic_auth.is_some() || authz || rw.oauth2.is_some()) {
+        return Err(format!("{at}: at most one of basic_auth, authorization, oauth2, & sigv4 must be configured"));
+    }
+    for (set, key) in [
+        (rw.sigv4.is_some(), "sigv4"),
+        (rw.oauth2.is_some(), "oauth2"),
+        (rw.azuread.is_some(), "azuread"),
+        (rw.google_iam.is_some(), "google_iam"),
+        (rw.http_headers.is_some(), "http_headers"),
+        (rw.proxy_from_environment == Some(true), "proxy_from_environment"),
+        (rw.no_proxy.as_ref().is_some_and(|n| !n.0.is_empty()), "no_proxy"),
+        (rw.proxy_connect_header.is_some(), "proxy_connect_header"),
+    ] {
+        if set {
+            return Err(unsupported(at, key));
+        }
+    }
+    e.auth = auth(rw.basic_auth, rw.authorization, rw.bearer_token, rw.bearer_token_file, at, base)?;
+    if let Some(t) = rw.tls_config {
+        e.tls = tls(t, &format!("{at}.tls_config"), base)?;
+    }
+    for (set, key) in [
+        (rw.follow_redirects == Some(true), "follow_redirects"),
+        (rw.enable_http2.is_some(), "enable_http2"),
+        (rw.round_robin_dns.is_some(), "round_robin_dns"),
+    ] {
+        if set {
+            warnings.push(format!("{at}.{key} is not supported by walship and is ignored"));
+        }
+    }
+
+    for (j, r) in rw.write_relabel_configs.unwrap_or_default().into_iter().enumerate() {
+        let rat = format!("{at}.write_relabel_configs[{j}]");
+        let r = r.ok_or_else(|| format!("{rat}: empty or null relabeling rule in remote write config"))?;
+        e.write_relabel_configs.push(relabel(r, &rat)?);
+    }
+    // Compiles every regex and applies the per-action rules.
+    remote_queue::Relabeler::new(&e.write_relabel_configs).map_err(|x| format!("{at}.write_relabel_configs: {x}"))?;
+
+    if let Some(q) = rw.queue_config {
+        let c = &mut e.queue;
+        let size = |v: Option<u64>, d: usize| v.map_or(d, |v| usize::try_from(v).unwrap_or(usize::MAX));
+        c.capacity = size(q.capacity, c.capacity);
+        c.max_shards = size(q.max_shards, c.max_shards);
+        c.min_shards = size(q.min_shards, c.min_shards);
+        c.max_samples_per_send = size(q.max_samples_per_send, c.max_samples_per_send);
+        c.batch_send_deadline = q.batch_send_deadline.map_or(c.batch_send_deadline, |d| d.0);
+        c.min_backoff = q.min_backoff.map_or(c.min_backoff, |d| d.0);
+        c.max_backoff = q.max_backoff.map_or(c.max_backoff, |d| d.0);
+        c.retry_on_http_429 = q.retry_on_http_429.unwrap_or(c.retry_on_http_429);
+        c.sample_age_limit = q.sample_age_limit.map_or(c.sample_age_limit, |d| d.0);
+        c.isolate_rejected_series = q.isolate_rejected_series.unwrap_or(c.isolate_rejected_series);
+        if c.batch_send_deadline.is_zero() {
+            return Err(format!("{at}.queue_config.batch_send_deadline must be greater than 0"));
+        }
+    }
+    if let Some(m) = rw.metadata_config {
+        let d = MetadataConfig::default();
+        e.metadata = MetadataConfig {
+            send: m.send.unwrap_or(d.send),
+            send_interval: m.send_interval.map_or(d.send_interval, |x| x.0),
+            max_samples_per_send: m
+                .max_samples_per_send
+                .map_or(d.max_samples_per_send, |v| usize::try_from(v).unwrap_or(usize::MAX)),
+        };
+        // Prometheus would panic on a zero interval (a ticker of 0); refuse it instead.
+        if e.metadata.send && e.metadata.send_interval.is_zero() {
+            return Err(format!("{at}.metadata_config.send_interval must be greater than 0"));
+        }
+        if e.metadata.send && e.metadata.max_samples_per_send == 0 {
+            return Err(format!("{at}.metadata_config.max_samples_per_send must be greater than 0"));
+        }
+    }
+    e.validate().map_err(|x| format!("{at}: {x}"))?;
     Ok(e)
 }
 
-fn queue(v: &Value, e: &mut EndpointConfig, what: &str, warnings: &mut Vec<String>) -> Result<(), String> {
-    let q = &mut e.queue;
-    for (k, v) in map(v, what)? {
-        let key = key_str(k);
-        let at = format!("{what}.{key}");
-        match key.as_str() {
-            "capacity" => q.capacity = number(v, &at)? as usize,
-            "max_shards" => q.max_shards = number(v, &at)? as usize,
-            "min_shards" => q.min_shards = number(v, &at)? as usize,
-            "max_samples_per_send" => q.max_samples_per_send = number(v, &at)? as usize,
-            "batch_send_deadline" => q.batch_send_deadline = dur(v, &at)?,
-            "min_backoff" => q.min_backoff = dur(v, &at)?,
-            "max_backoff" => q.max_backoff = dur(v, &at)?,
-            "retry_on_http_429" => q.retry_on_http_429 = boolean(v, &at)?,
-            "sample_age_limit" => q.sample_age_limit = dur(v, &at)?,
-            "max_retries" => warnings.push(format!("{at} was removed from Prometheus and is ignored")),
-            other => warnings.push(format!("unknown key {what}.{other} ignored")),
-        }
-    }
-    Ok(())
-}
-
-fn tls(v: &Value, what: &str, base: &Path, warnings: &mut Vec<String>) -> Result<TlsConfig, String> {
-    let mut t = TlsConfig::default();
-    for (k, v) in map(v, what)? {
-        let key = key_str(k);
-        let at = format!("{what}.{key}");
-        match key.as_str() {
-            "ca_file" => t.ca_file = Some(path(v, &at, base)?),
-            "cert_file" => t.cert_file = Some(path(v, &at, base)?),
-            "key_file" => t.key_file = Some(path(v, &at, base)?),
-            "insecure_skip_verify" => t.insecure_skip_verify = boolean(v, &at)?,
-            "ca" | "cert" | "key" | "server_name" | "min_version" | "max_version" | "ca_ref" | "cert_ref"
-            | "key_ref" => warnings.push(format!("{at} is not supported by walship and is ignored")),
-            other => warnings.push(format!("unknown key {what}.{other} ignored")),
-        }
-    }
-    Ok(t)
-}
-
-fn relabel(v: &Value, what: &str, warnings: &mut Vec<String>) -> Result<RelabelConfig, String> {
-    let mut r = RelabelConfig::default();
-    for (k, v) in map(v, what)? {
-        let key = key_str(k);
-        let at = format!("{what}.{key}");
-        match key.as_str() {
-            "source_labels" => {
-                r.source_labels = v
-                    .as_sequence()
-                    .ok_or_else(|| format!("{at}: expected a list"))?
-                    .iter()
-                    .map(|s| string(s, &at))
-                    .collect::<Result<_, _>>()?
+fn auth(
+    basic: Option<schema::BasicAuth>,
+    authorization: Option<schema::Authorization>,
+    bearer_token: Option<Text>,
+    bearer_token_file: Option<Text>,
+    at: &str,
+    base: &Path,
+) -> Result<Auth, String> {
+    if let Some(b) = basic {
+        for (set, key) in [
+            (b.username_file.is_some(), "basic_auth.username_file"),
+            (b.username_ref.is_some(), "basic_auth.username_ref"),
+            (b.password_ref.is_some(), "basic_auth.password_ref"),
+        ] {
+            if set {
+                return Err(unsupported(at, key));
             }
-            "separator" => r.separator = string(v, &at)?,
-            "regex" => r.regex = string(v, &at)?,
-            "modulus" => r.modulus = number(v, &at)?,
-            "target_label" => r.target_label = string(v, &at)?,
-            "replacement" => r.replacement = string(v, &at)?,
-            "action" => r.action = Action::parse(&string(v, &at)?).map_err(|e| format!("{at}: {e}"))?,
-            other => warnings.push(format!("unknown key {what}.{other} ignored")),
         }
+        let username = text(b.username).unwrap_or_default();
+        return Ok(match text(b.password_file).filter(|f| !f.is_empty()) {
+            Some(f) => Auth::BasicPasswordFile {
+                username,
+                password_file: readable(Text(f), &format!("{at}.basic_auth.password_file"), base)?,
+            },
+            None => Auth::Basic { username, password: Secret::new(text(b.password).unwrap_or_default()) },
+        });
     }
-    Ok(r)
+    if let Some(a) = authorization {
+        if a.credentials_ref.is_some() {
+            return Err(unsupported(at, "authorization.credentials_ref"));
+        }
+        let scheme = text(a.scheme).filter(|s| !s.is_empty()).unwrap_or_else(|| "Bearer".into());
+        return Ok(match (text(a.credentials).filter(|c| !c.is_empty()), a.credentials_file) {
+            (Some(c), _) => Auth::Credentials { scheme, credentials: Secret::new(c) },
+            (None, Some(f)) if !f.0.is_empty() => Auth::CredentialsFile {
+                scheme,
+                credentials_file: readable(f, &format!("{at}.authorization.credentials_file"), base)?,
+            },
+            // Prometheus sends no Authorization header when neither is given.
+            _ => Auth::None,
+        });
+    }
+    if let Some(t) = text(bearer_token).filter(|t| !t.is_empty()) {
+        return Ok(Auth::Credentials { scheme: "Bearer".into(), credentials: Secret::new(t) });
+    }
+    if let Some(f) = bearer_token_file.filter(|f| !f.0.is_empty()) {
+        let credentials_file = readable(f, &format!("{at}.bearer_token_file"), base)?;
+        return Ok(Auth::CredentialsFile { scheme: "Bearer".into(), credentials_file });
+    }
+    Ok(Auth::None)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn a_prometheus_configuration_as_operators_write_it() {
-        let text = r#"
-global:
-  scrape_interval: 15s
-  external_labels: {cluster: eu1, replica: a}
-scrape_configs:
-  - job_name: node
-remote_write:
-  - url: https://user:pw@metrics.example/api/v1/write
-    name: primary
-    remote_timeout: 10s
-    headers: {X-Scope-OrgID: team-a}
-    basic_auth: {username: u, password_file: secrets/pw}
-    send_exemplars: true
-    write_relabel_configs:
-      - source_labels: [__name__]
-        regex: go_.*
-        action: drop
-    queue_config: {capacity: 2500, max_shards: 200, batch_send_deadline: 1s, min_backoff: 50ms}
-    tls_config: {ca_file: ca.pem, insecure_skip_verify: false}
-    surprise: 1
-  - url: http://127.0.0.1:8428/api/v1/write
-    protobuf_message: io.prometheus.write.v2.Request
-    bearer_token: s3cr3t
-"#;
-        let l = parse(text, Path::new("/etc/prometheus")).unwrap();
-        assert_eq!(l.endpoints.len(), 2);
-        let a = &l.endpoints[0];
-        assert_eq!(a.name, "primary");
-        assert_eq!(a.remote_timeout, Duration::from_secs(10));
-        assert_eq!(a.external_labels, vec![("cluster".into(), "eu1".into()), ("replica".into(), "a".into())]);
-        assert_eq!(a.queue.capacity, 2500);
-        assert_eq!(a.queue.max_shards, 200);
-        assert_eq!(a.queue.min_backoff, Duration::from_millis(50));
-        assert_eq!(a.queue.max_samples_per_send, 2000, "defaults kept");
-        assert!(a.send_exemplars);
-        assert_eq!(a.write_relabel_configs[0].action, Action::Drop);
-        assert_eq!(a.tls.ca_file.as_deref(), Some(Path::new("/etc/prometheus/ca.pem")));
-        assert!(
-            matches!(&a.auth, Auth::BasicPasswordFile { username, password_file } if username == "u" && password_file == Path::new("/etc/prometheus/secrets/pw"))
-        );
-        assert_eq!(l.endpoints[1].protocol, Protocol::V2);
-        assert!(matches!(&l.endpoints[1].auth, Auth::Credentials { scheme, .. } if scheme == "Bearer"));
-        assert_eq!(l.warnings, vec!["unknown key remote_write[0].surprise ignored".to_string()]);
+fn tls(t: schema::Tls, at: &str, base: &Path) -> Result<TlsConfig, String> {
+    for (v, key) in [(&t.min_version, "min_version"), (&t.max_version, "max_version")] {
+        if let Some(v) = v {
+            if !["TLS10", "TLS11", "TLS12", "TLS13"].contains(&v.0.as_str()) {
+                return Err(format!("{at}.{key}: unknown TLS version: {}", v.0));
+            }
+        }
     }
-
-    #[test]
-    fn errors_are_clear() {
-        let e = |t: &str| parse(t, Path::new(".")).err().unwrap();
-        assert!(e("remote_write: [{name: x}]").contains("url is required"));
-        assert!(e("remote_write: [{url: 'ftp://x'}]").contains("must start with http"));
-        assert!(e("remote_write: [{url: 'http://x', queue_config: {min_backoff: fast}}]").contains("min_backoff"));
-        assert!(e("remote_write: [{url: 'http://x', sigv4: {region: x}}]").contains("not supported"));
-        assert!(e("remote_write: {url: x}").contains("expected a list"));
-        assert!(e("{{{").len() > 3);
+    for (set, key) in [
+        (t.ca.is_some(), "ca"),
+        (t.cert.is_some(), "cert"),
+        (t.key.is_some(), "key"),
+        (t.ca_ref.is_some(), "ca_ref"),
+        (t.cert_ref.is_some(), "cert_ref"),
+        (t.key_ref.is_some(), "key_ref"),
+        (t.server_name.as_ref().is_some_and(|s| !s.0.is_empty()), "server_name"),
+        // rustls speaks TLS 1.2 and 1.3; a floor of 1.3 cannot be honoured silently.
+        (t.min_version.as_ref().is_some_and(|v| v.0 == "TLS13"), "min_version"),
+        (t.max_version.as_ref().is_some_and(|v| v.0 != "TLS13"), "max_version"),
+    ] {
+        if set {
+            return Err(format!("{at}.{key}: this setting is not supported by walship"));
+        }
     }
+    let file = |f: Option<Text>, key: &str| -> Result<Option<PathBuf>, String> {
+        f.filter(|f| !f.0.is_empty()).map(|f| readable(f, &format!("{at}.{key}"), base)).transpose()
+    };
+    Ok(TlsConfig {
+        ca_file: file(t.ca_file, "ca_file")?,
+        cert_file: file(t.cert_file, "cert_file")?,
+        key_file: file(t.key_file, "key_file")?,
+        insecure_skip_verify: t.insecure_skip_verify.unwrap_or(false),
+    })
+}
+
+fn relabel(r: schema::Relabel, at: &str) -> Result<RelabelConfig, String> {
+    let d = RelabelConfig::default();
+    let action = match text(r.action) {
+        Some(a) => Action::parse(&a).map_err(|e| format!("{at}.action: {e}"))?,
+        None => d.action,
+    };
+    let source_labels: Vec<String> = r.source_labels.unwrap_or_default().into_iter().map(|t| t.0).collect();
+    for s in &source_labels {
+        if !legacy_label_name(s) {
+            return Err(format!("{at}.source_labels: {s:?} is not a valid label name"));
+        }
+    }
+    let target_label = text(r.target_label).unwrap_or_default();
+    let valid_target = match action {
+        Action::Replace => target_label.is_empty() || template_label_name(&target_label),
+        Action::HashMod | Action::Lowercase | Action::Uppercase | Action::KeepEqual | Action::DropEqual => {
+            target_label.is_empty() || legacy_label_name(&target_label)
+        }
+        _ => true,
+    };
+    if !valid_target {
+        return Err(format!("{at}: {target_label:?} is invalid 'target_label' for {action:?} action"));
+    }
+    Ok(RelabelConfig {
+        source_labels,
+        separator: text(r.separator).unwrap_or(d.separator),
+        regex: text(r.regex).unwrap_or(d.regex),
+        modulus: r.modulus.unwrap_or(0),
+        target_label,
+        replacement: text(r.replacement).unwrap_or(d.replacement),
+        action,
+    })
 }

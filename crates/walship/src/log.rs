@@ -58,11 +58,16 @@ pub fn init(format: Format, level: Level) {
 struct Bridge;
 
 impl ::log::Log for Bridge {
-    fn enabled(&self, _: &::log::Metadata<'_>) -> bool {
-        true
+    fn enabled(&self, metadata: &::log::Metadata<'_>) -> bool {
+        // The HTTP library's debug lines quote request header values (API keys, tenant ids):
+        // no secret in any log line at any level.
+        !remote_queue::logging::may_hold_secrets(metadata)
     }
 
     fn log(&self, record: &::log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
         let level = match record.level() {
             ::log::Level::Error => Level::Error,
             ::log::Level::Warn => Level::Warn,

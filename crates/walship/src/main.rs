@@ -60,6 +60,14 @@ enum Command {
         #[arg(long)]
         wal_dir: Option<PathBuf>,
     },
+    /// Check a Prometheus configuration file the way walship will read it (`walship check config
+    /// FILE`): what `promtool check config` checks of the parts walship reads, and what only
+    /// walship knows. Exit codes as promtool's: 0 valid, 1 invalid.
+    Check {
+        /// What to check.
+        #[command(subcommand)]
+        what: CheckWhat,
+    },
     /// Run a remote-write receiver that counts (or prints) what arrives.
     Receive {
         /// Listen address.
@@ -123,6 +131,17 @@ enum Generate {
     Completions {
         /// The shell.
         shell: clap_complete::Shell,
+    },
+}
+
+/// What `walship check` checks.
+#[derive(Subcommand)]
+enum CheckWhat {
+    /// Prometheus configuration files (their `remote_write` and `global.external_labels`).
+    Config {
+        /// The files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
     },
 }
 
@@ -307,23 +326,11 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 stall_timeout: args.flush_deadline,
             };
             let (code, summary) = ship::ship(opts)?;
-            log::info(
-                "Shipped",
-                &[
-                    ("samples_read", &summary.samples_read),
-                    ("samples_sent", &summary.samples_sent),
-                    ("samples_dropped", &summary.samples_dropped),
-                    ("samples_failed", &summary.samples_failed),
-                    ("complete", &summary.complete),
-                    ("wal_damage", &summary.wal_damage),
-                    ("wal_records_lost", &summary.wal_records_lost),
-                    ("wal_gaps", &summary.wal_gaps),
-                    ("elapsed", &format!("{:?}", summary.elapsed)),
-                ],
-            );
+            summary.log();
             Ok(code)
         }
         Command::Try { url, wal_dir } => try_it::run(url, wal_dir),
+        Command::Check { what: CheckWhat::Config { files } } => Ok(check_config(&files)),
         Command::Receive { listen, print, threads } => {
             let r = receive::start(&listen, threads, print)?;
             eprintln!("walship: receiving remote write on http://{}/api/v1/write", r.addr);
@@ -401,6 +408,50 @@ fn write_man_pages(mut cli: clap::Command, dir: &std::path::Path) -> Result<(), 
         write(&name, page)?;
     }
     write("walship", cli)
+}
+
+/// `walship check config`: one verdict per file, on stdout as promtool prints them; 1 when any
+/// file is invalid.
+fn check_config(files: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for file in files {
+        println!("Checking {}", file.display());
+        match config::load(file) {
+            Ok(loaded) => {
+                println!(
+                    " SUCCESS: {} is valid for walship: {} remote_write endpoint(s)",
+                    file.display(),
+                    loaded.endpoints.len()
+                );
+                for e in &loaded.endpoints {
+                    let q = &e.queue;
+                    println!(
+                        "  endpoint {:?}: {} (remote write {}), shards {}..{}, {} samples per request, isolate_rejected_series={}",
+                        e.name,
+                        e.redacted_url(),
+                        if e.protocol == remote_queue::Protocol::V2 { "2.0" } else { "1.0" },
+                        q.min_shards,
+                        q.max_shards,
+                        q.max_samples_per_send,
+                        q.isolate_rejected_series,
+                    );
+                }
+                for w in &loaded.warnings {
+                    println!("  WARNING: {w}");
+                }
+            }
+            Err(e) => {
+                failed = true;
+                println!("  FAILED: {e}");
+            }
+        }
+        println!();
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 /// A clear line for the two commonest mistakes: a wrong path, and a directory that is no WAL.

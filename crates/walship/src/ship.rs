@@ -8,7 +8,8 @@ use crate::signals::Signals;
 use crate::sink::QueueSink;
 use crate::web::{self, Endpoint};
 use crate::CliError;
-use remote_queue::{EndpointConfig, QueueManager};
+use remote_queue::{DropReason, EndpointConfig, QueueManager};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,17 +46,46 @@ pub struct ShipOptions {
     pub stall_timeout: Duration,
 }
 
+/// What became of one kind of data (float samples, histograms or exemplars), summed over
+/// endpoints.
+#[derive(Debug, Default, Clone)]
+pub struct KindCounts {
+    /// Accepted by the remotes.
+    pub sent: u64,
+    /// Dropped for a counted reason, by the `reason` label of `*_dropped_total`.
+    pub dropped: BTreeMap<&'static str, u64>,
+    /// Failed for good: rejected by a remote, or still unsent when the flush deadline passed.
+    pub failed: u64,
+}
+
+impl KindCounts {
+    /// Every dropped one, whatever the reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+
+    /// `0`, or the drops by reason: `too_old:3,dropped_series:10`.
+    fn dropped_text(&self) -> String {
+        let by: Vec<String> = self.dropped.iter().filter(|(_, n)| **n > 0).map(|(r, n)| format!("{r}:{n}")).collect();
+        if by.is_empty() {
+            "0".into()
+        } else {
+            by.join(",")
+        }
+    }
+}
+
 /// What a run delivered, for the final summary.
 #[derive(Debug, Default, Clone)]
 pub struct Summary {
     /// Samples read from the WAL and handed to queues (summed over endpoints).
     pub samples_read: u64,
-    /// Samples the remotes accepted.
-    pub samples_sent: u64,
-    /// Samples dropped with a reason.
-    pub samples_dropped: u64,
-    /// Samples that failed for good.
-    pub samples_failed: u64,
+    /// Float samples.
+    pub samples: KindCounts,
+    /// Native histograms (integer and float).
+    pub histograms: KindCounts,
+    /// Exemplars.
+    pub exemplars: KindCounts,
     /// Wall time.
     pub elapsed: Duration,
     /// Whether every endpoint's cursor reached the end read: every record read was delivered or
@@ -67,6 +97,43 @@ pub struct Summary {
     pub wal_records_lost: u64,
     /// Gaps: segments missing when they were to be read.
     pub wal_gaps: u64,
+}
+
+impl Summary {
+    /// The final log line: what was read, sent (stored by the remotes, retries included), dropped
+    /// (by reason) and failed, per kind.
+    pub fn log(&self) {
+        let (s, h, e) = (&self.samples, &self.histograms, &self.exemplars);
+        log::info(
+            "Shipped (complete=true: everything read was delivered or dropped for a counted reason)",
+            &[
+                ("samples_read", &self.samples_read),
+                ("samples_sent", &s.sent),
+                ("samples_dropped", &s.dropped_text()),
+                ("samples_failed", &s.failed),
+                ("histograms_sent", &h.sent),
+                ("histograms_dropped", &h.dropped_text()),
+                ("histograms_failed", &h.failed),
+                ("exemplars_sent", &e.sent),
+                ("exemplars_dropped", &e.dropped_text()),
+                ("exemplars_failed", &e.failed),
+                ("complete", &self.complete),
+                ("wal_damage", &self.wal_damage),
+                ("wal_records_lost", &self.wal_records_lost),
+                ("wal_gaps", &self.wal_gaps),
+                ("elapsed", &format!("{:?}", self.elapsed)),
+            ],
+        );
+    }
+
+    /// Points dropped because their series was never declared: the series record was lost (WAL
+    /// damage), not a reason the user chose or the remote gave.
+    fn unintentional_drops(&self) -> u64 {
+        [&self.samples, &self.histograms, &self.exemplars]
+            .iter()
+            .map(|k| k.dropped.get(DropReason::UnintentionallyDroppedSeries.label()).copied().unwrap_or(0))
+            .sum()
+    }
 }
 
 /// A name for an endpoint's cursor file: its configured name, or a short hash of its URL.
@@ -87,6 +154,8 @@ struct Running {
     metrics: Arc<wal_watcher::WatcherMetrics>,
     thread: Option<std::thread::JoinHandle<Option<Position>>>,
     cursor: CursorState,
+    /// Custom-bucket histograms dropped on remote write 1.0 were logged.
+    nhcb_warned: bool,
 }
 
 /// What became of an endpoint's cursor saves.
@@ -157,6 +226,9 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     let flush_deadline = opts.endpoints.iter().map(|e| e.flush_deadline).max().unwrap_or_default();
     let ends = shut_down(&mut running, flush_deadline, &signals);
     let saved = save_cursors(&state, &mut running);
+    for r in running.iter_mut() {
+        warn_of_unsendable_histograms(r);
+    }
     drop(web);
     let summary = summarise(&opts, &running, &ends, started.elapsed());
     // Samples dropped for a reason the user chose (relabelling) or the remote gave (rejected) are
@@ -165,7 +237,10 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     if opts.once && !saved {
         log::error("The cursor could not be saved: a new run would send again what this one sent", &[]);
     }
-    let lost = summary.wal_damage > 0 || summary.wal_records_lost > 0 || summary.wal_gaps > 0;
+    let lost = summary.wal_damage > 0
+        || summary.wal_records_lost > 0
+        || summary.wal_gaps > 0
+        || summary.unintentional_drops() > 0;
     let code = if failed {
         ExitCode::FAILURE
     } else if opts.once && lost {
@@ -212,7 +287,7 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
         })
         .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
     let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default(), saved_at_ms: Arc::default() };
-    Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor })
+    Ok(Running { key, url, queue, stop, metrics, thread: Some(thread), cursor, nhcb_warned: false })
 }
 
 /// Watches the endpoints until a signal, the end of a `--once` run, a stall or refused
@@ -251,6 +326,9 @@ fn supervise(
         if signals.received() > 0 {
             return Ended::Signalled;
         }
+        for r in running.iter_mut() {
+            warn_of_unsendable_histograms(r);
+        }
         if opts.once && running.iter().all(|r| r.thread.as_ref().is_none_or(|t| t.is_finished())) {
             return Ended::AllRead;
         }
@@ -259,11 +337,29 @@ fn supervise(
             save_cursors(state, running);
         }
         if let Some(progress) = progress.filter(|_| last_progress.0.elapsed() >= Duration::from_secs(1)) {
-            let sent: u64 = running.iter().map(|r| accepted(&r.queue.metrics())).sum();
+            let sent: u64 = running.iter().map(|r| r.queue.metrics().samples_accepted).sum();
             let rate = sent.saturating_sub(last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
             last_progress = (Instant::now(), sent);
             progress.tick(&progress_tick(running, sent, rate));
         }
+    }
+}
+
+/// Logs once per endpoint that custom-bucket histograms are being dropped: remote write 1.0 has
+/// no field for their bounds (Prometheus 3 drops them too). They are counted under
+/// `prometheus_remote_storage_histograms_dropped_total{reason="nhcb_in_rw1_not_supported"}`.
+fn warn_of_unsendable_histograms(r: &mut Running) {
+    if r.nhcb_warned {
+        return;
+    }
+    let label = DropReason::NhcbInRw1NotSupported;
+    let dropped = r.queue.metrics().dropped.iter().find(|d| d.0 == label).map_or(0, |d| d.3);
+    if dropped > 0 {
+        r.nhcb_warned = true;
+        log::warn(
+            "Custom-bucket native histograms cannot travel in remote write 1.0 and are dropped (counted); use protobuf_message: io.prometheus.write.v2.Request to send them",
+            &[("endpoint", &r.key), ("url", &r.url), ("dropped_so_far", &dropped)],
+        );
     }
 }
 
@@ -314,9 +410,18 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
     let mut summary = Summary { elapsed, complete: true, ..Default::default() };
     for (r, end) in running.iter().zip(ends) {
         let m = r.queue.metrics();
-        summary.samples_sent += accepted(&m);
-        summary.samples_dropped += m.samples_dropped_total();
-        summary.samples_failed += m.samples_failed_total;
+        let kinds = [
+            (&mut summary.samples, m.samples_accepted, m.samples_failed_total),
+            (&mut summary.exemplars, m.exemplars_accepted, m.exemplars_failed_total),
+            (&mut summary.histograms, m.histograms_accepted, m.histograms_failed_total),
+        ];
+        for (i, (kind, accepted, failed)) in kinds.into_iter().enumerate() {
+            kind.sent += accepted;
+            kind.failed += failed;
+            for (reason, by_kind) in m.dropped.iter().map(|d| (d.0, [d.1, d.2, d.3])) {
+                *kind.dropped.entry(reason.label()).or_default() += by_kind[i];
+            }
+        }
         summary.samples_read += r.metrics.samples_sent.load(Ordering::Relaxed);
         summary.wal_damage += r.metrics.corruptions.load(Ordering::Relaxed);
         summary.wal_records_lost +=
@@ -343,7 +448,7 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
             &[
                 ("endpoint", &r.key),
                 ("url", &r.url),
-                ("samples_sent", &accepted(&m)),
+                ("samples_sent", &m.samples_accepted),
                 ("samples_dropped", &m.samples_dropped_total()),
                 ("samples_failed", &m.samples_failed_total),
                 ("cursor", &r.cursor.saved.map_or("none".to_string(), |p| p.to_string())),
@@ -351,12 +456,6 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
         );
     }
     summary
-}
-
-/// Samples the remote accepted: send attempts less retries and failures (4xx answers count as
-/// failures, as in Prometheus).
-fn accepted(m: &remote_queue::MetricsSnapshot) -> u64 {
-    m.samples_total.saturating_sub(m.samples_retried_total).saturating_sub(m.samples_failed_total)
 }
 
 /// Saves each endpoint's acknowledged position. A failure is logged once (and its recovery

@@ -64,14 +64,14 @@ pub fn run(url: Option<String>, wal_dir: Option<PathBuf>) -> Result<ExitCode, Cl
     };
     let (code, s) = ship::ship(opts)?;
     let _ = std::fs::remove_dir_all(&state);
-    let rate = s.samples_sent as f64 / s.elapsed.as_secs_f64().max(1e-9);
+    let rate = s.samples.sent as f64 / s.elapsed.as_secs_f64().max(1e-9);
     eprintln!(
         "walship try: {} samples read, {} sent ({:.0} samples/s), {} dropped, {} failed, in {:.2?}{}",
         s.samples_read,
-        s.samples_sent,
+        s.samples.sent,
         rate,
-        s.samples_dropped,
-        s.samples_failed,
+        s.samples.dropped_total(),
+        s.samples.failed,
         s.elapsed,
         if s.complete { "; everything acknowledged" } else { "; NOT everything was acknowledged" }
     );

@@ -24,6 +24,9 @@ pub enum Fault {
     Hang,
     /// 2xx without any written-count header (what a 1.0-only receiver does with a 2.0 body).
     AcceptNoHeaders,
+    /// Store every point except those with label `.1` = `.2`, and answer `.0` with written-count
+    /// headers counting what was stored (a 2.0 receiver's partial write).
+    PartialWrite(u16, String, String),
 }
 
 /// One decoded point.
@@ -47,6 +50,8 @@ pub struct Recorded {
     pub fault: Fault,
     pub points: Vec<Point>,
     pub v2: bool,
+    /// Points of a partial write that were not stored (`points` holds the stored ones).
+    pub refused: Vec<Point>,
     /// 1.0 `MetricMetadata`: (family, type, help, unit).
     pub metadata: Vec<(String, i32, String, String)>,
 }
@@ -55,12 +60,25 @@ impl Recorded {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
+    /// Whether `points` (all of them, or for a partial write what was kept) were stored.
     pub fn accepted(&self) -> bool {
-        matches!(self.fault, Fault::Accept | Fault::Slow(_) | Fault::AcceptNoHeaders)
+        matches!(self.fault, Fault::Accept | Fault::Slow(_) | Fault::AcceptNoHeaders | Fault::PartialWrite(..))
+    }
+    /// Distinct values of label `name` in this request.
+    pub fn distinct(&self, name: &str) -> usize {
+        let mut v: Vec<&str> = self
+            .points
+            .iter()
+            .filter_map(|p| p.label(name))
+            .chain(self.refused.iter().filter_map(|p| p.label(name)))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v.len()
     }
 }
 
-type Plan = Box<dyn Fn(u64, bool) -> Fault + Send + Sync>;
+type Plan = Box<dyn Fn(u64, bool, &[Point]) -> Fault + Send + Sync>;
 
 struct State {
     plan: Plan,
@@ -78,6 +96,11 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver; `plan(request_number, is_v2)` decides each request's fate.
     pub fn start(plan: impl Fn(u64, bool) -> Fault + Send + Sync + 'static) -> Receiver {
+        Receiver::start_inspecting(move |n, v2, _| plan(n, v2))
+    }
+
+    /// Starts a receiver whose `plan(request_number, is_v2, points)` also sees what the request holds.
+    pub fn start_inspecting(plan: impl Fn(u64, bool, &[Point]) -> Fault + Send + Sync + 'static) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
         let url = format!("http://{}/api/v1/write", listener.local_addr().expect("addr"));
         let state = Arc::new(State {
@@ -164,9 +187,13 @@ fn serve(conn: TcpStream, st: &State) {
         let n = st.count.fetch_add(1, Ordering::SeqCst);
         let ctype = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.clone());
         let v2 = ctype.as_deref().is_some_and(|c| c.contains("io.prometheus.write.v2.Request"));
-        let fault = (st.plan)(n, v2);
         let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap_or_default();
-        let points = if v2 { decode_v2(&raw) } else { decode_v1(&raw) };
+        let mut points = if v2 { decode_v2(&raw) } else { decode_v1(&raw) };
+        let fault = (st.plan)(n, v2, &points);
+        let mut refused = Vec::new();
+        if let Fault::PartialWrite(_, name, value) = &fault {
+            (refused, points) = points.into_iter().partition(|p| p.label(name) == Some(value.as_str()));
+        }
         let metadata = if v2 {
             Vec::new()
         } else {
@@ -196,11 +223,15 @@ fn serve(conn: TcpStream, st: &State) {
                 let msg = format!("injected fault {code}\n");
                 Some(format!("HTTP/1.1 {code} Fault\r\nContent-Length: {}\r\n{extra}\r\n{msg}", msg.len()))
             }
+            Fault::PartialWrite(code, ..) => {
+                let msg = format!("injected partial write, {} points refused\n", refused.len());
+                Some(format!("HTTP/1.1 {code} Fault\r\nContent-Length: {}\r\n{written}\r\n{msg}", msg.len()))
+            }
             Fault::Reset | Fault::Hang => None,
         };
         // Record before answering, so an acknowledged request is always in the log.
         if let Ok(mut log) = st.log.lock() {
-            log.push(Recorded { headers, fault: fault.clone(), points, v2, metadata });
+            log.push(Recorded { headers, fault: fault.clone(), points, v2, refused, metadata });
         }
         match response {
             Some(resp) => {

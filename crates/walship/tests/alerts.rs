@@ -34,11 +34,11 @@ fn shortened(rules: &str) -> String {
 /// The rules as (alert, expr with windows masked, labels, annotations); `for` left out.
 fn comparable(text: &str) -> Vec<(String, String, String, String)> {
     let windows = regex::Regex::new(r"\[\d+[smhd]\]").unwrap();
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
+    let doc: serde_norway::Value = serde_norway::from_str(text).unwrap();
     let mut out = Vec::new();
     for group in doc["groups"].as_sequence().unwrap() {
         for rule in group["rules"].as_sequence().unwrap() {
-            let s = |k: &str| serde_yaml::to_string(&rule[k]).unwrap();
+            let s = |k: &str| serde_norway::to_string(&rule[k]).unwrap();
             let expr = windows.replace_all(rule["expr"].as_str().unwrap(), "[W]").into_owned();
             assert!(rule["for"].as_str().is_some(), "{} has no for:", s("alert"));
             out.push((s("alert"), expr, s("labels"), s("annotations")));

@@ -54,7 +54,7 @@ fn a_bar_on_a_terminal() {
     assert!(text.contains("seg ") && text.contains("/4 "), "no segment of total:\n{text}");
     assert!(!text.contains("samples sent,"), "the plain line on a terminal:\n{text}");
     // The log lines still arrive, whole, around the bar.
-    assert!(text.contains("msg=Shipped samples_read=493112"), "{text}");
+    assert!(text.contains("msg=\"Shipped") && text.contains(" samples_read=493112 "), "{text}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! calls exactly this, so a green run here is a green CI run.
 
 use crate::process::{self, cargo, format_duration};
-use crate::{debian, fuzz, manifest, msrv, number_option, release, workspace, Failure, Result};
+use crate::{deb, debian, fuzz, manifest, msrv, number_option, release, workspace, Failure, Result};
 use std::time::{Duration, Instant};
 
 /// Tests that need a real Prometheus or VictoriaMetrics skip when they cannot find one, so that
@@ -25,6 +25,7 @@ const STEPS: &[Step] = &[
     ("docs", |_| docs()),
     ("tests", |_| tests()),
     ("examples", |_| examples()),
+    ("debian package", |_| deb::run(&["--check".into(), "--profile".into(), "dev".into()])),
     ("fuzz smoke", |o| if o.fuzz_seconds == 0 { skip("--fuzz-seconds 0") } else { fuzz::smoke(&[], o.fuzz_seconds) }),
     ("release dry-run", |_| release_dry_run()),
 ];

@@ -8,8 +8,11 @@ use std::process::Command;
 /// - `prometheus` (for `promtool`), `prometheus-node-exporter` and `victoria-metrics`: the real
 ///   peers of the end-to-end tests;
 /// - `g++`: libfuzzer-sys compiles libFuzzer, which is C++; a machine that only links Rust may
-///   lack a C++ compiler.
-pub const CI_PACKAGES: &[&str] = &["prometheus", "prometheus-node-exporter", "victoria-metrics", "g++"];
+///   lack a C++ compiler;
+/// - `chromium` and `chromium-driver`: the status page is checked in a real headless browser;
+/// - `systemd`: only for `systemd-analyze verify` of the packaged unit (no systemd runs on CI).
+pub const CI_PACKAGES: &[&str] =
+    &["prometheus", "prometheus-node-exporter", "victoria-metrics", "g++", "chromium", "chromium-driver", "systemd"];
 
 /// What `cargo xtask bench` needs from Debian for the Go reference row of the wal-format bench:
 /// Go and the snappy package Prometheus uses (Prometheus itself cannot be built: no module proxy).

@@ -6,6 +6,7 @@
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, for a few seconds each (`fuzz.rs`).
 //! - `bench`: the crates' benchmarks (`bench.rs`).
 //! - `bench-live`: walship beside Prometheus's own remote write on a live WAL (`bench_live.rs`).
+//! - `deb`: the Debian package; `--check` installs, proves and purges it (`deb.rs`, `deb_check.rs`).
 //! - `msrv`: whether the crates still build with their `rust-version` (`msrv.rs`).
 //! - `release`: set the version, check, package, tag and publish every crate (`release.rs`).
 
@@ -13,6 +14,8 @@ mod bench;
 mod bench_live;
 mod changelog;
 mod ci;
+mod deb;
+mod deb_check;
 mod debian;
 mod fuzz;
 mod git;
@@ -41,12 +44,18 @@ commands:
   bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue)
   bench-live [--seconds N] [--series N]
                                  Prometheus 2.42's remote write and walship side by side on one live WAL
+  deb [--check] [--profile release|dev]
+                                 build <target>/debian/walship_<version>_<arch>.deb (dev: the debug
+                                 build, into <target>/debian/dev/); --check (as root) installs it, checks
+                                 every file, runs the unit's ExecStart as the prometheus user against
+                                 Debian's Prometheus, verifies the unit, purges it
   msrv                           the msrv step of ci alone (see xtask/src/msrv.rs)
   release <version> [--dry-run] [--no-ci]
                                  in a temporary worktree: set every crate's version, move CHANGELOG.md's
                                  Unreleased notes under it, run ci (--no-ci: the ci steps have just
                                  run), cargo publish --dry-run of every crate, cargo semver-checks
-                                 against the previous v* tag; then commit, fast-forward the branch, tag
+                                 against the previous v* tag, the Debian package (not with --dry-run
+                                 --no-ci); then commit, fast-forward the branch, tag
                                  v<version> and publish. --dry-run does all but the last three and
                                  leaves the tree as it was; a real release needs a clean tree
 ";
@@ -75,6 +84,7 @@ fn main() -> ExitCode {
         "bench" => bench::run(rest),
         "bench-live" => bench_live::run(rest),
         "release" => release::run(rest),
+        "deb" => deb::run(rest),
         "msrv" if rest.is_empty() => msrv::check(),
         "help" | "-h" | "--help" => {
             print!("{USAGE}");

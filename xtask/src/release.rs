@@ -71,17 +71,30 @@ pub fn run(args: &[String]) -> Result {
     publish.args(RELEASED_CRATES.iter().flat_map(|c| ["-p", c]));
     process::run(&mut in_tree(publish, &tree.path))?;
     semver_checks(&tree.path, previous.as_ref())?;
+    // The Debian package of the release commit, to attach to the release: built from the tree
+    // with the release's version, into this checkout's target directory. `--no-ci` (CI's own dry
+    // run) skips it: CI's debian package step has just built and checked the package, and a
+    // release build of the whole tree from the worktree's new path would add minutes to CI.
+    let deb = crate::deb::target_dir().join("debian");
+    if options.no_ci && options.dry_run {
+        println!("Debian package not built (--no-ci: `cargo xtask deb --check` has just run)");
+    } else {
+        process::run(&mut in_tree(cargo(["xtask", "deb"]), &tree.path))?;
+    }
 
     let short = &commit[..12.min(commit.len())];
     if options.dry_run {
         println!(
-            "release {}: dry run passed (release commit {short} checked and discarded; nothing tagged or published)",
-            options.version
+            "release {}: dry run passed (release commit {short} checked and discarded; nothing tagged or published; package in {})",
+            options.version,
+            deb.display()
         );
         return Ok(());
     }
     drop(tree);
-    finish(&root, &head, &commit, &options.version)
+    finish(&root, &head, &commit, &options.version)?;
+    println!("release {}: attach the Debian package in {} to the release", options.version, deb.display());
+    Ok(())
 }
 
 /// The release tags there are, and the newest one older than the version being released: the

@@ -115,7 +115,10 @@ pub fn log(level: Level, msg: &str, fields: &[(&str, &dyn Display)]) {
         }
     }
     line.push('\n');
-    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    // Above the progress bar when one is drawn, so that neither garbles the other.
+    if !crate::progress::print_above(&line) {
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
 }
 
 /// Logs at info.

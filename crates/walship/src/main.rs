@@ -17,12 +17,14 @@ mod history;
 mod inspect;
 mod log;
 mod matcher;
+mod progress;
 mod receive;
 mod refset;
 mod scan;
 mod ship;
 mod signals;
 mod sink;
+mod status;
 mod time;
 mod try_it;
 mod web;
@@ -118,6 +120,28 @@ enum Command {
         #[arg(long)]
         max_time: Option<i64>,
     },
+    /// Write the man page or shell completions (for packaging).
+    #[command(hide = true)]
+    Generate {
+        /// What to write.
+        #[command(subcommand)]
+        what: Generate,
+    },
+}
+
+/// What `walship generate` writes to standard output.
+#[derive(Subcommand)]
+enum Generate {
+    /// The man pages: walship(1) and one per subcommand (walship-ship(1), …), into a directory.
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
+    },
+    /// Completions for a shell.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 /// What `walship check` checks.
@@ -159,7 +183,7 @@ struct ShipArgs {
     /// How often the cursors are saved.
     #[arg(long = "cursor.save-interval", default_value = "5s", value_parser = parse_duration)]
     cursor_interval: std::time::Duration,
-    /// Address of /metrics, /-/healthy and /-/ready; empty for none.
+    /// Address of the status page (/), /metrics, /-/healthy and /-/ready; empty for none.
     #[arg(long = "web.listen-address", default_value = "127.0.0.1:9333")]
     listen: String,
     /// Log line format.
@@ -168,7 +192,8 @@ struct ShipArgs {
     /// Least severe level logged.
     #[arg(long = "log.level", value_enum, default_value_t = log::Level::Info)]
     log_level: log::Level,
-    /// Print a progress line every second.
+    /// Show progress every second: a bar (bytes of the WAL acknowledged, segments, samples/s,
+    /// delivered, ETA) on a terminal, a plain line otherwise.
     #[arg(long)]
     progress: bool,
     /// Remote-write protocol of --url endpoints: 1 or 2.
@@ -395,7 +420,36 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
             };
             Ok(if lost { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
         }
+        Command::Generate { what } => {
+            use clap::CommandFactory;
+            let mut cli = Cli::command();
+            match what {
+                Generate::Man { dir } => write_man_pages(cli, &dir)?,
+                Generate::Completions { shell } => {
+                    clap_complete::generate(shell, &mut cli, "walship", &mut std::io::stdout().lock())
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+/// walship(1) lists the subcommands only; the flags an operator looks up (`man walship-ship`) are
+/// on a page per subcommand, as git does it.
+fn write_man_pages(mut cli: clap::Command, dir: &std::path::Path) -> Result<(), CliError> {
+    cli.build();
+    let write = |name: &str, cmd: clap::Command| -> Result<(), CliError> {
+        let mut out = std::fs::File::create(dir.join(format!("{name}.1")))?;
+        clap_mangen::Man::new(cmd).render(&mut out)?;
+        Ok(())
+    };
+    // clap adds `help` as a subcommand of its own; it needs no page.
+    for sub in cli.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+        let name = format!("walship-{}", sub.get_name());
+        let page = sub.clone().display_name(name.clone()).bin_name(name.clone()).version(env!("CARGO_PKG_VERSION"));
+        write(&name, page)?;
+    }
+    write("walship", cli)
 }
 
 /// `walship check config`: one verdict per file, on stdout as promtool prints them; 1 when any

@@ -4,6 +4,7 @@
 use crate::cursor::{Cursor, HistoryCursor, StateDir};
 use crate::history::{self, HistoryEnd, HistoryProgress};
 use crate::log;
+use crate::progress::{Progress, Tick};
 use crate::signals::Signals;
 use crate::sink::{AckedTime, QueueSink};
 use crate::web::{self, Endpoint};
@@ -195,6 +196,8 @@ struct CursorState {
     failing: bool,
     /// Failed saves, for `walship_cursor_save_failures_total`.
     failures: Arc<AtomicU64>,
+    /// When the last save succeeded (ms since the epoch), for the status page.
+    saved_at_ms: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// Why supervision ended.
@@ -234,18 +237,26 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         Some(addr) => {
             let eps: Vec<Endpoint> = running
                 .iter()
-                .map(|r| Endpoint {
+                .zip(&opts.endpoints)
+                .map(|(r, cfg)| Endpoint {
                     key: r.key.clone(),
                     queue: r.queue.clone(),
                     watcher: r.metrics.clone(),
                     cursor_save_failures: r.cursor.failures.clone(),
+                    cursor_saved_ms: r.cursor.saved_at_ms.clone(),
+                    url: r.url.clone(),
+                    max_shards: cfg.queue.max_shards,
                 })
                 .collect();
-            Some(web::serve(addr, eps)?)
+            Some(web::serve(addr, eps, opts.wal_dir.clone())?)
         }
         None => None,
     };
-    let ended = supervise(&opts, &state, &mut running, &signals);
+    let progress = opts.progress.then(|| Progress::new(&opts.wal_dir));
+    let ended = supervise(&opts, &state, &mut running, &signals, progress.as_ref());
+    if let Some(p) = progress {
+        p.finish();
+    }
     if ended != Ended::AllRead {
         log::info("Stopping: flushing queues and saving cursors", &[]);
     }
@@ -464,7 +475,7 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
             watcher.position()
         })
         .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
-    let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default() };
+    let cursor = CursorState { saved: cursor, failing: false, failures: Arc::default(), saved_at_ms: Arc::default() };
     Ok(Running {
         key,
         url,
@@ -482,7 +493,13 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
 
 /// Watches the endpoints until a signal, the end of a `--once` run, a stall or refused
 /// credentials; saves cursors and prints progress meanwhile.
-fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], signals: &Signals) -> Ended {
+fn supervise(
+    opts: &ShipOptions,
+    state: &StateDir,
+    running: &mut [Running],
+    signals: &Signals,
+    progress: Option<&Progress>,
+) -> Ended {
     let mut last_save = Instant::now();
     let mut last_progress = (Instant::now(), 0u64);
     let mut last_move = (Instant::now(), Vec::new());
@@ -520,11 +537,11 @@ fn supervise(opts: &ShipOptions, state: &StateDir, running: &mut [Running], sign
             last_save = Instant::now();
             save_cursors(state, running);
         }
-        if opts.progress && last_progress.0.elapsed() >= Duration::from_secs(1) {
+        if let Some(progress) = progress.filter(|_| last_progress.0.elapsed() >= Duration::from_secs(1)) {
             let sent: u64 = running.iter().map(|r| r.queue.metrics().samples_accepted).sum();
             let rate = sent.saturating_sub(last_progress.1) as f64 / last_progress.0.elapsed().as_secs_f64();
             last_progress = (Instant::now(), sent);
-            print_progress(running, sent, rate);
+            progress.tick(&progress_tick(running, sent, rate));
         }
     }
 }
@@ -664,6 +681,7 @@ fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
         match state.save(&r.key, &cursor, &r.url) {
             Ok(()) => {
                 r.cursor.saved = Some(cursor);
+                r.cursor.saved_at_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                 if std::mem::take(&mut r.cursor.failing) {
                     log::info("Saving the cursor works again", &[("endpoint", &r.key), ("position", &w)]);
                 }
@@ -683,16 +701,23 @@ fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
     all_saved
 }
 
-fn print_progress(running: &[Running], sent: u64, rate: f64) {
+fn progress_tick(running: &[Running], delivered: u64, rate: f64) -> Tick {
     let newest = running.iter().map(|r| r.metrics.newest_timestamp_ms.load(Ordering::Relaxed)).max().unwrap_or(0);
-    let segment = running.iter().map(|r| r.metrics.current_segment.load(Ordering::Relaxed)).min().unwrap_or(0);
-    let lag = if newest > 0 { format!("{:.1}s", (crate::time::now_ms() - newest) as f64 / 1000.0) } else { "-".into() };
-    let blocks: Vec<String> = running.iter().map(|r| r.history.current()).filter(|b| !b.is_empty()).collect();
-    if running.iter().any(|r| r.queue.low_watermark().is_some_and(history::is_block_position)) {
-        eprintln!("walship: {sent} samples sent, {:.0} samples/s, blocks {}", rate, blocks.join(" "));
-        return;
-    }
-    eprintln!("walship: {sent} samples sent, {:.0} samples/s, lag {lag}, segment {segment:08}", rate);
+    let reading = running.iter().map(|r| r.metrics.current_segment.load(Ordering::Relaxed)).min().unwrap_or(0);
+    let lag_seconds = (newest > 0).then(|| (crate::time::now_ms() - newest) as f64 / 1000.0);
+    // While blocks are shipped the acknowledged positions are block positions, not WAL ones: the
+    // WAL bar stays at its start and the blocks being read are named instead.
+    let in_history = running.iter().any(|r| r.queue.low_watermark().is_some_and(history::is_block_position));
+    let blocks = if in_history {
+        running.iter().map(|r| r.history.current()).filter(|b| !b.is_empty()).collect()
+    } else {
+        Vec::new()
+    };
+    // The slowest endpoint decides how far the run is; one with nothing acknowledged yet is at 0.
+    let marks: Vec<Option<Position>> = running.iter().map(|r| r.queue.low_watermark()).collect();
+    let acknowledged =
+        if in_history || marks.iter().any(Option::is_none) { None } else { marks.into_iter().flatten().min() };
+    Tick { delivered, rate, acknowledged, reading, lag_seconds, blocks }
 }
 
 /// Logs a watcher event. A failing pass repeats every few seconds until its cause goes away (the

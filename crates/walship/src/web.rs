@@ -1,5 +1,5 @@
-//! The HTTP endpoints: `/metrics` (the queues' `prometheus_remote_storage_*` series and walship's
-//! own), `/-/healthy` and `/-/ready`.
+//! The HTTP endpoints: the status page `/` (`status.rs`), `/metrics` (the queues'
+//! `prometheus_remote_storage_*` series and walship's own), `/-/healthy` and `/-/ready`.
 
 use crate::CliError;
 use remote_queue::QueueManager;
@@ -18,18 +18,27 @@ pub struct Endpoint {
     pub watcher: Arc<WatcherMetrics>,
     /// Failed saves of its cursor.
     pub cursor_save_failures: Arc<std::sync::atomic::AtomicU64>,
+    /// When its cursor was last saved (ms since the epoch; 0: not in this run).
+    pub cursor_saved_ms: Arc<std::sync::atomic::AtomicI64>,
+    /// Its URL with any password hidden.
+    pub url: String,
+    /// Its queue's upper bound of shards.
+    pub max_shards: usize,
 }
 
 /// The running server; dropping it stops it.
 pub struct Server {
     server: Arc<tiny_http::Server>,
     thread: Option<std::thread::JoinHandle<()>>,
+    sampler: Option<std::thread::JoinHandle<()>>,
+    stop_sampling: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         self.server.unblock();
-        if let Some(t) = self.thread.take() {
+        self.stop_sampling.store(true, Ordering::Relaxed);
+        for t in [self.thread.take(), self.sampler.take()].into_iter().flatten() {
             let _ = t.join();
         }
     }
@@ -54,7 +63,7 @@ const RECORD_TYPES: [(u8, &str); 13] = [
 /// walship's own series, in the text exposition format.
 pub fn render(endpoints: &[Endpoint], out: &mut String) {
     let now = crate::time::now_ms() as f64 / 1000.0;
-    let families: [(&str, &str, &str); 11] = [
+    let families: [(&str, &str, &str); 12] = [
         ("walship_wal_segment_current", "gauge", "WAL segment being read."),
         ("walship_wal_lag_seconds", "gauge", "Seconds between now and the newest sample read from the WAL."),
         ("walship_wal_records_read_total", "counter", "WAL records read, by type."),
@@ -65,6 +74,7 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
         ("walship_wal_errors_total", "counter", "Passes of the WAL watcher that ended in an error."),
         ("walship_cursor_gaps_total", "counter", "Gaps in the WAL: segments missing when they were to be read (deleted by Prometheus under a lagging cursor, or by hand)."),
         ("walship_cursor_save_failures_total", "counter", "Failed saves of the cursor (each retried at the next save)."),
+        ("walship_cursor_last_save_timestamp_seconds", "gauge", "When the cursor was last saved (0: not since walship started)."),
         ("walship_cursor_segment", "gauge", "Segment of the acknowledged cursor (everything before it was delivered)."),
     ];
     for (name, kind, help) in families {
@@ -104,6 +114,10 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
                 "walship_cursor_save_failures_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", e.cursor_save_failures.load(Ordering::Relaxed));
                 }
+                "walship_cursor_last_save_timestamp_seconds" => {
+                    let ms = e.cursor_saved_ms.load(Ordering::Relaxed);
+                    let _ = writeln!(out, "{name}{{{l}}} {}", ms as f64 / 1000.0);
+                }
                 "walship_cursor_gaps_total" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.gaps.load(Ordering::Relaxed));
                 }
@@ -120,20 +134,43 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
     remote_queue::render_metrics(&queues, out);
 }
 
-/// Starts serving on `addr` (`host:port`).
-pub fn serve(addr: &str, endpoints: Vec<Endpoint>) -> Result<Server, CliError> {
+/// Starts serving on `addr` (`host:port`); the status page describes `wal_dir`.
+pub fn serve(addr: &str, endpoints: Vec<Endpoint>, wal_dir: std::path::PathBuf) -> Result<Server, CliError> {
     let server = Arc::new(
         tiny_http::Server::http(addr).map_err(|e| CliError::Usage(format!("--web.listen-address {addr}: {e}")))?,
     );
     if let Some(a) = server.server_addr().to_ip() {
         crate::log::info("Listening", &[("address", &a)]);
     }
+    let endpoints = Arc::new(endpoints);
+    let history = Arc::new(crate::status::History::default());
+    let stop_sampling = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (eps, hist, stop) = (endpoints.clone(), history.clone(), stop_sampling.clone());
+    let sampler = std::thread::Builder::new()
+        .name("status-history".into())
+        .spawn(move || {
+            let mut next = crate::time::now_ms();
+            // Short sleeps, so that dropping the server does not wait a whole sampling period.
+            while !stop.load(Ordering::Relaxed) {
+                let now = crate::time::now_ms();
+                if now >= next {
+                    hist.sample(&eps, now);
+                    next = now + crate::status::SAMPLE_EVERY_MS;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+        .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?;
     let s = server.clone();
     let thread = std::thread::Builder::new()
         .name("web".into())
         .spawn(move || {
             for req in s.incoming_requests() {
                 let (code, body, ctype) = match req.url() {
+                    "/" => {
+                        let page = crate::status::render(&endpoints, &history, &wal_dir, crate::time::now_ms());
+                        (200, page, "text/html; charset=utf-8")
+                    }
                     "/metrics" => {
                         let mut out = String::new();
                         render(&endpoints, &mut out);
@@ -152,5 +189,5 @@ pub fn serve(addr: &str, endpoints: Vec<Endpoint>) -> Result<Server, CliError> {
             }
         })
         .map_err(|e| CliError::Usage(format!("cannot start the HTTP server: {e}")))?;
-    Ok(Server { server, thread: Some(thread) })
+    Ok(Server { server, thread: Some(thread), sampler: Some(sampler), stop_sampling })
 }

@@ -1,0 +1,155 @@
+//! The status page at `/`, loaded from a running `walship ship` in a real headless Chromium:
+//! its figures agree with `/metrics`, what comes from configuration is escaped (the browser's
+//! DOM holds the endpoint name as text, not as an element), and a screenshot is kept under the
+//! target directory for a person to look at.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// An endpoint name that would be an element with an event handler if it were not escaped. No
+/// slash: the name is also the cursor's file name.
+const HOSTILE_NAME: &str = r#"<img src=x onerror="alert(1)">&co"#;
+
+fn chromium(args: &[&str], url: &str, profile: &Path) -> Vec<u8> {
+    // The flags that keep Chromium from reaching for the network this machine does not have.
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "chromium {args:?} failed: {}", out.status);
+    out.stdout
+}
+
+/// `name{labels} value` lines of an exposition, summed by name.
+fn metrics(port: u16) -> HashMap<String, f64> {
+    let Some((_, body)) = http(port, "GET", "/metrics") else { return HashMap::new() };
+    let mut out = HashMap::new();
+    for line in String::from_utf8(body).unwrap().lines().filter(|l| !l.starts_with('#')) {
+        let name = line.split(['{', ' ']).next().unwrap().to_string();
+        let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        *out.entry(name).or_default() += value;
+    }
+    out
+}
+
+/// The text of every element with a `data-check` attribute in the DOM Chromium serialised.
+fn checks(dom: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    for part in dom.split("data-check=\"").skip(1) {
+        let (key, rest) = part.split_once('"').unwrap();
+        let text = rest.split_once('>').unwrap().1.split('<').next().unwrap();
+        out.insert(key.to_string(), text.to_string());
+    }
+    out
+}
+
+#[test]
+fn status_page_in_a_real_browser_agrees_with_metrics() {
+    if !have("chromium") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let receiver = receiver();
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    name: '{}'\n    queue_config:\n      max_shards: 7\n",
+            receiver.port, HOSTILE_NAME
+        ),
+    )
+    .unwrap();
+    let web = free_port();
+    let wal = testdata().join("prometheus-2.42/snappy-exemplars-checkpoint");
+    let _ship = Killed(
+        walship()
+            .args(["ship", "--start", "beginning", "--cursor.save-interval", "1s"])
+            .arg("--wal-dir")
+            .arg(&wal)
+            .arg("--config.file")
+            .arg(&config)
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
+            .args(["--web.listen-address", &format!("127.0.0.1:{web}")])
+            .spawn()
+            .unwrap(),
+    );
+    // Everything read and acknowledged, the cursor saved: from then on the figures stand still,
+    // so the page and /metrics can be compared.
+    let mut before = HashMap::new();
+    wait_for("walship to deliver the WAL and save its cursor", 60, || {
+        let now = metrics(web);
+        let settled = now.get("prometheus_remote_storage_samples_pending") == Some(&0.0)
+            && now.get("prometheus_remote_storage_samples_total").is_some_and(|n| *n > 0.0)
+            && now.get("walship_cursor_offset") == before.get("walship_cursor_offset")
+            && std::fs::read_dir(dir.path().join("state")).is_ok_and(|d| d.count() > 1);
+        before = now;
+        settled
+    });
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let m = metrics(web);
+    let url = format!("http://127.0.0.1:{web}/");
+    let profile = tempfile::tempdir().unwrap();
+    let dom = String::from_utf8(chromium(&["--dump-dom"], &url, profile.path())).unwrap();
+    let page = checks(&dom);
+    let got = |k: &str| page.get(k).unwrap_or_else(|| panic!("no {k} on the page:\n{dom}")).as_str();
+
+    assert_eq!(got("state"), "shipping");
+    assert_eq!(got("url"), format!("http://127.0.0.1:{}/api/v1/write", receiver.port));
+    assert_eq!(got("error"), "none");
+    let cursor = format!("{:08}:{}", m["walship_cursor_segment"], m["walship_cursor_offset"]);
+    assert_eq!(got("cursor"), cursor);
+    assert_eq!(got("shards"), m["prometheus_remote_storage_shards"].to_string());
+    assert_eq!(got("shards_max"), m["prometheus_remote_storage_shards_max"].to_string());
+    assert_eq!(got("shards_max"), "7");
+    assert_eq!(got("pending"), m["prometheus_remote_storage_samples_pending"].to_string());
+    let delivered = m["prometheus_remote_storage_samples_total"]
+        - m["prometheus_remote_storage_samples_retried_total"]
+        - m["prometheus_remote_storage_samples_failed_total"];
+    assert_eq!(got("delivered"), delivered.to_string());
+    assert!(delivered > 0.0);
+    assert_eq!(got("reading"), format!("{:08}", m["walship_wal_segment_current"]));
+    assert_eq!(got("damage"), m["walship_wal_corruptions_total"].to_string());
+    assert_eq!(got("gaps"), m["walship_cursor_gaps_total"].to_string());
+    assert_eq!(got("save_failures"), m["walship_cursor_save_failures_total"].to_string());
+    assert!(got("saved").contains("ago"), "cursor saved: {}", got("saved"));
+    let wal_bytes: u64 =
+        ["00000002", "00000003", "00000004"].iter().map(|s| wal.join(s).metadata().unwrap().len()).sum();
+    assert_eq!(got("segments"), format!("3 (00000002 … 00000004, {:.1} MiB)", wal_bytes as f64 / 1048576.0));
+    assert_eq!(got("checkpoint"), "checkpoint.00000001");
+
+    // Escaped: the browser parsed the name as text, so no <img> element exists, and the text it
+    // shows is the name as configured.
+    assert!(!dom.contains("<img"), "the endpoint name became markup:\n{dom}");
+    assert!(dom.contains("&lt;img src=x onerror=\"alert(1)\"&gt;&amp;co"), "{dom}");
+    assert!(dom.contains("<svg class=\"chart\""));
+
+    let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status-page.png");
+    let _ = std::fs::remove_file(&shot);
+    chromium(
+        &[&format!("--screenshot={}", shot.display()), "--window-size=1100,1300", "--hide-scrollbars"],
+        &url,
+        profile.path(),
+    );
+    let png = std::fs::read(&shot).expect("chromium wrote the screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot of {} bytes", png.len());
+    println!("status page screenshot: {}", shot.display());
+    eprintln!("status page screenshot: {}", shot.display());
+}

@@ -3,21 +3,26 @@
 #![forbid(unsafe_code)]
 
 mod ack;
+mod batch_stats;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench_support;
 mod client;
+mod clock;
 pub mod config;
 mod encode;
+mod encode_v1;
 mod encode_v2;
 mod error;
 mod intern;
 mod isolate;
 mod item;
+mod lock;
 mod log_limit;
 pub mod logging;
 mod metadata;
 pub mod metrics;
+mod point_proto;
 mod proto;
 mod queue;
 mod ref_index;

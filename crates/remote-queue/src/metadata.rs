@@ -4,13 +4,10 @@
 use crate::client::StoreError;
 use crate::config::Protocol;
 use crate::proto::{begin_len, end_len, put_int, put_tag, put_uvarint, WIRE_LEN};
+use crate::series::Family;
 use crate::shared::Shared;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Instant;
-use wal_format::record::MetricType;
-
-/// One `MetricMetadata`.
-pub(crate) type Family = (Vec<u8>, MetricType, Vec<u8>, Vec<u8>);
 
 /// `WriteRequest { metadata = 3 }` with one `MetricMetadata` per family.
 pub(crate) fn encode(families: &[Family], buf: &mut Vec<u8>) {

@@ -2,14 +2,16 @@
 
 use crate::ack::AckTracker;
 use crate::client::{HttpTransport, Transport};
+use crate::clock::now_ms;
 use crate::config::{EndpointConfig, Protocol};
 use crate::item::{ExemplarData, Item, KindCounts, Payload};
+use crate::lock::lock;
 use crate::metrics::{DropReason, MetricsSnapshot, QueueMetrics};
 use crate::relabel::{LabelSet, Relabeler};
 use crate::reshard::EwmaRate;
 use crate::series::{Known, SeriesCache};
 use crate::shards::{abandon, ShardSet};
-use crate::shared::{lock, metadata_loop, now_ms, reshard_loop, Shared};
+use crate::shared::{metadata_loop, reshard_loop, Shared};
 use crate::{Error, Result};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};

@@ -12,12 +12,14 @@
 //! - hard stop: abandoned, not acknowledged.
 
 use crate::ack::runs;
+use crate::batch_stats::{label_ids_of, BatchStats};
 use crate::client::{StoreError, Written};
+use crate::clock::now_ms;
 use crate::config::Protocol;
-use crate::encode::{BatchStats, RequestEncoder};
+use crate::encode::RequestEncoder;
 use crate::item::{Item, KindCounts};
 use crate::metrics::DropReason;
-use crate::shared::{now_ms, Shared};
+use crate::shared::Shared;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::time::Instant;
 
@@ -267,7 +269,7 @@ impl<'a> BatchSend<'a> {
         if isolated && first.is_some() && items.iter().all(|i| Some(i.series) == first) {
             let labels = {
                 let cache = self.shared.cache_read();
-                items.first().and_then(|i| crate::encode::label_ids_of(i, &cache).map(|ids| cache.labels_text(ids)))
+                items.first().and_then(|i| label_ids_of(i, &cache).map(|ids| cache.labels_text(ids)))
             };
             let labels = labels.unwrap_or_else(|| "{?}".into());
             self.shared.rejected_log.log(|suppressed| {

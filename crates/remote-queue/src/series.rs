@@ -8,34 +8,9 @@
 //! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
 
 use crate::intern::{Interner, SymbolId};
-use crate::ref_index::RefIndex;
+use crate::ref_index::{RefIndex, RefMap};
 use crate::relabel::{LabelSet, Relabeler};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use wal_format::record::{LabelsRef, MetricType, RefMetadata, RefSeries, SeriesRef};
-
-/// A multiplicative hash for series refs (they are small, dense integers; SipHash is wasted on them).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct RefHasher(u64);
-
-impl Hasher for RefHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-pub(crate) type RefMap<V> = HashMap<SeriesRef, V, BuildHasherDefault<RefHasher>>;
 
 struct Entry {
     /// Varint symbol ids, `None` when relabelling dropped the series.
@@ -54,6 +29,10 @@ pub(crate) struct SeriesMetadata {
     pub(crate) unit: SymbolId,
     pub(crate) help: SymbolId,
 }
+
+/// One metric family's metadata, as a 1.0 `MetricMetadata` carries it: name (`__name__`), type,
+/// help, unit.
+pub(crate) type Family = (Vec<u8>, MetricType, Vec<u8>, Vec<u8>);
 
 /// What the cache knows about a ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -286,7 +265,7 @@ impl SeriesCache {
 
     /// Distinct `(family, type, help, unit)` of every stored series with metadata, sorted; the
     /// family is the series' `__name__`.
-    pub(crate) fn metadata_families(&self) -> Vec<crate::metadata::Family> {
+    pub(crate) fn metadata_families(&self) -> Vec<Family> {
         let mut out = std::collections::BTreeSet::new();
         for (r, m) in &self.metadata {
             let Some(ids) = self.label_ids(*r) else { continue };

@@ -3,8 +3,10 @@
 
 use crate::ack::AckTracker;
 use crate::client::Transport;
+use crate::clock::now_ms;
 use crate::config::{EndpointConfig, Protocol};
 use crate::item::Item;
+use crate::lock::lock;
 use crate::metrics::QueueMetrics;
 use crate::reshard::{desired_shards, should_reshard, EwmaRate, ReshardInputs};
 use crate::series::SeriesCache;
@@ -12,17 +14,8 @@ use crate::shards::ShardSet;
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::{Relaxed, SeqCst};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
-
-/// Milliseconds since the Unix epoch.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
+use std::sync::{Arc, Condvar, Mutex, RwLock, RwLockReadGuard};
+use std::time::{Duration, Instant};
 
 /// Buffers of the append path: items still to enqueue, per-shard buckets.
 pub(crate) type AppendScratch = (VecDeque<Item>, Vec<VecDeque<Item>>);

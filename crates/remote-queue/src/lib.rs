@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 mod ack;
+mod batch_send;
 mod batch_stats;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
@@ -21,17 +22,20 @@ mod lock;
 mod log_limit;
 pub mod logging;
 mod metadata;
+mod metadata_loop;
 pub mod metrics;
 mod point_proto;
 mod proto;
 mod queue;
+mod queue_state;
 mod ref_index;
 pub mod relabel;
 mod reshard;
+mod reshard_loop;
 mod send;
+mod send_context;
 mod series;
 mod shards;
-mod shared;
 mod tls;
 
 pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};

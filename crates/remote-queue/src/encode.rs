@@ -1,4 +1,6 @@
-//! Turning a batch of queued items into a compressed request body (spec §1.2–1.3, §2.2–2.4).
+//! Turning a batch of queued items into a compressed request body (remote write
+//! 1.0: `prompb/remote.proto`; 2.0: `prompb/io/prometheus/write/v2/types.proto`, both snappy block
+//! compressed as `storage/remote/codec.go` does).
 //!
 //! One [`RequestEncoder`] lives in each shard and reuses every buffer, so encoding allocates
 //! nothing per sample once the buffers have grown to the batch size.

@@ -1,4 +1,5 @@
-//! Self-metrics under Prometheus's `prometheus_remote_storage_*` names (spec §7).
+//! Self-metrics under Prometheus's `prometheus_remote_storage_*` names (Prometheus's
+//! `storage/remote/queue_manager.go`, `newQueueManagerMetrics`).
 //!
 //! Counters and gauges are plain atomics updated on the hot path; [`MetricsSnapshot`] copies them
 //! for tests and programs, and [`crate::render_metrics`] writes the text exposition format with the

@@ -1,4 +1,5 @@
-//! Dynamic resharding: EWMA rates and the desired-shards decision (spec §4).
+//! Dynamic resharding: EWMA rates and the desired-shards decision (Prometheus's
+//! `storage/remote/queue_manager.go`: `calculateDesiredShards`, `shouldReshard`, and `ewma.go`).
 
 use crate::clock::now_ms;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};

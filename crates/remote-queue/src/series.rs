@@ -1,4 +1,5 @@
-//! The series cache: labels by series reference, as the queue sends them (spec §3.1).
+//! The series cache: labels by series reference, as the queue sends them (Prometheus keeps the
+//! same cache in `storage/remote/queue_manager.go`: `seriesLabels`, `StoreSeries`, `SeriesReset`).
 //!
 //! Each series' final label set (external labels merged, relabelled, sorted) is stored as a run of
 //! varint ids of interned **label pairs** in one boxed slice. A pair is interned as the body of
@@ -8,6 +9,7 @@
 //! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
 
 use crate::intern::{Interner, SymbolId};
+use crate::proto::{get_uvarint32, put_uvarint};
 use crate::ref_index::{RefIndex, RefMap};
 use crate::relabel::{LabelSet, Relabeler};
 use wal_format::record::{LabelsRef, MetricType, RefMetadata, RefSeries, SeriesRef};
@@ -134,7 +136,7 @@ impl SeriesCache {
             // Fast path: the WAL's labels are already sorted and final.
             for l in labels.iter().filter(|l| !l.value.is_empty()) {
                 let id = intern_pair(&mut self.pairs, &mut self.pair_buf, l.name, l.value);
-                put_uvarint(&mut self.ids, id);
+                put_uvarint(&mut self.ids, u64::from(id));
             }
             return if self.ids.is_empty() { None } else { Some(self.ids.as_slice().into()) };
         }
@@ -152,7 +154,7 @@ impl SeriesCache {
         }
         for (n, v) in self.scratch.iter() {
             let id = intern_pair(&mut self.pairs, &mut self.pair_buf, n, v);
-            put_uvarint(&mut self.ids, id);
+            put_uvarint(&mut self.ids, u64::from(id));
         }
         Some(self.ids.as_slice().into())
     }
@@ -160,7 +162,7 @@ impl SeriesCache {
     fn release(&mut self, ids: Option<&[u8]>) {
         if let Some(ids) = ids {
             let mut cur = ids;
-            while let Some(id) = get_uvarint(&mut cur) {
+            while let Some(id) = get_uvarint32(&mut cur) {
                 self.pairs.release(id);
             }
         }
@@ -325,7 +327,7 @@ impl Iterator for LabelIds<'_> {
     type Item = SymbolId;
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        get_uvarint(&mut self.cur)
+        get_uvarint32(&mut self.cur)
     }
 }
 
@@ -333,10 +335,10 @@ impl Iterator for LabelIds<'_> {
 fn intern_pair(pairs: &mut Interner, buf: &mut Vec<u8>, name: &[u8], value: &[u8]) -> SymbolId {
     buf.clear();
     buf.push(0x0a);
-    crate::proto::put_uvarint(buf, name.len() as u64);
+    put_uvarint(buf, name.len() as u64);
     buf.extend_from_slice(name);
     buf.push(0x12);
-    crate::proto::put_uvarint(buf, value.len() as u64);
+    put_uvarint(buf, value.len() as u64);
     buf.extend_from_slice(value);
     pairs.intern(buf)
 }
@@ -347,17 +349,7 @@ pub(crate) fn split_pair(body: &[u8]) -> (&[u8], &[u8]) {
     fn field<'a>(cur: &mut &'a [u8]) -> &'a [u8] {
         let Some((_, rest)) = cur.split_first() else { return &[] };
         let mut r = rest;
-        let mut len = 0usize;
-        let mut shift = 0;
-        while let Some((&b, tail)) = r.split_first() {
-            r = tail;
-            len |= usize::from(b & 0x7f) << shift;
-            shift += 7;
-            if b < 0x80 || shift > 63 {
-                break;
-            }
-        }
-        let len = len.min(r.len());
+        let len = (get_uvarint32(&mut r).unwrap_or(0) as usize).min(r.len());
         let (s, tail) = r.split_at(len);
         *cur = tail;
         s
@@ -377,29 +369,6 @@ fn is_sorted_unique(labels: LabelsRef<'_>) -> bool {
         prev = Some(l.name);
     }
     true
-}
-
-/// A symbol id as a varint (the protobuf one: ids are `u32`).
-fn put_uvarint(buf: &mut Vec<u8>, v: u32) {
-    crate::proto::put_uvarint(buf, u64::from(v));
-}
-
-#[inline]
-fn get_uvarint(cur: &mut &[u8]) -> Option<u32> {
-    let mut v = 0u32;
-    let mut shift = 0;
-    loop {
-        let (&b, rest) = cur.split_first()?;
-        *cur = rest;
-        v |= u32::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-        shift += 7;
-        if shift > 28 {
-            return None;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -531,16 +500,5 @@ mod tests {
         assert_eq!(c.reset(3), 1);
         assert_eq!(c.known(1), Known::Unknown);
         assert!(matches!(c.known(2), Known::Stored(..)));
-    }
-
-    #[test]
-    fn varint_roundtrip() {
-        for v in [0u32, 1, 127, 128, 300, 1 << 21, u32::MAX] {
-            let mut b = Vec::new();
-            put_uvarint(&mut b, v);
-            let mut cur = b.as_slice();
-            assert_eq!(get_uvarint(&mut cur), Some(v));
-            assert!(cur.is_empty());
-        }
     }
 }

@@ -43,10 +43,5 @@ fn put_label(buf: &mut Vec<u8>, field: u32, name: &[u8], value: &[u8]) {
     let len = 2 + uvarint_len(name.len() as u64) + name.len() + uvarint_len(value.len() as u64) + value.len();
     put_tag(buf, field, WIRE_LEN);
     put_uvarint(buf, len as u64);
-    buf.push(0x0a);
-    put_uvarint(buf, name.len() as u64);
-    buf.extend_from_slice(name);
-    buf.push(0x12);
-    put_uvarint(buf, value.len() as u64);
-    buf.extend_from_slice(value);
+    put_label_body(buf, name, value);
 }

@@ -96,6 +96,19 @@ pub(crate) fn zigzag32(v: i32) -> u64 {
     u64::from(((v << 1) ^ (v >> 31)) as u32)
 }
 
+/// The body of a remote write 1.0 `Label { name = 1; value = 2 }` (`0a len name 12 len value`):
+/// the series cache interns label pairs in this form, and exemplar labels are written with it.
+/// Both strings are written even when empty, so that a pair's body always splits back in two.
+#[inline]
+pub(crate) fn put_label_body(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    buf.push(0x0a);
+    put_uvarint(buf, name.len() as u64);
+    buf.extend_from_slice(name);
+    buf.push(0x12);
+    put_uvarint(buf, value.len() as u64);
+    buf.extend_from_slice(value);
+}
+
 /// Starts a length-delimited field; finish it with [`end_len`].
 #[inline]
 pub(crate) fn begin_len(buf: &mut Vec<u8>, field: u32) -> usize {

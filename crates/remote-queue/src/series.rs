@@ -9,7 +9,7 @@
 //! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
 
 use crate::intern::{Interner, SymbolId};
-use crate::proto::{get_uvarint32, put_uvarint};
+use crate::proto::{get_uvarint32, put_label_body, put_uvarint};
 use crate::ref_index::{RefIndex, RefMap};
 use crate::relabel::{LabelSet, Relabeler};
 use wal_format::record::{LabelsRef, MetricType, RefMetadata, RefSeries, SeriesRef};
@@ -334,12 +334,7 @@ impl Iterator for LabelIds<'_> {
 /// Interns the pair as a `Label` message body: `0a len name 12 len value`.
 fn intern_pair(pairs: &mut Interner, buf: &mut Vec<u8>, name: &[u8], value: &[u8]) -> SymbolId {
     buf.clear();
-    buf.push(0x0a);
-    put_uvarint(buf, name.len() as u64);
-    buf.extend_from_slice(name);
-    buf.push(0x12);
-    put_uvarint(buf, value.len() as u64);
-    buf.extend_from_slice(value);
+    put_label_body(buf, name, value);
     pairs.intern(buf)
 }
 

@@ -2,7 +2,7 @@
 //! calls exactly this, so a green run here is a green CI run.
 
 use crate::process::{self, cargo, format_duration};
-use crate::{deb, debian, fuzz, manifest, msrv, number_option, release, workspace, Failure, Result};
+use crate::{cycles, deb, debian, fuzz, manifest, msrv, number_option, release, workspace, Failure, Result};
 use std::time::{Duration, Instant};
 
 /// Tests that need a real Prometheus or VictoriaMetrics skip when they cannot find one, so that
@@ -20,6 +20,7 @@ const STEPS: &[Step] = &[
     ("debian packages", |_| debian::ensure_installed(debian::CI_PACKAGES)),
     ("cargo-fuzz", |_| fuzz::ensure_cargo_fuzz()),
     ("fmt", |_| fmt()),
+    ("cycles", |_| cycles::check()),
     ("clippy", |_| clippy()),
     ("msrv", |_| msrv::check()),
     ("docs", |_| docs()),

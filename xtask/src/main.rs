@@ -3,6 +3,7 @@
 //! rust-analyzer's xtask: no shell scripts to rot.
 //!
 //! - `ci`: everything CI checks, in order, installing what is missing (`ci.rs`).
+//! - `cycles`: no two files of a crate depend on each other round a circle (`cycles.rs`).
 //! - `fuzz`: the cargo-fuzz targets in `fuzz/`, for a few seconds each (`fuzz.rs`).
 //! - `bench`: the crates' benchmarks (`bench.rs`).
 //! - `bench-live`: walship beside Prometheus's own remote write on a live WAL (`bench_live.rs`).
@@ -14,6 +15,7 @@ mod bench;
 mod bench_live;
 mod changelog;
 mod ci;
+mod cycles;
 mod deb;
 mod deb_check;
 mod debian;
@@ -39,6 +41,8 @@ commands:
                                  can install it), docs (no rustdoc warnings), tests (with
                                  WALSHIP_REQUIRE_PEERS=1), examples, fuzz smoke (N s per target,
                                  default 20; 0 skips it), release dry-run of the current version
+  cycles                         fails listing every group of files of a crate that refer to each other
+                                 round a circle (`use crate::…`, `crate::…`, `super::…` paths)
   fuzz [--seconds N] [TARGET..]  run the fuzz targets in fuzz/fuzz_targets (all by default) N s each
                                  (default 20); fails on any crash
   bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue)
@@ -80,6 +84,7 @@ fn main() -> ExitCode {
     };
     let result = match command.as_str() {
         "ci" => ci::run(rest),
+        "cycles" => cycles::run(rest),
         "fuzz" => fuzz::run(rest),
         "bench" => bench::run(rest),
         "bench-live" => bench_live::run(rest),

@@ -1,4 +1,5 @@
-//! One HTTP attempt: headers, authentication, status classification (spec §1.1, §1.4, §2.5).
+//! One HTTP attempt: headers, authentication, status classification (Prometheus's
+//! `storage/remote/client.go`, `Store`; the 2.0 written-count headers of `storage/remote/stats.go`).
 //!
 //! Nothing secret is handed to the HTTP library in a form it might log: ureq 2 logs the request
 //! URL and every header except `Authorization` at debug level through the `log` crate, so a
@@ -10,7 +11,7 @@ use crate::config::{Auth, EndpointConfig, Protocol};
 use crate::{Error, Result};
 use std::io::Read;
 use std::sync::OnceLock;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 /// Written counts a receiver reported (`X-Prometheus-Remote-Write-*-Written`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -147,24 +148,8 @@ fn percent_decode(s: &str) -> String {
 }
 
 fn basic(user: &str, password: &str) -> String {
-    format!("Basic {}", base64(format!("{user}:{password}").as_bytes()))
-}
-
-fn base64(input: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(input.len().div_ceil(3) * 4);
-    for chunk in input.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine as _;
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }
 
 impl Transport for HttpTransport {
@@ -269,40 +254,16 @@ fn written_counts(resp: &ureq::Response) -> Written {
 pub(crate) fn parse_retry_after(v: &str) -> i64 {
     let v = v.trim();
     if let Some(at) = parse_http_date(v) {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        return at - now;
+        return at - crate::clock::now_ms() / 1000;
     }
     v.parse().unwrap_or(0)
 }
 
-/// Parses `Mon, 02 Jan 2006 15:04:05 GMT` into Unix seconds.
+/// Parses an HTTP-date (`Sun, 06 Nov 1994 08:49:37 GMT`, or the two obsolete forms RFC 9110
+/// asks recipients to accept) into Unix seconds.
 fn parse_http_date(s: &str) -> Option<i64> {
-    let rest = s.split_once(", ")?.1;
-    let mut parts = rest.split(' ');
-    let day: i64 = parts.next()?.parse().ok()?;
-    let month = parts.next()?;
-    let year: i64 = parts.next()?.parse().ok()?;
-    let hms: Vec<i64> = parts.next()?.split(':').map(|p| p.parse().ok()).collect::<Option<_>>()?;
-    if parts.next()? != "GMT" || hms.len() != 3 || parts.next().is_some() {
-        return None;
-    }
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let m = MONTHS.iter().position(|x| *x == month)? as i64 + 1;
-    if !(1..=31).contains(&day) || hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
-        return None;
-    }
-    Some(days_from_civil(year, m, day) * 86_400 + hms[0] * 3600 + hms[1] * 60 + hms[2])
-}
-
-/// Days since 1970-01-01 of a proleptic Gregorian date.
-fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    let t = httpdate::parse_http_date(s).ok()?;
+    Some(t.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64)
 }
 
 #[cfg(test)]
@@ -347,7 +308,6 @@ mod tests {
     #[test]
     fn base64_basic_auth() {
         assert_eq!(basic("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
-        assert_eq!(base64(b"ab"), "YWI=");
-        assert_eq!(base64(b""), "");
+        assert_eq!(basic("a", ""), "Basic YTo=");
     }
 }

@@ -1,4 +1,5 @@
-//! Endpoint and queue configuration, with Prometheus's current defaults (spec §6).
+//! Endpoint and queue configuration, with Prometheus's current defaults (Prometheus's
+//! `config/config.go`: `DefaultRemoteWriteConfig`, `DefaultQueueConfig`, `DefaultMetadataConfig`).
 //!
 //! These are plain structs: parsing a Prometheus YAML file into them is the binary's job. Every
 //! struct implements [`Default`] with the values Prometheus uses, except where walship decides

@@ -1,11 +1,11 @@
 //! Conformance: every request decodes with an independent (prost) decoder to what was queued.
 
 use super::*;
-use crate::item::ExemplarData;
+use crate::item::{ExemplarData, KindCounts, Payload};
 use crate::relabel::{LabelSet, Relabeler};
 use proptest::prelude::*;
 use prost::Message;
-use wal_format::record::{Labels, MetricType, RefMetadata, RefSeries, STALE_NAN_BITS};
+use wal_format::record::{FloatHistogram, Histogram, Labels, MetricType, RefMetadata, RefSeries, Span, STALE_NAN_BITS};
 
 #[path = "../tests/support/pb.rs"]
 mod pb;

@@ -4,11 +4,13 @@
 //! in a request its two strings are looked up in the request's string table, after that the pair
 //! id alone finds both symbol indices. The table's size follows the request, not the cache.
 
-use crate::encode::{admit, put_float_histogram, put_histogram, put_sample, BatchStats};
+use crate::batch_stats::{admit, BatchStats};
 use crate::intern::SymbolId;
 use crate::item::{Item, Payload};
+use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::series::{split_pair, LabelIds, RefHasher, SeriesCache};
+use crate::ref_index::RefHasher;
+use crate::series::{split_pair, LabelIds, SeriesCache};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::collections::HashMap;
 use std::hash::{BuildHasher, BuildHasherDefault};

@@ -16,8 +16,8 @@
 //! so. This bounds the load a receiver that refuses everything (a wrong path answering 404 to
 //! every request) can cause.
 
+use crate::batch_send::{BatchSend, Rejection, Settled};
 use crate::item::Item;
-use crate::send::{BatchSend, Rejection, Settled};
 
 /// Extra requests a batch of `units` series may spend on isolation: twice what one bad series
 /// needs, so two bad series are isolated fully.
@@ -69,7 +69,7 @@ pub(crate) fn isolate(s: &mut BatchSend<'_>, batch: &[Item], floor_seen: Option<
             let part = &items[bounds[x]..bounds[y]];
             let mut f = floor;
             spent += 1;
-            s.shared.metrics.isolation_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            s.ctx.metrics.isolation_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match s.request(part, &mut f) {
                 Settled::Abandoned => return false,
                 Settled::Empty => {}

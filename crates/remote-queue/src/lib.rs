@@ -3,30 +3,39 @@
 #![forbid(unsafe_code)]
 
 mod ack;
+mod batch_send;
+mod batch_stats;
 #[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod bench_support;
 mod client;
+mod clock;
 pub mod config;
 mod encode;
+mod encode_v1;
 mod encode_v2;
 mod error;
 mod intern;
 mod isolate;
 mod item;
+mod lock;
 mod log_limit;
 pub mod logging;
 mod metadata;
+mod metadata_loop;
 pub mod metrics;
+mod point_proto;
 mod proto;
 mod queue;
+mod queue_state;
 mod ref_index;
 pub mod relabel;
 mod reshard;
+mod reshard_loop;
 mod send;
+mod send_context;
 mod series;
 mod shards;
-mod shared;
 mod tls;
 
 pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};

@@ -1,6 +1,6 @@
 //! Rate-limited error lines: a receiver that rejects many series must not flood the log.
 
-use crate::shared::lock;
+use crate::lock::lock;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 

@@ -1,4 +1,5 @@
-//! Self-metrics under Prometheus's `prometheus_remote_storage_*` names (spec §7).
+//! Self-metrics under Prometheus's `prometheus_remote_storage_*` names (Prometheus's
+//! `storage/remote/queue_manager.go`, `newQueueManagerMetrics`).
 //!
 //! Counters and gauges are plain atomics updated on the hot path; [`MetricsSnapshot`] copies them
 //! for tests and programs, and [`crate::render_metrics`] writes the text exposition format with the
@@ -184,7 +185,11 @@ impl QueueMetrics {
 
     /// Adds every metric of this queue to `fams`.
     pub(crate) fn collect(&self, fams: &mut Families) {
-        let labels = format!("remote_name=\"{}\",url=\"{}\"", escape(&self.remote_name), escape(&self.url));
+        let labels = format!(
+            "remote_name=\"{}\",url=\"{}\"",
+            escape_label_value(&self.remote_name),
+            escape_label_value(&self.url)
+        );
         let mut metric = |name: &str, typ: &'static str, help: &'static str, extra: &str, value: String| {
             let full = format!("prometheus_remote_storage_{name}");
             let line = format!("{full}{{{labels}{extra}}} {value}");
@@ -349,7 +354,14 @@ impl Families {
     }
 }
 
-fn escape(s: &str) -> String {
+/// A label value as the text exposition format writes it between double quotes: backslash,
+/// double quote and line feed escaped. Programs that serve their own metrics beside the queue's
+/// (walship's `/metrics`) write their label values with this too, so that one page has one rule.
+///
+/// ```
+/// assert_eq!(remote_queue::metrics::escape_label_value("a\"b\\c\nd"), r#"a\"b\\c\nd"#);
+/// ```
+pub fn escape_label_value(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 

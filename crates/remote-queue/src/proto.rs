@@ -17,6 +17,26 @@ pub(crate) fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
     buf.push(v as u8);
 }
 
+/// Reads a varint of at most 32 bits (symbol ids and label lengths), advancing `cur`; `None` when
+/// it is cut short or longer than 32 bits.
+#[inline]
+pub(crate) fn get_uvarint32(cur: &mut &[u8]) -> Option<u32> {
+    let mut v = 0u32;
+    let mut shift = 0;
+    loop {
+        let (&b, rest) = cur.split_first()?;
+        *cur = rest;
+        v |= u32::from(b & 0x7f) << shift;
+        if b < 0x80 {
+            return Some(v);
+        }
+        shift += 7;
+        if shift > 28 {
+            return None;
+        }
+    }
+}
+
 /// Writes `v` as a varint at the start of `out` (which has room for 10 bytes); returns its length.
 #[inline]
 pub(crate) fn write_uvarint(out: &mut [u8], mut v: u64) -> usize {
@@ -76,6 +96,19 @@ pub(crate) fn zigzag32(v: i32) -> u64 {
     u64::from(((v << 1) ^ (v >> 31)) as u32)
 }
 
+/// The body of a remote write 1.0 `Label { name = 1; value = 2 }` (`0a len name 12 len value`):
+/// the series cache interns label pairs in this form, and exemplar labels are written with it.
+/// Both strings are written even when empty, so that a pair's body always splits back in two.
+#[inline]
+pub(crate) fn put_label_body(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    buf.push(0x0a);
+    put_uvarint(buf, name.len() as u64);
+    buf.extend_from_slice(name);
+    buf.push(0x12);
+    put_uvarint(buf, value.len() as u64);
+    buf.extend_from_slice(value);
+}
+
 /// Starts a length-delimited field; finish it with [`end_len`].
 #[inline]
 pub(crate) fn begin_len(buf: &mut Vec<u8>, field: u32) -> usize {
@@ -117,6 +150,18 @@ mod tests {
             put_uvarint(&mut b, v);
             assert_eq!(b.len(), uvarint_len(v), "{v}");
         }
+    }
+
+    #[test]
+    fn varint32_roundtrip() {
+        for v in [0u32, 1, 127, 128, 300, 1 << 21, u32::MAX] {
+            let mut b = Vec::new();
+            put_uvarint(&mut b, u64::from(v));
+            let mut cur = b.as_slice();
+            assert_eq!(get_uvarint32(&mut cur), Some(v));
+            assert!(cur.is_empty());
+        }
+        assert_eq!(get_uvarint32(&mut &[0x80u8][..]), None, "cut short");
     }
 
     #[test]

@@ -1,20 +1,23 @@
-//! [`QueueManager`]: the public face of the crate (spec §3).
+//! [`QueueManager`]: the public face of the crate, Prometheus's `storage/remote/queue_manager.go`
+//! `QueueManager` as a library.
 
-use crate::ack::AckTracker;
 use crate::client::{HttpTransport, Transport};
+use crate::clock::now_ms;
 use crate::config::{EndpointConfig, Protocol};
 use crate::item::{ExemplarData, Item, KindCounts, Payload};
+use crate::lock::lock;
+use crate::metadata_loop::metadata_loop;
 use crate::metrics::{DropReason, MetricsSnapshot, QueueMetrics};
+use crate::queue_state::QueueState;
 use crate::relabel::{LabelSet, Relabeler};
-use crate::reshard::EwmaRate;
+use crate::reshard_loop::reshard_loop;
+use crate::send_context::SendContext;
 use crate::series::{Known, SeriesCache};
 use crate::shards::{abandon, ShardSet};
-use crate::shared::{lock, metadata_loop, now_ms, reshard_loop, Shared};
 use crate::{Error, Result};
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8};
-use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use wal_format::record::{
@@ -51,7 +54,7 @@ impl Kind {
 /// Share it between threads with an `Arc`. Dropping it stops it ([`QueueManager::stop`]), which
 /// may take up to `flush_deadline`.
 pub struct QueueManager {
-    shared: Arc<Shared>,
+    state: Arc<QueueState>,
     reshard_thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -76,72 +79,47 @@ impl QueueManager {
         metrics.max_samples_per_send.store(q.max_samples_per_send as u64, Relaxed);
         metrics.set_desired(q.min_shards as f64);
         let min_shards = q.min_shards;
-        let protocol = if cfg.protocol == Protocol::V2 { 2 } else { 1 };
-        let shared = Arc::new_cyclic(|_| Shared {
-            cache: RwLock::new(SeriesCache::new(external, relabel)),
-            tracker: AckTracker::default(),
-            metrics,
-            transport,
-            protocol: AtomicU8::new(protocol),
-            hard_stop: AtomicBool::new(false),
-            stopping: AtomicBool::new(false),
-            fatal: Mutex::new(None),
-            sleeper: (Mutex::new(()), Condvar::new()),
-            space: (Mutex::new(0), Condvar::new()),
-            // Replaced right below; a set of zero shards has no threads.
-            shards: Mutex::new(Arc::new(ShardSet::empty())),
-            reshard_lock: Mutex::new(()),
-            reshard_wake: (Mutex::new(()), Condvar::new()),
-            data_in: EwmaRate::default(),
-            data_out: EwmaRate::default(),
-            data_dropped: EwmaRate::default(),
-            data_out_duration: EwmaRate::default(),
-            last_send_s: AtomicI64::new(0),
-            reshard_paused_until_ms: AtomicI64::new(0),
-            pending_resets: Mutex::new(VecDeque::new()),
-            scratch: Mutex::new((VecDeque::new(), Vec::new())),
-            local_fault: AtomicBool::new(false),
-            rejected_log: Default::default(),
-            cfg,
-        });
-        *lock(&shared.shards) = ShardSet::start(&shared, min_shards);
-        let s2 = shared.clone();
+        let cache = SeriesCache::new(external, relabel);
+        let ctx = Arc::new(SendContext::new(cfg, cache, metrics, transport));
+        let state = Arc::new(QueueState::new(ctx));
+        *lock(&state.shards) = ShardSet::start(&state.ctx, min_shards);
+        let s2 = state.clone();
         let handle = std::thread::Builder::new()
             .name("rq-reshard".into())
             .spawn(move || reshard_loop(&s2))
             .map_err(|e| Error::Config(format!("cannot start resharding thread: {e}")))?;
-        if shared.cfg.metadata.send {
-            if shared.cfg.protocol == Protocol::V2 {
+        if state.ctx.cfg.metadata.send {
+            if state.ctx.cfg.protocol == Protocol::V2 {
                 log::warn!("metadata_config.send is ignored with remote write 2.0: metadata travels with each series");
             } else {
-                let s3 = shared.clone();
+                let s3 = state.clone();
                 std::thread::Builder::new()
                     .name("rq-metadata".into())
                     .spawn(move || metadata_loop(&s3))
                     .map_err(|e| Error::Config(format!("cannot start metadata thread: {e}")))?;
             }
         }
-        Ok(QueueManager { shared, reshard_thread: Mutex::new(Some(handle)) })
+        Ok(QueueManager { state, reshard_thread: Mutex::new(Some(handle)) })
     }
 
     /// Stores series labels (merged with external labels and relabelled) by reference, noting the
     /// WAL segment they were seen in. A reference seen again is replaced.
     pub fn store_series(&self, series: &[RefSeries<'_>], segment: u64) {
-        self.shared.run_gc();
-        let mut c = self.shared.cache_write();
+        self.state.run_gc();
+        let mut c = self.state.ctx.cache_write();
         c.store(series, segment);
-        self.shared.metrics.series_cached.store(c.len() as u64, Relaxed);
+        self.state.ctx.metrics.series_cached.store(c.len() as u64, Relaxed);
     }
 
     /// Records that these series were seen in `segment` without changing their labels.
     pub fn update_series_segment(&self, refs: &[SeriesRef], segment: u64) {
-        self.shared.cache_write().update_segment(refs.iter().copied(), segment);
+        self.state.ctx.cache_write().update_segment(refs.iter().copied(), segment);
     }
 
     /// Stores metric metadata per series; remote write 2.0 sends it with every point.
     pub fn store_metadata(&self, metadata: &[RefMetadata<'_>]) {
-        if self.shared.cfg.protocol == Protocol::V2 || self.shared.cfg.metadata.send {
-            self.shared.cache_write().store_metadata(metadata);
+        if self.state.ctx.cfg.protocol == Protocol::V2 || self.state.ctx.cfg.metadata.send {
+            self.state.ctx.cache_write().store_metadata(metadata);
         }
     }
 
@@ -149,9 +127,9 @@ impl QueueManager {
     /// checkpoint). The collection waits until every point already appended has been sent, so
     /// queued points never lose their labels.
     pub fn series_reset(&self, segment: u64) {
-        let seq = self.shared.tracker.next_seq();
-        lock(&self.shared.pending_resets).push_back((segment, seq));
-        self.shared.run_gc();
+        let seq = self.state.ctx.tracker.next_seq();
+        lock(&self.state.pending_resets).push_back((segment, seq));
+        self.state.run_gc();
     }
 
     /// Queues float samples read at `pos`. Blocks while the shards are full; fails only with
@@ -163,7 +141,7 @@ impl QueueManager {
 
     /// Queues exemplars (ignored unless `send_exemplars`).
     pub fn append_exemplars(&self, exemplars: &[RefExemplar<'_>], pos: Position) -> Result<()> {
-        if !self.shared.cfg.send_exemplars {
+        if !self.state.ctx.cfg.send_exemplars {
             return self.mark_read(pos);
         }
         self.append(
@@ -181,7 +159,7 @@ impl QueueManager {
 
     /// Queues integer native histograms (ignored unless `send_native_histograms`).
     pub fn append_histograms(&self, hs: &[RefHistogramSample], pos: Position) -> Result<()> {
-        if !self.shared.cfg.send_native_histograms {
+        if !self.state.ctx.cfg.send_native_histograms {
             return self.mark_read(pos);
         }
         self.append(
@@ -196,7 +174,7 @@ impl QueueManager {
 
     /// Queues float native histograms (ignored unless `send_native_histograms`).
     pub fn append_float_histograms(&self, hs: &[RefFloatHistogramSample], pos: Position) -> Result<()> {
-        if !self.shared.cfg.send_native_histograms {
+        if !self.state.ctx.cfg.send_native_histograms {
             return self.mark_read(pos);
         }
         self.append(
@@ -212,7 +190,7 @@ impl QueueManager {
     /// Tells the queue that everything up to `pos` has been read and holds nothing to send (a
     /// series or tombstone record, say), so the watermark may move there once earlier points are done.
     pub fn mark_read(&self, pos: Position) -> Result<()> {
-        self.shared.tracker.register(pos, 0);
+        self.state.ctx.tracker.register(pos, 0);
         Ok(())
     }
 
@@ -225,11 +203,11 @@ impl QueueManager {
         is_nhcb: impl Fn(&T) -> bool,
         make: impl Fn(&T) -> (i64, Payload),
     ) -> Result<()> {
-        let sh = &self.shared;
-        if sh.stopping.load(SeqCst) {
+        let (state, sh) = (&self.state, &self.state.ctx);
+        if sh.is_stopping() {
             return Err(Error::Stopped);
         }
-        sh.run_gc();
+        state.run_gc();
         let m = &sh.metrics;
         let one = kind.counts();
         let floor = {
@@ -237,7 +215,7 @@ impl QueueManager {
             (!l.is_zero()).then(|| now_ms() - l.as_millis() as i64)
         };
         let v1 = sh.protocol() == Protocol::V1;
-        let mut scratch = lock(&sh.scratch);
+        let mut scratch = lock(&state.scratch);
         let (remaining, buckets) = &mut *scratch;
         remaining.clear();
         let mut highest = 0;
@@ -263,11 +241,11 @@ impl QueueManager {
                     }
                     Known::Dropped => {
                         m.dropped(DropReason::DroppedSeries).add(&one);
-                        sh.data_dropped.incr(1);
+                        sh.throughput.data_dropped.incr(1);
                     }
                     Known::Unknown => {
                         m.dropped(DropReason::UnintentionallyDroppedSeries).add(&one);
-                        sh.data_dropped.incr(1);
+                        sh.throughput.data_dropped.incr(1);
                         log::debug!("dropped point for series {r} that was not explicitly dropped via relabelling");
                     }
                 }
@@ -281,7 +259,7 @@ impl QueueManager {
             histograms: one.histograms * n_in,
         });
         QueueMetrics::raise(&m.highest_read_s, highest_read);
-        sh.data_in.incr(n_in);
+        sh.throughput.data_in.incr(n_in);
         let seq = sh.tracker.register(pos, remaining.len() as u64);
         if remaining.is_empty() {
             return Ok(());
@@ -303,16 +281,16 @@ impl QueueManager {
         buckets: &mut Vec<VecDeque<Item>>,
         first_wait: Duration,
     ) -> Result<()> {
-        let sh = &self.shared;
+        let (state, sh) = (&self.state, &self.state.ctx);
         let mut wait = first_wait;
         loop {
-            if sh.stopping.load(SeqCst) {
+            if sh.is_stopping() {
                 sh.metrics.pending.add(&KindCounts::of(remaining.make_contiguous()), -1);
                 remaining.clear();
                 return Err(Error::Stopped);
             }
-            let gen = *lock(&sh.space.0);
-            let set = sh.current_set();
+            let gen = sh.space_generation();
+            let set = state.current_set();
             let n = set.len();
             if n == 1 {
                 set.push(0, remaining);
@@ -332,10 +310,7 @@ impl QueueManager {
                 return Ok(());
             }
             sh.metrics.enqueue_retries.fetch_add(1, Relaxed);
-            let g = lock(&sh.space.0);
-            if *g == gen {
-                let _ = sh.space.1.wait_timeout(g, wait);
-            }
+            sh.wait_for_space(gen, wait);
             wait = (wait * 2).min(sh.cfg.queue.max_backoff);
         }
     }
@@ -344,8 +319,8 @@ impl QueueManager {
     /// dropped with a counted reason. Resume reading there after a restart; the record at the
     /// watermark itself may be sent again (at-least-once). `None` before anything was appended.
     pub fn low_watermark(&self) -> Option<Position> {
-        self.shared.run_gc();
-        self.shared.tracker.low_watermark()
+        self.state.run_gc();
+        self.state.ctx.tracker.low_watermark()
     }
 
     /// Set when the queue stopped by itself because the remote refused its credentials (HTTP 401
@@ -353,12 +328,12 @@ impl QueueManager {
     /// what it held unacknowledged (so the watermark stays before it and a restart with the right
     /// credentials sends it) and fails appends. The string is the server's answer.
     pub fn fatal_error(&self) -> Option<String> {
-        lock(&self.shared.fatal).clone()
+        self.state.ctx.fatal()
     }
 
     /// A copy of the self-metrics.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.shared.metrics.snapshot()
+        self.state.ctx.metrics.snapshot()
     }
 
     /// Appends the self-metrics in the Prometheus text exposition format. To serve several
@@ -369,24 +344,24 @@ impl QueueManager {
 
     /// The protocol currently used (2.0 becomes 1.0 after a 415 fallback).
     pub fn protocol(&self) -> Protocol {
-        self.shared.protocol()
+        self.state.ctx.protocol()
     }
 
     /// Current number of shards.
     pub fn shards(&self) -> usize {
-        self.shared.current_set().len()
+        self.state.current_set().len()
     }
 
     /// Reshards to `n` now (clamped to `min_shards..=max_shards`), waiting for the old shards to
     /// send everything queued. Normally the resharding thread decides; this is for tests and tools.
     pub fn reshard(&self, n: usize) {
-        let q = &self.shared.cfg.queue;
-        self.shared.reshard(n.clamp(q.min_shards, q.max_shards));
+        let q = &self.state.ctx.cfg.queue;
+        self.state.reshard(n.clamp(q.min_shards, q.max_shards));
     }
 
     /// Number of cached series and approximate heap bytes of the series cache.
     pub fn series_cache_usage(&self) -> (usize, usize) {
-        let c = self.shared.cache_read();
+        let c = self.state.ctx.cache_read();
         (c.len(), c.heap_bytes())
     }
 
@@ -395,19 +370,19 @@ impl QueueManager {
     /// acknowledged, so the watermark stays behind it. Returns within `flush_deadline` (plus a few
     /// milliseconds) even when the remote never answers. Calling it again does nothing.
     pub fn stop(&self) {
-        let sh = &self.shared;
+        let (state, sh) = (&self.state, &self.state.ctx);
         let deadline = Instant::now() + sh.cfg.flush_deadline;
         let set = {
-            let cur = lock(&sh.shards);
-            if sh.stopping.swap(true, SeqCst) {
+            let cur = lock(&state.shards);
+            if !sh.begin_stop() {
                 return;
             }
             cur.clone()
         };
         sh.notify_space();
         {
-            let _g = lock(&sh.reshard_wake.0);
-            sh.reshard_wake.1.notify_all();
+            let _g = lock(&state.loops_wake.0);
+            state.loops_wake.1.notify_all();
         }
         set.close();
         if !set.wait_exited(Some(deadline)) {
@@ -435,7 +410,7 @@ impl Drop for QueueManager {
 pub fn render_metrics(queues: &[&QueueManager], out: &mut String) {
     let mut fams = crate::metrics::Families::default();
     for q in queues {
-        q.shared.metrics.collect(&mut fams);
+        q.state.ctx.metrics.collect(&mut fams);
     }
     fams.write(out);
 }

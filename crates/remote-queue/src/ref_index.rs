@@ -8,8 +8,32 @@
 //! churned ones, or refs from a source that does not count up) go to a hash map instead, so that
 //! the dense range never holds more than [`MAX_SPREAD`] entries per stored ref.
 
-use crate::series::RefMap;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use wal_format::record::SeriesRef;
+
+/// A multiplicative hash for series refs (they are small, dense integers; SipHash is wasted on them).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct RefHasher(u64);
+
+impl Hasher for RefHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+pub(crate) type RefMap<V> = HashMap<SeriesRef, V, BuildHasherDefault<RefHasher>>;
 
 /// Marks a ref of the dense range that has no slot.
 const EMPTY: u32 = u32::MAX;

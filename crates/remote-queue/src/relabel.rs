@@ -1,4 +1,5 @@
-//! `write_relabel_configs`: Prometheus's relabelling rules over byte-string label sets (spec §5).
+//! `write_relabel_configs`: Prometheus's relabelling rules over byte-string label sets
+//! (Prometheus's `model/relabel/relabel.go`).
 //!
 //! Regexes are fully anchored and let `.` match newlines, as Prometheus 3.x does
 //! (`^(?s:<regex>)$`). Labels are bytes, so matching uses `regex::bytes`.
@@ -175,7 +176,7 @@ pub struct Relabeler {
 }
 
 impl Relabeler {
-    /// Validates and compiles `configs` (spec §5.4).
+    /// Validates and compiles `configs`, as `relabel.Config.Validate` does.
     pub fn new(configs: &[RelabelConfig]) -> Result<Relabeler> {
         let mut rules = Vec::with_capacity(configs.len());
         for (index, cfg) in configs.iter().enumerate() {

@@ -1,6 +1,8 @@
-//! Dynamic resharding: EWMA rates and the desired-shards decision (spec §4).
+//! Dynamic resharding: EWMA rates and the desired-shards decision (Prometheus's
+//! `storage/remote/queue_manager.go`: `calculateDesiredShards`, `shouldReshard`, and `ewma.go`).
 
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use crate::clock::now_ms;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -42,6 +44,32 @@ impl EwmaRate {
 
     pub(crate) fn rate(&self) -> f64 {
         self.state.lock().unwrap_or_else(|p| p.into_inner()).0
+    }
+}
+
+/// What the resharding decision measures: rates fed by the append path and the shards, when a
+/// batch last finished, and how long recoverable errors pause resharding.
+#[derive(Debug, Default)]
+pub(crate) struct Throughput {
+    /// Items handed to the queue.
+    pub(crate) data_in: EwmaRate,
+    /// Items in finished batches.
+    pub(crate) data_out: EwmaRate,
+    /// Items dropped for unknown or relabel-dropped series.
+    pub(crate) data_dropped: EwmaRate,
+    /// Nanoseconds spent sending.
+    pub(crate) data_out_duration: EwmaRate,
+    /// Unix seconds when a batch last finished.
+    pub(crate) last_send_s: AtomicI64,
+    /// Unix milliseconds until which resharding waits (see [`Throughput::pause`]).
+    pub(crate) paused_until_ms: AtomicI64,
+}
+
+impl Throughput {
+    /// Holds resharding back for `d` from now: a remote that throttles or fails is not helped by
+    /// more shards.
+    pub(crate) fn pause(&self, d: Duration) {
+        self.paused_until_ms.fetch_max(now_ms() + d.as_millis() as i64, Relaxed);
     }
 }
 

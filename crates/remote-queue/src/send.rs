@@ -1,4 +1,5 @@
-//! Sending one batch: encode, retry with backoff, classify, count, acknowledge (spec §3.5).
+//! Sending one batch: encode, retry with backoff, classify, count, acknowledge (Prometheus's
+//! `storage/remote/queue_manager.go`, `sendBatch` and `sendWriteRequestWithBackoff`).
 //!
 //! Every way a request can end has one owner:
 //! - accepted: done (a 2.0 receiver's written-count headers say how much of it was stored);
@@ -12,13 +13,14 @@
 //! - hard stop: abandoned, not acknowledged.
 
 use crate::ack::runs;
-use crate::client::{StoreError, Written};
-use crate::config::Protocol;
-use crate::encode::{BatchStats, RequestEncoder};
+use crate::batch_send::{BatchSend, Settled};
+use crate::clock::now_ms;
+use crate::encode::RequestEncoder;
+use crate::isolate::isolate;
 use crate::item::{Item, KindCounts};
-use crate::metrics::DropReason;
-use crate::shared::{now_ms, Shared};
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use crate::metrics::QueueMetrics;
+use crate::send_context::SendContext;
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::Instant;
 
 /// How a batch ended.
@@ -30,316 +32,45 @@ pub(crate) enum Outcome {
     Abandoned { settled: KindCounts },
 }
 
-/// How one request — a whole batch, or a part of it while isolating — ended.
-pub(crate) enum Settled {
-    /// The remote accepted it.
-    Accepted { sent: KindCounts, written: Written, protocol: Protocol },
-    /// The remote (or the encoder) refused it for what it holds.
-    Rejected(Rejection),
-    /// Nothing was left to send: every item aged out.
-    Empty,
-    /// Hard stop, or the credentials were refused: leave it unacknowledged.
-    Abandoned,
-}
-
-/// A refusal of one request.
-pub(crate) struct Rejection {
-    pub(crate) sent: KindCounts,
-    /// HTTP status; `None` when the request body could not even be built.
-    pub(crate) status: Option<u16>,
-    pub(crate) message: String,
-    /// What a 2.0 receiver says it stored despite the refusal.
-    pub(crate) written: Written,
-}
-
-impl Rejection {
-    /// Whether resending parts of the request can tell innocent series from rejected ones: the
-    /// remote answered about the content, and did not store part of it already (then we could
-    /// not tell which part, and the written counts already say how much was refused).
-    pub(crate) fn splittable(&self) -> bool {
-        let content = matches!(self.status, Some(s) if (400..500).contains(&s) && !matches!(s, 401 | 403 | 429));
-        content && sum(&self.written) == 0
-    }
-}
-
-fn age_floor(shared: &Shared) -> Option<i64> {
-    let limit = shared.cfg.queue.sample_age_limit;
-    (!limit.is_zero()).then(|| now_ms() - limit.as_millis() as i64)
-}
-
-/// The state of one batch's sending, shared by its requests.
-pub(crate) struct BatchSend<'a> {
-    pub(crate) shared: &'a Shared,
-    enc: &'a mut RequestEncoder,
-    /// Compressed bytes of the requests the remote answered.
-    bytes: u64,
-    /// Highest timestamp of the batch (from its first encode).
-    highest: i64,
-    /// Items of the batch admitted by its first encode.
-    admitted: KindCounts,
-    encoded_once: bool,
-    /// Set while isolating: every request then resends items the remote has already seen.
-    pub(crate) resending: bool,
-    /// Items of parts of the batch already accepted or dropped (and counted).
-    settled: KindCounts,
-}
-
-impl<'a> BatchSend<'a> {
-    /// Encodes `items`, counting too-old items not yet counted. `floor_seen` is the age floor at
-    /// which a request holding all of `items` was last encoded: items below it were counted then.
-    fn encode(&mut self, protocol: Protocol, items: &[Item], floor_seen: &mut Option<i64>) -> Option<BatchStats> {
-        let sh = self.shared;
-        let floor = age_floor(sh);
-        let stats = {
-            let cache = sh.cache_read();
-            match self.enc.encode(protocol, items, &cache, floor) {
-                Ok(s) => s,
-                Err(e) => {
-                    log::error!("cannot compress request: {e}");
-                    return None;
-                }
-            }
-        };
-        let m = &sh.metrics;
-        let counted = match *floor_seen {
-            Some(f) => KindCounts::of_older(items, f),
-            None => KindCounts::default(),
-        };
-        m.dropped(DropReason::TooOld).add(&stats.too_old.saturating_sub(&counted));
-        if floor.is_some() {
-            *floor_seen = floor.max(*floor_seen);
-        }
-        if !self.encoded_once {
-            // A series cannot be collected while its items are in flight, so later encodes of
-            // parts of this batch find the same unknown items: count them once.
-            self.encoded_once = true;
-            m.dropped(DropReason::UnintentionallyDroppedSeries).add(&stats.unknown);
-            self.admitted = stats.counts;
-            self.highest = stats.highest;
-        }
-        Some(stats)
-    }
-
-    /// Sends `items` as one request until the remote settles it, it ages out, or a hard stop.
-    pub(crate) fn request(&mut self, items: &[Item], floor_seen: &mut Option<i64>) -> Settled {
-        let sh = self.shared;
-        let m = &sh.metrics;
-        let mut protocol = sh.protocol();
-        // Compression fails only for inputs beyond snappy's limit: counted failed, as Prometheus
-        // counts a request it cannot build.
-        let cannot_compress = || {
-            Settled::Rejected(Rejection {
-                sent: KindCounts::of(items),
-                status: None,
-                message: "cannot compress the request".into(),
-                written: Written::default(),
-            })
-        };
-        let Some(mut stats) = self.encode(protocol, items, floor_seen) else { return cannot_compress() };
-        let mut backoff = sh.cfg.queue.min_backoff;
-        let mut attempt = 0u32;
-        // Whether the next attempt sends items the remote has seen before. Such attempts count in
-        // `*_retried_total` as well as `*_total`, so that total − retried − failed stays the
-        // number of items the remote accepted, whatever retries, 415 fallbacks and isolation did.
-        let mut resent = self.resending;
-        loop {
-            if stats.counts.is_empty() {
-                return Settled::Empty;
-            }
-            if sh.hard_stop.load(SeqCst) {
-                return Settled::Abandoned;
-            }
-            if let Some(floor) = age_floor(sh) {
-                if stats.lowest < floor {
-                    match self.encode(protocol, items, floor_seen) {
-                        Some(s) => stats = s,
-                        None => return cannot_compress(),
-                    }
-                    continue;
-                }
-            }
-            let t0 = Instant::now();
-            let r = sh.transport.store(self.enc.body(), protocol, attempt);
-            if !matches!(r, Err(StoreError::Local { .. })) {
-                // These counters count attempts that reached the remote, retries included.
-                m.sent.add(&stats.counts);
-                if resent {
-                    m.retried.add(&stats.counts);
-                }
-                resent = true;
-                if protocol == Protocol::V2 {
-                    m.metadata_total.fetch_add(stats.with_metadata, Relaxed);
-                }
-                m.observe_duration(t0.elapsed());
-                sh.local_fault_cleared();
-            }
-            match r {
-                Ok(written) => {
-                    self.bytes += self.enc.body().len() as u64;
-                    return Settled::Accepted { sent: stats.counts, written, protocol };
-                }
-                Err(StoreError::NonRecoverable { status: Some(415), message, .. })
-                    if protocol == Protocol::V2 && sh.cfg.fallback_on_415 =>
-                {
-                    log::warn!("receiver does not accept remote write 2.0 ({message}); falling back to 1.0");
-                    sh.downgrade();
-                    protocol = Protocol::V1;
-                    match self.encode(protocol, items, floor_seen) {
-                        Some(s) => stats = s,
-                        None => return cannot_compress(),
-                    }
-                    attempt += 1;
-                }
-                Err(StoreError::NonRecoverable { status: Some(401 | 403), message, .. }) => {
-                    // Wrong or missing credentials: every request would be refused. Dropping would
-                    // lose everything until someone noticed; stopping loses nothing.
-                    log::error!("the remote refused the credentials; stopping this queue: {message}");
-                    sh.fail_fatally(message);
-                    return Settled::Abandoned;
-                }
-                Err(StoreError::NonRecoverable { status, message, written }) => {
-                    self.bytes += self.enc.body().len() as u64;
-                    return Settled::Rejected(Rejection { sent: stats.counts, status, message, written });
-                }
-                Err(StoreError::Recoverable { message, retry_after }) => {
-                    let sleep = retry_after.unwrap_or(backoff);
-                    sh.pause_resharding(sleep * 2);
-                    if !sh.sleep_unless_hard_stop(sleep) {
-                        return Settled::Abandoned;
-                    }
-                    log::warn!("failed to send batch, retrying: {message}");
-                    backoff = (sleep * 2).min(sh.cfg.queue.max_backoff);
-                    attempt += 1;
-                }
-                Err(StoreError::Local { message }) => {
-                    sh.local_fault(&message);
-                    if !sh.sleep_unless_hard_stop(backoff) {
-                        return Settled::Abandoned;
-                    }
-                    backoff = (backoff * 2).min(sh.cfg.queue.max_backoff);
-                }
-            }
-        }
-    }
-
-    /// Counts what an accepted request did not store (2.0 written counts) as failed.
-    pub(crate) fn settle_accepted(&mut self, sent: KindCounts, written: Written, protocol: Protocol) {
-        self.settled = self.settled.plus(&sent);
-        let (stored, why) = if protocol == Protocol::V2 && sum(&written) == 0 {
-            (
-                KindCounts::default(),
-                "remote write 2.0 request answered 2xx but no data was written (is the receiver 1.0-only?)",
-            )
-        } else if written.confirmed() {
-            (
-                KindCounts {
-                    samples: written.samples.unwrap_or(0),
-                    exemplars: written.exemplars.unwrap_or(0),
-                    histograms: written.histograms.unwrap_or(0),
-                },
-                "2xx but not all data written",
-            )
-        } else {
-            (sent, "")
-        };
-        self.shared.metrics.accepted.add(&stored);
-        let short = sent.saturating_sub(&stored);
-        if !short.is_empty() {
-            self.shared.metrics.failed.add(&short);
-            log::error!("{why}: {} items missing", short.total());
-        }
-    }
-
-    /// Drops what a rejection refused: all of it, or what a 2.0 receiver says it did not store.
-    /// `items` (the request's items) name the series in the log line when the request held one.
-    pub(crate) fn settle_rejected(&mut self, r: &Rejection, items: &[Item], isolated: bool) {
-        self.settled = self.settled.plus(&r.sent);
-        let stored = KindCounts {
-            samples: r.written.samples.unwrap_or(0),
-            exemplars: r.written.exemplars.unwrap_or(0),
-            histograms: r.written.histograms.unwrap_or(0),
-        };
-        self.shared.metrics.accepted.add(&stored);
-        let dropped = r.sent.saturating_sub(&stored);
-        if dropped.is_empty() {
-            return;
-        }
-        self.shared.metrics.failed.add(&dropped);
-        let first = items.first().map(|i| i.series);
-        if isolated && first.is_some() && items.iter().all(|i| Some(i.series) == first) {
-            let labels = {
-                let cache = self.shared.cache_read();
-                items.first().and_then(|i| crate::encode::label_ids_of(i, &cache).map(|ids| cache.labels_text(ids)))
-            };
-            let labels = labels.unwrap_or_else(|| "{?}".into());
-            self.shared.rejected_log.log(|suppressed| {
-                format!(
-                    "the remote rejected series {labels}: {} items dropped{suppressed}: {}",
-                    dropped.total(),
-                    r.message
-                )
-            });
-        } else {
-            self.shared.rejected_log.log(|suppressed| {
-                format!("non-recoverable error sending {} items{suppressed}: {}", dropped.total(), r.message)
-            });
-        }
-    }
-}
-
 /// Sends `batch` until every item is accepted, dropped for a reason the remote gave, aged out,
 /// or abandoned by a hard stop.
-pub(crate) fn send_batch(shared: &Shared, enc: &mut RequestEncoder, batch: &[Item]) -> Outcome {
+pub(crate) fn send_batch(ctx: &SendContext, enc: &mut RequestEncoder, batch: &[Item]) -> Outcome {
     let started = Instant::now();
-    let mut s = BatchSend {
-        shared,
-        enc,
-        bytes: 0,
-        highest: 0,
-        admitted: KindCounts::default(),
-        encoded_once: false,
-        resending: false,
-        settled: KindCounts::default(),
-    };
+    let mut s = BatchSend::new(ctx, enc);
     let mut floor_seen = None;
     match s.request(batch, &mut floor_seen) {
         Settled::Abandoned => return Outcome::Abandoned { settled: KindCounts::default() },
         Settled::Empty => {}
         Settled::Accepted { sent, written, protocol } => s.settle_accepted(sent, written, protocol),
         Settled::Rejected(r) => {
-            if shared.cfg.queue.isolate_rejected_series && r.splittable() && batch.len() > 1 {
-                if !crate::isolate::isolate(&mut s, batch, floor_seen, r) {
-                    return Outcome::Abandoned { settled: s.settled };
+            if ctx.cfg.queue.isolate_rejected_series && r.splittable() && batch.len() > 1 {
+                if !isolate(&mut s, batch, floor_seen, r) {
+                    return Outcome::Abandoned { settled: s.settled() };
                 }
             } else {
                 s.settle_rejected(&r, batch, false);
             }
         }
     }
-    let m = &shared.metrics;
-    if s.highest > 0 {
-        crate::metrics::QueueMetrics::raise(&m.highest_sent_s, s.highest);
+    let (highest, admitted, bytes) = s.totals();
+    if highest > 0 {
+        QueueMetrics::raise(&ctx.metrics.highest_sent_s, highest);
     }
-    let (admitted, bytes) = (s.admitted, s.bytes);
-    finish(shared, batch, &admitted, started, bytes);
+    finish(ctx, batch, &admitted, started, bytes);
     Outcome::Done
-}
-
-fn sum(w: &Written) -> u64 {
-    w.samples.unwrap_or(0) + w.histograms.unwrap_or(0) + w.exemplars.unwrap_or(0)
 }
 
 /// Bookkeeping common to every finished batch: bytes, rates, pending gauges, acknowledgement.
 /// Everything in `batch` is settled — accepted, or dropped for a reason the remote (or the age
 /// limit) gave — so the cursor may move past all of it.
-fn finish(shared: &Shared, batch: &[Item], sent: &KindCounts, started: Instant, bytes: u64) {
-    let m = &shared.metrics;
+fn finish(ctx: &SendContext, batch: &[Item], sent: &KindCounts, started: Instant, bytes: u64) {
+    let m = &ctx.metrics;
     m.bytes_total.fetch_add(bytes, Relaxed);
-    shared.data_out.incr(sent.total());
-    shared.data_out_duration.incr(started.elapsed().as_nanos() as u64);
-    shared.last_send_s.store(now_ms() / 1000, Relaxed);
+    ctx.throughput.data_out.incr(sent.total());
+    ctx.throughput.data_out_duration.incr(started.elapsed().as_nanos() as u64);
+    ctx.throughput.last_send_s.store(now_ms() / 1000, Relaxed);
     m.pending.add(&KindCounts::of(batch), -1);
     let mut r = Vec::new();
     runs(batch.iter().map(|i| i.ack), &mut r);
-    shared.tracker.done(&r);
+    ctx.tracker.done(&r);
 }

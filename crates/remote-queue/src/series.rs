@@ -1,4 +1,5 @@
-//! The series cache: labels by series reference, as the queue sends them (spec §3.1).
+//! The series cache: labels by series reference, as the queue sends them (Prometheus keeps the
+//! same cache in `storage/remote/queue_manager.go`: `seriesLabels`, `StoreSeries`, `SeriesReset`).
 //!
 //! Each series' final label set (external labels merged, relabelled, sorted) is stored as a run of
 //! varint ids of interned **label pairs** in one boxed slice. A pair is interned as the body of
@@ -8,34 +9,10 @@
 //! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
 
 use crate::intern::{Interner, SymbolId};
-use crate::ref_index::RefIndex;
+use crate::proto::{get_uvarint32, put_label_body, put_uvarint};
+use crate::ref_index::{RefIndex, RefMap};
 use crate::relabel::{LabelSet, Relabeler};
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use wal_format::record::{LabelsRef, MetricType, RefMetadata, RefSeries, SeriesRef};
-
-/// A multiplicative hash for series refs (they are small, dense integers; SipHash is wasted on them).
-#[derive(Default, Clone, Copy)]
-pub(crate) struct RefHasher(u64);
-
-impl Hasher for RefHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-        }
-    }
-    fn write_u32(&mut self, n: u32) {
-        self.write_u64(u64::from(n));
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (n ^ (n >> 29)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-pub(crate) type RefMap<V> = HashMap<SeriesRef, V, BuildHasherDefault<RefHasher>>;
 
 struct Entry {
     /// Varint symbol ids, `None` when relabelling dropped the series.
@@ -54,6 +31,10 @@ pub(crate) struct SeriesMetadata {
     pub(crate) unit: SymbolId,
     pub(crate) help: SymbolId,
 }
+
+/// One metric family's metadata, as a 1.0 `MetricMetadata` carries it: name (`__name__`), type,
+/// help, unit.
+pub(crate) type Family = (Vec<u8>, MetricType, Vec<u8>, Vec<u8>);
 
 /// What the cache knows about a ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,7 +136,7 @@ impl SeriesCache {
             // Fast path: the WAL's labels are already sorted and final.
             for l in labels.iter().filter(|l| !l.value.is_empty()) {
                 let id = intern_pair(&mut self.pairs, &mut self.pair_buf, l.name, l.value);
-                put_uvarint(&mut self.ids, id);
+                put_uvarint(&mut self.ids, u64::from(id));
             }
             return if self.ids.is_empty() { None } else { Some(self.ids.as_slice().into()) };
         }
@@ -173,7 +154,7 @@ impl SeriesCache {
         }
         for (n, v) in self.scratch.iter() {
             let id = intern_pair(&mut self.pairs, &mut self.pair_buf, n, v);
-            put_uvarint(&mut self.ids, id);
+            put_uvarint(&mut self.ids, u64::from(id));
         }
         Some(self.ids.as_slice().into())
     }
@@ -181,7 +162,7 @@ impl SeriesCache {
     fn release(&mut self, ids: Option<&[u8]>) {
         if let Some(ids) = ids {
             let mut cur = ids;
-            while let Some(id) = get_uvarint(&mut cur) {
+            while let Some(id) = get_uvarint32(&mut cur) {
                 self.pairs.release(id);
             }
         }
@@ -286,7 +267,7 @@ impl SeriesCache {
 
     /// Distinct `(family, type, help, unit)` of every stored series with metadata, sorted; the
     /// family is the series' `__name__`.
-    pub(crate) fn metadata_families(&self) -> Vec<crate::metadata::Family> {
+    pub(crate) fn metadata_families(&self) -> Vec<Family> {
         let mut out = std::collections::BTreeSet::new();
         for (r, m) in &self.metadata {
             let Some(ids) = self.label_ids(*r) else { continue };
@@ -346,19 +327,14 @@ impl Iterator for LabelIds<'_> {
     type Item = SymbolId;
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        get_uvarint(&mut self.cur)
+        get_uvarint32(&mut self.cur)
     }
 }
 
 /// Interns the pair as a `Label` message body: `0a len name 12 len value`.
 fn intern_pair(pairs: &mut Interner, buf: &mut Vec<u8>, name: &[u8], value: &[u8]) -> SymbolId {
     buf.clear();
-    buf.push(0x0a);
-    crate::proto::put_uvarint(buf, name.len() as u64);
-    buf.extend_from_slice(name);
-    buf.push(0x12);
-    crate::proto::put_uvarint(buf, value.len() as u64);
-    buf.extend_from_slice(value);
+    put_label_body(buf, name, value);
     pairs.intern(buf)
 }
 
@@ -368,17 +344,7 @@ pub(crate) fn split_pair(body: &[u8]) -> (&[u8], &[u8]) {
     fn field<'a>(cur: &mut &'a [u8]) -> &'a [u8] {
         let Some((_, rest)) = cur.split_first() else { return &[] };
         let mut r = rest;
-        let mut len = 0usize;
-        let mut shift = 0;
-        while let Some((&b, tail)) = r.split_first() {
-            r = tail;
-            len |= usize::from(b & 0x7f) << shift;
-            shift += 7;
-            if b < 0x80 || shift > 63 {
-                break;
-            }
-        }
-        let len = len.min(r.len());
+        let len = (get_uvarint32(&mut r).unwrap_or(0) as usize).min(r.len());
         let (s, tail) = r.split_at(len);
         *cur = tail;
         s
@@ -398,29 +364,6 @@ fn is_sorted_unique(labels: LabelsRef<'_>) -> bool {
         prev = Some(l.name);
     }
     true
-}
-
-/// A symbol id as a varint (the protobuf one: ids are `u32`).
-fn put_uvarint(buf: &mut Vec<u8>, v: u32) {
-    crate::proto::put_uvarint(buf, u64::from(v));
-}
-
-#[inline]
-fn get_uvarint(cur: &mut &[u8]) -> Option<u32> {
-    let mut v = 0u32;
-    let mut shift = 0;
-    loop {
-        let (&b, rest) = cur.split_first()?;
-        *cur = rest;
-        v |= u32::from(b & 0x7f) << shift;
-        if b < 0x80 {
-            return Some(v);
-        }
-        shift += 7;
-        if shift > 28 {
-            return None;
-        }
-    }
 }
 
 #[cfg(test)]
@@ -552,16 +495,5 @@ mod tests {
         assert_eq!(c.reset(3), 1);
         assert_eq!(c.known(1), Known::Unknown);
         assert!(matches!(c.known(2), Known::Stored(..)));
-    }
-
-    #[test]
-    fn varint_roundtrip() {
-        for v in [0u32, 1, 127, 128, 300, 1 << 21, u32::MAX] {
-            let mut b = Vec::new();
-            put_uvarint(&mut b, v);
-            let mut cur = b.as_slice();
-            assert_eq!(get_uvarint(&mut cur), Some(v));
-            assert!(cur.is_empty());
-        }
     }
 }

@@ -1,15 +1,17 @@
-//! A set of shards: bounded per-shard queues and one sending thread per shard (spec §3.3, §3.4).
+//! A set of shards: bounded per-shard queues and one sending thread per shard (Prometheus's
+//! `storage/remote/queue_manager.go`, `shards` and `queue`).
 //!
 //! Each shard holds a partial batch and a FIFO of full batches with room for
 //! `max(1, capacity / max_samples_per_send)` batches. Pushing never waits: it reports how many
 //! items it took and the caller (the append path) waits for space, which is how backpressure
 //! reaches the WAL reader. A closed shard takes nothing; its thread sends what is left and exits.
 
+use crate::encode::RequestEncoder;
 use crate::item::{Item, KindCounts};
 use crate::send::{send_batch, Outcome};
-use crate::shared::Shared;
+use crate::send_context::SendContext;
 use std::collections::VecDeque;
-use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -46,8 +48,8 @@ pub(crate) struct ShardSet {
 
 impl ShardSet {
     /// Starts `n` shard threads.
-    pub(crate) fn start(shared: &Arc<Shared>, n: usize) -> Arc<ShardSet> {
-        let q = &shared.cfg.queue;
+    pub(crate) fn start(ctx: &Arc<SendContext>, n: usize) -> Arc<ShardSet> {
+        let q = &ctx.cfg.queue;
         let set = Arc::new(ShardSet {
             shards: (0..n).map(|_| Shard { q: Mutex::default(), wake: Condvar::new() }).collect(),
             max_batch: q.max_samples_per_send,
@@ -58,10 +60,10 @@ impl ShardSet {
         });
         let mut handles = Vec::with_capacity(n);
         for i in 0..n {
-            let (set2, shared2) = (set.clone(), shared.clone());
+            let (set2, ctx2) = (set.clone(), ctx.clone());
             let h = std::thread::Builder::new().name(format!("rq-shard-{i}")).spawn(move || {
                 let _guard = ExitGuard(&set2);
-                run_shard(&shared2, &set2, i);
+                run_shard(&ctx2, &set2, i);
             });
             match h {
                 Ok(h) => handles.push(h),
@@ -73,7 +75,7 @@ impl ShardSet {
             }
         }
         *set.handles.lock().unwrap_or_else(|p| p.into_inner()) = handles;
-        shared.metrics.shards.store(n as u64, Relaxed);
+        ctx.metrics.shards.store(n as u64, Relaxed);
         set
     }
 
@@ -183,31 +185,31 @@ impl Drop for ExitGuard<'_> {
 /// Counts items abandoned by a hard stop as failed, except `settled` ones (parts of the batch
 /// accepted or dropped while isolating, counted then). None is acknowledged: the watermark stays
 /// behind them and a restart reads them again.
-pub(crate) fn abandon(shared: &Shared, items: &[Item], settled: &KindCounts) {
+pub(crate) fn abandon(ctx: &SendContext, items: &[Item], settled: &KindCounts) {
     if items.is_empty() {
         return;
     }
     let c = KindCounts::of(items);
     let unsettled = c.saturating_sub(settled);
-    shared.metrics.failed.add(&unsettled);
-    shared.metrics.pending.add(&c, -1);
+    ctx.metrics.failed.add(&unsettled);
+    ctx.metrics.pending.add(&c, -1);
     log::error!("failed to flush all samples on shutdown: {} items abandoned, will be re-read", unsettled.total());
 }
 
-fn run_shard(shared: &Arc<Shared>, set: &ShardSet, i: usize) {
+fn run_shard(ctx: &SendContext, set: &ShardSet, i: usize) {
     let shard = &set.shards[i];
-    let deadline_every = shared.cfg.queue.batch_send_deadline;
-    let mut encoder = crate::encode::RequestEncoder::default();
+    let deadline_every = ctx.cfg.queue.batch_send_deadline;
+    let mut encoder = RequestEncoder::default();
     let mut next_deadline = Instant::now() + deadline_every;
     loop {
         let mut batch = {
             let mut q = shard.lock();
             loop {
-                if shared.hard_stop.load(SeqCst) {
+                if ctx.is_hard_stopped() {
                     let mut left: Vec<Item> = q.full.drain(..).flatten().collect();
                     left.append(&mut q.partial);
                     drop(q);
-                    abandon(shared, &left, &KindCounts::default());
+                    abandon(ctx, &left, &KindCounts::default());
                     return;
                 }
                 if let Some(b) = q.full.pop_front() {
@@ -230,10 +232,10 @@ fn run_shard(shared: &Arc<Shared>, set: &ShardSet, i: usize) {
                 q = shard.wake.wait_timeout(q, wait).unwrap_or_else(|p| p.into_inner()).0;
             }
         };
-        shared.notify_space();
-        match send_batch(shared, &mut encoder, &batch) {
+        ctx.notify_space();
+        match send_batch(ctx, &mut encoder, &batch) {
             Outcome::Done => {}
-            Outcome::Abandoned { settled } => abandon(shared, &batch, &settled),
+            Outcome::Abandoned { settled } => abandon(ctx, &batch, &settled),
         }
         batch.clear();
         next_deadline = Instant::now() + deadline_every;

@@ -89,7 +89,15 @@ fn mixed(protocol: Protocol) {
     }
     assert_eq!(q.metrics().queue_highest_timestamp_seconds, 36, "ms / 1000, whole seconds");
     let (want_h, nhcb_dropped) = if protocol == Protocol::V1 { (4, 4) } else { (8, 0) };
-    assert!(wait_for(Duration::from_secs(10), || rx.accepted().len() == 2 + 2 + want_h), "{:?}", rx.accepted().len());
+    // The queue counts a request sent once the remote's answer is back, a moment after the
+    // receiver has recorded the points: wait for both.
+    let counted = |m: remote_queue::MetricsSnapshot| m.samples_total + m.exemplars_total + m.histograms_total;
+    assert!(
+        wait_for(Duration::from_secs(10), || rx.accepted().len() == 2 + 2 + want_h
+            && counted(q.metrics()) == 4 + want_h as u64),
+        "{:?}",
+        rx.accepted().len()
+    );
     let pts = rx.accepted();
     let count = |k: &str| pts.iter().filter(|p| p.kind == k).count();
     assert_eq!((count("sample"), count("exemplar"), count("histogram")), (2, 2, want_h));

@@ -67,6 +67,7 @@ pub fn run(args: &[String]) -> Result {
     } else {
         process::run(&mut in_tree(cargo(["xtask", "ci"]), &tree.path))?;
     }
+    forget_unpacked_packages(&options.version.to_string());
     let mut publish = cargo(["publish", "--dry-run"]);
     publish.args(RELEASED_CRATES.iter().flat_map(|c| ["-p", c]));
     process::run(&mut in_tree(publish, &tree.path))?;
@@ -193,6 +194,30 @@ fn in_tree(mut cmd: Command, dir: &Path) -> Command {
 
 fn read(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| Failure(format!("reading {}: {e}", path.display())))
+}
+
+/// Removes the sources of our own packages that an earlier `cargo publish --dry-run` unpacked
+/// into `$CARGO_HOME/registry/src/` from its temporary local registry. Cargo unpacks a package
+/// only when its directory is missing, so a dry run of the same version after the code changed
+/// would verify `walship` against the old sources of the crates it depends on.
+fn forget_unpacked_packages(version: &str) {
+    let home = std::env::var_os("CARGO_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cargo")));
+    let Some(src) = home.map(|h| h.join("registry").join("src")) else { return };
+    let Ok(registries) = fs::read_dir(&src) else { return };
+    for registry in registries.flatten() {
+        // The temporary registry's directory is named `-<hash>`; crates.io's sources stay.
+        if !registry.file_name().to_string_lossy().starts_with('-') {
+            continue;
+        }
+        for krate in RELEASED_CRATES {
+            let unpacked = registry.path().join(format!("{krate}-{version}"));
+            if unpacked.is_dir() {
+                let _ = fs::remove_dir_all(&unpacked);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

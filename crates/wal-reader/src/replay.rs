@@ -426,14 +426,9 @@ impl Replay {
             .take_while(|(a, b)| a.index + 1 == b.index)
             .map(|(a, _)| a.clone())
             .collect();
+        // A segment followed by a hole is finished all the same: a run of its own.
         let is_finished = self.listing.len() > pos + 1;
-        if is_finished && run.is_empty() {
-            // A hole right after this segment: it is finished all the same.
-            let mut reader = Reader::from_segments(vec![self.listing[pos].clone()]);
-            reader.set_io_mode(self.io);
-            self.phase = Phase::Finished { reader };
-            return Ok(None);
-        }
+        let run = if run.is_empty() && is_finished { vec![self.listing[pos].clone()] } else { run };
         if !run.is_empty() {
             let mut reader = Reader::from_segments(run);
             reader.set_io_mode(self.io);

@@ -31,17 +31,12 @@ fn drops_the_user_asked_for_are_counted_not_a_failure() {
         .unwrap();
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{log}");
-    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).expect("a summary line");
-    let field = |name: &str| {
-        summary
-            .split(' ')
-            .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
-            .unwrap_or_else(|| panic!("{name} in {summary}"))
-    };
+    let field = |name: &str| summary_field(&log, name);
     let sent: u64 = field("samples_sent").parse().unwrap();
-    let dropped: u64 = field("samples_dropped").strip_prefix("dropped_series:").expect(summary).parse().unwrap();
-    assert!(sent > 0 && dropped > 0, "{summary}");
-    assert_eq!(sent + dropped, 493_112, "every sample sent or dropped for its reason: {summary}");
+    let dropped: u64 =
+        field("samples_dropped").strip_prefix("dropped_series:").expect("drops by reason").parse().unwrap();
+    assert!(sent > 0 && dropped > 0, "{log}");
+    assert_eq!(sent + dropped, 493_112, "every sample sent or dropped for its reason: {log}");
     assert_eq!(field("complete"), "true");
     wait_for("the receiver's count", 10, || r.samples.load(Relaxed) == sent);
 }
@@ -88,8 +83,7 @@ fn custom_bucket_histograms_on_remote_write_1_are_logged_and_counted() {
     let log = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "a reason the protocol gives: {log}");
     assert_eq!(log.matches("cannot travel in remote write 1.0").count(), 1, "{log}");
-    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).expect("a summary line");
-    assert!(summary.contains("histograms_dropped=nhcb_in_rw1_not_supported:7"), "{summary}");
+    assert_eq!(summary_field(&log, "histograms_dropped"), "nhcb_in_rw1_not_supported:7", "{log}");
 }
 
 /// `samples_sent` is what the remote stored in this run, retries included: the receiver is not
@@ -115,13 +109,8 @@ fn samples_sent_counts_what_was_stored_after_retries() {
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut log).unwrap();
     assert!(status.success(), "{log}");
     assert!(log.contains("retrying"), "requests were retried: {log}");
-    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).expect("a summary line");
-    let sent: u64 = summary
-        .split(' ')
-        .find_map(|kv| kv.strip_prefix("samples_sent="))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("{summary}"));
+    let sent: u64 = summary_field(&log, "samples_sent").parse().unwrap();
     let got = printer.finish();
-    assert_eq!(sent, 493_112, "{summary}");
+    assert_eq!(sent, 493_112, "{log}");
     assert_eq!(got.len() as u64, sent, "the receiver stored what the summary says");
 }

@@ -179,10 +179,8 @@ fn a_second_signal_keeps_the_cursor_at_what_was_acknowledged() {
     // The summary counts what the receiver stored before it went away (the receiver prints a
     // request before it answers, so it may have printed a little more than was acknowledged).
     let log = stderr_of(child);
-    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).expect("a summary line");
-    let sent: u64 =
-        summary.split(' ').find_map(|kv| kv.strip_prefix("samples_sent=")).and_then(|v| v.parse().ok()).unwrap();
-    assert!(sent > 0 && sent <= got_first.len() as u64, "{sent} vs {} printed: {summary}", got_first.len());
+    let sent: u64 = summary_field(&log, "samples_sent").parse().unwrap();
+    assert!(sent > 0 && sent <= got_first.len() as u64, "{sent} vs {} printed: {log}", got_first.len());
     // Restart against a receiver on the same address: what was not acknowledged is sent now.
     let second = Printer::start_at(port);
     let out = ship(&wal, &state, &second.url(), &["--once", "--web.listen-address="]).output().unwrap();

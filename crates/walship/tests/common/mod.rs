@@ -178,3 +178,13 @@ impl Printer {
         std::mem::take(&mut *self.lines.lock().unwrap())
     }
 }
+
+/// The value of `name` in the `--once` summary line (`msg="Shipped …"`) of `log`; panics when
+/// the line or the field is missing.
+pub fn summary_field<'a>(log: &'a str, name: &str) -> &'a str {
+    let summary = log.lines().find(|l| l.contains("msg=\"Shipped")).unwrap_or_else(|| panic!("no summary in {log}"));
+    summary
+        .split(' ')
+        .find_map(|kv| kv.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("{name} in {summary}"))
+}

@@ -62,8 +62,8 @@ fn a_plain_line_elsewhere() {
     let r = receiver();
     let dir = tempfile::tempdir().unwrap();
     let out = walship().args(ship_args(r.port, dir.path())).stdin(Stdio::null()).output().unwrap();
-    assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{}:\n{text}", out.status);
     assert!(
         text.lines()
             .any(|l| l.starts_with("walship: ") && l.contains(" samples sent, ") && l.contains(" samples/s, lag ")),

@@ -93,26 +93,29 @@ pub struct Receiver {
 }
 
 pub fn receiver() -> Receiver {
-    let port = free_port();
-    let mut child = walship()
-        .args(["receive", "--listen"])
-        .arg(format!("127.0.0.1:{port}"))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
+    // Port 0: the receiver binds a port the OS picks and names it on its first line. A port
+    // picked here and bound later by the child can be taken in between by a test running alongside.
+    let mut child = walship().args(["receive", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
+    let first = lines.next().unwrap_or_default();
+    let port = listening_port(&first).unwrap_or_else(|| panic!("receiver did not start: {first:?}"));
     let samples = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = samples.clone();
     std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in lines {
             // "walship: N requests, M samples received"
             if let Some(m) = line.strip_suffix(" samples received").and_then(|l| l.rsplit(' ').next()) {
                 s.store(m.parse().unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
             }
         }
     });
-    wait_for("receiver", 10, || TcpStream::connect(("127.0.0.1", port)).is_ok());
     Receiver { child: Killed(child), port, samples }
+}
+
+/// The port in the receiver's "receiving remote write on http://127.0.0.1:PORT/api/v1/write".
+fn listening_port(line: &str) -> Option<u16> {
+    let addr = line.split("http://").nth(1)?.split('/').next()?;
+    addr.rsplit(':').next()?.parse().ok()
 }
 
 /// Value bits, with every NaN (stale markers among them) as one: the receiver prints values as
@@ -134,19 +137,25 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// A printing receiver on a port the OS picks.
     pub fn start() -> Printer {
-        Self::start_at(free_port())
+        Self::start_at(0)
     }
 
-    /// A printing receiver on `port`.
+    /// A printing receiver on `port` (0: one the OS picks).
     pub fn start_at(port: u16) -> Printer {
         let mut child = walship()
             .args(["receive", "--print", "--listen"])
             .arg(format!("127.0.0.1:{port}"))
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let mut errors = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
+        let first = errors.next().unwrap_or_default();
+        let port = listening_port(&first).unwrap_or_else(|| panic!("receiver did not start: {first:?}"));
+        // Drained so the child never blocks on a full pipe.
+        std::thread::spawn(move || errors.for_each(drop));
         let stdout = child.stdout.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = lines.clone();
@@ -159,7 +168,6 @@ impl Printer {
                 sink.lock().unwrap().push((labels.to_string(), t.parse().unwrap(), value_bits(v)));
             }
         });
-        wait_for("receiver", 10, || TcpStream::connect(("127.0.0.1", port)).is_ok());
         Printer { child: Some(Killed(child)), port, lines, reader: Some(reader) }
     }
 

@@ -179,6 +179,7 @@ fn run_exec_start() -> Result {
             ("--wal-dir", "/var/lib/prometheus/metrics2", data.display().to_string()),
             ("--config.file", "/etc/prometheus/prometheus.yml", config.display().to_string()),
             ("--web.listen-address", "127.0.0.1:9333", format!("127.0.0.1:{web_port}")),
+            ("--prometheus.url", "http://127.0.0.1:9090", format!("http://127.0.0.1:{prom_port}")),
         ],
     )?;
     if !command.iter().any(|w| w == STATE_DIR) {

@@ -118,7 +118,7 @@ impl HttpTransport {
 
 /// Splits `scheme://user:pass@host/…` into the URL without userinfo and the percent-decoded user
 /// and password.
-fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
+pub(crate) fn split_userinfo(url: &str) -> (String, Option<(String, String)>) {
     let Some(scheme_end) = url.find("://") else { return (url.to_string(), None) };
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
@@ -147,7 +147,7 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn basic(user: &str, password: &str) -> String {
+pub(crate) fn basic(user: &str, password: &str) -> String {
     use base64::Engine as _;
     format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}")))
 }

@@ -120,7 +120,8 @@ impl QueueConfig {
 ///
 /// Prometheus takes this metadata from its scrape targets; a WAL holds it only in metadata
 /// records (Prometheus ≥ 2.49 with `--enable-feature=metadata-wal-records`), so what is sent is
-/// what [`crate::QueueManager::store_metadata`] received, one entry per metric family (`__name__`).
+/// what [`crate::QueueManager::store_metadata`] received, one entry per metric family (`__name__`),
+/// and the families of [`crate::QueueManager::set_target_metadata`] that no WAL record named.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetadataConfig {
     /// Whether to send metadata. Default true.

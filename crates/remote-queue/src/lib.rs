@@ -25,6 +25,7 @@ mod metadata;
 mod metadata_loop;
 pub mod metrics;
 mod point_proto;
+mod prometheus_api;
 mod proto;
 mod queue;
 mod queue_state;
@@ -36,13 +37,16 @@ mod send;
 mod send_context;
 mod series;
 mod shards;
+mod target_metadata;
 mod tls;
 
 pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};
 pub use error::{Error, Result};
 pub use metrics::{DropReason, MetricsSnapshot};
+pub use prometheus_api::{parse_targets_metadata, PrometheusApi, PrometheusApiConfig};
 pub use queue::{render_metrics, QueueManager};
 pub use relabel::{Action, LabelSet, RelabelConfig, Relabeler};
+pub use target_metadata::{metric_type_of, TargetEntry, TargetMetadata};
 
 /// The record types the queue accepts, re-exported so that a program without a WAL needs no
 /// direct dependency on `wal-format`.

@@ -3,7 +3,11 @@
 //! `storage/remote/metadata_watcher.go` and `QueueManager.AppendWatcherMetadata`).
 
 use crate::proto::{begin_len, end_len, put_int, put_tag, put_uvarint, WIRE_LEN};
-use crate::series::Family;
+use wal_format::record::MetricType;
+
+/// One metric family's metadata, as a 1.0 `MetricMetadata` carries it: name (`__name__`), type,
+/// help, unit.
+pub(crate) type Family = (Vec<u8>, MetricType, Vec<u8>, Vec<u8>);
 
 /// `WriteRequest { metadata = 3 }` with one `MetricMetadata` per family.
 pub(crate) fn encode(families: &[Family], buf: &mut Vec<u8>) {

@@ -14,6 +14,7 @@ use crate::reshard_loop::reshard_loop;
 use crate::send_context::SendContext;
 use crate::series::{Known, SeriesCache};
 use crate::shards::{abandon, ShardSet};
+use crate::target_metadata::TargetMetadata;
 use crate::{Error, Result};
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
@@ -120,6 +121,20 @@ impl QueueManager {
     pub fn store_metadata(&self, metadata: &[RefMetadata<'_>]) {
         if self.state.ctx.cfg.protocol == Protocol::V2 || self.state.ctx.cfg.metadata.send {
             self.state.ctx.cache_write().store_metadata(metadata);
+        }
+    }
+
+    /// Replaces the scrape targets' metadata (from a Prometheus server's
+    /// `/api/v1/targets/metadata`, see [`crate::PrometheusApi`]). Remote write 1.0 sends its
+    /// families every `metadata_config.send_interval` (after the families of WAL metadata
+    /// records, which win); remote write 2.0 gives every series without a WAL metadata record the
+    /// metadata of its family (by `job`, `instance` and name). Metadata never holds back a point:
+    /// a series sent before its family is known goes without.
+    pub fn set_target_metadata(&self, metadata: Arc<TargetMetadata>) {
+        let cfg = &self.state.ctx.cfg;
+        let per_series = self.state.ctx.protocol() == Protocol::V2;
+        if per_series || cfg.metadata.send {
+            self.state.ctx.cache_write().set_targets(metadata, per_series);
         }
     }
 

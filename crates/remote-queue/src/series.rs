@@ -9,9 +9,12 @@
 //! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
 
 use crate::intern::{Interner, SymbolId};
+use crate::metadata::Family;
 use crate::proto::{get_uvarint32, put_label_body, put_uvarint};
 use crate::ref_index::{RefIndex, RefMap};
 use crate::relabel::{LabelSet, Relabeler};
+use crate::target_metadata::TargetMetadata;
+use std::sync::Arc;
 use wal_format::record::{LabelsRef, MetricType, RefMetadata, RefSeries, SeriesRef};
 
 struct Entry {
@@ -30,11 +33,9 @@ pub(crate) struct SeriesMetadata {
     pub(crate) metric_type: MetricType,
     pub(crate) unit: SymbolId,
     pub(crate) help: SymbolId,
+    /// From a WAL metadata record (which wins), not from the targets' metadata.
+    pub(crate) from_wal: bool,
 }
-
-/// One metric family's metadata, as a 1.0 `MetricMetadata` carries it: name (`__name__`), type,
-/// help, unit.
-pub(crate) type Family = (Vec<u8>, MetricType, Vec<u8>, Vec<u8>);
 
 /// What the cache knows about a ref.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,10 @@ pub(crate) struct SeriesCache {
     slots: Vec<Entry>,
     free: Vec<u32>,
     metadata: RefMap<SeriesMetadata>,
+    /// The scrape targets' metadata (from the Prometheus API), if any.
+    targets: Option<Arc<TargetMetadata>>,
+    /// Whether each series takes its family's metadata from `targets` (remote write 2.0).
+    targets_per_series: bool,
     external: LabelSet,
     relabel: Relabeler,
     scratch: LabelSet,
@@ -86,6 +91,8 @@ impl SeriesCache {
             slots: Vec::new(),
             free: Vec::new(),
             metadata: RefMap::default(),
+            targets: None,
+            targets_per_series: false,
             external,
             relabel,
             scratch: LabelSet::default(),
@@ -124,6 +131,9 @@ impl SeriesCache {
                     };
                     self.index.insert(s.series_ref, slot);
                 }
+            }
+            if self.targets_per_series {
+                self.resolve_target_metadata(s.series_ref);
             }
         }
         dropped
@@ -184,6 +194,7 @@ impl SeriesCache {
                 metric_type: m.metric_type,
                 unit: self.strings.intern(m.unit),
                 help: self.strings.intern(m.help),
+                from_wal: true,
             };
             if let Some(old) = self.metadata.insert(m.series_ref, meta) {
                 self.release_metadata(old);
@@ -218,6 +229,60 @@ impl SeriesCache {
             }
         }
         gone.len()
+    }
+
+    /// Replaces the targets' metadata; with `per_series`, every series without WAL metadata takes
+    /// its family's. Returns false (and does nothing) when it equals the metadata already held.
+    pub(crate) fn set_targets(&mut self, targets: Arc<TargetMetadata>, per_series: bool) -> bool {
+        if self.targets.as_deref() == Some(&*targets) && self.targets_per_series == per_series {
+            return false;
+        }
+        self.targets = Some(targets);
+        self.targets_per_series = per_series;
+        if per_series {
+            let refs: Vec<SeriesRef> = self.index.iter().map(|(r, _)| r).collect();
+            for r in refs {
+                self.resolve_target_metadata(r);
+            }
+        }
+        true
+    }
+
+    /// Gives series `r` its family's metadata from the targets' metadata, unless a WAL record
+    /// gave it metadata already; forgets what an earlier lookup gave when its family is gone.
+    fn resolve_target_metadata(&mut self, r: SeriesRef) {
+        if self.metadata.get(&r).is_some_and(|m| m.from_wal) {
+            return;
+        }
+        let found = match (&self.targets, self.label_ids(r)) {
+            (Some(t), Some(ids)) => {
+                let (mut name, mut job, mut instance): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
+                for p in LabelIds::new(ids) {
+                    let (n, v) = split_pair(self.pairs.get(p));
+                    match n {
+                        b"__name__" => name = v,
+                        b"job" => job = v,
+                        b"instance" => instance = v,
+                        _ => {}
+                    }
+                }
+                t.lookup(job, instance, name).map(|f| (f.metric_type, f.help.clone(), f.unit.clone()))
+            }
+            _ => None,
+        };
+        let new = found.map(|(metric_type, help, unit)| SeriesMetadata {
+            metric_type,
+            unit: self.strings.intern(unit.as_bytes()),
+            help: self.strings.intern(help.as_bytes()),
+            from_wal: false,
+        });
+        let old = match new {
+            Some(m) => self.metadata.insert(r, m),
+            None => self.metadata.remove(&r),
+        };
+        if let Some(old) = old {
+            self.release_metadata(old);
+        }
     }
 
     fn release_metadata(&mut self, m: SeriesMetadata) {
@@ -265,11 +330,12 @@ impl SeriesCache {
         out
     }
 
-    /// Distinct `(family, type, help, unit)` of every stored series with metadata, sorted; the
-    /// family is the series' `__name__`.
+    /// What remote write 1.0 sends as metadata: the distinct `(family, type, help, unit)` of
+    /// every stored series with metadata from a WAL record (the family is the series'
+    /// `__name__`), sorted, then the targets' families that no WAL record named.
     pub(crate) fn metadata_families(&self) -> Vec<Family> {
         let mut out = std::collections::BTreeSet::new();
-        for (r, m) in &self.metadata {
+        for (r, m) in self.metadata.iter().filter(|(_, m)| m.from_wal) {
             let Some(ids) = self.label_ids(*r) else { continue };
             let name = LabelIds::new(ids).map(|p| split_pair(self.pairs.get(p))).find(|(n, _)| *n == b"__name__");
             if let Some((_, v)) = name {
@@ -282,7 +348,13 @@ impl SeriesCache {
                 out.insert(key);
             }
         }
-        out.into_iter().map(|(f, t, h, u)| (f, MetricType::from_byte(t), h, u)).collect()
+        let mut families: Vec<Family> =
+            out.into_iter().map(|(f, t, h, u)| (f, MetricType::from_byte(t), h, u)).collect();
+        if let Some(t) = &self.targets {
+            let from_wal: std::collections::HashSet<Vec<u8>> = families.iter().map(|f| f.0.clone()).collect();
+            families.extend(t.families().iter().filter(|f| !from_wal.contains(&f.0)).cloned());
+        }
+        families
     }
 
     pub(crate) fn metadata(&self, r: SeriesRef) -> Option<SeriesMetadata> {
@@ -483,6 +555,49 @@ mod tests {
         assert_eq!(slot2, slot, "slot reused");
         assert!(c.label_ids_at(slot, generation).is_none(), "the old generation is gone");
         assert!(c.label_ids_at(slot2, gen2).is_some());
+    }
+
+    #[test]
+    fn target_metadata_per_series_and_wal_records_win() {
+        use crate::target_metadata::{TargetEntry, TargetMetadata};
+        let entry = |family: &str, t, help: &str| TargetEntry {
+            job: "node".into(),
+            instance: "h:9100".into(),
+            family: family.into(),
+            metric_type: t,
+            help: help.into(),
+            unit: String::new(),
+        };
+        let targets = Arc::new(TargetMetadata::new([
+            entry("lat", MetricType::Histogram, "latency"),
+            entry("temp", MetricType::Gauge, "from the API"),
+        ]));
+        let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
+        let series =
+            |name: &str, job: &str| Labels::from_pairs([("__name__", name), ("instance", "h:9100"), ("job", job)]);
+        let (a, b, other) = (series("lat_bucket", "node"), series("temp", "node"), series("temp", "other"));
+        c.store(&[RefSeries { series_ref: 1, labels: a.as_ref() }, RefSeries { series_ref: 2, labels: b.as_ref() }], 0);
+        assert!(c.set_targets(targets.clone(), true));
+        assert!(!c.set_targets(targets.clone(), true), "the same metadata again changes nothing");
+        let help = |c: &SeriesCache, r| c.metadata(r).map(|m| c.strings.get(m.help).to_vec());
+        assert_eq!(help(&c, 1), Some(b"latency".to_vec()), "a series stored before the metadata");
+        c.store(&[RefSeries { series_ref: 3, labels: other.as_ref() }], 0);
+        assert_eq!(help(&c, 3), None, "another target");
+        c.store_metadata(&[RefMetadata { series_ref: 2, metric_type: MetricType::Gauge, unit: b"", help: b"wal" }]);
+        assert_eq!(help(&c, 2), Some(b"wal".to_vec()));
+        // The API's families are refreshed: the WAL record still wins, a vanished family is forgotten.
+        c.set_targets(Arc::new(TargetMetadata::new([entry("temp", MetricType::Gauge, "newer")])), true);
+        assert_eq!(help(&c, 2), Some(b"wal".to_vec()));
+        assert_eq!(help(&c, 1), None);
+        // 1.0 families: the WAL's first, then the API's families no WAL record named.
+        let fams = c.metadata_families();
+        assert_eq!(fams.len(), 1, "{fams:?}");
+        assert_eq!(fams[0].2, b"wal".to_vec());
+        c.set_targets(targets, false);
+        let names: Vec<_> = c.metadata_families().into_iter().map(|f| (f.0, f.2)).collect();
+        assert_eq!(names, [(b"temp".to_vec(), b"wal".to_vec()), (b"lat".to_vec(), b"latency".to_vec())]);
+        c.reset(10);
+        assert_eq!(c.strings.len(), 0, "every interned help and unit released");
     }
 
     #[test]

@@ -227,3 +227,101 @@ fn metadata_requests_carry_every_family() {
     assert!(first.iter().all(|r| r.points.is_empty()));
     assert_eq!(q.metrics().metadata_failed_total, 0);
 }
+
+/// The scrape targets' metadata (as a Prometheus API lists it) through the queue: 1.0 sends its
+/// families after the WAL's, which win; `send: false` sends none; 2.0 gives each series its
+/// family's, by job, instance and name.
+#[test]
+fn target_metadata_is_sent_like_prometheus() {
+    use remote_queue::{RefSeries, TargetEntry, TargetMetadata};
+    use std::sync::Arc;
+    let entry = |job: &str, family: &str, t, help: &str| TargetEntry {
+        job: job.into(),
+        instance: "h:1".into(),
+        family: family.into(),
+        metric_type: t,
+        help: help.into(),
+        unit: String::new(),
+    };
+    let targets = Arc::new(TargetMetadata::new([
+        entry("a", "lat_seconds", MetricType::Histogram, "Latency."),
+        entry("a", "temp", MetricType::Gauge, "From the API."),
+        entry("b", "temp", MetricType::Gauge, "From the API."),
+        entry("b", "jobs_total", MetricType::Counter, "Jobs."),
+    ]));
+    let names = [("lat_seconds_bucket", "a"), ("temp", "a"), ("jobs_total", "b"), ("jobs_total", "c")];
+    let owned: Vec<Labels> =
+        names.iter().map(|(n, j)| Labels::from_pairs([("__name__", *n), ("instance", "h:1"), ("job", *j)])).collect();
+    let series: Vec<RefSeries<'_>> =
+        owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64 + 1, labels: l.as_ref() }).collect();
+    let wal = [RefMetadata { series_ref: 2, metric_type: MetricType::Gauge, unit: b"", help: b"From the WAL." }];
+    let feed = |q: &QueueManager| {
+        q.store_series(&series, 0);
+        q.store_metadata(&wal);
+        q.set_target_metadata(targets.clone());
+        for r in 1..=4 {
+            q.append_samples(
+                &[RefSample { series_ref: r, st: 0, t: 1_000, v: 1.0 }],
+                Position { segment: 0, offset: r },
+            )
+            .expect("append");
+        }
+    };
+
+    // 1.0: families, the WAL's first; at most max_samples_per_send a request.
+    let rx = Receiver::accepting();
+    let mut cfg = EndpointConfig::new(rx.url.clone());
+    cfg.metadata.send_interval = Duration::from_millis(100);
+    cfg.metadata.max_samples_per_send = 2;
+    let q = QueueManager::new(cfg).expect("queue");
+    feed(&q);
+    assert!(wait_for(Duration::from_secs(5), || q.metrics().metadata_total >= 3));
+    q.stop();
+    let reqs: Vec<_> = rx.log().into_iter().filter(|r| !r.metadata.is_empty()).collect();
+    let first: Vec<_> = reqs.iter().take(2).flat_map(|r| r.metadata.clone()).collect();
+    let s = |x: &str| x.to_string();
+    assert_eq!(
+        first,
+        [
+            (s("temp"), 2, s("From the WAL."), s("")),
+            (s("lat_seconds"), 3, s("Latency."), s("")),
+            (s("jobs_total"), 1, s("Jobs."), s(""))
+        ],
+    );
+    assert!(reqs.iter().all(|r| r.metadata.len() <= 2 && r.points.is_empty()));
+
+    // send: false: no metadata request at all.
+    let rx = Receiver::accepting();
+    let mut cfg = EndpointConfig::new(rx.url.clone());
+    cfg.metadata.send = false;
+    cfg.metadata.send_interval = Duration::from_millis(50);
+    cfg.queue.batch_send_deadline = Duration::from_millis(50);
+    let q = QueueManager::new(cfg).expect("queue");
+    feed(&q);
+    std::thread::sleep(Duration::from_millis(400));
+    q.stop();
+    assert_eq!(rx.accepted().len(), 4, "the samples went");
+    assert!(rx.log().iter().all(|r| r.metadata.is_empty()));
+    assert_eq!(q.metrics().metadata_total, 0);
+
+    // 2.0: every series with its family's metadata; the WAL's wins; another job's is not taken.
+    let rx = Receiver::accepting();
+    let mut cfg = EndpointConfig::new(rx.url.clone());
+    cfg.protocol = Protocol::V2;
+    cfg.queue.batch_send_deadline = Duration::from_millis(50);
+    let q = QueueManager::new(cfg).expect("queue");
+    feed(&q);
+    assert!(wait_for(Duration::from_secs(5), || rx.accepted().len() == 4));
+    q.stop();
+    let mut got: Vec<_> = rx.log().into_iter().flat_map(|r| r.metadata).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (s("jobs_total"), 0, s(""), s("")),
+            (s("jobs_total"), 1, s("Jobs."), s("")),
+            (s("lat_seconds_bucket"), 3, s("Latency."), s("")),
+            (s("temp"), 2, s("From the WAL."), s("")),
+        ]
+    );
+}

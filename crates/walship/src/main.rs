@@ -25,6 +25,7 @@ mod ship;
 mod signals;
 mod sink;
 mod status;
+mod targets;
 mod time;
 mod try_it;
 mod web;
@@ -78,6 +79,11 @@ enum Command {
         /// Print every sample to stdout.
         #[arg(long)]
         print: bool,
+        /// Print the metadata that arrives to stdout: each remote write 1.0 `MetricMetadata` as
+        /// `# METADATA family type "help" "unit"`, and for each remote write 2.0 series
+        /// `# SERIES {labels} type "help" "unit"`.
+        #[arg(long = "print-metadata")]
+        print_metadata: bool,
         /// Worker threads.
         #[arg(long, default_value_t = 2)]
         threads: usize,
@@ -231,6 +237,28 @@ struct ShipArgs {
     /// acknowledged (samples of overlapping scrapes reach the WAL a little out of time order).
     #[arg(long = "gap-fill.margin", default_value = "5m", value_parser = parse_duration)]
     fill_margin: std::time::Duration,
+    /// The Prometheus server whose WAL is shipped (e.g. http://127.0.0.1:9090; a user:password@
+    /// in it is sent as basic auth): its scrape targets' metadata (type, help, unit per metric
+    /// family, from /api/v1/targets/metadata) is read at start and every
+    /// metadata_config.send_interval and sent as Prometheus sends it (remote write 1.0: metadata
+    /// requests; 2.0: with every series). Metadata records in the WAL win. Default: none.
+    #[arg(long = "prometheus.url")]
+    prometheus_url: Option<String>,
+    /// Bearer token file for --prometheus.url.
+    #[arg(long = "prometheus.bearer-token-file")]
+    prometheus_bearer_token_file: Option<PathBuf>,
+    /// CA certificates (PEM) to verify an https --prometheus.url with.
+    #[arg(long = "prometheus.tls.ca-file")]
+    prometheus_ca_file: Option<PathBuf>,
+    /// Client certificate (PEM) for an https --prometheus.url; needs --prometheus.tls.key-file.
+    #[arg(long = "prometheus.tls.cert-file")]
+    prometheus_cert_file: Option<PathBuf>,
+    /// Private key (PEM) of --prometheus.tls.cert-file.
+    #[arg(long = "prometheus.tls.key-file")]
+    prometheus_key_file: Option<PathBuf>,
+    /// Do not verify the certificate of an https --prometheus.url.
+    #[arg(long = "prometheus.tls.insecure-skip-verify")]
+    prometheus_insecure_skip_verify: bool,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -251,6 +279,23 @@ fn parse_start(s: &str) -> Result<ship::Start, CliError> {
 }
 
 impl ShipArgs {
+    /// The Prometheus API to read target metadata from, if --prometheus.url is given.
+    fn prometheus(&self) -> Option<remote_queue::PrometheusApiConfig> {
+        let url = self.prometheus_url.as_ref().filter(|u| !u.is_empty())?;
+        let mut c = remote_queue::PrometheusApiConfig::new(url.clone());
+        if let Some(f) = &self.prometheus_bearer_token_file {
+            c.auth = remote_queue::Auth::CredentialsFile { scheme: "Bearer".into(), credentials_file: f.clone() };
+        }
+        c.tls = remote_queue::TlsConfig {
+            ca_file: self.prometheus_ca_file.clone(),
+            cert_file: self.prometheus_cert_file.clone(),
+            key_file: self.prometheus_key_file.clone(),
+            insecure_skip_verify: self.prometheus_insecure_skip_verify,
+        };
+        c.timeout = self.remote_timeout.min(std::time::Duration::from_secs(10));
+        Some(c)
+    }
+
     fn endpoints(&self) -> Result<Vec<remote_queue::EndpointConfig>, CliError> {
         let mut out = Vec::new();
         if let Some(file) = &self.config_file {
@@ -344,6 +389,7 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
                 progress: args.progress,
                 stall_timeout: args.flush_deadline,
                 fill_margin: args.fill_margin,
+                prometheus: args.prometheus(),
             };
             let (code, summary) = ship::ship(opts)?;
             summary.log();
@@ -351,8 +397,8 @@ fn run(cli: Cli) -> Result<ExitCode, CliError> {
         }
         Command::Try { url, wal_dir } => try_it::run(url, wal_dir),
         Command::Check { what: CheckWhat::Config { files } } => Ok(check_config(&files)),
-        Command::Receive { listen, print, threads } => {
-            let r = receive::start(&listen, threads, print)?;
+        Command::Receive { listen, print, print_metadata, threads } => {
+            let r = receive::start(&listen, threads, receive::Print { samples: print, metadata: print_metadata })?;
             eprintln!("walship: receiving remote write on http://{}/api/v1/write", r.addr);
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {

@@ -17,6 +17,19 @@ mod v1 {
     pub struct WriteRequest {
         #[prost(message, repeated, tag = "1")]
         pub timeseries: Vec<TimeSeries>,
+        #[prost(message, repeated, tag = "3")]
+        pub metadata: Vec<MetricMetadata>,
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct MetricMetadata {
+        #[prost(int32, tag = "1")]
+        pub r#type: i32,
+        #[prost(string, tag = "2")]
+        pub metric_family_name: String,
+        #[prost(string, tag = "4")]
+        pub help: String,
+        #[prost(string, tag = "5")]
+        pub unit: String,
     }
     #[derive(Clone, PartialEq, prost::Message)]
     pub struct TimeSeries {
@@ -64,7 +77,41 @@ mod v2 {
         pub histograms: Vec<Vec<u8>>,
         #[prost(bytes = "vec", repeated, tag = "4")]
         pub exemplars: Vec<Vec<u8>>,
+        #[prost(message, optional, tag = "5")]
+        pub metadata: Option<Metadata>,
     }
+    #[derive(Clone, PartialEq, prost::Message)]
+    pub struct Metadata {
+        #[prost(int32, tag = "1")]
+        pub r#type: i32,
+        #[prost(uint32, tag = "3")]
+        pub help_ref: u32,
+        #[prost(uint32, tag = "4")]
+        pub unit_ref: u32,
+    }
+}
+
+/// The name of a metric type number (the same in 1.0 and 2.0), as the text format writes it.
+fn type_name(t: i32) -> &'static str {
+    match t {
+        1 => "counter",
+        2 => "gauge",
+        3 => "histogram",
+        4 => "gaugehistogram",
+        5 => "summary",
+        6 => "info",
+        7 => "stateset",
+        _ => "unknown",
+    }
+}
+
+/// What a receiver prints to stdout.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Print {
+    /// Every sample: `{labels} value timestamp`.
+    pub samples: bool,
+    /// Metadata: `# METADATA …` (1.0) and `# SERIES …` (2.0) lines.
+    pub metadata: bool,
 }
 
 /// What the receiver has accepted so far.
@@ -265,9 +312,10 @@ fn sample_timestamp(b: &[u8]) -> Option<i64> {
     (i == b.len()).then_some(t)
 }
 
-fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<(u64, u64, u64), String> {
+fn decode(body: &[u8], v2: bool, out: Print, delay: &DelayHistogram) -> Result<(u64, u64, u64), String> {
     let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
-    if !print {
+    let print = out.samples;
+    if !print && !out.metadata {
         let now = crate::time::now_ms();
         let mut local = [0u64; DELAY_BUCKETS + 1];
         let mut sum_ms = 0u64;
@@ -300,6 +348,22 @@ fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<
                     println!("{{{}}} {} {}", labels.join(", "), x.value, x.timestamp);
                 }
             }
+            if out.metadata {
+                let sym = |i: u32| req.symbols.get(i as usize).map_or("", String::as_str);
+                let labels: Vec<String> = ts
+                    .labels_refs
+                    .chunks(2)
+                    .map(|p| format!("{}={:?}", sym(p[0]), sym(*p.get(1).unwrap_or(&0))))
+                    .collect();
+                let md = ts.metadata.clone().unwrap_or_default();
+                println!(
+                    "# SERIES {{{}}} {} {:?} {:?}",
+                    labels.join(", "),
+                    type_name(md.r#type),
+                    sym(md.help_ref),
+                    sym(md.unit_ref)
+                );
+            }
             s += ts.samples.len() as u64;
             e += ts.exemplars.len() as u64;
             h += ts.histograms.len() as u64;
@@ -308,6 +372,11 @@ fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<
     } else {
         let req = v1::WriteRequest::decode(&raw[..]).map_err(|e| format!("protobuf: {e}"))?;
         let (mut s, mut e, mut h) = (0, 0, 0);
+        if out.metadata {
+            for m in &req.metadata {
+                println!("# METADATA {} {} {:?} {:?}", m.metric_family_name, type_name(m.r#type), m.help, m.unit);
+            }
+        }
         for ts in &req.timeseries {
             if print {
                 let labels: Vec<String> = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
@@ -323,8 +392,8 @@ fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<
     }
 }
 
-/// Starts a receiver on `addr` with `threads` worker threads; `print` writes every sample to stdout.
-pub fn start(addr: &str, threads: usize, print: bool) -> Result<Receiver, CliError> {
+/// Starts a receiver on `addr` with `threads` worker threads; `print` says what it writes to stdout.
+pub fn start(addr: &str, threads: usize, print: Print) -> Result<Receiver, CliError> {
     let server = Arc::new(tiny_http::Server::http(addr).map_err(|e| CliError::Usage(format!("receive: {addr}: {e}")))?);
     let local =
         server.server_addr().to_ip().ok_or_else(|| CliError::Usage(format!("receive: {addr} is not an IP address")))?;
@@ -401,6 +470,12 @@ mod tests {
                     histograms: vec![vec![]; (i % 3) as usize],
                 })
                 .collect(),
+            metadata: vec![v1::MetricMetadata {
+                r#type: 1,
+                metric_family_name: "m".into(),
+                help: "h".into(),
+                unit: String::new(),
+            }],
         };
         let raw = req.encode_to_vec();
         let mut stamps = Vec::new();
@@ -409,8 +484,9 @@ mod tests {
         assert_eq!(stamps, want);
         let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
         let delay = DelayHistogram::default();
-        assert_eq!(decode(&body, false, false, &delay), Ok((21, 3, 6)));
-        assert_eq!(decode(&body, false, true, &delay), Ok((21, 3, 6)));
+        assert_eq!(decode(&body, false, Print::default(), &delay), Ok((21, 3, 6)));
+        let all = Print { samples: true, metadata: true };
+        assert_eq!(decode(&body, false, all, &delay), Ok((21, 3, 6)));
         assert!(count(&raw[..raw.len() - 1], false, |_| {}).is_none());
     }
 

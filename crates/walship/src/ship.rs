@@ -7,9 +7,10 @@ use crate::log;
 use crate::progress::{Progress, Tick};
 use crate::signals::Signals;
 use crate::sink::{AckedTime, QueueSink};
+use crate::targets;
 use crate::web::{self, Endpoint};
 use crate::CliError;
-use remote_queue::{DropReason, EndpointConfig, QueueManager};
+use remote_queue::{DropReason, EndpointConfig, PrometheusApi, QueueManager, TargetMetadata};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +48,8 @@ pub struct ShipOptions {
     /// With `once`: give up when no endpoint's cursor has moved for this long (the remote is
     /// down or refuses everything).
     pub stall_timeout: Duration,
+    /// The Prometheus API to read the scrape targets' metadata from (`--prometheus.url`).
+    pub prometheus: Option<remote_queue::PrometheusApiConfig>,
 }
 
 /// What became of one kind of data (float samples, histograms or exemplars), summed over
@@ -229,10 +232,32 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     }
     let state = StateDir::open(&opts.state_dir)?;
     let signals = Signals::watch()?;
+    // The first answer is waited for (at most the API's timeout), so that the first requests
+    // already carry metadata; later ones are read in the background.
+    let mut reader = match &opts.prometheus {
+        Some(c) => Some(targets::Reader::new(
+            PrometheusApi::new(c).map_err(|e| CliError::Usage(format!("--prometheus.url: {e}")))?,
+            log_targets,
+        )),
+        None => None,
+    };
+    let initial = reader.as_mut().and_then(targets::Reader::read);
     let mut running = Vec::new();
     for cfg in &opts.endpoints {
-        running.push(start_endpoint(&opts, cfg, &state)?);
+        running.push(start_endpoint(&opts, cfg, &state, initial.clone())?);
     }
+    let refresher = match reader {
+        Some(r) => {
+            let every =
+                opts.endpoints.iter().map(|e| e.metadata.send_interval).min().unwrap_or(Duration::from_secs(60));
+            let queues = running.iter().map(|r| r.queue.clone()).collect();
+            Some(
+                targets::Refresher::start(r, every, queues)
+                    .map_err(|e| CliError::Run(format!("cannot start a thread: {e}")))?,
+            )
+        }
+        None => None,
+    };
     let web = match &opts.listen {
         Some(addr) => {
             let eps: Vec<Endpoint> = running
@@ -261,6 +286,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         log::info("Stopping: flushing queues and saving cursors", &[]);
     }
     let flush_deadline = opts.endpoints.iter().map(|e| e.flush_deadline).max().unwrap_or_default();
+    drop(refresher);
     let ends = shut_down(&mut running, flush_deadline, &signals);
     let saved = save_cursors(&state, &mut running);
     for r in running.iter_mut() {
@@ -287,6 +313,20 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         ExitCode::SUCCESS
     };
     Ok((code, summary))
+}
+
+/// Logs a change in whether the Prometheus API answers (once each way).
+fn log_targets(n: &targets::Note<'_>) {
+    match *n {
+        targets::Note::Answers { url, again, targets, families } => log::info(
+            if again { "Prometheus API answers again" } else { "Reading target metadata" },
+            &[("url", &url), ("targets", &targets), ("families", &families)],
+        ),
+        targets::Note::Fails { url, err } => log::warn(
+            "Cannot read target metadata from the Prometheus API; samples are shipped without new metadata until it answers",
+            &[("url", &url), ("err", &err)],
+        ),
+    }
 }
 
 /// What an endpoint does before it follows the WAL.
@@ -394,7 +434,12 @@ fn wal_exists(dir: &std::path::Path) -> bool {
 
 /// Starts one endpoint: its queue, and on a thread of its own its history phase (if any) and
 /// its watcher.
-fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) -> Result<Running, CliError> {
+fn start_endpoint(
+    opts: &ShipOptions,
+    cfg: &EndpointConfig,
+    state: &StateDir,
+    targets: Option<Arc<TargetMetadata>>,
+) -> Result<Running, CliError> {
     let key = endpoint_key(cfg);
     let url = cfg.redacted_url();
     let cursor = state.load(&key)?;
@@ -412,6 +457,9 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
         None => log::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{:?}", opts.start))]),
     }
     let queue = Arc::new(QueueManager::new(cfg.clone()).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
+    if let Some(t) = targets {
+        queue.set_target_metadata(t);
+    }
     let wopts = WatcherOptions {
         start: plan.start,
         send_exemplars: cfg.send_exemplars,

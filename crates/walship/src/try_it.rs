@@ -39,7 +39,7 @@ pub fn run(url: Option<String>, wal_dir: Option<PathBuf>) -> Result<ExitCode, Cl
         Some(u) => u,
         None if victoria_metrics_running() => "http://127.0.0.1:8428/api/v1/write".to_string(),
         None => {
-            let r = receive::start("127.0.0.1:0", 2, false)?;
+            let r = receive::start("127.0.0.1:0", 2, receive::Print::default())?;
             let u = format!("http://{}/api/v1/write", r.addr);
             receiver = Some(r);
             u
@@ -62,6 +62,7 @@ pub fn run(url: Option<String>, wal_dir: Option<PathBuf>) -> Result<ExitCode, Cl
         progress: true,
         stall_timeout: Duration::from_secs(60),
         fill_margin: ship::FILL_MARGIN,
+        prometheus: None,
     };
     let (code, s) = ship::ship(opts)?;
     let _ = std::fs::remove_dir_all(&state);

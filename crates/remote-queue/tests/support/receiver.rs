@@ -52,7 +52,8 @@ pub struct Recorded {
     pub v2: bool,
     /// Points of a partial write that were not stored (`points` holds the stored ones).
     pub refused: Vec<Point>,
-    /// 1.0 `MetricMetadata`: (family, type, help, unit).
+    /// 1.0 `MetricMetadata`: (family, type, help, unit); 2.0: (`__name__`, type, help, unit)
+    /// of every series.
     pub metadata: Vec<(String, i32, String, String)>,
 }
 
@@ -195,7 +196,17 @@ fn serve(conn: TcpStream, st: &State) {
             (refused, points) = points.into_iter().partition(|p| p.label(name) == Some(value.as_str()));
         }
         let metadata = if v2 {
-            Vec::new()
+            let req = pb::v2::Request::decode(raw.as_slice()).unwrap_or_default();
+            let sym = |r: u32| req.symbols.get(r as usize).cloned().unwrap_or_default();
+            req.timeseries
+                .iter()
+                .map(|ts| {
+                    let labels = req.resolve(&ts.labels_refs).unwrap_or_default();
+                    let name = labels.into_iter().find(|(n, _)| n == "__name__").map(|(_, v)| v).unwrap_or_default();
+                    let m = ts.metadata.clone().unwrap_or_default();
+                    (name, m.r#type, sym(m.help_ref), sym(m.unit_ref))
+                })
+                .collect()
         } else {
             pb::v1::WriteRequest::decode(raw.as_slice())
                 .unwrap_or_default()

@@ -12,34 +12,7 @@
 //! everything else is checked. `snap` stays the reference it is tested against, and the fuzz
 //! targets run it under AddressSanitizer.
 
-use crate::error::Error;
-
-/// Why a snappy block is invalid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SnappyError {
-    /// The length header is missing or overflows.
-    #[error("snappy: invalid length header")]
-    Header,
-    /// An element runs past the end of the input.
-    #[error("snappy: element cut off at input byte {0}")]
-    Truncated(usize),
-    /// A copy refers to data before the start of the output (or has offset 0).
-    #[error("snappy: copy offset {offset} at output byte {at} is out of range")]
-    Offset {
-        /// The copy's offset.
-        offset: usize,
-        /// Output position.
-        at: usize,
-    },
-    /// The elements produce more or fewer bytes than the header says.
-    #[error("snappy: output of {got} bytes, header says {want}")]
-    Length {
-        /// Bytes the elements produce (at the point of failure).
-        got: usize,
-        /// Bytes the header claims.
-        want: usize,
-    },
-}
+use crate::error::{Error, SnappyError};
 
 /// The decompressed length a block claims, and the header size.
 pub(crate) fn decompressed_len(src: &[u8]) -> Result<(usize, usize), SnappyError> {

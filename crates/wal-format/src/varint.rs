@@ -4,6 +4,8 @@
 //! one-byte fast path below is what lets a Samples record decode at several hundred million varints
 //! per second. Semantics match Go exactly: at most 10 bytes, and a 10th byte above 1 is an overflow.
 
+use crate::error::RecordFault;
+
 /// Why a read from a [`Cursor`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadFail {
@@ -11,6 +13,15 @@ pub(crate) enum ReadFail {
     Short,
     /// A varint was longer than 10 bytes or overflowed 64 bits.
     Overflow,
+}
+
+impl From<ReadFail> for RecordFault {
+    fn from(f: ReadFail) -> Self {
+        match f {
+            ReadFail::Short => RecordFault::Short,
+            ReadFail::Overflow => RecordFault::Overflow,
+        }
+    }
 }
 
 /// A read position over an encoded record.

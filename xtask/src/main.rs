@@ -11,6 +11,8 @@
 //! - `msrv`: whether the crates still build with their `rust-version` (`msrv.rs`).
 //! - `release`: set the version, check, package, tag and publish every crate (`release.rs`).
 
+#![forbid(unsafe_code)]
+
 mod args;
 mod bench;
 mod bench_live;

@@ -25,6 +25,9 @@
 //! assert_eq!(samples[0].t, 1_000);
 //! ```
 #![warn(missing_docs)]
+// Two `unsafe` blocks in the crate, each measured and argued where it is: the snappy fast
+// path (`snappy.rs`) and the Samples decoder's write into reserved capacity (`record/samples.rs`).
+#![deny(unsafe_code)]
 
 mod assembler;
 mod compression;

@@ -30,6 +30,7 @@ const CHUNK: usize = 16;
 
 /// Decompresses the snappy block `src` into `dst` (cleared, then resized to the output length).
 /// `max_len` bounds the output a header may claim.
+#[allow(unsafe_code)]
 pub(crate) fn decompress(src: &[u8], dst: &mut Vec<u8>, max_len: usize) -> Result<(), Error> {
     let (want, mut s) = decompressed_len(src)?;
     if want > max_len {

@@ -21,6 +21,7 @@ pub fn decode_samples(rec: &[u8], out: &mut Vec<RefSample>) -> Result<(), Error>
 }
 
 #[inline]
+#[allow(unsafe_code)]
 fn samples_v1(cur: &mut Cursor<'_>, out: &mut Vec<RefSample>) -> Result<(), ReadFail> {
     let base_ref = cur.be64()?;
     let base_t = cur.be64()? as i64;

@@ -1,5 +1,6 @@
 //! The benchmark WAL: a WAL shaped like a real Prometheus server's, written by [`crate::WalWriter`].
-//! Behind the `testing` feature; used by the benchmarks of this crate and the ones above it.
+//! Behind the `testing` feature; used by the benchmarks of this crate and the ones above it, and
+//! by tests of other crates that build Go varints by hand ([`put_uvarint`], [`put_varint`]).
 
 use crate::record::{encode_samples, encode_series, Labels, RefSample, RefSeries};
 use crate::{Compression, Error, WalOptions, WalWriter, DEFAULT_SEGMENT_SIZE};
@@ -182,4 +183,14 @@ pub fn cached_wal(root: &Path, shape: Shape, compression: Compression) -> Result
         std::fs::write(&marker, b"").map_err(|source| Error::Io { path: marker.clone(), source })?;
     }
     Ok(dir)
+}
+
+/// Appends `v` as a Go `binary.Uvarint`, with the encoder the record codecs use.
+pub fn put_uvarint(buf: &mut Vec<u8>, v: u64) {
+    crate::varint::put_uvarint(buf, v);
+}
+
+/// Appends `v` as a Go `binary.Varint` (zig-zag), with the encoder the record codecs use.
+pub fn put_varint(buf: &mut Vec<u8>, v: i64) {
+    crate::varint::put_varint(buf, v);
 }

@@ -2,7 +2,7 @@
 
 use super::{fault, finish, open, LabelsRef, RecordType, RefExemplar, RefSample};
 use crate::error::Error;
-use crate::varint::{put_be64, put_varint, zigzag_decode, Cursor, ReadFail};
+use crate::varint::{put_be64, put_varint, uvarint, zigzag_decode, Cursor, ReadFail};
 
 /// Decodes a Samples (type 2) or SamplesV2 (type 11) record, appending to `out`.
 ///
@@ -104,18 +104,7 @@ fn window_uvarint(w: &[u8; MAX_ENTRY], at: usize) -> Option<(u64, usize)> {
     if b1 < 0x80 {
         return Some(((b0 & 0x7f) as u64 | (b1 as u64) << 7, at + 2));
     }
-    let mut x = (b0 & 0x7f) as u64 | ((b1 & 0x7f) as u64) << 7;
-    for k in 2..10 {
-        let b = w[at + k];
-        if b < 0x80 {
-            if k == 9 && b > 1 {
-                return None;
-            }
-            return Some((x | (b as u64) << (7 * k), at + k + 1));
-        }
-        x |= ((b & 0x7f) as u64) << (7 * k);
-    }
-    None
+    uvarint(&w[at..]).ok().map(|(x, n)| (x, at + n))
 }
 
 // Start-timestamp markers of SamplesV2 and the V2 histogram records.
@@ -241,5 +230,35 @@ pub fn encode_exemplars(exemplars: &[RefExemplar<'_>], buf: &mut Vec<u8>) {
         put_varint(buf, e.t.wrapping_sub(first.t));
         put_be64(buf, e.v.to_bits());
         e.labels.encode(buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::varint::put_uvarint;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The window's one- and two-byte fast paths and the shared decoder behind them read
+        /// every value back, wherever in the window it starts.
+        #[test]
+        fn window_uvarint_reads_every_value(x in any::<u64>(), at in 0usize..=10) {
+            let mut w = [0xff; MAX_ENTRY];
+            let mut b = Vec::new();
+            put_uvarint(&mut b, x);
+            w[at..at + b.len()].copy_from_slice(&b);
+            prop_assert_eq!(window_uvarint(&w, at), Some((x, at + b.len())));
+        }
+    }
+
+    #[test]
+    fn window_uvarint_keeps_go_overflow_rules() {
+        let mut w = [0x80; MAX_ENTRY];
+        w[9] = 1;
+        assert_eq!(window_uvarint(&w, 0), Some((1 << 63, 10)));
+        w[9] = 2;
+        assert_eq!(window_uvarint(&w, 0), None);
+        assert_eq!(window_uvarint(&[0x80; MAX_ENTRY], 3), None);
     }
 }

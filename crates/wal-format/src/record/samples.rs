@@ -107,6 +107,25 @@ fn window_uvarint(w: &[u8; MAX_ENTRY], at: usize) -> Option<(u64, usize)> {
     uvarint(&w[at..]).ok().map(|(x, n)| (x, at + n))
 }
 
+/// Reads the entries of a V1 layout (Exemplars, histogram records 7 to 10): a big-endian base
+/// ref and time, then per entry a varint delta of each and a body that `entry` reads, given the
+/// entry's ref and time. On an error `cur` stands at the start of the entry that failed.
+pub(super) fn v1_entries<'a>(
+    cur: &mut Cursor<'a>,
+    mut entry: impl FnMut(u64, i64, &mut Cursor<'a>) -> Result<(), ReadFail>,
+) -> Result<(), ReadFail> {
+    let base_ref = cur.be64()?;
+    let base_t = cur.be64()? as i64;
+    while !cur.is_empty() {
+        let mut c = cur.clone();
+        let dref = c.varint()?;
+        let dt = c.varint()?;
+        entry(base_ref.wrapping_add(dref as u64), base_t.wrapping_add(dt), &mut c)?;
+        *cur = c;
+    }
+    Ok(())
+}
+
 // Start-timestamp markers of SamplesV2 and the V2 histogram records.
 const NO_ST: u8 = 0;
 const SAME_ST: u8 = 1;
@@ -196,25 +215,12 @@ pub fn decode_exemplars<'a>(rec: &'a [u8], out: &mut Vec<RefExemplar<'a>>) -> Re
     if cur.is_empty() {
         return Ok(());
     }
-    let res = (|| -> Result<(), ReadFail> {
-        let base_ref = cur.be64()?;
-        let base_t = cur.be64()? as i64;
-        while !cur.is_empty() {
-            let mut c = cur.clone();
-            let dref = c.varint()?;
-            let dt = c.varint()?;
-            let v = f64::from_bits(c.be64()?);
-            let labels = LabelsRef::decode(&mut c)?;
-            cur = c;
-            out.push(RefExemplar {
-                series_ref: base_ref.wrapping_add(dref as u64),
-                t: base_t.wrapping_add(dt),
-                v,
-                labels,
-            });
-        }
+    let res = v1_entries(&mut cur, |series_ref, t, c| {
+        let v = f64::from_bits(c.be64()?);
+        let labels = LabelsRef::decode(c)?;
+        out.push(RefExemplar { series_ref, t, v, labels });
         Ok(())
-    })();
+    });
     res.map_err(|f| fault(typ, cur.pos(), f.into()))?;
     finish(typ, &cur)
 }

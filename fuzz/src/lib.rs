@@ -3,6 +3,7 @@
 //!
 //! Every check panics on failure, which is what libFuzzer reports as a crash. Decoder errors are
 //! never failures: arbitrary bytes are supposed to be rejected, not to crash.
+#![forbid(unsafe_code)]
 
 use wal_format::record::{self, FloatHistogram, Histogram, RecordType, RefSample};
 

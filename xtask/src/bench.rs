@@ -1,8 +1,9 @@
 //! `cargo xtask bench`: the benchmarks of the crates whose speed the issues set targets for. Each
 //! bench is `harness = false` and prints its own table; their output passes through unchanged.
 
+use crate::error::{Failure, Result};
 use crate::process::{self, cargo};
-use crate::{debian, workspace, Failure, Result};
+use crate::{debian, workspace};
 
 /// Benchmarked crates, in the order their tables are printed.
 const CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue"];

@@ -9,8 +9,9 @@
 //!
 //! Needs the Debian package `prometheus` (installed by `cargo xtask ci`).
 
+use crate::error::{Failure, Result};
 use crate::process::{self, cargo};
-use crate::{workspace, Failure, Result};
+use crate::workspace;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

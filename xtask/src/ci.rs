@@ -1,8 +1,10 @@
 //! `cargo xtask ci`: every check CI makes, in order, stopping at the first failure. `.ci/run`
 //! calls exactly this, so a green run here is a green CI run.
 
+use crate::args::number_option;
+use crate::error::{Failure, Result};
 use crate::process::{self, cargo, format_duration};
-use crate::{cycles, deb, debian, fuzz, manifest, msrv, number_option, release, workspace, Failure, Result};
+use crate::{cycles, deb, debian, fuzz, manifest, msrv, release, workspace};
 use std::time::{Duration, Instant};
 
 /// Tests that need a real Prometheus or VictoriaMetrics skip when they cannot find one, so that

@@ -5,8 +5,10 @@
 //! `deploy/debian/`), and dpkg-deb is on every Debian machine, so nothing has to be installed.
 //! `cargo xtask deb --check` then installs it and proves it (`deb_check.rs`).
 
+use crate::deb_package::{Package, REQUIRED_MAN_PAGES};
+use crate::error::{Failure, Result};
 use crate::process::{self, cargo};
-use crate::{manifest, workspace, Failure, Result};
+use crate::{manifest, workspace};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -25,18 +27,6 @@ const COMPLETIONS: &[(&str, &str)] = &[
     ("zsh", "usr/share/zsh/vendor-completions/_walship"),
     ("fish", "usr/share/fish/vendor_completions.d/walship.fish"),
 ];
-
-/// Man pages the package must have: walship(1) and the page of the command the unit runs.
-/// `walship generate man` writes one per visible subcommand, and all of them are packaged.
-pub const REQUIRED_MAN_PAGES: &[&str] = &["walship", "walship-ship"];
-
-/// A built package and what it holds, for the check.
-pub struct Package {
-    pub path: PathBuf,
-    pub version: String,
-    /// Every regular file, as an absolute path on the installed system.
-    pub files: Vec<String>,
-}
 
 const USAGE: &str = "usage: cargo xtask deb [--check] [--profile release|dev]";
 

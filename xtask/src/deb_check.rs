@@ -13,9 +13,9 @@
 //!    alone; the test checks that nothing else differs.
 //! 4. `dpkg --purge` leaves none of its files, nor `/var/lib/walship`.
 
-use crate::deb::Package;
+use crate::deb_package::{Package, REQUIRED_MAN_PAGES};
+use crate::error::{Failure, Result};
 use crate::process::{self, succeeds};
-use crate::{Failure, Result};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -61,7 +61,7 @@ fn check_installed(package: &Package) -> Result {
         )));
     }
     let pages: Vec<&String> = package.files.iter().filter(|f| f.starts_with("/usr/share/man/man1/")).collect();
-    for required in crate::deb::REQUIRED_MAN_PAGES {
+    for required in REQUIRED_MAN_PAGES {
         if !pages.iter().any(|p| **p == format!("/usr/share/man/man1/{required}.1.gz")) {
             return Err(Failure(format!("no man page {required}(1) in the package")));
         }

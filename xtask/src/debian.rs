@@ -1,7 +1,7 @@
 //! Debian packages the tests need, installed with apt-get when missing.
 
+use crate::error::{Failure, Result};
 use crate::process::{self, succeeds};
-use crate::{Failure, Result};
 use std::process::Command;
 
 /// What `cargo xtask ci` needs from Debian:

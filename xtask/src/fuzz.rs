@@ -7,8 +7,10 @@
 //! on the cargo-fuzz commands, never on normal builds, so the rest of the workspace stays honest
 //! stable Rust. `--build-std` / `--careful` are not used: they need the `rust-src` component.
 
+use crate::args::number_option;
+use crate::error::{Failure, Result};
 use crate::process::{self, cargo, succeeds};
-use crate::{number_option, workspace, Failure, Result};
+use crate::workspace;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;

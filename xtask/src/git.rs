@@ -1,8 +1,8 @@
 //! Git as the release uses it: whether the tree is clean, the release tags, and a throw-away
 //! worktree in which the release is prepared, so that a dry run never touches the developer's tree.
 
+use crate::error::{Failure, Result};
 use crate::process::{self, display};
-use crate::{Failure, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Just enough JSON to read `cargo metadata`: xtask stays on std, so it parses the one document
 //! it needs itself. Strict about structure, lenient about nothing it does not use.
 
-use crate::{Failure, Result};
+use crate::error::{Failure, Result};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, PartialEq)]

@@ -11,6 +11,9 @@
 //! - `msrv`: whether the crates still build with their `rust-version` (`msrv.rs`).
 //! - `release`: set the version, check, package, tag and publish every crate (`release.rs`).
 
+#![forbid(unsafe_code)]
+
+mod args;
 mod bench;
 mod bench_live;
 mod changelog;
@@ -18,7 +21,9 @@ mod ci;
 mod cycles;
 mod deb;
 mod deb_check;
+mod deb_package;
 mod debian;
+mod error;
 mod fuzz;
 mod git;
 mod json;
@@ -29,6 +34,7 @@ mod release;
 mod version;
 mod workspace;
 
+use error::Failure;
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -64,18 +70,6 @@ commands:
                                  leaves the tree as it was; a real release needs a clean tree
 ";
 
-/// Why a command failed: one readable line for the terminal.
-#[derive(Debug)]
-pub struct Failure(pub String);
-
-impl<T: Into<String>> From<T> for Failure {
-    fn from(message: T) -> Self {
-        Failure(message.into())
-    }
-}
-
-pub type Result<T = ()> = std::result::Result<T, Failure>;
-
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some((command, rest)) = args.split_first() else {
@@ -104,20 +98,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// Parses the value of `--name N` (or `--name=N`) at `args[*i]`, advancing `*i` past it.
-/// `Ok(None)` means `args[*i]` is not this option.
-pub fn number_option(args: &[String], i: &mut usize, name: &str) -> Result<Option<u64>> {
-    let arg = &args[*i];
-    let value = if arg == name {
-        *i += 1;
-        args.get(*i).ok_or_else(|| format!("{name} needs a value"))?.as_str()
-    } else if let Some(v) = arg.strip_prefix(name).and_then(|rest| rest.strip_prefix('=')) {
-        v
-    } else {
-        return Ok(None);
-    };
-    *i += 1;
-    value.parse().map(Some).map_err(|_| Failure(format!("{name}: `{value}` is not a whole number")))
 }

@@ -1,7 +1,7 @@
 //! Reading and setting the release version in the root `Cargo.toml`, line by line so that its
 //! comments and layout stay as they are (and xtask needs no TOML crate).
 
-use crate::{Failure, Result};
+use crate::error::{Failure, Result};
 
 /// The crates released together, in dependency order: each depends only on crates before it.
 /// `cargo publish` orders them itself; the order here is for reading and for error messages.

@@ -13,10 +13,11 @@
 //! 3. [`toolchain`]: `cargo check` with that very toolchain, when rustup can install it. This is
 //!    the real proof; on a machine without rustup or network it is skipped, and says so.
 
+use crate::error::{Failure, Result};
 use crate::json::Json;
 use crate::manifest::{self, RELEASED_CRATES};
 use crate::process::{self, cargo, succeeds};
-use crate::{workspace, Failure, Result};
+use crate::workspace;
 use std::collections::{BTreeMap, VecDeque};
 use std::process::Command;
 

@@ -1,7 +1,7 @@
 //! Running other programs: echo the command line, inherit the terminal, turn a failure into one
 //! line that says which command failed and how.
 
-use crate::{Failure, Result};
+use crate::error::{Failure, Result};
 use std::ffi::OsStr;
 use std::process::{Child, Command, ExitStatus};
 use std::thread;

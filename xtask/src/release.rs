@@ -6,11 +6,12 @@
 //! failed release) leaves the developer's tree and branch exactly as they were. Only a real
 //! release then fast-forwards the branch to the release commit, tags it and publishes.
 
+use crate::error::{Failure, Result};
 use crate::git::{self, TempWorktree};
 use crate::manifest::{self, LIBRARY_CRATES, RELEASED_CRATES};
 use crate::process::{self, cargo, succeeds};
 use crate::version::Version;
-use crate::{changelog, workspace, Failure, Result};
+use crate::{changelog, workspace};
 use std::fs;
 use std::path::Path;
 use std::process::Command;

@@ -1,6 +1,6 @@
 //! Release versions: `x.y.z` or `x.y.z-pre`, as cargo accepts them, and their order.
 
-use crate::{Failure, Result};
+use crate::error::{Failure, Result};
 use std::cmp::Ordering;
 use std::fmt;
 

@@ -5,16 +5,9 @@ use std::path::Path;
 
 use crate::chunkenc::test_encoder as enc;
 use crate::chunkenc::{Encoding, Value};
+use crate::decbuf::put_uvarint;
 use crate::index::ChunkMeta;
 use crate::{Block, Error};
-
-fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    b.push(v as u8);
-}
 
 /// A series of the test block: its metric name and chunk metas (index into the chunks, min
 /// and max time).

@@ -88,7 +88,8 @@ impl<'a> Decbuf<'a> {
 }
 
 /// Decodes a Go `binary.Uvarint`: the value and how many bytes it took, or `None` if `b` ends
-/// first or the value overflows 64 bits.
+/// first or the value overflows 64 bits. The crate's one varint decoder (the chunk bit reader
+/// gathers a varint's bytes and hands them here).
 pub(crate) fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
     let mut x = 0u64;
     let mut s = 0u32;
@@ -103,6 +104,23 @@ pub(crate) fn uvarint(b: &[u8]) -> Option<(u64, usize)> {
         s += 7;
     }
     None
+}
+
+/// Encodes `v` as a Go `binary.Uvarint`, for the tests that build index, chunk and tombstone
+/// bytes by hand.
+#[cfg(test)]
+pub(crate) fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        b.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    b.push(v as u8);
+}
+
+/// Encodes `v` as a Go `binary.Varint` (zig-zag), for tests.
+#[cfg(test)]
+pub(crate) fn put_varint(b: &mut Vec<u8>, v: i64) {
+    put_uvarint(b, ((v << 1) ^ (v >> 63)) as u64);
 }
 
 /// Go's zig-zag mapping of a signed varint.

@@ -3,23 +3,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::decbuf::{put_uvarint, put_varint};
 use crate::index::{ChunkMeta, Index};
 use crate::Error;
 
 type TestSeries<'a> = (Vec<(&'a str, &'a str)>, Vec<ChunkMeta>);
 type OwnedSeries = (Vec<(String, String)>, Vec<ChunkMeta>);
-
-fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    b.push(v as u8);
-}
-
-fn put_varint(b: &mut Vec<u8>, v: i64) {
-    put_uvarint(b, ((v << 1) ^ (v >> 63)) as u64);
-}
 
 /// A be32-length section with its CRC.
 fn section(out: &mut Vec<u8>, content: &[u8]) {

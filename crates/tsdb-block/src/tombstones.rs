@@ -119,26 +119,19 @@ impl Tombstones {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::decbuf::{put_uvarint, put_varint};
 
     pub(crate) fn file(stones: &[(u64, i64, i64)]) -> Vec<u8> {
         let mut body = vec![FORMAT_V1];
         for &(r, a, b) in stones {
             put_uvarint(&mut body, r);
-            put_uvarint(&mut body, ((a << 1) ^ (a >> 63)) as u64);
-            put_uvarint(&mut body, ((b << 1) ^ (b >> 63)) as u64);
+            put_varint(&mut body, a);
+            put_varint(&mut body, b);
         }
         let mut out = MAGIC.to_be_bytes().to_vec();
         out.extend_from_slice(&body);
         out.extend_from_slice(&crc32c::crc32c(&body[1..]).to_be_bytes());
         out
-    }
-
-    fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
-        while v >= 0x80 {
-            b.push(v as u8 | 0x80);
-            v >>= 7;
-        }
-        b.push(v as u8);
     }
 
     #[test]

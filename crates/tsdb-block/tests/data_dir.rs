@@ -4,6 +4,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use wal_format::testing::{put_uvarint, put_varint};
+
 use tsdb_block::{merge_samples, merge_series, Block, DataDir, Sample, SkipReason};
 
 const A: &str = "01M8RB4FY3KEB42MSR88DRYGYS";
@@ -95,14 +97,6 @@ fn only_live_blocks_are_listed() {
     assert_eq!(dir.blocks_in_range(1796113259999, 1796113260351).count(), 2);
 }
 
-fn put_uvarint(b: &mut Vec<u8>, mut v: u64) {
-    while v >= 0x80 {
-        b.push(v as u8 | 0x80);
-        v >>= 7;
-    }
-    b.push(v as u8);
-}
-
 /// Tombstones remove exactly the samples in their (inclusive) ranges, also ranges wider than
 /// the block or one sample wide; other series are untouched. (`tests/tombstones.rs` reads the
 /// tombstones Prometheus itself wrote; here we choose the edge cases.)
@@ -126,8 +120,8 @@ fn tombstones_remove_their_ranges() {
     let mut body = vec![1u8];
     for (r, a, b) in stones {
         put_uvarint(&mut body, r);
-        put_uvarint(&mut body, ((a << 1) ^ (a >> 63)) as u64);
-        put_uvarint(&mut body, ((b << 1) ^ (b >> 63)) as u64);
+        put_varint(&mut body, a);
+        put_varint(&mut body, b);
     }
     let mut file = 0x0130_BA30u32.to_be_bytes().to_vec();
     file.extend_from_slice(&body);

@@ -18,14 +18,8 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use wal_format::record::{decode_samples, decode_series, RecordType};
-use wal_format::testing::{cached_wal, Shape, NOISY_SERVER, SERVER};
-use wal_format::{parse_fragment, Assembled, Compression, Dialect, Parsed, RecordAssembler, PAGE_SIZE};
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
+use wal_format::testing::{cached_wal, for_each_record, target_dir, Shape, NOISY_SERVER, SERVER};
+use wal_format::{parse_fragment, Compression, Dialect, Parsed, PAGE_SIZE};
 
 fn load(dir: &std::path::Path) -> Vec<Vec<u8>> {
     let mut names: Vec<_> = std::fs::read_dir(dir)
@@ -45,27 +39,8 @@ struct Counts {
 
 /// Framing, CRC, decompression, Series and Samples decoding of every record.
 fn decode_all(segments: &[Vec<u8>]) -> Counts {
-    let mut asm = RecordAssembler::new();
-    let mut samples = Vec::new();
-    let mut c = Counts::default();
-    for seg in segments {
-        let mut pos = 0;
-        while pos < seg.len() {
-            match parse_fragment(&seg[pos..], pos % PAGE_SIZE, Dialect::Reader).unwrap() {
-                Parsed::Padding { size } => pos += size,
-                Parsed::Incomplete { .. } => break,
-                Parsed::Fragment { header, payload, size, .. } => {
-                    pos += size;
-                    let mut series = Vec::new();
-                    match asm.push(&header, payload).unwrap() {
-                        Assembled::Pending => {}
-                        Assembled::Borrowed(r) => count(r, &mut samples, &mut series, &mut c),
-                        Assembled::Owned => count(asm.record(), &mut samples, &mut series, &mut c),
-                    }
-                }
-            }
-        }
-    }
+    let (mut samples, mut c) = (Vec::new(), Counts::default());
+    for_each_record(segments, |rec| count(rec, &mut samples, &mut Vec::new(), &mut c)).unwrap();
     c
 }
 

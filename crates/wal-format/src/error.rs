@@ -1,4 +1,5 @@
-//! The one error type of this crate.
+//! The error types of this crate. Imports nothing else from it but the record type byte
+//! its messages name, so every other module can depend on it.
 
 use crate::record::RecordType;
 use std::path::PathBuf;
@@ -57,7 +58,7 @@ pub enum Error {
     MixedCompression,
     /// A snappy-compressed record does not decompress.
     #[error(transparent)]
-    Snappy(#[from] crate::snappy::SnappyError),
+    Snappy(#[from] SnappyError),
     /// Compressing a record failed.
     #[error("compressing a record: {0}")]
     Compress(String),
@@ -113,13 +114,31 @@ pub enum RecordFault {
     Trailing(usize),
 }
 
-impl From<crate::varint::ReadFail> for RecordFault {
-    fn from(f: crate::varint::ReadFail) -> Self {
-        match f {
-            crate::varint::ReadFail::Short => RecordFault::Short,
-            crate::varint::ReadFail::Overflow => RecordFault::Overflow,
-        }
-    }
+/// Why a snappy block is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SnappyError {
+    /// The length header is missing or overflows.
+    #[error("snappy: invalid length header")]
+    Header,
+    /// An element runs past the end of the input.
+    #[error("snappy: element cut off at input byte {0}")]
+    Truncated(usize),
+    /// A copy refers to data before the start of the output (or has offset 0).
+    #[error("snappy: copy offset {offset} at output byte {at} is out of range")]
+    Offset {
+        /// The copy's offset.
+        offset: usize,
+        /// Output position.
+        at: usize,
+    },
+    /// The elements produce more or fewer bytes than the header says.
+    #[error("snappy: output of {got} bytes, header says {want}")]
+    Length {
+        /// Bytes the elements produce (at the point of failure).
+        got: usize,
+        /// Bytes the header claims.
+        want: usize,
+    },
 }
 
 /// Shorthand for this crate's results.

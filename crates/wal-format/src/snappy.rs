@@ -12,51 +12,23 @@
 //! everything else is checked. `snap` stays the reference it is tested against, and the fuzz
 //! targets run it under AddressSanitizer.
 
-use crate::error::Error;
-
-/// Why a snappy block is invalid.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum SnappyError {
-    /// The length header is missing or overflows.
-    #[error("snappy: invalid length header")]
-    Header,
-    /// An element runs past the end of the input.
-    #[error("snappy: element cut off at input byte {0}")]
-    Truncated(usize),
-    /// A copy refers to data before the start of the output (or has offset 0).
-    #[error("snappy: copy offset {offset} at output byte {at} is out of range")]
-    Offset {
-        /// The copy's offset.
-        offset: usize,
-        /// Output position.
-        at: usize,
-    },
-    /// The elements produce more or fewer bytes than the header says.
-    #[error("snappy: output of {got} bytes, header says {want}")]
-    Length {
-        /// Bytes the elements produce (at the point of failure).
-        got: usize,
-        /// Bytes the header claims.
-        want: usize,
-    },
-}
+use crate::error::{Error, SnappyError};
+use crate::varint::uvarint;
 
 /// The decompressed length a block claims, and the header size.
 pub(crate) fn decompressed_len(src: &[u8]) -> Result<(usize, usize), SnappyError> {
-    let mut x: u64 = 0;
-    for (i, &b) in src.iter().enumerate().take(5) {
-        x |= ((b & 0x7f) as u64) << (7 * i);
-        if b < 0x80 {
-            return if x > u32::MAX as u64 { Err(SnappyError::Header) } else { Ok((x as usize, i + 1)) };
-        }
+    // A 32-bit varint: at most 5 bytes.
+    match uvarint(&src[..src.len().min(5)]) {
+        Ok((x, n)) if x <= u32::MAX as u64 => Ok((x as usize, n)),
+        _ => Err(SnappyError::Header),
     }
-    Err(SnappyError::Header)
 }
 
 const CHUNK: usize = 16;
 
 /// Decompresses the snappy block `src` into `dst` (cleared, then resized to the output length).
 /// `max_len` bounds the output a header may claim.
+#[allow(unsafe_code)]
 pub(crate) fn decompress(src: &[u8], dst: &mut Vec<u8>, max_len: usize) -> Result<(), Error> {
     let (want, mut s) = decompressed_len(src)?;
     if want > max_len {
@@ -206,6 +178,16 @@ mod tests {
         let mut v = Vec::new();
         decompress(src, &mut v, 1 << 24)?;
         Ok(v)
+    }
+
+    #[test]
+    fn length_header_is_a_32_bit_varint() {
+        assert_eq!(decompressed_len(&[0x7f, 0xff]), Ok((127, 1)));
+        assert_eq!(decompressed_len(&[0xff, 0xff, 0xff, 0xff, 0x0f]), Ok((u32::MAX as usize, 5)));
+        assert_eq!(decompressed_len(&[0x80, 0x80, 0x80, 0x80, 0x10]), Err(SnappyError::Header));
+        assert_eq!(decompressed_len(&[0x80, 0x80, 0x80, 0x80, 0x80, 0x01]), Err(SnappyError::Header));
+        assert_eq!(decompressed_len(&[0x80]), Err(SnappyError::Header));
+        assert_eq!(decompressed_len(&[]), Err(SnappyError::Header));
     }
 
     proptest! {

@@ -1,8 +1,12 @@
 //! The benchmark WAL: a WAL shaped like a real Prometheus server's, written by [`crate::WalWriter`].
-//! Behind the `testing` feature; used by the benchmarks of this crate and the ones above it.
+//! Behind the `testing` feature; used by the benchmarks of this crate and the ones above it, and
+//! by tests of other crates that build Go varints by hand ([`put_uvarint`], [`put_varint`]).
 
 use crate::record::{encode_samples, encode_series, Labels, RefSample, RefSeries};
-use crate::{Compression, Error, WalOptions, WalWriter, DEFAULT_SEGMENT_SIZE};
+use crate::{
+    parse_fragment, Assembled, Compression, Dialect, Error, Parsed, RecordAssembler, WalOptions, WalWriter,
+    DEFAULT_SEGMENT_SIZE, PAGE_SIZE,
+};
 use std::path::{Path, PathBuf};
 
 /// The shape of a benchmark WAL.
@@ -182,4 +186,51 @@ pub fn cached_wal(root: &Path, shape: Shape, compression: Compression) -> Result
         std::fs::write(&marker, b"").map_err(|source| Error::Io { path: marker.clone(), source })?;
     }
     Ok(dir)
+}
+
+/// The cargo target directory, where the benchmarks keep their WALs: `CARGO_TARGET_DIR`, else
+/// the workspace's `target/`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
+}
+
+/// Frames, checks and decompresses every record of whole segments held in memory, in order,
+/// handing each to `f`: what a reader does, without the I/O, for the benchmarks' "from memory"
+/// figure. A segment's trailing bytes that hold no whole fragment are skipped.
+///
+/// # Errors
+/// The first fragment that does not parse or assemble.
+pub fn for_each_record<S: AsRef<[u8]>>(segments: &[S], mut f: impl FnMut(&[u8])) -> Result<(), Error> {
+    let mut asm = RecordAssembler::new();
+    for seg in segments {
+        let seg = seg.as_ref();
+        let mut pos = 0;
+        while pos < seg.len() {
+            match parse_fragment(&seg[pos..], pos % PAGE_SIZE, Dialect::Reader)? {
+                Parsed::Padding { size } => pos += size,
+                Parsed::Incomplete { .. } => break,
+                Parsed::Fragment { header, payload, size, .. } => {
+                    pos += size;
+                    match asm.push(&header, payload)? {
+                        Assembled::Pending => {}
+                        Assembled::Borrowed(r) => f(r),
+                        Assembled::Owned => f(asm.record()),
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Appends `v` as a Go `binary.Uvarint`, with the encoder the record codecs use.
+pub fn put_uvarint(buf: &mut Vec<u8>, v: u64) {
+    crate::varint::put_uvarint(buf, v);
+}
+
+/// Appends `v` as a Go `binary.Varint` (zig-zag), with the encoder the record codecs use.
+pub fn put_varint(buf: &mut Vec<u8>, v: i64) {
+    crate::varint::put_varint(buf, v);
 }

@@ -4,6 +4,8 @@
 //! one-byte fast path below is what lets a Samples record decode at several hundred million varints
 //! per second. Semantics match Go exactly: at most 10 bytes, and a 10th byte above 1 is an overflow.
 
+use crate::error::RecordFault;
+
 /// Why a read from a [`Cursor`] failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ReadFail {
@@ -11,6 +13,15 @@ pub(crate) enum ReadFail {
     Short,
     /// A varint was longer than 10 bytes or overflowed 64 bits.
     Overflow,
+}
+
+impl From<ReadFail> for RecordFault {
+    fn from(f: ReadFail) -> Self {
+        match f {
+            ReadFail::Short => RecordFault::Short,
+            ReadFail::Overflow => RecordFault::Overflow,
+        }
+    }
 }
 
 /// A read position over an encoded record.
@@ -98,21 +109,9 @@ impl<'a> Cursor<'a> {
 
     #[cold]
     fn uvarint_slow(&mut self) -> Result<u64, ReadFail> {
-        let mut x: u64 = 0;
-        let mut shift = 0u32;
-        for i in 0..10 {
-            let b = *self.buf.get(self.pos + i).ok_or(ReadFail::Short)?;
-            if b < 0x80 {
-                if i == 9 && b > 1 {
-                    return Err(ReadFail::Overflow);
-                }
-                self.pos += i + 1;
-                return Ok(x | (b as u64) << shift);
-            }
-            x |= ((b & 0x7f) as u64) << shift;
-            shift += 7;
-        }
-        Err(ReadFail::Overflow)
+        let (x, n) = uvarint(self.rest())?;
+        self.pos += n;
+        Ok(x)
     }
 
     #[inline]
@@ -143,6 +142,24 @@ impl<'a> Cursor<'a> {
         }
         Ok(n as usize)
     }
+}
+
+/// Decodes the Go `binary.Uvarint` at the start of `b`: the value and the bytes it took. The one
+/// varint decoder of this crate; the hot callers ([`Cursor::uvarint`], the Samples decoder's
+/// window) try their one- or two-byte fast path first and come here for the rest.
+#[inline]
+pub(crate) fn uvarint(b: &[u8]) -> Result<(u64, usize), ReadFail> {
+    let mut x: u64 = 0;
+    for (i, &byte) in b.iter().take(10).enumerate() {
+        if byte < 0x80 {
+            if i == 9 && byte > 1 {
+                return Err(ReadFail::Overflow);
+            }
+            return Ok((x | (byte as u64) << (7 * i), i + 1));
+        }
+        x |= ((byte & 0x7f) as u64) << (7 * i);
+    }
+    Err(if b.len() < 10 { ReadFail::Short } else { ReadFail::Overflow })
 }
 
 #[inline]

@@ -4,18 +4,12 @@
 //! `cargo bench -p wal-reader -- none` (or `snappy`) runs one half.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 use wal_format::record::{decode_samples, decode_series, RecordType, RefSample};
-use wal_format::testing::{cached_wal, SERVER};
-use wal_format::{parse_fragment, Assembled, Compression, Dialect, Parsed, RecordAssembler, PAGE_SIZE};
+use wal_format::testing::{cached_wal, for_each_record, target_dir, SERVER};
+use wal_format::Compression;
 use wal_reader::{list_segments, IoMode, LiveReader, Reader};
-
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"))
-}
 
 /// Decodes one record, counting samples.
 fn count(rec: &[u8], samples: &mut Vec<RefSample>) -> u64 {
@@ -35,25 +29,8 @@ fn count(rec: &[u8], samples: &mut Vec<RefSample>) -> u64 {
 }
 
 fn from_memory<S: AsRef<[u8]>>(segs: &[S]) -> u64 {
-    let (mut asm, mut buf, mut n) = (RecordAssembler::new(), Vec::new(), 0);
-    for seg in segs {
-        let seg = seg.as_ref();
-        let mut pos = 0;
-        while pos < seg.len() {
-            match parse_fragment(&seg[pos..], pos % PAGE_SIZE, Dialect::Reader).unwrap() {
-                Parsed::Padding { size } => pos += size,
-                Parsed::Incomplete { .. } => break,
-                Parsed::Fragment { header, payload, size, .. } => {
-                    pos += size;
-                    match asm.push(&header, payload).unwrap() {
-                        Assembled::Pending => {}
-                        Assembled::Borrowed(r) => n += count(r, &mut buf),
-                        Assembled::Owned => n += count(asm.record(), &mut buf),
-                    }
-                }
-            }
-        }
-    }
+    let (mut buf, mut n) = (Vec::new(), 0);
+    for_each_record(segs, |rec| n += count(rec, &mut buf)).unwrap();
     n
 }
 

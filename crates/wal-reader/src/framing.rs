@@ -225,11 +225,12 @@ impl Framing {
     /// its fragments; the next record is read.
     pub(crate) fn step(&mut self) -> Step {
         loop {
-            if self.damage.is_some() {
-                if !self.scan() {
-                    return Step::Incomplete;
+            if let Some(open) = self.damage.take() {
+                if self.scan() {
+                    return Step::Damaged(self.close_damage(open));
                 }
-                return Step::Damaged(self.close_damage());
+                self.damage = Some(open);
+                return Step::Incomplete;
             }
             let at = self.offset;
             let page_offset = (at % PAGE_SIZE as u64) as usize;
@@ -378,21 +379,9 @@ impl Framing {
         found
     }
 
-    /// Ends the open damaged span where parsing now stands.
-    fn close_damage(&mut self) -> Damage {
-        let mut d = match self.damage.take() {
-            Some(d) => d,
-            None => Damage {
-                error: wal_format::Error::TornRecord,
-                reported: self.offset,
-                bad_at: self.offset,
-                start: self.offset,
-                end: self.offset,
-                records_lost: 0,
-            },
-        };
-        d.end = self.offset;
-        d
+    /// Ends the damaged span `open` where parsing now stands.
+    fn close_damage(&self, open: Damage) -> Damage {
+        Damage { end: self.offset, ..open }
     }
 
     /// The data will not grow: whatever is left after the last complete record is damage,
@@ -407,24 +396,26 @@ impl Framing {
             self.advance(n);
             return None;
         }
-        if self.damage.is_none() {
-            let at = self.offset;
-            let (error, records_lost) = if rest.is_empty() || zeros {
-                (wal_format::Error::TornRecord, 1)
-            } else {
-                let available = rest.len();
-                let error = wal_format::Error::TruncatedFragment { needed: available + 1, available };
-                (error, 1 + self.assembler.is_open() as u64)
-            };
-            let start = self.record_start(at);
-            let reported = at + rest.len() as u64;
-            let span = Damage { error, reported, bad_at: at, start, end: at, records_lost };
-            self.damage = Some(span);
-        }
+        let span = match self.damage.take() {
+            Some(span) => span,
+            None => {
+                let at = self.offset;
+                let (error, records_lost) = if rest.is_empty() || zeros {
+                    (wal_format::Error::TornRecord, 1)
+                } else {
+                    let available = rest.len();
+                    let error = wal_format::Error::TruncatedFragment { needed: available + 1, available };
+                    (error, 1 + self.assembler.is_open() as u64)
+                };
+                let start = self.record_start(at);
+                let reported = at + rest.len() as u64;
+                Damage { error, reported, bad_at: at, start, end: at, records_lost }
+            }
+        };
         self.assembler.reset();
         let n = self.buffered();
         self.advance(n);
-        Some(self.close_damage())
+        Some(self.close_damage(span))
     }
 
     fn advance(&mut self, n: usize) {

@@ -18,6 +18,9 @@
 //! # Ok::<(), wal_reader::Error>(())
 //! ```
 #![warn(missing_docs)]
+// `unsafe` only to map finished segments into memory (`mapping.rs`, and the caller in
+// `reader.rs` that argues why a finished segment is safe to map).
+#![deny(unsafe_code)]
 
 mod dir;
 mod error;

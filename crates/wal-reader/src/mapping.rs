@@ -29,6 +29,7 @@ impl Mapping {
     /// # Safety
     /// The file must not be truncated while the mapping lives (reading a truncated part faults
     /// with SIGBUS); see the caller's `// SAFETY:` note for why finished segments are not.
+    #[allow(unsafe_code)]
     pub(crate) unsafe fn map(file: &File) -> std::io::Result<Mapping> {
         // SAFETY: the caller guarantees the file is not truncated while mapped; the mapping is
         // only ever read.

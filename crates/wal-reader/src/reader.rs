@@ -108,6 +108,7 @@ impl Reader {
         self.current += 1;
     }
 
+    #[allow(unsafe_code)]
     fn open_current(&mut self) -> Result<bool, Error> {
         if self.file.is_some() {
             return Ok(true);

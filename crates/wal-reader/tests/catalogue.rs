@@ -65,14 +65,7 @@ fn read(segments: &[&[u8]]) -> (Vec<Vec<u8>>, Option<Error>) {
     let run = |mode: IoMode| {
         let mut r = Reader::open(&p).unwrap();
         r.set_io_mode(mode);
-        let mut out = Vec::new();
-        loop {
-            match r.next_record() {
-                Ok(Some(rec)) => out.push(rec.data.to_vec()),
-                Ok(None) => return (out, None),
-                Err(e) => return (out, Some(e)),
-            }
-        }
+        drain(|| r.next_record().map(|rec| rec.map(|rec| rec.data.to_vec())))
     };
     let mapped = run(IoMode::Mmap);
     let read = run(IoMode::Read);
@@ -84,10 +77,15 @@ fn read(segments: &[&[u8]]) -> (Vec<Vec<u8>>, Option<Error>) {
 /// Records (or the error) from a LiveReader over one segment's bytes.
 fn live(bytes: &[u8]) -> (Vec<Vec<u8>>, Option<Error>) {
     let mut r = LiveReader::new(bytes, "segment", 0);
+    drain(|| r.next_record().map(|rec| rec.map(|rec| rec.data.to_vec())))
+}
+
+/// The records `next` yields until it yields none or an error, and that error.
+fn drain(mut next: impl FnMut() -> Result<Option<Vec<u8>>, Error>) -> (Vec<Vec<u8>>, Option<Error>) {
     let mut out = Vec::new();
     loop {
-        match r.next_record() {
-            Ok(Some(rec)) => out.push(rec.data.to_vec()),
+        match next() {
+            Ok(Some(rec)) => out.push(rec),
             Ok(None) => return (out, None),
             Err(e) => return (out, Some(e)),
         }

@@ -52,20 +52,7 @@ proptest! {
         }
         prop_assert!(live_read_all(dir.path()) == whole);
         // Chunked delivery (sizes cycling through `chunks`), one segment after another.
-        let mut got = Vec::new();
-        for seg in list_segments(dir.path()).unwrap() {
-            let src = SharedChunks::new(std::fs::read(&seg.path).unwrap(), chunks.clone());
-            let mut r = LiveReader::new(src.clone(), &seg.path, seg.index);
-            loop {
-                while let Some(rec) = r.next_record().unwrap() {
-                    got.push((rec.position, rec.data.to_vec()));
-                }
-                if !src.grow() {
-                    break;
-                }
-            }
-        }
-        prop_assert!(got == whole, "chunked live reading differs");
+        prop_assert!(read_chunked(dir.path(), &chunks) == whole, "chunked live reading differs");
     }
 }
 
@@ -76,22 +63,27 @@ fn chunked_reading_keeps_state() {
     write_wal(dir.path(), &sizes, &[false, true, false], 6, Compression::Snappy);
     let whole = read_all(dir.path());
     for chunk in [1usize, 7, 4096, 32_768, 65_536] {
-        let mut got = Vec::new();
-        for seg in list_segments(dir.path()).unwrap() {
-            let data = std::fs::read(&seg.path).unwrap();
-            let src = SharedChunks::new(data, vec![chunk]);
-            let mut r = LiveReader::new(src.clone(), &seg.path, seg.index);
-            loop {
-                while let Some(rec) = r.next_record().unwrap() {
-                    got.push((rec.position, rec.data.to_vec()));
-                }
-                if !src.grow() {
-                    break;
-                }
+        assert!(read_chunked(dir.path(), &[chunk]) == whole, "chunk size {chunk}");
+    }
+}
+
+/// Every record of the WAL in `dir`, read with a LiveReader per segment while the segment's
+/// bytes arrive in chunks of the given sizes (cycling), one segment after another.
+fn read_chunked(dir: &std::path::Path, chunks: &[usize]) -> Vec<(Position, Vec<u8>)> {
+    let mut got = Vec::new();
+    for seg in list_segments(dir).unwrap() {
+        let src = SharedChunks::new(std::fs::read(&seg.path).unwrap(), chunks.to_vec());
+        let mut r = LiveReader::new(src.clone(), &seg.path, seg.index);
+        loop {
+            while let Some(rec) = r.next_record().unwrap() {
+                got.push((rec.position, rec.data.to_vec()));
+            }
+            if !src.grow() {
+                break;
             }
         }
-        assert!(got == whole, "chunk size {chunk}");
     }
+    got
 }
 
 /// Bytes revealed chunk by chunk (sizes cycling through a list) through a shared handle, as a

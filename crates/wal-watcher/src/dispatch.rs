@@ -1,9 +1,9 @@
 //! Turning one record into sink calls, with the start filter applied.
 
 use crate::metrics::WatcherMetrics;
+use crate::options::WatcherOptions;
 use crate::sink::Sink;
 use crate::start::SampleFilter;
-use crate::WatcherOptions;
 use std::sync::atomic::Ordering;
 use wal_format::record::{self, RecordType};
 use wal_format::Position;

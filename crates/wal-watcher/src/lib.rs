@@ -35,6 +35,7 @@
 mod dispatch;
 mod error;
 mod metrics;
+mod options;
 mod sink;
 mod start;
 mod wakeup;
@@ -42,10 +43,11 @@ mod watcher;
 
 pub use error::Error;
 pub use metrics::WatcherMetrics;
+pub use options::WatcherOptions;
 pub use sink::Sink;
 pub use start::StartMode;
 pub use wal_format::Position;
-pub use watcher::{Event, StopHandle, Watcher, WatcherOptions};
+pub use watcher::{Event, StopHandle, Watcher};
 
 /// The README's examples, compiled and run as doc tests.
 #[doc = include_str!("../README.md")]

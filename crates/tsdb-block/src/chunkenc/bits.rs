@@ -82,18 +82,14 @@ impl<'a> BitReader<'a> {
     /// A Go `binary.Uvarint` read byte by byte from the bit stream (which need not be
     /// byte-aligned).
     pub(crate) fn read_uvarint(&mut self) -> Result<u64, Error> {
-        let mut x = 0u64;
-        let mut s = 0u32;
-        for i in 0..10 {
-            let b = self.read_byte()?;
-            if b < 0x80 {
-                if i == 9 && b > 1 {
-                    return Err(self.err("uvarint overflows 64 bits"));
-                }
-                return Ok(x | u64::from(b) << s);
+        let mut b = [0u8; 10];
+        for i in 0..b.len() {
+            b[i] = self.read_byte()?;
+            if b[i] < 0x80 {
+                return crate::decbuf::uvarint(&b[..=i])
+                    .map(|(x, _)| x)
+                    .ok_or_else(|| self.err("uvarint overflows 64 bits"));
             }
-            x |= u64::from(b & 0x7f) << s;
-            s += 7;
         }
         Err(self.err("uvarint overflows 64 bits"))
     }

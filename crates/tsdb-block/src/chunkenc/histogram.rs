@@ -11,9 +11,9 @@
 //! XOR every value. A sample whose sum is the stale marker stores nothing after the sum.
 
 use super::bits::BitReader;
-use super::{
-    header_count, CounterResetHint, Encoding, FloatHistogram, Histogram, Sample, Span, Value, CUSTOM_BUCKETS_SCHEMA,
-    STALE_NAN_BITS,
+use super::encoding::{header_count, Encoding};
+use super::sample::{
+    CounterResetHint, FloatHistogram, Histogram, Sample, Span, Value, CUSTOM_BUCKETS_SCHEMA, STALE_NAN_BITS,
 };
 use crate::error::Error;
 

@@ -34,16 +34,23 @@ impl BitWriter {
         }
     }
 
-    fn uvarint(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.bits(v & 0x7f | 0x80, 8);
-            v >>= 7;
-        }
-        self.bits(v, 8);
+    fn uvarint(&mut self, v: u64) {
+        let mut b = Vec::new();
+        crate::decbuf::put_uvarint(&mut b, v);
+        self.bytes_at_bit(&b);
     }
 
     fn varint(&mut self, v: i64) {
-        self.uvarint(((v << 1) ^ (v >> 63)) as u64);
+        let mut b = Vec::new();
+        crate::decbuf::put_varint(&mut b, v);
+        self.bytes_at_bit(&b);
+    }
+
+    /// Appends whole bytes at the current bit position (which need not be byte-aligned).
+    fn bytes_at_bit(&mut self, b: &[u8]) {
+        for &byte in b {
+            self.bits(byte.into(), 8);
+        }
     }
 
     fn ones(&mut self, n: u32, terminated: bool) {

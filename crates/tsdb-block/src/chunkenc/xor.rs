@@ -6,7 +6,8 @@
 //! first is XORed with the previous one and stored as its significant bits only.
 
 use super::bits::BitReader;
-use super::{header_count, Sample, Value};
+use super::encoding::header_count;
+use super::sample::{Sample, Value};
 use crate::error::Error;
 
 const HEADER_LEN: usize = 2;

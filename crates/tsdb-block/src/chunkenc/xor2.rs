@@ -12,7 +12,8 @@
 //! value is XORed with.
 
 use super::bits::BitReader;
-use super::{header_count, Sample, Value, STALE_NAN_BITS};
+use super::encoding::header_count;
+use super::sample::{Sample, Value, STALE_NAN_BITS};
 use crate::error::Error;
 
 const HEADER_LEN: usize = 3;

@@ -5,7 +5,7 @@
 //! The custom-bucket types share the V1 layout: a histogram whose schema is
 //! [`CUSTOM_BUCKETS_SCHEMA`] carries its bucket bounds at the end, whatever the record type.
 
-use super::samples::{read_st_marker, write_st_marker};
+use super::samples::{read_st_marker, v1_entries, write_st_marker};
 use super::{fault, finish, open, RecordType, SeriesRef};
 use crate::error::{Error, RecordFault};
 use crate::varint::{put_be64, put_uvarint, put_varint, Cursor, ReadFail};
@@ -256,17 +256,10 @@ fn decode_entries<B: Body>(
     }
     let res = (|| -> Result<(), ReadFail> {
         if !v2 {
-            let base_ref = cur.be64()?;
-            let base_t = cur.be64()? as i64;
-            while !cur.is_empty() {
-                let mut c = cur.clone();
-                let dref = c.varint()?;
-                let dt = c.varint()?;
-                let body = B::decode(&mut c)?;
-                cur = c;
-                push(Entry { series_ref: base_ref.wrapping_add(dref as u64), st: 0, t: base_t.wrapping_add(dt), body });
-            }
-            return Ok(());
+            return v1_entries(&mut cur, |series_ref, t, c| {
+                push(Entry { series_ref, st: 0, t, body: B::decode(c)? });
+                Ok(())
+            });
         }
         let first_ref = cur.varint()?;
         let first_t = cur.varint()?;

@@ -2,7 +2,7 @@
 
 use super::{fault, finish, open, LabelsRef, RecordType, RefExemplar, RefSample};
 use crate::error::Error;
-use crate::varint::{put_be64, put_varint, zigzag_decode, Cursor, ReadFail};
+use crate::varint::{put_be64, put_varint, uvarint, zigzag_decode, Cursor, ReadFail};
 
 /// Decodes a Samples (type 2) or SamplesV2 (type 11) record, appending to `out`.
 ///
@@ -21,6 +21,7 @@ pub fn decode_samples(rec: &[u8], out: &mut Vec<RefSample>) -> Result<(), Error>
 }
 
 #[inline]
+#[allow(unsafe_code)]
 fn samples_v1(cur: &mut Cursor<'_>, out: &mut Vec<RefSample>) -> Result<(), ReadFail> {
     let base_ref = cur.be64()?;
     let base_t = cur.be64()? as i64;
@@ -103,18 +104,26 @@ fn window_uvarint(w: &[u8; MAX_ENTRY], at: usize) -> Option<(u64, usize)> {
     if b1 < 0x80 {
         return Some(((b0 & 0x7f) as u64 | (b1 as u64) << 7, at + 2));
     }
-    let mut x = (b0 & 0x7f) as u64 | ((b1 & 0x7f) as u64) << 7;
-    for k in 2..10 {
-        let b = w[at + k];
-        if b < 0x80 {
-            if k == 9 && b > 1 {
-                return None;
-            }
-            return Some((x | (b as u64) << (7 * k), at + k + 1));
-        }
-        x |= ((b & 0x7f) as u64) << (7 * k);
+    uvarint(&w[at..]).ok().map(|(x, n)| (x, at + n))
+}
+
+/// Reads the entries of a V1 layout (Exemplars, histogram records 7 to 10): a big-endian base
+/// ref and time, then per entry a varint delta of each and a body that `entry` reads, given the
+/// entry's ref and time. On an error `cur` stands at the start of the entry that failed.
+pub(super) fn v1_entries<'a>(
+    cur: &mut Cursor<'a>,
+    mut entry: impl FnMut(u64, i64, &mut Cursor<'a>) -> Result<(), ReadFail>,
+) -> Result<(), ReadFail> {
+    let base_ref = cur.be64()?;
+    let base_t = cur.be64()? as i64;
+    while !cur.is_empty() {
+        let mut c = cur.clone();
+        let dref = c.varint()?;
+        let dt = c.varint()?;
+        entry(base_ref.wrapping_add(dref as u64), base_t.wrapping_add(dt), &mut c)?;
+        *cur = c;
     }
-    None
+    Ok(())
 }
 
 // Start-timestamp markers of SamplesV2 and the V2 histogram records.
@@ -206,25 +215,12 @@ pub fn decode_exemplars<'a>(rec: &'a [u8], out: &mut Vec<RefExemplar<'a>>) -> Re
     if cur.is_empty() {
         return Ok(());
     }
-    let res = (|| -> Result<(), ReadFail> {
-        let base_ref = cur.be64()?;
-        let base_t = cur.be64()? as i64;
-        while !cur.is_empty() {
-            let mut c = cur.clone();
-            let dref = c.varint()?;
-            let dt = c.varint()?;
-            let v = f64::from_bits(c.be64()?);
-            let labels = LabelsRef::decode(&mut c)?;
-            cur = c;
-            out.push(RefExemplar {
-                series_ref: base_ref.wrapping_add(dref as u64),
-                t: base_t.wrapping_add(dt),
-                v,
-                labels,
-            });
-        }
+    let res = v1_entries(&mut cur, |series_ref, t, c| {
+        let v = f64::from_bits(c.be64()?);
+        let labels = LabelsRef::decode(c)?;
+        out.push(RefExemplar { series_ref, t, v, labels });
         Ok(())
-    })();
+    });
     res.map_err(|f| fault(typ, cur.pos(), f.into()))?;
     finish(typ, &cur)
 }
@@ -240,5 +236,35 @@ pub fn encode_exemplars(exemplars: &[RefExemplar<'_>], buf: &mut Vec<u8>) {
         put_varint(buf, e.t.wrapping_sub(first.t));
         put_be64(buf, e.v.to_bits());
         e.labels.encode(buf);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::varint::put_uvarint;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The window's one- and two-byte fast paths and the shared decoder behind them read
+        /// every value back, wherever in the window it starts.
+        #[test]
+        fn window_uvarint_reads_every_value(x in any::<u64>(), at in 0usize..=10) {
+            let mut w = [0xff; MAX_ENTRY];
+            let mut b = Vec::new();
+            put_uvarint(&mut b, x);
+            w[at..at + b.len()].copy_from_slice(&b);
+            prop_assert_eq!(window_uvarint(&w, at), Some((x, at + b.len())));
+        }
+    }
+
+    #[test]
+    fn window_uvarint_keeps_go_overflow_rules() {
+        let mut w = [0x80; MAX_ENTRY];
+        w[9] = 1;
+        assert_eq!(window_uvarint(&w, 0), Some((1 << 63, 10)));
+        w[9] = 2;
+        assert_eq!(window_uvarint(&w, 0), None);
+        assert_eq!(window_uvarint(&[0x80; MAX_ENTRY], 3), None);
     }
 }

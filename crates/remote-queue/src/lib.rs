@@ -24,6 +24,7 @@ pub mod logging;
 mod metadata;
 mod metadata_loop;
 pub mod metrics;
+mod oauth2;
 mod point_proto;
 mod proto;
 mod queue;
@@ -36,9 +37,12 @@ mod send;
 mod send_context;
 mod series;
 mod shards;
+pub mod sigv4;
 mod tls;
 
-pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};
+pub use config::{
+    Auth, EndpointConfig, MetadataConfig, OAuth2Config, Protocol, QueueConfig, Secret, SigV4Config, TlsConfig,
+};
 pub use error::{Error, Result};
 pub use metrics::{DropReason, MetricsSnapshot};
 pub use queue::{render_metrics, QueueManager};

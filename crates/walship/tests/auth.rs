@@ -160,6 +160,7 @@ fn verify_for(python: &str, records: &std::path::Path, args: [&str; 5]) -> Strin
     let out = Command::new(python).arg(script).arg(records).args(args).output().unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "botocore disagrees:\n{text}");
+    eprintln!("botocore, {} for {}: {}", args[4], args[0], text.trim());
     text
 }
 
@@ -393,6 +394,12 @@ fn oauth2_tokens_refreshed_before_expiry_and_an_outage_loses_nothing() {
     drop(token_endpoint);
 
     let i = issued.lock().unwrap();
+    eprintln!(
+        "oauth2: {took:?}, {sent} samples, tokens granted {} refused {} used {}",
+        i.granted,
+        i.refused,
+        used.lock().unwrap().len()
+    );
     assert!(i.bad_requests.is_empty(), "bad token requests: {:?}", i.bad_requests);
     assert!(stale.lock().unwrap().is_empty(), "requests with unknown or expired tokens: {:?}", stale.lock().unwrap());
     assert_eq!(samples.load(SeqCst), sent, "every sample sent arrived with a valid token: {log}");

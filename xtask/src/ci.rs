@@ -3,8 +3,9 @@
 
 use crate::args::number_option;
 use crate::error::{Failure, Result};
-use crate::process::{self, cargo, format_duration};
+use crate::process::{self, cargo, format_duration, succeeds};
 use crate::{cycles, deb, debian, fuzz, manifest, msrv, release, workspace};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Tests that need a real Prometheus or VictoriaMetrics skip when they cannot find one, so that
@@ -21,6 +22,7 @@ type Step = (&'static str, fn(&Options) -> Result);
 const STEPS: &[Step] = &[
     ("debian packages", |_| debian::ensure_installed(debian::CI_PACKAGES)),
     ("cargo-fuzz", |_| fuzz::ensure_cargo_fuzz()),
+    ("botocore", |_| ensure_botocore()),
     ("fmt", |_| fmt()),
     ("cycles", |_| cycles::check()),
     ("clippy", |_| clippy()),
@@ -80,6 +82,28 @@ struct Outcome {
     name: &'static str,
     took: Duration,
     failed: Option<String>,
+}
+
+/// Python's `botocore` (PyPI), with which walship's SigV4 test (`crates/walship/tests/auth.rs`)
+/// checks every signature against AWS's own implementation. Installed with pip; where pip cannot
+/// install into the system Python (a Debian "externally managed" one), Debian's package instead.
+fn ensure_botocore() -> Result {
+    let importable = || succeeds(Command::new("python3").args(["-c", "import botocore"]));
+    if importable() {
+        println!("botocore is installed");
+        return Ok(());
+    }
+    if !succeeds(Command::new("python3").arg("--version")) {
+        debian::ensure_installed(&["python3"])?;
+    }
+    if process::run(Command::new("python3").args(["-m", "pip", "install", "--quiet", "botocore"])).is_err() {
+        debian::ensure_installed(&["python3-botocore"])?;
+    }
+    if importable() {
+        Ok(())
+    } else {
+        Err(Failure("botocore was installed but `python3 -c 'import botocore'` still fails".into()))
+    }
 }
 
 /// The fuzz crate is a workspace of its own, so `--all` does not reach it: check it by name.

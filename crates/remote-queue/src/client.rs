@@ -61,6 +61,10 @@ pub(crate) struct HttpTransport {
     /// (as Go's HTTP client does for Prometheus).
     url_auth: Option<crate::config::Secret>,
     user_agent: String,
+    /// `sigv4`: signs each request.
+    signer: Option<crate::sigv4::Signer>,
+    /// `oauth2`: the endpoint's token.
+    tokens: Option<crate::oauth2::TokenSource>,
 }
 
 impl HttpTransport {
@@ -77,6 +81,14 @@ impl HttpTransport {
             url,
             url_auth,
             user_agent: format!("walship/{}", env!("CARGO_PKG_VERSION")),
+            signer: match &cfg.auth {
+                Auth::SigV4(s) => Some(crate::sigv4::Signer::new(s, cfg.remote_timeout)),
+                _ => None,
+            },
+            tokens: match &cfg.auth {
+                Auth::OAuth2(o) => Some(crate::oauth2::TokenSource::new(o, cfg.remote_timeout)),
+                _ => None,
+            },
         };
         // A failure here (a TLS file missing) is reported, once, by the first request that meets it.
         let _ = t.agent();
@@ -112,6 +124,12 @@ impl HttpTransport {
             Auth::BasicPasswordFile { username, password_file } => Some(basic(username, &read(password_file)?)),
             Auth::Credentials { scheme, credentials } => Some(format!("{scheme} {}", credentials.expose())),
             Auth::CredentialsFile { scheme, credentials_file } => Some(format!("{scheme} {}", read(credentials_file)?)),
+            Auth::OAuth2(_) => match &self.tokens {
+                Some(t) => Some(t.authorization()?),
+                None => None,
+            },
+            // Signed once every other header is set (see `store`).
+            Auth::SigV4(_) => None,
         })
     }
 }
@@ -159,22 +177,30 @@ impl Transport for HttpTransport {
             Protocol::V2 => ("application/x-protobuf;proto=io.prometheus.write.v2.Request", "2.0.0"),
         };
         let agent = self.agent().map_err(|message| StoreError::Local { message })?;
-        let mut req = agent
-            .post(&self.url)
-            .set("Content-Encoding", "snappy")
-            .set("Content-Type", content_type)
-            .set("User-Agent", &self.user_agent)
-            .set("X-Prometheus-Remote-Write-Version", version);
+        let mut headers: Vec<(String, String)> = vec![
+            ("Content-Encoding".into(), "snappy".into()),
+            ("Content-Type".into(), content_type.into()),
+            ("X-Prometheus-Remote-Write-Version".into(), version.into()),
+        ];
         if attempt > 0 {
-            req = req.set("Retry-Attempt", &attempt.to_string());
+            headers.push(("Retry-Attempt".into(), attempt.to_string()));
         }
-        for (k, v) in &self.cfg.headers {
-            req = req.set(k, v);
-        }
+        headers.extend(self.cfg.headers.iter().cloned());
         match self.authorization() {
-            Ok(Some(a)) => req = req.set("Authorization", &a),
+            Ok(Some(a)) => headers.push(("Authorization".into(), a)),
             Ok(None) => {}
             Err(message) => return Err(StoreError::Local { message }),
+        }
+        if let Some(signer) = &self.signer {
+            // Every header above is signed; the User-Agent is not (proxies may change it).
+            let signed = signer
+                .sign(&self.url, &headers, body, std::time::SystemTime::now())
+                .map_err(|message| StoreError::Local { message })?;
+            headers.extend(signed);
+        }
+        let mut req = agent.post(&self.url).set("User-Agent", &self.user_agent);
+        for (k, v) in &headers {
+            req = req.set(k, v);
         }
         match req.send_bytes(body) {
             Ok(resp) => {

@@ -202,6 +202,69 @@ pub enum Auth {
         /// File holding the credentials.
         credentials_file: PathBuf,
     },
+    /// AWS Signature Version 4 (`sigv4`): every request is signed, as Amazon Managed Service
+    /// for Prometheus requires.
+    SigV4(SigV4Config),
+    /// OAuth 2.0 client credentials (`oauth2`): a token is fetched from `token_url`, cached and
+    /// refreshed before it expires, and sent as `Authorization: Bearer …`.
+    OAuth2(OAuth2Config),
+}
+
+/// `sigv4`: how requests are signed. Empty values are taken from the standard AWS places
+/// (see the `sigv4` module).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SigV4Config {
+    /// AWS region; empty: `AWS_REGION`, `AWS_DEFAULT_REGION`, then the profile's `region` in
+    /// the shared config file.
+    pub region: String,
+    /// Access key id; with `secret_key`, used instead of the credential chain.
+    pub access_key: String,
+    /// Secret access key belonging to `access_key`.
+    pub secret_key: Secret,
+    /// Profile of the shared credentials and config files; empty: `AWS_PROFILE`, else `default`.
+    pub profile: String,
+    /// ARN of a role to assume through STS; empty: sign with the credentials found.
+    pub role_arn: String,
+    /// Call STS at its FIPS endpoint (`sts-fips.REGION.amazonaws.com`).
+    pub use_fips_sts_endpoint: bool,
+    /// The signing name of the service. Prometheus signs for `aps` (Amazon Managed Service for
+    /// Prometheus); newer Prometheus versions call the setting `service_name`.
+    pub service: String,
+}
+
+impl Default for SigV4Config {
+    fn default() -> Self {
+        SigV4Config {
+            region: String::new(),
+            access_key: String::new(),
+            secret_key: Secret::default(),
+            profile: String::new(),
+            role_arn: String::new(),
+            use_fips_sts_endpoint: false,
+            service: "aps".into(),
+        }
+    }
+}
+
+/// `oauth2`: the client-credentials grant (RFC 6749 section 4.4).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OAuth2Config {
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`, used when `client_secret_file` is not set.
+    pub client_secret: Secret,
+    /// File holding the client secret, read again for every token request (trailing whitespace removed).
+    pub client_secret_file: Option<PathBuf>,
+    /// Scopes asked for (`scope`, space-separated); none: no `scope` parameter.
+    pub scopes: Vec<String>,
+    /// The token endpoint.
+    pub token_url: String,
+    /// Extra form parameters of the token request.
+    pub endpoint_params: Vec<(String, String)>,
+    /// TLS settings for an `https` token endpoint.
+    pub tls: TlsConfig,
+    /// HTTP proxy for the token endpoint.
+    pub proxy_url: Option<String>,
 }
 
 /// `tls_config`.
@@ -307,6 +370,44 @@ impl EndpointConfig {
         self.queue.validate()?;
         if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
             return Err(Error::Config("tls_config: cert_file and key_file must be given together".into()));
+        }
+        match &self.auth {
+            Auth::SigV4(s) => {
+                if s.access_key.is_empty() != s.secret_key.expose().is_empty() {
+                    return Err(Error::Config(
+                        "sigv4: access_key and secret_key must be given together (or neither, for the AWS credential chain)"
+                            .into(),
+                    ));
+                }
+                if s.service.is_empty() {
+                    return Err(Error::Config("sigv4: the service name is empty".into()));
+                }
+            }
+            Auth::OAuth2(o) => {
+                if o.client_id.is_empty() {
+                    return Err(Error::Config("oauth2 client_id must be configured".into()));
+                }
+                let parsed = url::Url::parse(&o.token_url).map_err(|e| {
+                    Error::Config(format!("oauth2 token_url {:?} does not parse: {e}", redact_url(&o.token_url)))
+                })?;
+                if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none_or(str::is_empty) {
+                    return Err(Error::Config(format!(
+                        "oauth2 token_url {:?} must start with http:// or https:// and name a host",
+                        redact_url(&o.token_url)
+                    )));
+                }
+                if let Some(p) = &o.proxy_url {
+                    url::Url::parse(p).map_err(|e| {
+                        Error::Config(format!("oauth2 proxy_url {:?} does not parse: {e}", redact_url(p)))
+                    })?;
+                }
+                if o.tls.cert_file.is_some() != o.tls.key_file.is_some() {
+                    return Err(Error::Config(
+                        "oauth2 tls_config: cert_file and key_file must be given together".into(),
+                    ));
+                }
+            }
+            _ => {}
         }
         for (name, _) in &self.headers {
             if RESERVED_HEADERS.iter().any(|r| r.eq_ignore_ascii_case(name)) {

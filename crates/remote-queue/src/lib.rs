@@ -24,6 +24,7 @@ pub mod logging;
 mod metadata;
 mod metadata_loop;
 pub mod metrics;
+mod oauth2;
 mod point_proto;
 mod prometheus_api;
 mod proto;
@@ -37,10 +38,13 @@ mod send;
 mod send_context;
 mod series;
 mod shards;
+pub mod sigv4;
 mod target_metadata;
 mod tls;
 
-pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};
+pub use config::{
+    Auth, EndpointConfig, MetadataConfig, OAuth2Config, Protocol, QueueConfig, Secret, SigV4Config, TlsConfig,
+};
 pub use error::{Error, Result};
 pub use metrics::{DropReason, MetricsSnapshot};
 pub use prometheus_api::{parse_targets_metadata, PrometheusApi, PrometheusApiConfig};

@@ -8,6 +8,11 @@
 //! so the values of configured `headers` (API keys, tenant ids) would reach any logger that
 //! lets ureq's debug lines through. A program that logs at debug or trace level must therefore
 //! drop the records [`may_hold_secrets`] flags; walship's logger does.
+//!
+//! The SigV4 signer (`aws-sigv4`) traces the canonical request, session token included, through
+//! the `tracing` crate; this crate installs no `tracing` subscriber and does not enable
+//! `tracing`'s `log` feature, so those lines are never written. A program that installs a
+//! `tracing` subscriber must filter the `aws_sigv4` target out.
 
 /// Whether a log record may quote a secret: a debug or trace record of the HTTP library.
 pub fn may_hold_secrets(metadata: &log::Metadata<'_>) -> bool {

@@ -108,6 +108,10 @@ impl PrometheusApi {
             Auth::BasicPasswordFile { username, password_file } => Some(basic(username, &read(password_file)?)),
             Auth::Credentials { scheme, credentials } => Some(format!("{scheme} {}", credentials.expose())),
             Auth::CredentialsFile { scheme, credentials_file } => Some(format!("{scheme} {}", read(credentials_file)?)),
+            // walship's flags for the API give neither; a library caller is told, not ignored.
+            Auth::SigV4(_) | Auth::OAuth2(_) => {
+                return Err("SigV4 and OAuth 2 are not supported for the Prometheus API".to_string())
+            }
         })
     }
 }

@@ -3,7 +3,7 @@
 mod support;
 
 use rcgen::{BasicConstraints, CertificateParams, CertifiedKey, IsCa, KeyPair};
-use remote_queue::{EndpointConfig, QueueManager, TlsConfig};
+use remote_queue::{Auth, EndpointConfig, OAuth2Config, QueueManager, Secret, TlsConfig};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
@@ -13,6 +13,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use support::receiver::Receiver;
 use support::*;
 
 struct Pki {
@@ -50,6 +51,15 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 /// An HTTPS server answering 204 to every request; returns its URL and a request counter.
 fn https_server(server: &CertifiedKey, client_ca: Option<&CertifiedKey>) -> (String, Arc<AtomicU64>) {
+    https_server_answering(server, client_ca, b"HTTP/1.1 204 No Content\r\n\r\n")
+}
+
+/// An HTTPS server giving every request the raw HTTP `answer`.
+fn https_server_answering(
+    server: &CertifiedKey,
+    client_ca: Option<&CertifiedKey>,
+    answer: &'static [u8],
+) -> (String, Arc<AtomicU64>) {
     let builder =
         ServerConfig::builder_with_provider(provider()).with_safe_default_protocol_versions().expect("versions");
     let builder = match client_ca {
@@ -96,7 +106,7 @@ fn https_server(server: &CertifiedKey, client_ca: Option<&CertifiedKey>) -> (Str
                     }
                     c.fetch_add(1, Ordering::SeqCst);
                     let s = r.get_mut();
-                    if s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").and_then(|_| s.flush()).is_err() {
+                    if s.write_all(answer).and_then(|_| s.flush()).is_err() {
                         return;
                     }
                 }
@@ -165,4 +175,46 @@ fn client_certificate_is_presented() {
     };
     let _with = send_one(&url, tls);
     assert!(wait_for(Duration::from_secs(5), || count.load(Ordering::SeqCst) == 1));
+}
+
+/// The OAuth 2 token endpoint has TLS settings of its own: its CA file is trusted for it (and the
+/// remote, plain HTTP here, needs none); without it no token is had, so nothing is sent, and
+/// the data is held back (retried), not dropped.
+#[test]
+fn oauth2_token_endpoint_uses_its_own_tls_config() {
+    let p = pki("oauth2");
+    let server = leaf(&p.ca, &["127.0.0.1"]);
+    let token = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 67\r\n\r\n\
+{\"access_token\":\"tls-token\",\"token_type\":\"bearer\",\"expires_in\":600}";
+    let (token_url, token_requests) = https_server_answering(&server, None, token);
+    let send = |tls: TlsConfig| {
+        let rx = Receiver::accepting();
+        let mut cfg = EndpointConfig::new(rx.url.clone());
+        cfg.auth = Auth::OAuth2(OAuth2Config {
+            client_id: "walship".into(),
+            client_secret: Secret::new("s"),
+            token_url: token_url.replace("/write", "/token"),
+            tls,
+            ..Default::default()
+        });
+        cfg.queue.batch_send_deadline = Duration::from_millis(20);
+        cfg.queue.min_backoff = Duration::from_millis(20);
+        cfg.queue.max_backoff = Duration::from_millis(50);
+        cfg.flush_deadline = Duration::from_millis(100);
+        let q = QueueManager::new(cfg).expect("queue");
+        store_series(&q, 1);
+        append_rounds(&q, 1, 0..1, 1_000_000);
+        (q, rx)
+    };
+    let (untrusted, rx) = send(TlsConfig::default());
+    assert!(wait_for(Duration::from_secs(5), || untrusted.metrics().samples_pending == 1
+        && token_requests.load(Ordering::SeqCst) == 0));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(rx.requests(), 0, "no token, no request");
+    assert_eq!((untrusted.metrics().samples_total, untrusted.metrics().samples_failed_total), (0, 0));
+
+    let (trusted, rx) = send(TlsConfig { ca_file: Some(p.dir.join("ca.pem")), ..Default::default() });
+    assert!(wait_for(Duration::from_secs(5), || trusted.metrics().samples_total == 1));
+    assert_eq!(token_requests.load(Ordering::SeqCst), 1);
+    assert_eq!(rx.log()[0].header("authorization"), Some("Bearer tls-token"));
 }

@@ -13,7 +13,9 @@ mod schema;
 #[cfg(test)]
 mod tests;
 
-use remote_queue::{Action, Auth, EndpointConfig, MetadataConfig, Protocol, RelabelConfig, Secret, TlsConfig};
+use remote_queue::{
+    Action, Auth, EndpointConfig, MetadataConfig, OAuth2Config, Protocol, RelabelConfig, Secret, SigV4Config, TlsConfig,
+};
 use schema::{Root, Text};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -262,8 +264,6 @@ fn endpoint(
         return Err(format!("{at}: at most one of basic_auth, authorization, oauth2, & sigv4 must be configured"));
     }
     for (set, key) in [
-        (rw.sigv4.is_some(), "sigv4"),
-        (rw.oauth2.is_some(), "oauth2"),
         (rw.azuread.is_some(), "azuread"),
         (rw.google_iam.is_some(), "google_iam"),
         (rw.http_headers.is_some(), "http_headers"),
@@ -276,6 +276,12 @@ fn endpoint(
         }
     }
     e.auth = auth(rw.basic_auth, rw.authorization, rw.bearer_token, rw.bearer_token_file, at, base)?;
+    if let Some(s) = rw.sigv4 {
+        e.auth = Auth::SigV4(sigv4(s, &format!("{at}.sigv4"), base)?);
+    }
+    if let Some(o) = rw.oauth2 {
+        e.auth = Auth::OAuth2(oauth2(o, &format!("{at}.oauth2"), base)?);
+    }
     if let Some(t) = rw.tls_config {
         e.tls = tls(t, &format!("{at}.tls_config"), base)?;
     }
@@ -385,6 +391,88 @@ fn auth(
         return Ok(Auth::CredentialsFile { scheme: "Bearer".into(), credentials_file });
     }
     Ok(Auth::None)
+}
+
+/// `sigv4`: Prometheus's checks, then a region and credentials must be found now, as
+/// Prometheus needs them to start.
+fn sigv4(s: schema::SigV4, at: &str, base: &Path) -> Result<SigV4Config, String> {
+    let mut secret_key = text(s.secret_key).unwrap_or_default();
+    if let Some(f) = text(s.secret_key_file).filter(|f| !f.is_empty()) {
+        if secret_key.is_empty() {
+            let p = readable(Text(f), &format!("{at}.secret_key_file"), base)?;
+            secret_key = std::fs::read_to_string(&p)
+                .map_err(|e| format!("{at}.secret_key_file: cannot read {}: {e}", p.display()))?
+                .trim()
+                .to_string();
+        }
+    }
+    let access_key = text(s.access_key).unwrap_or_default();
+    if access_key.is_empty() != secret_key.is_empty() {
+        return Err(format!(
+            "{at}: must provide a AWS SigV4 Access key and Secret Key if credentials are specified in the SigV4 config"
+        ));
+    }
+    let d = SigV4Config::default();
+    let cfg = SigV4Config {
+        region: text(s.region).unwrap_or_default(),
+        access_key,
+        secret_key: Secret::new(secret_key),
+        profile: text(s.profile).unwrap_or_default(),
+        role_arn: text(s.role_arn).unwrap_or_default(),
+        use_fips_sts_endpoint: s.use_fips_sts_endpoint.unwrap_or(false),
+        service: text(s.service_name).filter(|n| !n.is_empty()).unwrap_or(d.service),
+    };
+    remote_queue::sigv4::check(&cfg).map_err(|e| format!("{at}: {e}"))?;
+    Ok(cfg)
+}
+
+/// `oauth2`: Prometheus 2.42's checks and messages, and the files readable now.
+fn oauth2(o: schema::OAuth2, at: &str, base: &Path) -> Result<OAuth2Config, String> {
+    for (set, key) in [
+        (o.client_secret_ref.is_some(), "client_secret_ref"),
+        (o.proxy_from_environment == Some(true), "proxy_from_environment"),
+        (o.no_proxy.as_ref().is_some_and(|n| !n.0.is_empty()), "no_proxy"),
+        (o.proxy_connect_header.is_some(), "proxy_connect_header"),
+    ] {
+        if set {
+            return Err(unsupported(at, key));
+        }
+    }
+    let client_id = text(o.client_id).unwrap_or_default();
+    let secret = text(o.client_secret).unwrap_or_default();
+    let secret_file = text(o.client_secret_file).unwrap_or_default();
+    let token_url = text(o.token_url).unwrap_or_default();
+    if client_id.is_empty() {
+        return Err(format!("{at}: oauth2 client_id must be configured"));
+    }
+    if secret.is_empty() && secret_file.is_empty() {
+        return Err(format!("{at}: either oauth2 client_secret or client_secret_file must be configured"));
+    }
+    if token_url.is_empty() {
+        return Err(format!("{at}: oauth2 token_url must be configured"));
+    }
+    if !secret.is_empty() && !secret_file.is_empty() {
+        return Err(format!("{at}: at most one of oauth2 client_secret & client_secret_file must be configured"));
+    }
+    let client_secret_file = if secret_file.is_empty() {
+        None
+    } else {
+        Some(readable(Text(secret_file), &format!("{at}.client_secret_file"), base)?)
+    };
+    let tls = match o.tls_config {
+        Some(t) => tls(t, &format!("{at}.tls_config"), base)?,
+        None => TlsConfig::default(),
+    };
+    Ok(OAuth2Config {
+        client_id,
+        client_secret: Secret::new(secret),
+        client_secret_file,
+        scopes: o.scopes.unwrap_or_default().into_iter().map(|Text(s)| s).collect(),
+        token_url,
+        endpoint_params: o.endpoint_params.unwrap_or_default().0.into_iter().map(|(k, Text(v))| (k, v)).collect(),
+        tls,
+        proxy_url: text(o.proxy_url).filter(|p| !p.is_empty()),
+    })
 }
 
 fn tls(t: schema::Tls, at: &str, base: &Path) -> Result<TlsConfig, String> {

@@ -155,10 +155,10 @@ pub struct RemoteWrite {
     pub send_native_histograms: Option<bool>,
     pub queue_config: Option<Queue>,
     pub metadata_config: Option<Metadata>,
-    pub sigv4: Option<IgnoredAny>,
+    pub sigv4: Option<SigV4>,
     pub basic_auth: Option<BasicAuth>,
     pub authorization: Option<Authorization>,
-    pub oauth2: Option<IgnoredAny>,
+    pub oauth2: Option<OAuth2>,
     pub bearer_token: Option<Text>,
     pub bearer_token_file: Option<Text>,
     pub tls_config: Option<Tls>,
@@ -222,6 +222,40 @@ pub struct Authorization {
     pub credentials_file: Option<Text>,
     /// Newer than 2.42.
     pub credentials_ref: Option<Text>,
+}
+
+/// `sigv4` (Prometheus's `common/sigv4`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SigV4 {
+    pub region: Option<Text>,
+    pub access_key: Option<Text>,
+    pub secret_key: Option<Text>,
+    pub profile: Option<Text>,
+    pub role_arn: Option<Text>,
+    /// Newer than 2.42 (from here on).
+    pub secret_key_file: Option<Text>,
+    pub use_fips_sts_endpoint: Option<bool>,
+    pub service_name: Option<Text>,
+}
+
+/// `oauth2` (Prometheus's `common/config`): the client-credentials grant.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuth2 {
+    pub client_id: Option<Text>,
+    pub client_secret: Option<Text>,
+    pub client_secret_file: Option<Text>,
+    pub scopes: Option<Vec<Text>>,
+    pub token_url: Option<Text>,
+    pub endpoint_params: Option<TextMap>,
+    pub tls_config: Option<Tls>,
+    pub proxy_url: Option<Text>,
+    /// Newer than 2.42 (from here on).
+    pub client_secret_ref: Option<Text>,
+    pub no_proxy: Option<Text>,
+    pub proxy_from_environment: Option<bool>,
+    pub proxy_connect_header: Option<IgnoredAny>,
 }
 
 #[derive(Debug, Default, Deserialize)]

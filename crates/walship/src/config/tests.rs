@@ -70,6 +70,40 @@ remote_write:
 }
 
 #[test]
+fn sigv4_and_oauth2_blocks() {
+    let d = dir_with_files();
+    let text = r#"
+remote_write:
+  - url: https://aps-workspaces.eu-west-1.amazonaws.com/workspaces/ws-1/api/v1/remote_write
+    sigv4: {region: eu-west-1, access_key: AKIDEXAMPLE, secret_key_file: pw}
+  - url: https://metrics.example/api/v1/write
+    oauth2:
+      client_id: walship
+      client_secret_file: secrets/pw
+      scopes: [write, "metrics:push"]
+      token_url: https://login.example/oauth2/token
+      endpoint_params: {audience: metrics}
+      tls_config: {ca_file: ca.pem}
+      proxy_url: http://proxy.example:3128
+"#;
+    let l = parse(text, d.path()).unwrap_or_else(|e| panic!("{e}"));
+    let Auth::SigV4(s) = &l.endpoints[0].auth else { panic!("{:?}", l.endpoints[0].auth) };
+    assert_eq!(
+        (s.region.as_str(), s.access_key.as_str(), s.secret_key.expose()),
+        ("eu-west-1", "AKIDEXAMPLE", "s3cret")
+    );
+    assert_eq!((s.profile.as_str(), s.service.as_str()), ("", "aps"), "Prometheus's defaults");
+    let Auth::OAuth2(o) = &l.endpoints[1].auth else { panic!("{:?}", l.endpoints[1].auth) };
+    assert_eq!(o.client_id, "walship");
+    assert_eq!(o.client_secret_file.as_deref(), Some(d.path().join("secrets/pw").as_path()));
+    assert_eq!(o.scopes, vec!["write".to_string(), "metrics:push".to_string()]);
+    assert_eq!(o.endpoint_params, vec![("audience".to_string(), "metrics".to_string())]);
+    assert_eq!(o.tls.ca_file.as_deref(), Some(d.path().join("ca.pem").as_path()));
+    assert_eq!(o.proxy_url.as_deref(), Some("http://proxy.example:3128"));
+    assert!(l.endpoints[1].tls.ca_file.is_none(), "the token endpoint's TLS settings are its own");
+}
+
+#[test]
 fn errors_name_the_path_and_line() {
     let e = |t: &str| parse(t, Path::new(".")).err().unwrap_or_else(|| panic!("accepted: {t}"));
     let typo = e("remote_write:\n  - url: http://x/\n    remote_timout: 1s\n");
@@ -79,8 +113,10 @@ fn errors_name_the_path_and_line() {
     assert!(e("remote_write: [{name: x}]").contains("url for remote_write is empty"));
     assert!(e("remote_write: [{url: 'ftp://x'}]").contains("must start with http"));
     assert!(e("remote_write: [{url: 'http://x', queue_config: {min_backoff: fast}}]").contains("not a valid duration"));
-    assert!(e("remote_write: [{url: 'http://x', sigv4: {region: x}}]")
-        .contains("remote_write[0].sigv4: this setting is not supported"));
+    let nocreds = e("remote_write: [{url: 'http://x', sigv4: {region: x, profile: walship-test-nope}}]");
+    assert!(nocreds.contains("remote_write[0].sigv4") && nocreds.contains("no AWS credentials"), "{nocreds}");
+    let oauth = e("remote_write: [{url: 'http://x', oauth2: {client_id: a, client_secret_file: /nonexistent/s, token_url: 'http://t/'}}]");
+    assert!(oauth.contains("remote_write[0].oauth2.client_secret_file: cannot read /nonexistent/s"), "{oauth}");
     let missing = e("remote_write: [{url: 'http://x', bearer_token_file: /nonexistent/token}]");
     assert!(missing.contains("remote_write[0].bearer_token_file: cannot read /nonexistent/token"), "{missing}");
     assert!(e("{{{").len() > 3);
@@ -165,8 +201,26 @@ const TABLE: &[(&str, Expect, &str)] = &[
     ("remote_write: [{url: 'http://h/w', basic_auth: {username: u, password_file: pw}}]", Accept, ""),
     ("remote_write: [{url: 'http://h/w', bearer_token_file: pw}]", Accept, ""),
     ("remote_write: [{url: 'http://h/w', sigv4: {region: r}, basic_auth: {username: u}}]", Reject, ""),
-    ("remote_write: [{url: 'http://h/w', sigv4: {region: r}}]", Stricter, "sigv4 not implemented: would send unsigned"),
-    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret: b, token_url: 'http://t/'}}]", Stricter, "oauth2 not implemented"),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, access_key: a, secret_key: s}}]", Accept, ""),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, access_key: a, secret_key: s, profile: p}}]", Accept, "keys win over the profile"),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, profile: walship-test-nope}}]", Stricter, "credentials must be found at start (Prometheus: at start, not in promtool)"),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, access_key: a}}]", Reject, "a key without its secret"),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, secret_key: s}}]", Reject, "a secret without its key"),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, access_key: a, secret_key: s, role_arn: 'arn:aws:iam::1:role/x'}}]", Accept, ""),
+    ("remote_write: [{url: 'http://h/w', sigv4: {regin: r}}]", Reject, "unknown key"),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, access_key: a, secret_key: s}, bearer_token: t}]", Reject, ""),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, access_key: a, secret_key: s}, authorization: {credentials: c}}]", Reject, ""),
+    ("remote_write: [{url: 'http://h/w', sigv4: {region: r, access_key: a, secret_key: s}, oauth2: {client_id: a, client_secret: b, token_url: 'http://t/'}}]", Reject, ""),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret: b, token_url: 'http://t/'}}]", Accept, ""),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret_file: pw, token_url: 'https://t/', scopes: [a, b], endpoint_params: {x: y}, tls_config: {ca_file: pw, insecure_skip_verify: true}, proxy_url: 'http://p:1'}}]", Accept, ""),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret: b, client_secret_file: pw, token_url: 'http://t/'}}]", Reject, ""),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_secret: b, token_url: 'http://t/'}}]", Reject, "no client_id"),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret: b}}]", Reject, "no token_url"),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, token_url: 'http://t/'}}]", Reject, "no secret (2.42; newer Prometheus allows it)"),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret: b, token_url: 'http://t/', scope: [a]}}]", Reject, "unknown key"),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret_file: nope, token_url: 'http://t/'}}]", Stricter, "files must be readable at start"),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret: b, token_url: 'http://t/', tls_config: {ca_file: nope.pem}}}]", Stricter, "files must be readable at start"),
+    ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, client_secret: b, token_url: 't/'}}]", Stricter, "a token URL no request could reach"),
     ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, token_url: 'http://t/'}, basic_auth: {username: u}}]", Reject, ""),
     ("remote_write: [{url: 'http://h/w', oauth2: {client_id: a, token_url: 'http://t/'}, bearer_token: t}]", Reject, ""),
     ("remote_write: [{url: 'http://h/w', basic_auth: {password: p}}]", Accept, ""),

@@ -1,0 +1,426 @@
+//! `sigv4` and `oauth2` in `remote_write`, end to end: `walship ship --once` over a real
+//! Prometheus 2.42 WAL to receivers of this test.
+//!
+//! SigV4: the receiver records every request as it arrived, and botocore (AWS's Python SDK core,
+//! an implementation independent of the Rust signer) computes each signature again with the same
+//! credentials and time (`sigv4_verify.py`); with `role_arn`, the STS call too. OAuth 2: a token endpoint of this test hands out
+//! tokens that live two seconds and is down for three seconds in the middle of the run; the
+//! receiver refuses any token that is unknown or expired, and counts the samples it decodes.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The WAL shipped, and how many samples it holds (sent, or dropped for a counted reason).
+const WAL: &str = "prometheus-2.42/snappy-exemplars-checkpoint";
+const WAL_SAMPLES: u64 = 493_112;
+
+/// An HTTP server of this test on a port the OS picks, answering each request with `handle`.
+struct Server {
+    server: Arc<tiny_http::Server>,
+    port: u16,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Server {
+    fn start(handle: impl Fn(&mut tiny_http::Request, Vec<u8>) -> u16 + Send + 'static) -> Server {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let s = server.clone();
+        let thread = std::thread::spawn(move || {
+            for mut req in s.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = req.as_reader().read_to_end(&mut body);
+                let status = handle(&mut req, body);
+                let _ = req.respond(tiny_http::Response::empty(status));
+            }
+        });
+        Server { server, port, thread: Some(thread) }
+    }
+
+    fn start_json(handle: impl Fn(&tiny_http::Request, Vec<u8>) -> (u16, String) + Send + 'static) -> Server {
+        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
+        let port = server.server_addr().to_ip().unwrap().port();
+        let s = server.clone();
+        let thread = std::thread::spawn(move || {
+            for mut req in s.incoming_requests() {
+                let mut body = Vec::new();
+                let _ = req.as_reader().read_to_end(&mut body);
+                let (status, text) = handle(&req, body);
+                let json = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+                let _ = req.respond(tiny_http::Response::from_string(text).with_status_code(status).with_header(json));
+            }
+        });
+        Server { server, port, thread: Some(thread) }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.server.unblock();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn headers(req: &tiny_http::Request) -> HashMap<String, String> {
+    req.headers()
+        .iter()
+        .map(|h| (h.field.as_str().as_str().to_ascii_lowercase(), h.value.as_str().to_string()))
+        .collect()
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// Runs `walship ship --once` over [`WAL`] with `config`; returns its log after checking that it
+/// completed with nothing failed, and that every sample was sent or dropped for a counted reason.
+fn ship(dir: &std::path::Path, config: &str, env: &[(&str, &str)]) -> (String, u64) {
+    let file = dir.join("prometheus.yml");
+    std::fs::write(&file, config).unwrap();
+    let mut cmd = walship();
+    cmd.args(["ship", "--once", "--start=beginning", "--web.listen-address="])
+        .arg("--wal-dir")
+        .arg(testdata().join(WAL))
+        .arg("--config.file")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(dir.join("state"));
+    for v in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"] {
+        cmd.env_remove(v);
+    }
+    cmd.env("HOME", dir);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    assert_eq!(summary_field(&log, "complete"), "true", "{log}");
+    assert_eq!(summary_field(&log, "samples_failed"), "0", "{log}");
+    let sent: u64 = summary_field(&log, "samples_sent").parse().unwrap();
+    let dropped: u64 =
+        summary_field(&log, "samples_dropped").strip_prefix("dropped_series:").map_or(0, |d| d.parse().unwrap());
+    assert_eq!(sent + dropped, WAL_SAMPLES, "every sample sent or dropped for its reason: {log}");
+    (log, sent)
+}
+
+/// Python with botocore, or `None` (and a message) when it is missing and peers are optional.
+fn botocore_python() -> Option<&'static str> {
+    let ok = Command::new("python3").args(["-c", "import botocore"]).status().is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("WALSHIP_REQUIRE_PEERS").is_none(),
+            "python3 with botocore is required (pip install botocore)"
+        );
+        eprintln!("skipped: python3 with botocore not installed (pip install botocore)");
+        return None;
+    }
+    Some("python3")
+}
+
+/// Records every request as a JSON line for `sigv4_verify.py`, answers 204 (or 200 with `answer`).
+fn recording_receiver(file: std::path::PathBuf, answer: Option<String>) -> (Server, Arc<AtomicU64>) {
+    let count = Arc::new(AtomicU64::new(0));
+    let c = count.clone();
+    let out = Mutex::new(std::fs::File::create(file).unwrap());
+    let server = Server::start_json(move |req, body| {
+        let rec = serde_json::json!({
+            "method": req.method().as_str(),
+            "path": req.url(),
+            "headers": headers(req),
+            "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "received": unix_now(),
+        });
+        use std::io::Write;
+        writeln!(out.lock().unwrap(), "{rec}").unwrap();
+        c.fetch_add(1, SeqCst);
+        match &answer {
+            Some(a) => (200, a.clone()),
+            None => (204, String::new()),
+        }
+    });
+    (server, count)
+}
+
+fn verify(python: &str, records: &std::path::Path, key: &str, secret: &str, token: &str, region: &str) -> String {
+    verify_for(python, records, [key, secret, token, region, "aps"])
+}
+
+/// `sigv4_verify.py RECORDS KEY SECRET TOKEN REGION SERVICE`.
+fn verify_for(python: &str, records: &std::path::Path, args: [&str; 5]) -> String {
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sigv4_verify.py");
+    let out = Command::new(python).arg(script).arg(records).args(args).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "botocore disagrees:\n{text}");
+    eprintln!("botocore, {} for {}: {}", args[4], args[0], text.trim());
+    text
+}
+
+#[test]
+fn sigv4_signatures_verified_by_botocore() {
+    let Some(python) = botocore_python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+
+    // Keys in the configuration, with a custom header (signed too).
+    let records = tmp.path().join("static.jsonl");
+    let (rx, requests) = recording_receiver(records.clone(), None);
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/workspaces/ws-1/api/v1/remote_write\n    \
+         headers: {{X-Scope-OrgID: team-a}}\n    \
+         sigv4: {{region: eu-west-1, access_key: AKIDWALSHIPTEST, secret_key: 'wJalr/K7MDENG+bPxRfiCYEXAMPLEKEY'}}\n    \
+         queue_config: {{max_samples_per_send: 10000}}\n",
+        rx.port
+    );
+    let run = tmp.path().join("static");
+    std::fs::create_dir_all(&run).unwrap();
+    ship(&run, &config, &[]);
+    drop(rx);
+    let n = requests.load(SeqCst);
+    assert!(n > 10, "{n} requests");
+    let said = verify(python, &records, "AKIDWALSHIPTEST", "wJalr/K7MDENG+bPxRfiCYEXAMPLEKEY", "", "eu-west-1");
+    assert_eq!(said.trim(), format!("{n} verified"));
+
+    // Temporary credentials from a profile of the shared credentials file, the region from the
+    // shared config file: the AWS chain without the SDK.
+    let records = tmp.path().join("profile.jsonl");
+    let (rx, requests) = recording_receiver(records.clone(), None);
+    let run = tmp.path().join("profile");
+    std::fs::create_dir_all(run.join(".aws")).unwrap();
+    std::fs::write(
+        run.join(".aws/credentials"),
+        "[default]\naws_access_key_id = AKIDWRONG\naws_secret_access_key = wrong\n\n\
+         [shipper]\naws_access_key_id = ASIAWALSHIP\naws_secret_access_key = s3cr3t+key/xyz\n\
+         aws_session_token = FwoGZXIvYXdzEXAMPLETOKEN//session\n",
+    )
+    .unwrap();
+    std::fs::write(run.join(".aws/config"), "[profile shipper]\nregion = us-east-2\n").unwrap();
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/remote_write\n    sigv4: {{}}\n    \
+         queue_config: {{max_samples_per_send: 10000}}\n",
+        rx.port
+    );
+    ship(&run, &config, &[("AWS_PROFILE", "shipper")]);
+    drop(rx);
+    let n = requests.load(SeqCst);
+    let said =
+        verify(python, &records, "ASIAWALSHIP", "s3cr3t+key/xyz", "FwoGZXIvYXdzEXAMPLETOKEN//session", "us-east-2");
+    assert_eq!(said.trim(), format!("{n} verified"));
+
+    // role_arn: the configured keys call STS AssumeRole (an STS of this test, reached through the
+    // SDKs' AWS_ENDPOINT_URL_STS), and requests are signed with the role's temporary credentials.
+    let sts_records = tmp.path().join("sts.jsonl");
+    let answer = "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
+                  <Credentials><AccessKeyId>ASIAROLEKEY</AccessKeyId><SecretAccessKey>role/secret+key</SecretAccessKey>\
+                  <SessionToken>role-session-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration>\
+                  </Credentials></AssumeRoleResult></AssumeRoleResponse>";
+    let (sts, sts_requests) = recording_receiver(sts_records.clone(), Some(answer.into()));
+    let records = tmp.path().join("role.jsonl");
+    let (rx, requests) = recording_receiver(records.clone(), None);
+    let run = tmp.path().join("role");
+    std::fs::create_dir_all(&run).unwrap();
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/remote_write\n    \
+         sigv4: {{region: eu-central-1, access_key: AKIDBASE, secret_key: base-secret, \
+         role_arn: 'arn:aws:iam::123456789012:role/shipper'}}\n    \
+         queue_config: {{max_samples_per_send: 10000}}\n",
+        rx.port
+    );
+    let sts_url = format!("http://127.0.0.1:{}/", sts.port);
+    ship(&run, &config, &[("AWS_ENDPOINT_URL_STS", &sts_url)]);
+    drop((rx, sts));
+    assert_eq!(sts_requests.load(SeqCst), 1, "the role's credentials are cached");
+    let said = verify_for(python, &sts_records, ["AKIDBASE", "base-secret", "", "eu-central-1", "sts"]);
+    assert_eq!(said.trim(), "1 verified");
+    let call = std::fs::read_to_string(&sts_records).unwrap();
+    let call: serde_json::Value = serde_json::from_str(call.trim()).unwrap();
+    let body = String::from_utf8(hex(call["body_hex"].as_str().unwrap())).unwrap();
+    let form = url_form(body.as_bytes());
+    assert_eq!(form.get("Action").map(String::as_str), Some("AssumeRole"), "{body}");
+    assert_eq!(form.get("RoleArn").map(String::as_str), Some("arn:aws:iam::123456789012:role/shipper"), "{body}");
+    let n = requests.load(SeqCst);
+    let said = verify(python, &records, "ASIAROLEKEY", "role/secret+key", "role-session-token", "eu-central-1");
+    assert_eq!(said.trim(), format!("{n} verified"));
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Remote write 1.0's `WriteRequest`, as far as counting samples needs.
+#[derive(Clone, PartialEq, prost::Message)]
+struct WriteRequest {
+    #[prost(message, repeated, tag = "1")]
+    timeseries: Vec<TimeSeries>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct TimeSeries {
+    #[prost(message, repeated, tag = "2")]
+    samples: Vec<Sample>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct Sample {
+    #[prost(double, tag = "1")]
+    value: f64,
+    #[prost(int64, tag = "2")]
+    timestamp: i64,
+}
+
+/// What the token endpoint of the OAuth 2 test saw and issued.
+#[derive(Default)]
+struct Issued {
+    /// token → when it expires.
+    tokens: HashMap<String, Instant>,
+    /// Token requests answered with a token / refused because the endpoint was "down".
+    granted: u64,
+    refused: u64,
+    /// Anything wrong in a token request (credentials, grant, scope, parameters).
+    bad_requests: Vec<String>,
+}
+
+#[test]
+fn oauth2_tokens_refreshed_before_expiry_and_an_outage_loses_nothing() {
+    const LIFETIME: Duration = Duration::from_secs(2);
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("client-secret"), "s3cret:with&odd=chars\n").unwrap();
+
+    let issued = Arc::new(Mutex::new(Issued::default()));
+    let down = Arc::new(AtomicBool::new(false));
+    let first_request: Arc<Mutex<Option<Instant>>> = Arc::default();
+    let (iss, dn, first) = (issued.clone(), down.clone(), first_request.clone());
+    let token_endpoint = Server::start_json(move |req, body| {
+        first.lock().unwrap().get_or_insert_with(Instant::now);
+        let mut i = iss.lock().unwrap();
+        if dn.load(SeqCst) {
+            i.refused += 1;
+            return (503, "{\"error\":\"temporarily_unavailable\"}".into());
+        }
+        // Go's client sends the id and secret form-encoded inside Basic credentials.
+        let h = headers(req);
+        let form: HashMap<String, String> = url_form(&body);
+        let want_form = [
+            ("grant_type", "client_credentials"),
+            ("scope", "write metrics:push"),
+            ("audience", "https://metrics.example"),
+        ];
+        let mut bad = Vec::new();
+        if h.get("authorization").and_then(|a| decode_basic(a)).as_deref()
+            != Some("walship-test:s3cret%3Awith%26odd%3Dchars")
+        {
+            bad.push(format!("authorization {:?}", h.get("authorization")));
+        }
+        for (k, v) in want_form {
+            if form.get(k).map(String::as_str) != Some(v) {
+                bad.push(format!("{k}={:?}", form.get(k)));
+            }
+        }
+        if !bad.is_empty() {
+            i.bad_requests.extend(bad);
+            return (401, "{\"error\":\"invalid_client\"}".into());
+        }
+        i.granted += 1;
+        let token = format!("tok-{}", i.granted);
+        i.tokens.insert(token.clone(), Instant::now() + LIFETIME);
+        (
+            200,
+            format!("{{\"access_token\":\"{token}\",\"token_type\":\"bearer\",\"expires_in\":{}}}", LIFETIME.as_secs()),
+        )
+    });
+
+    // The receiver: a request whose token is unknown or expired is refused (401); samples of
+    // accepted requests are decoded and counted. A small delay spreads the run over seconds.
+    let samples = Arc::new(AtomicU64::new(0));
+    let stale = Arc::new(Mutex::new(Vec::<String>::new()));
+    let used = Arc::new(Mutex::new(Vec::<String>::new()));
+    let (iss, s, st, u) = (issued.clone(), samples.clone(), stale.clone(), used.clone());
+    let receiver = Server::start(move |req, body| {
+        std::thread::sleep(Duration::from_millis(15));
+        let token = headers(req).get("authorization").and_then(|a| a.strip_prefix("Bearer ").map(str::to_string));
+        let valid = token.as_ref().and_then(|t| iss.lock().unwrap().tokens.get(t).copied());
+        match (token, valid) {
+            (Some(t), Some(expires)) if Instant::now() < expires => {
+                let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+                let wr = <WriteRequest as prost::Message>::decode(raw.as_slice()).unwrap();
+                s.fetch_add(wr.timeseries.iter().map(|t| t.samples.len() as u64).sum(), SeqCst);
+                let mut u = u.lock().unwrap();
+                if u.last() != Some(&t) {
+                    u.push(t);
+                }
+                204
+            }
+            (t, _) => {
+                st.lock().unwrap().push(format!("{t:?}"));
+                401
+            }
+        }
+    });
+
+    // The token endpoint goes down 1.5 s after the first token request, for 3 s: longer than a
+    // token lives, so sending must wait for it.
+    let (dn, first) = (down.clone(), first_request.clone());
+    let outage = std::thread::spawn(move || {
+        let started = Instant::now();
+        while first.lock().unwrap().is_none() && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        dn.store(true, SeqCst);
+        std::thread::sleep(Duration::from_secs(3));
+        dn.store(false, SeqCst);
+    });
+
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    \
+         oauth2:\n      client_id: walship-test\n      client_secret_file: client-secret\n      \
+         scopes: [write, 'metrics:push']\n      token_url: http://127.0.0.1:{}/oauth2/token\n      \
+         endpoint_params: {{audience: 'https://metrics.example'}}\n    \
+         queue_config: {{max_shards: 1, max_samples_per_send: 1000, min_backoff: 20ms, max_backoff: 200ms}}\n",
+        receiver.port, token_endpoint.port
+    );
+    let started = Instant::now();
+    let (log, sent) = ship(tmp.path(), &config, &[]);
+    let took = started.elapsed();
+    outage.join().unwrap();
+    drop(receiver);
+    drop(token_endpoint);
+
+    let i = issued.lock().unwrap();
+    eprintln!(
+        "oauth2: {took:?}, {sent} samples, tokens granted {} refused {} used {}",
+        i.granted,
+        i.refused,
+        used.lock().unwrap().len()
+    );
+    assert!(i.bad_requests.is_empty(), "bad token requests: {:?}", i.bad_requests);
+    assert!(stale.lock().unwrap().is_empty(), "requests with unknown or expired tokens: {:?}", stale.lock().unwrap());
+    assert_eq!(samples.load(SeqCst), sent, "every sample sent arrived with a valid token: {log}");
+    assert!(took > Duration::from_secs(6), "the run outlasted the outage and several tokens ({took:?})");
+    let used = used.lock().unwrap();
+    // Refreshed before expiry: tokens live 2 s, and requests never stopped carrying valid ones
+    // except while none could be had; a token per request would be hundreds.
+    assert!(used.len() >= 3 && i.granted as usize <= used.len() + 2, "granted {}, used {used:?}", i.granted);
+    assert!(i.granted < 3 + 2 * took.as_secs(), "tokens are reused, not fetched per request: {}", i.granted);
+    assert!(i.refused > 0, "the outage was met");
+    assert!(log.contains("oauth2"), "the outage is in the log: {log}");
+}
+
+/// Parses `application/x-www-form-urlencoded`.
+fn url_form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The `user:password` of `Basic …`, as sent (still form-encoded).
+fn decode_basic(h: &str) -> Option<String> {
+    use base64::Engine as _;
+    let raw = base64::engine::general_purpose::STANDARD.decode(h.strip_prefix("Basic ")?).ok()?;
+    String::from_utf8(raw).ok()
+}

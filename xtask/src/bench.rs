@@ -5,7 +5,7 @@ use crate::process::{self, cargo};
 use crate::{deb, debian, workspace, Failure, Result};
 
 /// Benchmarked crates, in the order their tables are printed.
-const CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue", "tsdb-block"];
+const CRATES: &[&str] = &["wal-format", "wal-reader", "wal-watcher", "remote-queue", "tsdb-block", "walship"];
 
 pub fn run(args: &[String]) -> Result {
     if let Some(arg) = args.first() {

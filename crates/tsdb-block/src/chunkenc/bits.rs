@@ -164,23 +164,49 @@ impl<'a> BitReader<'a> {
         Ok(if bits >= 1 << (n - 1) { bits as i64 - (1i64 << n) } else { bits as i64 })
     }
 
-    /// Prometheus's `varbit` signed integer (histogram chunks).
-    #[inline]
+    /// Prometheus's `varbit` signed integer (histogram chunks): up to eight one bits (ended by a
+    /// zero below eight) saying the width of the payload that follows.
+    #[inline(always)]
     pub(crate) fn read_varbit_int(&mut self) -> Result<i64, Error> {
-        match self.read_unary(8)? {
-            0 => Ok(0),
-            8 => Ok(self.read_bits(64)? as i64),
-            ones => self.read_signed_biased(VARBIT_WIDTHS[ones as usize - 1]),
-        }
+        Ok(match self.read_varbit_fields()? {
+            (0, _) => 0,
+            (64, bits) => bits as i64,
+            (n, bits) => {
+                if bits > 1 << (n - 1) {
+                    bits as i64 - (1i64 << n)
+                } else {
+                    bits as i64
+                }
+            }
+        })
     }
 
     /// Prometheus's `varbit` unsigned integer (histogram chunks).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn read_varbit_uint(&mut self) -> Result<u64, Error> {
-        match self.read_unary(8)? {
-            0 => Ok(0),
-            8 => self.read_bits(64),
-            ones => self.read_bits(VARBIT_WIDTHS[ones as usize - 1]),
+        Ok(self.read_varbit_fields()?.1)
+    }
+
+    /// A varbit number's payload width and payload bits. Prefix and payload come from one peek,
+    /// except for the full 64-bit payload.
+    #[inline(always)]
+    fn read_varbit_fields(&mut self) -> Result<(u32, u64), Error> {
+        let w = self.peek64();
+        match w.leading_ones() {
+            0 => {
+                self.consume(1)?;
+                Ok((0, 0))
+            }
+            ones @ 1..=7 => {
+                let n = VARBIT_WIDTHS[ones as usize - 1];
+                let prefix = ones + 1;
+                self.consume(prefix + n)?;
+                Ok((n, w << prefix >> (64 - n)))
+            }
+            _ => {
+                self.consume(8)?;
+                Ok((64, self.read_bits(64)?))
+            }
         }
     }
 

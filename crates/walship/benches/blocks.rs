@@ -252,7 +252,8 @@ fn main() {
         let r = ship_once(&data);
         let rate = r.samples as f64 / r.wall.as_secs_f64();
         println!(
-            "| ship --once, run {i}          | {:>10.2} M/s | {:>9} | {:>7.2} s | {:>7.1} MiB | shipper CPU {:.2} s ({:.2} M samples per CPU-second)",
+            "| {:<26} | {:>10.2} M/s | {:>9} | {:>7.2} s | {:>7.1} MiB | shipper CPU {:.2} s ({:.2} M samples per CPU-second)",
+            format!("ship --once, run {i}"),
             rate / 1e6,
             r.samples,
             r.wall.as_secs_f64(),

@@ -51,7 +51,7 @@ commands:
                                  round a circle (`use crate::…`, `crate::…`, `super::…` paths)
   fuzz [--seconds N] [TARGET..]  run the fuzz targets in fuzz/fuzz_targets (all by default) N s each
                                  (default 20); fails on any crash
-  bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue)
+  bench                          run the crates' benchmarks (wal-format, wal-reader, wal-watcher, remote-queue, tsdb-block, walship)
   bench-live [--seconds N] [--series N]
                                  Prometheus 2.42's remote write and walship side by side on one live WAL
   deb [--check] [--profile release|dev]

@@ -96,6 +96,9 @@ pub struct ChunkSamples<'a> {
 impl Iterator for ChunkSamples<'_> {
     type Item = Result<Sample, Error>;
 
+    // Inlined into the caller's loop: the item is large (it can hold an `Error`), and returning
+    // it through memory from a call costs more than decoding an XOR sample.
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if let Some(e) = self.pending_error.take() {
             return Some(Err(e));

@@ -30,6 +30,7 @@ impl<'a> XorDecoder<'a> {
         Ok(XorDecoder { r, total, read: 0, t: 0, t_delta: 0, v: 0.0, leading: 0, trailing: 0 })
     }
 
+    #[inline(always)]
     pub(crate) fn next_sample(&mut self) -> Result<Option<Sample>, Error> {
         if self.read == self.total {
             return Ok(None);
@@ -45,19 +46,60 @@ impl<'a> XorDecoder<'a> {
                 self.r.read_xor(&mut self.v, &mut self.leading, &mut self.trailing)?;
             }
             _ => {
-                let dod = match self.r.read_unary(4)? {
-                    0 => 0,
-                    1 => self.r.read_signed_biased(14)?,
-                    2 => self.r.read_signed_biased(17)?,
-                    3 => self.r.read_signed_biased(20)?,
-                    _ => self.r.read_bits(64)? as i64,
+                // One look at the next 64 bits covers the timestamp's delta-of-delta (1 to 24
+                // bits) and the value's control bits in all but the 64-bit-delta case.
+                let w = self.r.peek64();
+                let (dod, width) = match w.leading_ones() {
+                    0 => (0, 1),
+                    1 => (biased(w << 2 >> (64 - 14), 14), 2 + 14),
+                    2 => (biased(w << 3 >> (64 - 17), 17), 3 + 17),
+                    3 => (biased(w << 4 >> (64 - 20), 20), 4 + 20),
+                    _ => return self.next_slow(),
                 };
+                let control = w << width >> 62;
+                if control < 0b10 {
+                    // The value repeats: one bit.
+                    self.r.consume(width + 1)?;
+                } else {
+                    self.r.consume(width + 2)?;
+                    if control == 0b11 {
+                        self.r.read_window(&mut self.leading, &mut self.trailing)?;
+                    }
+                    self.r.xor_into(&mut self.v, self.leading, self.trailing)?;
+                }
                 self.t_delta = self.t_delta.wrapping_add(dod);
                 self.t = self.t.wrapping_add(self.t_delta);
-                self.r.read_xor(&mut self.v, &mut self.leading, &mut self.trailing)?;
             }
         }
         self.read += 1;
         Ok(Some(Sample { t: self.t, st: 0, value: Value::Float(self.v) }))
+    }
+
+    /// A sample after the second whose timestamp delta-of-delta takes the full 64 bits.
+    #[cold]
+    fn next_slow(&mut self) -> Result<Option<Sample>, Error> {
+        let dod = match self.r.read_unary(4)? {
+            0 => 0,
+            1 => self.r.read_signed_biased(14)?,
+            2 => self.r.read_signed_biased(17)?,
+            3 => self.r.read_signed_biased(20)?,
+            _ => self.r.read_bits(64)? as i64,
+        };
+        self.t_delta = self.t_delta.wrapping_add(dod);
+        self.t = self.t.wrapping_add(self.t_delta);
+        self.r.read_xor(&mut self.v, &mut self.leading, &mut self.trailing)?;
+        self.read += 1;
+        Ok(Some(Sample { t: self.t, st: 0, value: Value::Float(self.v) }))
+    }
+}
+
+/// The `n`-bit field `bits` as the biased signed number of the timestamp encoding (see
+/// [`BitReader::read_signed_biased`]).
+#[inline(always)]
+fn biased(bits: u64, n: u32) -> i64 {
+    if bits > 1 << (n - 1) {
+        bits as i64 - (1i64 << n)
+    } else {
+        bits as i64
     }
 }

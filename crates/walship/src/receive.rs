@@ -6,7 +6,7 @@
 //! minus the sample's own timestamp, as a histogram. For scraped samples that is scrape-to-remote
 //! storage latency, the lag an operator feels; `cargo xtask bench-live` compares shippers by it.
 
-use crate::CliError;
+use crate::error::CliError;
 use prost::Message;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -321,6 +321,27 @@ fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<
         }
         Ok((s, e, h))
     }
+}
+
+/// `walship receive`: receives on `listen` until SIGINT or SIGTERM, saying on stderr how much
+/// arrived whenever that changes (unless every sample is printed).
+pub fn run(listen: &str, threads: usize, print: bool) -> Result<std::process::ExitCode, CliError> {
+    let r = start(listen, threads, print)?;
+    eprintln!("walship: receiving remote write on http://{}/api/v1/write", r.addr);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| CliError::Usage(format!("signals: {e}")))?;
+    }
+    let mut last = 0;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let n = r.counts.samples.load(Ordering::Relaxed);
+        if n != last && !print {
+            eprintln!("walship: {} requests, {n} samples received", r.counts.requests.load(Ordering::Relaxed));
+            last = n;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Starts a receiver on `addr` with `threads` worker threads; `print` writes every sample to stdout.

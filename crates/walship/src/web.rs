@@ -1,30 +1,12 @@
 //! The HTTP endpoints: the status page `/` (`status.rs`), `/metrics` (the queues'
 //! `prometheus_remote_storage_*` series and walship's own), `/-/healthy` and `/-/ready`.
 
-use crate::CliError;
+use crate::endpoint::Endpoint;
+use crate::error::CliError;
 use remote_queue::QueueManager;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use wal_watcher::WatcherMetrics;
-
-/// What `/metrics` reports for one endpoint.
-pub struct Endpoint {
-    /// Cursor key (endpoint name).
-    pub key: String,
-    /// Its queue.
-    pub queue: Arc<QueueManager>,
-    /// Its watcher's counters.
-    pub watcher: Arc<WatcherMetrics>,
-    /// Failed saves of its cursor.
-    pub cursor_save_failures: Arc<std::sync::atomic::AtomicU64>,
-    /// When its cursor was last saved (ms since the epoch; 0: not in this run).
-    pub cursor_saved_ms: Arc<std::sync::atomic::AtomicI64>,
-    /// Its URL with any password hidden.
-    pub url: String,
-    /// Its queue's upper bound of shards.
-    pub max_shards: usize,
-}
 
 /// The running server; dropping it stops it.
 pub struct Server {
@@ -140,7 +122,7 @@ pub fn serve(addr: &str, endpoints: Vec<Endpoint>, wal_dir: std::path::PathBuf) 
         tiny_http::Server::http(addr).map_err(|e| CliError::Usage(format!("--web.listen-address {addr}: {e}")))?,
     );
     if let Some(a) = server.server_addr().to_ip() {
-        crate::log::info("Listening", &[("address", &a)]);
+        crate::logging::info("Listening", &[("address", &a)]);
     }
     let endpoints = Arc::new(endpoints);
     let history = Arc::new(crate::status::History::default());

@@ -3,6 +3,7 @@
 
 use crate::endpoint::Endpoint;
 use crate::error::CliError;
+use remote_queue::metrics::escape_label_value;
 use remote_queue::QueueManager;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
@@ -63,7 +64,7 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for e in endpoints {
             let w = &e.watcher;
-            let l = format!("endpoint=\"{}\"", e.key);
+            let l = format!("endpoint=\"{}\"", escape_label_value(&e.key));
             match name {
                 "walship_wal_segment_current" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.current_segment.load(Ordering::Relaxed));
@@ -172,4 +173,38 @@ pub fn serve(addr: &str, endpoints: Vec<Endpoint>, wal_dir: std::path::PathBuf) 
         })
         .map_err(|e| CliError::Usage(format!("cannot start the HTTP server: {e}")))?;
     Ok(Server { server, thread: Some(thread), sampler: Some(sampler), stop_sampling })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endpoint name is user data: a quote, a backslash or a newline in it must not break the
+    /// exposition format (escaped as the format says, by the writer the queues use too).
+    #[test]
+    fn label_values_are_escaped() {
+        let name = "a\"b\\c\nd";
+        let mut cfg = remote_queue::EndpointConfig::new("http://127.0.0.1:1/api/v1/write");
+        cfg.name = name.into();
+        let queue = Arc::new(QueueManager::new(cfg).unwrap());
+        let e = Endpoint {
+            key: name.into(),
+            queue: queue.clone(),
+            watcher: Default::default(),
+            cursor_save_failures: Default::default(),
+            cursor_saved_ms: Default::default(),
+            url: "http://127.0.0.1:1/api/v1/write".into(),
+            max_shards: 1,
+        };
+        let mut out = String::new();
+        render(&[e], &mut out);
+        queue.stop();
+        let escaped = r#""a\"b\\c\nd""#;
+        assert!(out.contains(&format!("walship_wal_errors_total{{endpoint={escaped}}} 0")), "{out}");
+        assert!(out.contains(&format!("remote_name={escaped}")), "{out}");
+        // Every line is a comment or a whole sample: `name{labels} value`.
+        for line in out.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains('{') && line.contains("} "), "{line:?}");
+        }
+    }
 }

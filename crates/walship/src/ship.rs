@@ -163,7 +163,9 @@ impl Summary {
     }
 }
 
-/// A name for an endpoint's cursor file: its configured name, or a short hash of its URL.
+/// The one name of an endpoint: its configured name, or a hash of its URL when it has none. It
+/// names the endpoint's cursor file, its log lines and its series in `/metrics` (walship's
+/// `endpoint` label and the queue's `remote_name`, see [`queue_config`]).
 pub fn endpoint_key(cfg: &EndpointConfig) -> String {
     if !cfg.name.is_empty() {
         return cfg.name.clone();
@@ -171,6 +173,14 @@ pub fn endpoint_key(cfg: &EndpointConfig) -> String {
     // FNV-1a: stable across versions and platforms, which a cursor file name must be.
     let h = cfg.url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
     format!("{h:016x}")
+}
+
+/// `cfg` named by its [`endpoint_key`], so that the queue's metrics carry the name the cursor
+/// has (the queue would otherwise name an unnamed endpoint by a hash of its own).
+fn queue_config(cfg: &EndpointConfig) -> EndpointConfig {
+    let mut named = cfg.clone();
+    named.name = endpoint_key(cfg);
+    named
 }
 
 struct Running {
@@ -414,7 +424,7 @@ fn start_endpoint(opts: &ShipOptions, cfg: &EndpointConfig, state: &StateDir) ->
             logging::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{:?}", opts.start))])
         }
     }
-    let queue = Arc::new(QueueManager::new(cfg.clone()).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
+    let queue = Arc::new(QueueManager::new(queue_config(cfg)).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
     let wopts = WatcherOptions {
         start: plan.start,
         send_exemplars: cfg.send_exemplars,

@@ -566,8 +566,8 @@ fn warn_of_unsendable_histograms(r: &mut Running) {
     if r.nhcb_warned {
         return;
     }
-    let label = DropReason::NhcbInRw1NotSupported;
-    let dropped = r.queue.metrics().dropped.iter().find(|d| d.0 == label).map_or(0, |d| d.3);
+    // Every supervise tick: one counter, not a copy of all the queue's metrics.
+    let dropped = r.queue.histograms_dropped(DropReason::NhcbInRw1NotSupported);
     if dropped > 0 {
         r.nhcb_warned = true;
         logging::warn(

@@ -24,6 +24,8 @@ pub mod logging;
 mod metadata;
 mod metadata_loop;
 pub mod metrics;
+#[cfg(feature = "pb")]
+pub mod pb;
 mod point_proto;
 mod proto;
 mod queue;

@@ -8,64 +8,9 @@
 
 use crate::error::CliError;
 use prost::Message;
+use remote_queue::pb::{v1, v2};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// Remote write 1.0 messages, declared by hand after `prompb/types.proto` (only what we count).
-mod v1 {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub timeseries: Vec<TimeSeries>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub labels: Vec<Label>,
-        #[prost(message, repeated, tag = "2")]
-        pub samples: Vec<Sample>,
-        #[prost(bytes = "vec", repeated, tag = "3")]
-        pub exemplars: Vec<Vec<u8>>,
-        #[prost(bytes = "vec", repeated, tag = "4")]
-        pub histograms: Vec<Vec<u8>>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Label {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Sample {
-        #[prost(double, tag = "1")]
-        pub value: f64,
-        #[prost(int64, tag = "2")]
-        pub timestamp: i64,
-    }
-}
-
-/// Remote write 2.0 messages, after `io/prometheus/write/v2/types.proto`.
-mod v2 {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Request {
-        #[prost(string, repeated, tag = "4")]
-        pub symbols: Vec<String>,
-        #[prost(message, repeated, tag = "5")]
-        pub timeseries: Vec<TimeSeries>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TimeSeries {
-        #[prost(uint32, repeated, tag = "1")]
-        pub labels_refs: Vec<u32>,
-        #[prost(message, repeated, tag = "2")]
-        pub samples: Vec<super::v1::Sample>,
-        #[prost(bytes = "vec", repeated, tag = "3")]
-        pub histograms: Vec<Vec<u8>>,
-        #[prost(bytes = "vec", repeated, tag = "4")]
-        pub exemplars: Vec<Vec<u8>>,
-    }
-}
 
 /// What the receiver has accepted so far.
 #[derive(Debug, Default)]
@@ -280,46 +225,52 @@ fn decode(body: &[u8], v2: bool, print: bool, delay: &DelayHistogram) -> Result<
         delay.add(&local, sum_ms);
         return Ok(counts);
     }
+    // Printing: every sample decoded, with its labels.
+    let mut tally = Tally::default();
     if v2 {
         let req = v2::Request::decode(&raw[..]).map_err(|e| format!("protobuf: {e}"))?;
-        let (mut s, mut e, mut h) = (0, 0, 0);
+        let symbol = |r: u32| req.symbols.get(r as usize);
         for ts in &req.timeseries {
-            if print {
-                let labels: Vec<String> = ts
-                    .labels_refs
-                    .chunks(2)
-                    .filter_map(|p| {
-                        Some(format!(
-                            "{}={:?}",
-                            req.symbols.get(*p.first()? as usize)?,
-                            req.symbols.get(*p.get(1)? as usize)?
-                        ))
-                    })
-                    .collect();
-                for x in &ts.samples {
-                    println!("{{{}}} {} {}", labels.join(", "), x.value, x.timestamp);
-                }
-            }
-            s += ts.samples.len() as u64;
-            e += ts.exemplars.len() as u64;
-            h += ts.histograms.len() as u64;
+            let pair = |p: &[u32]| Some(format!("{}={:?}", symbol(*p.first()?)?, symbol(*p.get(1)?)?));
+            let labels = ts.labels_refs.chunks(2).filter_map(pair).collect();
+            let samples = ts.samples.iter().map(|x| (x.value, x.timestamp));
+            tally.series(labels, samples, ts.exemplars.len(), ts.histograms.len());
         }
-        Ok((s, e, h))
     } else {
         let req = v1::WriteRequest::decode(&raw[..]).map_err(|e| format!("protobuf: {e}"))?;
-        let (mut s, mut e, mut h) = (0, 0, 0);
         for ts in &req.timeseries {
-            if print {
-                let labels: Vec<String> = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
-                for x in &ts.samples {
-                    println!("{{{}}} {} {}", labels.join(", "), x.value, x.timestamp);
-                }
-            }
-            s += ts.samples.len() as u64;
-            e += ts.exemplars.len() as u64;
-            h += ts.histograms.len() as u64;
+            let labels = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
+            let samples = ts.samples.iter().map(|x| (x.value, x.timestamp));
+            tally.series(labels, samples, ts.exemplars.len(), ts.histograms.len());
         }
-        Ok((s, e, h))
+    }
+    Ok((tally.samples, tally.exemplars, tally.histograms))
+}
+
+/// What `decode` printed and counted of a request.
+#[derive(Default)]
+struct Tally {
+    samples: u64,
+    exemplars: u64,
+    histograms: u64,
+}
+
+impl Tally {
+    /// Prints each sample of one series and counts its points.
+    fn series(
+        &mut self,
+        labels: Vec<String>,
+        samples: impl ExactSizeIterator<Item = (f64, i64)>,
+        exemplars: usize,
+        histograms: usize,
+    ) {
+        self.samples += samples.len() as u64;
+        let labels = labels.join(", ");
+        for (value, t) in samples {
+            println!("{{{labels}}} {value} {t}");
+        }
+        self.exemplars += exemplars as u64;
+        self.histograms += histograms as u64;
     }
 }
 
@@ -418,10 +369,11 @@ mod tests {
                 .map(|i| v1::TimeSeries {
                     labels: vec![v1::Label { name: "__name__".into(), value: format!("m{i}") }],
                     samples: (0..i).map(|k| v1::Sample { value: k as f64, timestamp: k }).collect(),
-                    exemplars: vec![vec![1, 2]; (i % 2) as usize],
-                    histograms: vec![vec![]; (i % 3) as usize],
+                    exemplars: vec![v1::Exemplar { value: 1.0, ..Default::default() }; (i % 2) as usize],
+                    histograms: vec![v1::Histogram::default(); (i % 3) as usize],
                 })
                 .collect(),
+            ..Default::default()
         };
         let raw = req.encode_to_vec();
         let mut stamps = Vec::new();

@@ -79,19 +79,22 @@ impl StateDir {
     ///
     /// Without a file under the endpoint's name, a file under its old name (see
     /// [`Self::legacy_path`]) is read instead, so that an upgrade resumes where the last run
-    /// stopped; the next save writes the new name and removes the old file. A file that says it
-    /// belongs to another endpoint (its `endpoint` field) is not this endpoint's cursor: two
-    /// names that the old scheme mapped to one file could otherwise take each other's place.
+    /// stopped; the next save writes the new name and removes the old file. Names that the old
+    /// scheme mapped to one file are told apart by the file's `endpoint` field: neither takes
+    /// the other's cursor.
     pub fn load(&self, endpoint: &str) -> Result<Option<Cursor>, StateError> {
         let path = self.path(endpoint);
-        if let Some(c) = self.load_file(&path, endpoint)? {
+        // Another endpoint's cursor, left under its old name, which is this endpoint's new one.
+        let someone_elses_old =
+            |owner: &str| owner != endpoint && self.legacy_path(owner) == path && self.path(owner) != path;
+        if let Some(c) = self.load_file(&path, |owner| !owner.is_some_and(someone_elses_old))? {
             return Ok(Some(c));
         }
         let legacy = self.legacy_path(endpoint);
         if legacy == path {
             return Ok(None);
         }
-        let cursor = self.load_file(&legacy, endpoint)?;
+        let cursor = self.load_file(&legacy, |owner| owner.is_none_or(|o| o == endpoint))?;
         if cursor.is_some() {
             let mut migrated = self.migrated.lock().unwrap_or_else(|e| e.into_inner());
             migrated.push((endpoint.to_string(), legacy));
@@ -99,8 +102,9 @@ impl StateDir {
         Ok(cursor)
     }
 
-    /// The cursor in `path`, if the file exists and is `endpoint`'s.
-    fn load_file(&self, path: &Path, endpoint: &str) -> Result<Option<Cursor>, StateError> {
+    /// The cursor in `path`, if the file exists and `accept` takes the endpoint it names (its
+    /// `endpoint` field; `None` in files written by hand or by early versions).
+    fn load_file(&self, path: &Path, accept: impl Fn(Option<&str>) -> bool) -> Result<Option<Cursor>, StateError> {
         let path = path.to_path_buf();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
@@ -109,9 +113,7 @@ impl StateDir {
         };
         let v: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| StateError::BadCursor(path.clone(), e.to_string()))?;
-        // Files written by hand or by early versions have no `endpoint` field: they are taken
-        // to be the endpoint's whose name they have.
-        if v.get("endpoint").and_then(|e| e.as_str()).is_some_and(|e| e != endpoint) {
+        if !accept(v.get("endpoint").and_then(|e| e.as_str())) {
             return Ok(None);
         }
         let bad = |why: &str| StateError::BadCursor(path.clone(), why.to_string());
@@ -169,7 +171,7 @@ impl StateDir {
         if let Some(i) = migrated.iter().position(|(e, p)| e == endpoint && *p == legacy) {
             migrated.swap_remove(i);
             // Unless the endpoint that now has that name has saved its own cursor there.
-            if self.load_file(&legacy, endpoint).is_ok_and(|c| c.is_some()) {
+            if self.load_file(&legacy, |owner| owner.is_none_or(|o| o == endpoint)).is_ok_and(|c| c.is_some()) {
                 fs::remove_file(&legacy).map_err(io(&legacy))?;
             }
         }

@@ -72,17 +72,9 @@ fn ship_once_delivers_a_real_wal_to_victoria_metrics() {
     let tmp = tempfile::tempdir().unwrap();
     let (_vm, port) = victoria_metrics(tmp.path());
     let wal = testdata().join("prometheus-2.42/uncompressed-exemplars-checkpoint");
-    let out = walship()
-        .args(["ship", "--start=beginning", "--once", "--web.listen-address="])
-        .arg("--wal-dir")
-        .arg(&wal)
-        .arg(format!("--url=http://127.0.0.1:{port}/api/v1/write"))
-        .arg("--state-dir")
-        .arg(tmp.path().join("state"))
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let (status, log) =
+        ship_once(&wal, &tmp.path().join("state"), [format!("--url=http://127.0.0.1:{port}/api/v1/write")]);
+    assert!(status.success(), "{log}");
     assert!(log.contains("complete=true"), "{log}");
     let want = wal_counts(&wal);
     let mut got = BTreeMap::new();

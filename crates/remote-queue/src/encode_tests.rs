@@ -7,8 +7,7 @@ use proptest::prelude::*;
 use prost::Message;
 use wal_format::record::{FloatHistogram, Histogram, Labels, MetricType, RefMetadata, RefSeries, Span, STALE_NAN_BITS};
 
-#[path = "../tests/support/pb.rs"]
-mod pb;
+use crate::pb;
 
 fn cache_with(series: &[(u64, Vec<(String, String)>)]) -> SeriesCache {
     let mut c = SeriesCache::new(LabelSet::from_pairs([("cluster", "c1")]), Relabeler::default());

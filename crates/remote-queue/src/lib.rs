@@ -25,6 +25,8 @@ mod metadata;
 mod metadata_loop;
 pub mod metrics;
 mod oauth2;
+#[cfg(feature = "pb")]
+pub mod pb;
 mod point_proto;
 mod prometheus_api;
 mod proto;

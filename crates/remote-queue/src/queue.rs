@@ -351,6 +351,12 @@ impl QueueManager {
         self.state.ctx.metrics.snapshot()
     }
 
+    /// Histograms dropped for `reason` so far: one counter, where [`Self::metrics`] copies them
+    /// all (for a caller that watches one of them often).
+    pub fn histograms_dropped(&self, reason: DropReason) -> u64 {
+        self.state.ctx.metrics.dropped(reason).histograms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Appends the self-metrics in the Prometheus text exposition format. To serve several
     /// queues on one page use [`render_metrics`], which writes each family's header once.
     pub fn render_metrics(&self, out: &mut String) {

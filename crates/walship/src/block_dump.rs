@@ -29,15 +29,16 @@ pub fn dump_blocks(
     filter: &Filter,
     format: Format,
     out: impl Write,
-) -> Result<bool, crate::CliError> {
-    let data = DataDir::open(&crate::history::data_dir_of(dir)).map_err(|e| crate::CliError::Usage(e.to_string()))?;
+) -> Result<bool, crate::error::CliError> {
+    let data =
+        DataDir::open(&crate::history::data_dir_of(dir)).map_err(|e| crate::error::CliError::Usage(e.to_string()))?;
     let chosen: Vec<_> = match which {
         Which::All => data.blocks().iter().collect(),
         Which::Only(ulids) => {
             let mut v = Vec::new();
             for u in ulids {
                 let b = data.blocks().iter().find(|b| b.meta().ulid.eq_ignore_ascii_case(u));
-                v.push(b.ok_or_else(|| crate::CliError::Usage(format!("{}: no block {u}", dir.display())))?);
+                v.push(b.ok_or_else(|| crate::error::CliError::Usage(format!("{}: no block {u}", dir.display())))?);
             }
             v
         }
@@ -114,7 +115,7 @@ pub fn dump_blocks(
     })();
     if let Err(e) = result.and_then(|()| out.flush()) {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(crate::CliError::Output(e));
+            return Err(crate::error::CliError::Output(e));
         }
     }
     Ok(failed)

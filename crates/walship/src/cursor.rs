@@ -4,6 +4,7 @@
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use wal_format::Position;
 
 /// A locked state directory.
@@ -11,6 +12,9 @@ pub struct StateDir {
     dir: PathBuf,
     // Held for the life of the process: the OS releases the lock when it exits, even on SIGKILL.
     _lock: File,
+    /// Cursor files under their old names that a load read (see [`StateDir::load`]): each is
+    /// removed once the cursor is saved under its new name.
+    migrated: Mutex<Vec<(String, PathBuf)>>,
 }
 
 /// What can go wrong with the state directory.
@@ -43,10 +47,28 @@ impl StateDir {
             Err(std::fs::TryLockError::WouldBlock) => return Err(StateError::Locked(dir.to_path_buf())),
             Err(std::fs::TryLockError::Error(e)) => return Err(StateError::Io(lock_path, e)),
         }
-        Ok(StateDir { dir: dir.to_path_buf(), _lock: lock })
+        Ok(StateDir { dir: dir.to_path_buf(), _lock: lock, migrated: Mutex::new(Vec::new()) })
     }
 
+    /// The cursor file of `endpoint`: `cursor-NAME.json`, where NAME is the endpoint's name with
+    /// every byte but ASCII letters, digits, `-` and `_` written as `%XX`. Distinct endpoints get
+    /// distinct files (`a/b` is `cursor-a%2Fb.json`, `a_b` is `cursor-a_b.json`), and no name
+    /// can climb out of the directory.
     fn path(&self, endpoint: &str) -> PathBuf {
+        let mut name = String::with_capacity(endpoint.len());
+        for b in endpoint.bytes() {
+            if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
+                name.push(b as char);
+            } else {
+                name.push_str(&format!("%{b:02X}"));
+            }
+        }
+        self.dir.join(format!("cursor-{name}.json"))
+    }
+
+    /// The file name walship gave the cursor of `endpoint` before names were percent-encoded:
+    /// every other character replaced by `_`, so that `a/b` and `a_b` shared one file.
+    fn legacy_path(&self, endpoint: &str) -> PathBuf {
         let safe: String =
             endpoint.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
         self.dir.join(format!("cursor-{safe}.json"))
@@ -54,8 +76,36 @@ impl StateDir {
 
     /// The saved cursor of `endpoint`, if any. Cursors written before the history phase existed
     /// (only `segment` and `offset`) load as a WAL position with nothing else.
+    ///
+    /// Without a file under the endpoint's name, a file under its old name (see
+    /// [`Self::legacy_path`]) is read instead, so that an upgrade resumes where the last run
+    /// stopped; the next save writes the new name and removes the old file. Names that the old
+    /// scheme mapped to one file are told apart by the file's `endpoint` field: neither takes
+    /// the other's cursor.
     pub fn load(&self, endpoint: &str) -> Result<Option<Cursor>, StateError> {
         let path = self.path(endpoint);
+        // Another endpoint's cursor, left under its old name, which is this endpoint's new one.
+        let someone_elses_old =
+            |owner: &str| owner != endpoint && self.legacy_path(owner) == path && self.path(owner) != path;
+        if let Some(c) = self.load_file(&path, |owner| !owner.is_some_and(someone_elses_old))? {
+            return Ok(Some(c));
+        }
+        let legacy = self.legacy_path(endpoint);
+        if legacy == path {
+            return Ok(None);
+        }
+        let cursor = self.load_file(&legacy, |owner| owner.is_none_or(|o| o == endpoint))?;
+        if cursor.is_some() {
+            let mut migrated = self.migrated.lock().unwrap_or_else(|e| e.into_inner());
+            migrated.push((endpoint.to_string(), legacy));
+        }
+        Ok(cursor)
+    }
+
+    /// The cursor in `path`, if the file exists and `accept` takes the endpoint it names (its
+    /// `endpoint` field; `None` in files written by hand or by early versions).
+    fn load_file(&self, path: &Path, accept: impl Fn(Option<&str>) -> bool) -> Result<Option<Cursor>, StateError> {
+        let path = path.to_path_buf();
         let bytes = match fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -63,6 +113,9 @@ impl StateDir {
         };
         let v: serde_json::Value =
             serde_json::from_slice(&bytes).map_err(|e| StateError::BadCursor(path.clone(), e.to_string()))?;
+        if !accept(v.get("endpoint").and_then(|e| e.as_str())) {
+            return Ok(None);
+        }
         let bad = |why: &str| StateError::BadCursor(path.clone(), why.to_string());
         let wal = match (v.get("segment"), v.get("offset")) {
             (None, None) => None,
@@ -112,6 +165,16 @@ impl StateDir {
         }
         fail::fail_point!("cursor::after_rename");
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
+        // The cursor is durable under its new name: the old file it was migrated from goes.
+        let legacy = self.legacy_path(endpoint);
+        let mut migrated = self.migrated.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(i) = migrated.iter().position(|(e, p)| e == endpoint && *p == legacy) {
+            migrated.swap_remove(i);
+            // Unless the endpoint that now has that name has saved its own cursor there.
+            if self.load_file(&legacy, |owner| owner.is_none_or(|o| o == endpoint)).is_ok_and(|c| c.is_some()) {
+                fs::remove_file(&legacy).map_err(io(&legacy))?;
+            }
+        }
         Ok(())
     }
 }
@@ -235,6 +298,61 @@ mod tests {
         assert_eq!(s.load("h").unwrap(), Some(blocks_only));
         std::fs::write(s.path("bad"), b"{").unwrap();
         assert!(matches!(s.load("bad"), Err(StateError::BadCursor(..))));
+    }
+
+    /// Names that the old scheme wrote to one file (`a/b` and `a_b` both as `cursor-a_b.json`)
+    /// keep cursors of their own.
+    #[test]
+    fn names_that_differ_get_files_that_differ() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        let names = ["a/b", "a_b", "a b", "a%2Fb", "a.b", "..", "é", "a_"];
+        for (i, name) in names.iter().enumerate() {
+            s.save(name, &Cursor::at(Position::new(i as u64, 1)), "http://x").unwrap();
+        }
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(s.load(name).unwrap(), Some(Cursor::at(Position::new(i as u64, 1))), "{name}");
+            assert_eq!(s.path(name).parent(), Some(d.path()), "{name}");
+        }
+        let files = std::fs::read_dir(d.path()).unwrap().filter(|e| e.as_ref().unwrap().file_name() != "lock");
+        assert_eq!(files.count(), names.len());
+        assert_eq!(s.path("a/b"), d.path().join("cursor-a%2Fb.json"));
+        assert_eq!(s.path("prod-1_x"), d.path().join("cursor-prod-1_x.json"));
+    }
+
+    /// A cursor saved by a version that replaced `/` by `_` is found after the upgrade, moved to
+    /// its new name by the next save, and never taken by the endpoint whose new name it has.
+    #[test]
+    fn cursors_under_their_old_names_are_migrated() {
+        let d = tempfile::tempdir().unwrap();
+        let old = d.path().join("cursor-team_a.json");
+        let body =
+            r#"{"segment":9,"offset":512,"endpoint":"team/a","url":"http://x","saved_at":"2026-11-26T10:00:00Z"}"#;
+        std::fs::write(&old, body).unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        // `team_a` now owns the name `cursor-team_a.json`, but the file there is `team/a`'s.
+        assert_eq!(s.load("team_a").unwrap(), None);
+        assert_eq!(s.load("team/a").unwrap(), Some(Cursor::at(Position::new(9, 512))));
+        s.save("team/a", &Cursor::at(Position::new(10, 0)), "http://x").unwrap();
+        assert!(!old.exists(), "the old file is removed once the new one is saved");
+
+        assert_eq!(s.load("team/a").unwrap(), Some(Cursor::at(Position::new(10, 0))));
+        s.save("team_a", &Cursor::at(Position::new(1, 0)), "http://x").unwrap();
+        drop(s);
+        let s = StateDir::open(d.path()).unwrap();
+        assert_eq!(s.load("team/a").unwrap(), Some(Cursor::at(Position::new(10, 0))));
+        assert_eq!(s.load("team_a").unwrap(), Some(Cursor::at(Position::new(1, 0))));
+        drop(s);
+
+        // When `team_a` saves first, into the old file, the migration leaves its cursor there.
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("cursor-team_a.json"), body).unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        assert_eq!(s.load("team/a").unwrap(), Some(Cursor::at(Position::new(9, 512))));
+        s.save("team_a", &Cursor::at(Position::new(2, 0)), "http://x").unwrap();
+        s.save("team/a", &Cursor::at(Position::new(10, 0)), "http://x").unwrap();
+        assert_eq!(s.load("team_a").unwrap(), Some(Cursor::at(Position::new(2, 0))));
+        assert_eq!(s.load("team/a").unwrap(), Some(Cursor::at(Position::new(10, 0))));
     }
 }
 

@@ -254,7 +254,7 @@ pub(crate) fn float_histogram_json(h: &record::FloatHistogram) -> Value {
 
 /// Prints every record of the WAL at `dir` to `out`; damage goes to stderr. Returns whether
 /// anything was lost (damage, missing segments, records that do not decode).
-pub fn dump(dir: &Path, filter: &Filter, format: Format, out: impl Write) -> Result<bool, crate::CliError> {
+pub fn dump(dir: &Path, filter: &Filter, format: Format, out: impl Write) -> Result<bool, crate::error::CliError> {
     let mut d = Dumper { filter, format, out: std::io::BufWriter::new(out), labels: HashMap::new(), bad_records: 0 };
     let mut io_error = None;
     let report = scan(dir, |origin, rec| {
@@ -266,7 +266,7 @@ pub fn dump(dir: &Path, filter: &Filter, format: Format, out: impl Write) -> Res
     })?;
     if let Some(e) = io_error {
         if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(crate::CliError::Output(e));
+            return Err(crate::error::CliError::Output(e));
         }
     }
     d.out.flush().or_else(|e| if e.kind() == std::io::ErrorKind::BrokenPipe { Ok(()) } else { Err(e) })?;

@@ -12,7 +12,7 @@
 //! [`HistoryCursor`] (the window's start time and ULIDs), which a restart resumes from.
 
 use crate::cursor::HistoryCursor;
-use crate::log;
+use crate::logging;
 use remote_queue::QueueManager;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -226,7 +226,7 @@ pub fn run(
                 Ok(false) => return Ok(HistoryEnd::Stopped),
                 Err(e) => {
                     progress.errors.fetch_add(1, Ordering::Relaxed);
-                    log::error(
+                    logging::error(
                         "Reading a block failed; the rest of its samples are not sent",
                         &[("blocks", &ulids.join(",")), ("err", &e)],
                     );
@@ -333,7 +333,7 @@ impl Shipper<'_> {
                 Ok(s) => s,
                 Err(e) => {
                     self.progress.errors.fetch_add(1, Ordering::Relaxed);
-                    log::error(
+                    logging::error(
                         "A series' chunk does not decode; the rest of the series in this block is not sent",
                         &[("series", &format_labels(labels)), ("err", &e)],
                     );

@@ -1,8 +1,10 @@
 //! `walship inspect`: a summary of what a WAL holds.
 
+use crate::error::{check_dir, CliError, EXIT_DATA_LOST};
 use crate::scan::{scan, DamageEntry, GapEntry, Origin};
 use serde::Serialize;
 use std::path::Path;
+use std::process::ExitCode;
 use wal_format::record::{self, RecordType};
 use wal_reader::Error;
 
@@ -242,6 +244,36 @@ pub fn inspect(dir: &Path) -> Result<Summary, Error> {
         .incomplete_tail
         .map(|(segment, offset, bytes)| serde_json::json!({"segment": segment, "offset": offset, "bytes": bytes}));
     Ok(sum)
+}
+
+/// `walship inspect DIR`: prints the summary of a WAL, of a data directory's WAL and blocks, or of
+/// a data directory of blocks alone, as text or (`json`) JSON. Exit code [`EXIT_DATA_LOST`] when
+/// some of the WAL was lost to damage or gaps.
+pub fn run(dir: &Path, json: bool) -> Result<ExitCode, CliError> {
+    let checked = check_dir(dir);
+    let (blocks, blocks_skipped) = match inspect_blocks(dir) {
+        Ok(b) => b,
+        Err(e) => {
+            // A wrong path is said as for a WAL.
+            checked?;
+            return Err(CliError::Usage(format!("{}: {e}", dir.display())));
+        }
+    };
+    let mut summary = match checked {
+        Ok(()) => inspect(dir)?,
+        // A data directory of blocks alone (a snapshot) is summarised without a WAL.
+        Err(_) if !blocks.is_empty() => Summary::default(),
+        Err(e) => return Err(e),
+    };
+    summary.blocks = blocks;
+    summary.blocks_skipped = blocks_skipped;
+    if json {
+        let s = serde_json::to_string_pretty(&summary).map_err(|e| CliError::Output(e.into()))?;
+        println!("{s}");
+    } else {
+        print!("{}", render_text(&summary));
+    }
+    Ok(if summary.lost_data() { ExitCode::from(EXIT_DATA_LOST) } else { ExitCode::SUCCESS })
 }
 
 /// The summary as an operator reads it.

@@ -84,7 +84,7 @@ impl Progress {
                 // segment being read stays 0 until their first segment ends.
                 let at = t.acknowledged.map_or_else(|| segments.first().map_or(0, |s| s.0), |p| p.segment);
                 // Short enough that bar and message fit one 100-column line.
-                let lag = t.lag_seconds.map_or("-".to_string(), |s| crate::status::span((s * 1000.0) as i64));
+                let lag = t.lag_seconds.map_or("-".to_string(), |s| crate::time::span((s * 1000.0) as i64));
                 if !t.blocks.is_empty() {
                     bar.set_message(format!("blocks {} {} sent", t.blocks.join(" "), compact(t.delivered as f64)));
                     return;

@@ -6,90 +6,11 @@
 //! minus the sample's own timestamp, as a histogram. For scraped samples that is scrape-to-remote
 //! storage latency, the lag an operator feels; `cargo xtask bench-live` compares shippers by it.
 
-use crate::CliError;
+use crate::error::CliError;
 use prost::Message;
+use remote_queue::pb::{v1, v2};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// Remote write 1.0 messages, declared by hand after `prompb/types.proto` (only what we count).
-mod v1 {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct WriteRequest {
-        #[prost(message, repeated, tag = "1")]
-        pub timeseries: Vec<TimeSeries>,
-        #[prost(message, repeated, tag = "3")]
-        pub metadata: Vec<MetricMetadata>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct MetricMetadata {
-        #[prost(int32, tag = "1")]
-        pub r#type: i32,
-        #[prost(string, tag = "2")]
-        pub metric_family_name: String,
-        #[prost(string, tag = "4")]
-        pub help: String,
-        #[prost(string, tag = "5")]
-        pub unit: String,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TimeSeries {
-        #[prost(message, repeated, tag = "1")]
-        pub labels: Vec<Label>,
-        #[prost(message, repeated, tag = "2")]
-        pub samples: Vec<Sample>,
-        #[prost(bytes = "vec", repeated, tag = "3")]
-        pub exemplars: Vec<Vec<u8>>,
-        #[prost(bytes = "vec", repeated, tag = "4")]
-        pub histograms: Vec<Vec<u8>>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Label {
-        #[prost(string, tag = "1")]
-        pub name: String,
-        #[prost(string, tag = "2")]
-        pub value: String,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Sample {
-        #[prost(double, tag = "1")]
-        pub value: f64,
-        #[prost(int64, tag = "2")]
-        pub timestamp: i64,
-    }
-}
-
-/// Remote write 2.0 messages, after `io/prometheus/write/v2/types.proto`.
-mod v2 {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Request {
-        #[prost(string, repeated, tag = "4")]
-        pub symbols: Vec<String>,
-        #[prost(message, repeated, tag = "5")]
-        pub timeseries: Vec<TimeSeries>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct TimeSeries {
-        #[prost(uint32, repeated, tag = "1")]
-        pub labels_refs: Vec<u32>,
-        #[prost(message, repeated, tag = "2")]
-        pub samples: Vec<super::v1::Sample>,
-        #[prost(bytes = "vec", repeated, tag = "3")]
-        pub histograms: Vec<Vec<u8>>,
-        #[prost(bytes = "vec", repeated, tag = "4")]
-        pub exemplars: Vec<Vec<u8>>,
-        #[prost(message, optional, tag = "5")]
-        pub metadata: Option<Metadata>,
-    }
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub struct Metadata {
-        #[prost(int32, tag = "1")]
-        pub r#type: i32,
-        #[prost(uint32, tag = "3")]
-        pub help_ref: u32,
-        #[prost(uint32, tag = "4")]
-        pub unit_ref: u32,
-    }
-}
 
 /// The name of a metric type number (the same in 1.0 and 2.0), as the text format writes it.
 fn type_name(t: i32) -> &'static str {
@@ -314,8 +235,7 @@ fn sample_timestamp(b: &[u8]) -> Option<i64> {
 
 fn decode(body: &[u8], v2: bool, out: Print, delay: &DelayHistogram) -> Result<(u64, u64, u64), String> {
     let raw = snap::raw::Decoder::new().decompress_vec(body).map_err(|e| format!("snappy: {e}"))?;
-    let print = out.samples;
-    if !print && !out.metadata {
+    if !out.samples && !out.metadata {
         let now = crate::time::now_ms();
         let mut local = [0u64; DELAY_BUCKETS + 1];
         let mut sum_ms = 0u64;
@@ -328,68 +248,89 @@ fn decode(body: &[u8], v2: bool, out: Print, delay: &DelayHistogram) -> Result<(
         delay.add(&local, sum_ms);
         return Ok(counts);
     }
+    // Printing: every sample decoded, with its labels, and/or the metadata.
+    let mut tally = Tally { print: out.samples, ..Tally::default() };
     if v2 {
         let req = v2::Request::decode(&raw[..]).map_err(|e| format!("protobuf: {e}"))?;
-        let (mut s, mut e, mut h) = (0, 0, 0);
+        let symbol = |r: u32| req.symbols.get(r as usize);
         for ts in &req.timeseries {
-            if print {
-                let labels: Vec<String> = ts
-                    .labels_refs
-                    .chunks(2)
-                    .filter_map(|p| {
-                        Some(format!(
-                            "{}={:?}",
-                            req.symbols.get(*p.first()? as usize)?,
-                            req.symbols.get(*p.get(1)? as usize)?
-                        ))
-                    })
-                    .collect();
-                for x in &ts.samples {
-                    println!("{{{}}} {} {}", labels.join(", "), x.value, x.timestamp);
-                }
-            }
+            let pair = |p: &[u32]| Some(format!("{}={:?}", symbol(*p.first()?)?, symbol(*p.get(1)?)?));
+            let labels: Vec<String> = ts.labels_refs.chunks(2).filter_map(pair).collect();
             if out.metadata {
-                let sym = |i: u32| req.symbols.get(i as usize).map_or("", String::as_str);
-                let labels: Vec<String> = ts
-                    .labels_refs
-                    .chunks(2)
-                    .map(|p| format!("{}={:?}", sym(p[0]), sym(*p.get(1).unwrap_or(&0))))
-                    .collect();
+                let text = |r: u32| symbol(r).map_or("", String::as_str);
                 let md = ts.metadata.clone().unwrap_or_default();
-                println!(
-                    "# SERIES {{{}}} {} {:?} {:?}",
-                    labels.join(", "),
-                    type_name(md.r#type),
-                    sym(md.help_ref),
-                    sym(md.unit_ref)
-                );
+                let (kind, help, unit) = (type_name(md.r#type), text(md.help_ref), text(md.unit_ref));
+                println!("# SERIES {{{}}} {kind} {help:?} {unit:?}", labels.join(", "));
             }
-            s += ts.samples.len() as u64;
-            e += ts.exemplars.len() as u64;
-            h += ts.histograms.len() as u64;
+            let samples = ts.samples.iter().map(|x| (x.value, x.timestamp));
+            tally.series(labels, samples, ts.exemplars.len(), ts.histograms.len());
         }
-        Ok((s, e, h))
     } else {
         let req = v1::WriteRequest::decode(&raw[..]).map_err(|e| format!("protobuf: {e}"))?;
-        let (mut s, mut e, mut h) = (0, 0, 0);
         if out.metadata {
             for m in &req.metadata {
                 println!("# METADATA {} {} {:?} {:?}", m.metric_family_name, type_name(m.r#type), m.help, m.unit);
             }
         }
         for ts in &req.timeseries {
-            if print {
-                let labels: Vec<String> = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
-                for x in &ts.samples {
-                    println!("{{{}}} {} {}", labels.join(", "), x.value, x.timestamp);
-                }
-            }
-            s += ts.samples.len() as u64;
-            e += ts.exemplars.len() as u64;
-            h += ts.histograms.len() as u64;
+            let labels = ts.labels.iter().map(|l| format!("{}={:?}", l.name, l.value)).collect();
+            let samples = ts.samples.iter().map(|x| (x.value, x.timestamp));
+            tally.series(labels, samples, ts.exemplars.len(), ts.histograms.len());
         }
-        Ok((s, e, h))
     }
+    Ok((tally.samples, tally.exemplars, tally.histograms))
+}
+
+/// What `decode` printed and counted of a request.
+#[derive(Default)]
+struct Tally {
+    /// Whether each sample is printed.
+    print: bool,
+    samples: u64,
+    exemplars: u64,
+    histograms: u64,
+}
+
+impl Tally {
+    /// Prints each sample of one series and counts its points.
+    fn series(
+        &mut self,
+        labels: Vec<String>,
+        samples: impl ExactSizeIterator<Item = (f64, i64)>,
+        exemplars: usize,
+        histograms: usize,
+    ) {
+        self.samples += samples.len() as u64;
+        if self.print {
+            let labels = labels.join(", ");
+            for (value, t) in samples {
+                println!("{{{labels}}} {value} {t}");
+            }
+        }
+        self.exemplars += exemplars as u64;
+        self.histograms += histograms as u64;
+    }
+}
+
+/// `walship receive`: receives on `listen` until SIGINT or SIGTERM, saying on stderr how much
+/// arrived whenever that changes (unless every sample is printed).
+pub fn run(listen: &str, threads: usize, print: Print) -> Result<std::process::ExitCode, CliError> {
+    let r = start(listen, threads, print)?;
+    eprintln!("walship: receiving remote write on http://{}/api/v1/write", r.addr);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register(sig, stop.clone()).map_err(|e| CliError::Usage(format!("signals: {e}")))?;
+    }
+    let mut last = 0;
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let n = r.counts.samples.load(Ordering::Relaxed);
+        if n != last && !print.samples {
+            eprintln!("walship: {} requests, {n} samples received", r.counts.requests.load(Ordering::Relaxed));
+            last = n;
+        }
+    }
+    Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// Starts a receiver on `addr` with `threads` worker threads; `print` says what it writes to stdout.
@@ -466,16 +407,11 @@ mod tests {
                 .map(|i| v1::TimeSeries {
                     labels: vec![v1::Label { name: "__name__".into(), value: format!("m{i}") }],
                     samples: (0..i).map(|k| v1::Sample { value: k as f64, timestamp: k }).collect(),
-                    exemplars: vec![vec![1, 2]; (i % 2) as usize],
-                    histograms: vec![vec![]; (i % 3) as usize],
+                    exemplars: vec![v1::Exemplar { value: 1.0, ..Default::default() }; (i % 2) as usize],
+                    histograms: vec![v1::Histogram::default(); (i % 3) as usize],
                 })
                 .collect(),
-            metadata: vec![v1::MetricMetadata {
-                r#type: 1,
-                metric_family_name: "m".into(),
-                help: "h".into(),
-                unit: String::new(),
-            }],
+            ..Default::default()
         };
         let raw = req.encode_to_vec();
         let mut stamps = Vec::new();
@@ -485,8 +421,7 @@ mod tests {
         let body = snap::raw::Encoder::new().compress_vec(&raw).unwrap();
         let delay = DelayHistogram::default();
         assert_eq!(decode(&body, false, Print::default(), &delay), Ok((21, 3, 6)));
-        let all = Print { samples: true, metadata: true };
-        assert_eq!(decode(&body, false, all, &delay), Ok((21, 3, 6)));
+        assert_eq!(decode(&body, false, Print { samples: true, metadata: true }, &delay), Ok((21, 3, 6)));
         assert!(count(&raw[..raw.len() - 1], false, |_| {}).is_none());
     }
 

@@ -2,14 +2,15 @@
 //! and a clean stop on SIGINT/SIGTERM.
 
 use crate::cursor::{Cursor, HistoryCursor, StateDir};
+use crate::endpoint::Endpoint;
+use crate::error::CliError;
 use crate::history::{self, HistoryEnd, HistoryProgress};
-use crate::log;
+use crate::logging;
 use crate::progress::{Progress, Tick};
 use crate::signals::Signals;
 use crate::sink::{AckedTime, QueueSink};
 use crate::targets;
-use crate::web::{self, Endpoint};
-use crate::CliError;
+use crate::web;
 use remote_queue::{DropReason, EndpointConfig, PrometheusApi, QueueManager, TargetMetadata};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -131,7 +132,7 @@ impl Summary {
     /// (by reason) and failed, per kind.
     pub fn log(&self) {
         let (s, h, e) = (&self.samples, &self.histograms, &self.exemplars);
-        log::info(
+        logging::info(
             "Shipped (complete=true: everything read was delivered or dropped for a counted reason)",
             &[
                 ("samples_read", &self.samples_read),
@@ -165,7 +166,9 @@ impl Summary {
     }
 }
 
-/// A name for an endpoint's cursor file: its configured name, or a short hash of its URL.
+/// The one name of an endpoint: its configured name, or a hash of its URL when it has none. It
+/// names the endpoint's cursor file, its log lines and its series in `/metrics` (walship's
+/// `endpoint` label and the queue's `remote_name`, see [`queue_config`]).
 pub fn endpoint_key(cfg: &EndpointConfig) -> String {
     if !cfg.name.is_empty() {
         return cfg.name.clone();
@@ -173,6 +176,14 @@ pub fn endpoint_key(cfg: &EndpointConfig) -> String {
     // FNV-1a: stable across versions and platforms, which a cursor file name must be.
     let h = cfg.url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
     format!("{h:016x}")
+}
+
+/// `cfg` named by its [`endpoint_key`], so that the queue's metrics carry the name the cursor
+/// has (the queue would otherwise name an unnamed endpoint by a hash of its own).
+fn queue_config(cfg: &EndpointConfig) -> EndpointConfig {
+    let mut named = cfg.clone();
+    named.name = endpoint_key(cfg);
+    named
 }
 
 struct Running {
@@ -219,7 +230,7 @@ enum Ended {
 /// Runs the shipper until stopped (or, with `once`, until the WAL's current end is delivered).
 pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     let started = Instant::now();
-    if let Err(e) = crate::check_dir(&opts.wal_dir) {
+    if let Err(e) = crate::error::check_dir(&opts.wal_dir) {
         // A data directory of blocks alone (a snapshot, a copy) is enough for --start=oldest.
         let has_blocks = opts.wal_dir.is_dir()
             && tsdb_block::DataDir::open(&history::data_dir_of(&opts.wal_dir)).is_ok_and(|d| !d.blocks().is_empty());
@@ -283,7 +294,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
         p.finish();
     }
     if ended != Ended::AllRead {
-        log::info("Stopping: flushing queues and saving cursors", &[]);
+        logging::info("Stopping: flushing queues and saving cursors", &[]);
     }
     let flush_deadline = opts.endpoints.iter().map(|e| e.flush_deadline).max().unwrap_or_default();
     drop(refresher);
@@ -298,7 +309,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     // counted, not a failure: the run did what was asked.
     let failed = matches!(ended, Ended::Stalled | Ended::Refused) || (opts.once && (!summary.complete || !saved));
     if opts.once && !saved {
-        log::error("The cursor could not be saved: a new run would send again what this one sent", &[]);
+        logging::error("The cursor could not be saved: a new run would send again what this one sent", &[]);
     }
     let lost = summary.wal_damage > 0
         || summary.wal_records_lost > 0
@@ -308,7 +319,7 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
     let code = if failed {
         ExitCode::FAILURE
     } else if opts.once && lost {
-        ExitCode::from(crate::EXIT_DATA_LOST)
+        ExitCode::from(crate::error::EXIT_DATA_LOST)
     } else {
         ExitCode::SUCCESS
     };
@@ -318,11 +329,11 @@ pub fn ship(opts: ShipOptions) -> Result<(ExitCode, Summary), CliError> {
 /// Logs a change in whether the Prometheus API answers (once each way).
 fn log_targets(n: &targets::Note<'_>) {
     match *n {
-        targets::Note::Answers { url, again, targets, families } => log::info(
+        targets::Note::Answers { url, again, targets, families } => logging::info(
             if again { "Prometheus API answers again" } else { "Reading target metadata" },
             &[("url", &url), ("targets", &targets), ("families", &families)],
         ),
-        targets::Note::Fails { url, err } => log::warn(
+        targets::Note::Fails { url, err } => logging::warn(
             "Cannot read target metadata from the Prometheus API; samples are shipped without new metadata until it answers",
             &[("url", &url), ("err", &err)],
         ),
@@ -372,7 +383,7 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
         return wal_only(StartMode::Position(p));
     }
     let Some(acked) = c.acked_ms else {
-        log::warn(
+        logging::warn(
             "WAL segments after the cursor were deleted, and the cursor (written by an earlier walship) does not say which time they held: the gap cannot be filled from blocks",
             &[("endpoint", &key), ("cursor", &p)],
         );
@@ -380,7 +391,7 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
     };
     let from_ms = acked.saturating_sub(opts.fill_margin.as_millis() as i64);
     let Some(fill) = gap_fill(opts, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
-    log::warn(
+    logging::warn(
         "WAL segments after the cursor were deleted (walship was down longer than Prometheus keeps its WAL): shipping the time range they held from the persisted blocks first",
         &[
             ("endpoint", &key),
@@ -403,7 +414,7 @@ fn gap_fill(opts: &ShipOptions, key: &str, from_ms: i64, acked: i64) -> Option<G
     let dir = match tsdb_block::DataDir::open(&history::data_dir_of(&opts.wal_dir)) {
         Ok(d) => d,
         Err(e) => {
-            log::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
+            logging::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
             return None;
         }
     };
@@ -445,7 +456,7 @@ fn start_endpoint(
     let cursor = state.load(&key)?;
     let plan = plan(opts, &key, cursor.as_ref());
     match &cursor {
-        Some(c) => log::info(
+        Some(c) => logging::info(
             "Resuming from saved cursor",
             &[
                 ("endpoint", &key),
@@ -454,9 +465,11 @@ fn start_endpoint(
                 ("history", &c.history.as_ref().map_or("none".to_string(), |h| format!("{h:?}"))),
             ],
         ),
-        None => log::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{:?}", opts.start))]),
+        None => {
+            logging::info("Starting", &[("endpoint", &key), ("url", &url), ("start", &format!("{:?}", opts.start))])
+        }
     }
-    let queue = Arc::new(QueueManager::new(cfg.clone()).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
+    let queue = Arc::new(QueueManager::new(queue_config(cfg)).map_err(|e| CliError::Usage(format!("{url}: {e}")))?);
     if let Some(t) = targets {
         queue.set_target_metadata(t);
     }
@@ -485,7 +498,7 @@ fn start_endpoint(
                 let data_dir = history::data_dir_of(&wal_dir);
                 match history::run(&data_dir, from, then_wal, &q, &stopper, &prog) {
                     Ok(HistoryEnd::Done { upto_ms, last }) => {
-                        log::info(
+                        logging::info(
                             "Persisted blocks shipped; the WAL takes over",
                             &[
                                 ("endpoint", &name),
@@ -508,7 +521,7 @@ fn start_endpoint(
                     }
                     Ok(HistoryEnd::Stopped) => return None,
                     Err(e) => {
-                        log::error("Reading the persisted blocks failed", &[("endpoint", &name), ("err", &e)]);
+                        logging::error("Reading the persisted blocks failed", &[("endpoint", &name), ("err", &e)]);
                         return None;
                     }
                 }
@@ -517,7 +530,7 @@ fn start_endpoint(
             let on_event = |e: Event<'_>| report(&name, e, &mut last_error, fill.as_ref());
             let ran = if once { watcher.run_to_end(on_event) } else { watcher.run(on_event) };
             if let Err(e) = ran {
-                log::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
+                logging::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
                 return None;
             }
             watcher.position()
@@ -554,7 +567,7 @@ fn supervise(
     loop {
         std::thread::sleep(SUPERVISE_EVERY);
         if let Some((r, why)) = running.iter().find_map(|r| r.queue.fatal_error().map(|e| (r, e))) {
-            log::error(
+            logging::error(
                 "The remote refused walship's credentials; stopping. Nothing was dropped: fix the configuration and restart",
                 &[("endpoint", &r.key), ("url", &r.url), ("err", &why)],
             );
@@ -565,7 +578,7 @@ fn supervise(
             if marks != last_move.1 {
                 last_move = (Instant::now(), marks);
             } else if last_move.0.elapsed() >= opts.stall_timeout {
-                log::error(
+                logging::error(
                     "Nothing was acknowledged for too long; giving up",
                     &[("waited", &format!("{:?}", opts.stall_timeout))],
                 );
@@ -601,11 +614,11 @@ fn warn_of_unsendable_histograms(r: &mut Running) {
     if r.nhcb_warned {
         return;
     }
-    let label = DropReason::NhcbInRw1NotSupported;
-    let dropped = r.queue.metrics().dropped.iter().find(|d| d.0 == label).map_or(0, |d| d.3);
+    // Every supervise tick: one counter, not a copy of all the queue's metrics.
+    let dropped = r.queue.histograms_dropped(DropReason::NhcbInRw1NotSupported);
     if dropped > 0 {
         r.nhcb_warned = true;
-        log::warn(
+        logging::warn(
             "Custom-bucket native histograms cannot travel in remote write 1.0 and are dropped (counted); use protobuf_message: io.prometheus.write.v2.Request to send them",
             &[("endpoint", &r.key), ("url", &r.url), ("dropped_so_far", &dropped)],
         );
@@ -637,7 +650,7 @@ fn shut_down(running: &mut [Running], flush_deadline: Duration, signals: &Signal
     while busy(running) && Instant::now() < until {
         // One more signal than the one that stopped supervision (if any) cuts the flush short.
         if signals.received() > signals_before {
-            log::warn(
+            logging::warn(
                 "Second signal: exiting now. Cursors are saved at what the remotes acknowledged; the rest is sent again at the next start",
                 &[],
             );
@@ -687,7 +700,7 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
         };
         summary.complete &= reached;
         if opts.once && !reached {
-            log::error(
+            logging::error(
                 "Not everything read was acknowledged by the remote; the cursor stays at what was",
                 &[
                     ("endpoint", &r.key),
@@ -696,7 +709,7 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
                 ],
             );
         }
-        log::info(
+        logging::info(
             "Endpoint done",
             &[
                 ("endpoint", &r.key),
@@ -731,14 +744,14 @@ fn save_cursors(state: &StateDir, running: &mut [Running]) -> bool {
                 r.cursor.saved = Some(cursor);
                 r.cursor.saved_at_ms.store(crate::time::now_ms(), Ordering::Relaxed);
                 if std::mem::take(&mut r.cursor.failing) {
-                    log::info("Saving the cursor works again", &[("endpoint", &r.key), ("position", &w)]);
+                    logging::info("Saving the cursor works again", &[("endpoint", &r.key), ("position", &w)]);
                 }
             }
             Err(e) => {
                 all_saved = false;
                 r.cursor.failures.fetch_add(1, Ordering::Relaxed);
                 if !std::mem::replace(&mut r.cursor.failing, true) {
-                    log::error(
+                    logging::error(
                         "Saving the cursor failed; retrying at every save. A restart would send again what was sent since the last save",
                         &[("endpoint", &r.key), ("err", &e)],
                     );
@@ -776,7 +789,7 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: O
         Event::Error(err) => {
             let text = err.to_string();
             if last_error.as_deref() != Some(text.as_str()) {
-                log::error(
+                logging::error(
                     "Error reading the WAL; retrying until it goes away",
                     &[("endpoint", &endpoint), ("err", err)],
                 );
@@ -784,22 +797,25 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: O
             }
         }
         Event::Corruption(err) => match err {
-            wal_reader::Error::Corruption { path, fragment_offset, skipped, records_lost, source, .. } => log::warn(
-                "WAL damage skipped; the records in it are lost, reading went on after it",
-                &[
-                    ("endpoint", &endpoint),
-                    ("file", &path.display()),
-                    ("offset", fragment_offset),
-                    ("bytes_skipped", skipped),
-                    ("records_lost", records_lost),
-                    ("err", source),
-                ],
-            ),
-            other => log::warn("WAL damage skipped", &[("endpoint", &endpoint), ("err", other)]),
+            wal_reader::Error::Corruption { path, fragment_offset, skipped, records_lost, source, .. } => {
+                logging::warn(
+                    "WAL damage skipped; the records in it are lost, reading went on after it",
+                    &[
+                        ("endpoint", &endpoint),
+                        ("file", &path.display()),
+                        ("offset", fragment_offset),
+                        ("bytes_skipped", skipped),
+                        ("records_lost", records_lost),
+                        ("err", source),
+                    ],
+                )
+            }
+            other => logging::warn("WAL damage skipped", &[("endpoint", &endpoint), ("err", other)]),
         },
-        Event::BadRecord { at, error } => {
-            log::warn("Record does not decode; skipped", &[("endpoint", &endpoint), ("position", &at), ("err", error)])
-        }
+        Event::BadRecord { at, error } => logging::warn(
+            "Record does not decode; skipped",
+            &[("endpoint", &endpoint), ("position", &at), ("err", error)],
+        ),
         Event::Gap { missing, checkpoint, newest_before_ms, first_after_ms } => {
             let ms = |t: Option<i64>| t.map_or("unknown".to_string(), |t| t.to_string());
             let cp = checkpoint.map_or("none".to_string(), wal_format::checkpoint_dir_name);
@@ -811,7 +827,7 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: O
                 } else {
                     "WAL segments missing; the time range they held was shipped from the persisted blocks and the checkpoint: nothing lost"
                 };
-                log::warn(
+                logging::warn(
                     text,
                     &[
                         ("endpoint", &endpoint),
@@ -825,7 +841,7 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: O
                 );
                 return;
             }
-            log::warn(
+            logging::warn(
                 "WAL segments missing (deleted by Prometheus while walship lagged, or by hand); their samples are lost unless the checkpoint kept them; reading went on with the next segment",
                 &[
                     ("endpoint", &endpoint),
@@ -836,22 +852,22 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: O
                 ],
             )
         }
-        Event::CursorAhead { cursor, newest } => log::warn(
+        Event::CursorAhead { cursor, newest } => logging::warn(
             "Cursor is past the newest WAL segment (a new WAL?); reading the whole WAL",
             &[("endpoint", &endpoint), ("cursor", &cursor), ("newest_segment", &newest)],
         ),
-        Event::SegmentDeleted { segment } => log::warn(
+        Event::SegmentDeleted { segment } => logging::warn(
             "The WAL segment being read was deleted; what it held was read, going on with the next one",
             &[("endpoint", &endpoint), ("segment", &format!("{segment:08}"))],
         ),
         Event::CheckpointGc { index } => {
-            log::debug("New checkpoint: series garbage-collected", &[("checkpoint", &index)])
+            logging::debug("New checkpoint: series garbage-collected", &[("checkpoint", &index)])
         }
         Event::CaughtUp { replay } => {
             if let Some(err) = last_error.take() {
-                log::info("Reading the WAL works again", &[("endpoint", &endpoint), ("after", &err)]);
+                logging::info("Reading the WAL works again", &[("endpoint", &endpoint), ("after", &err)]);
             }
-            log::info("Caught up with the WAL", &[("endpoint", &endpoint), ("replay", &format!("{replay:?}"))])
+            logging::info("Caught up with the WAL", &[("endpoint", &endpoint), ("replay", &format!("{replay:?}"))])
         }
         _ => {}
     }

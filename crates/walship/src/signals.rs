@@ -1,7 +1,7 @@
 //! SIGINT and SIGTERM, counted: the first asks for a clean stop (flush the queues, save the
 //! cursors), a second one for an immediate exit.
 
-use crate::CliError;
+use crate::error::CliError;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 

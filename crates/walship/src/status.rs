@@ -7,7 +7,8 @@
 //! background. Everything from configuration or the WAL is HTML-escaped: endpoint names, URLs
 //! and error texts are user data.
 
-use crate::web::Endpoint;
+use crate::endpoint::Endpoint;
+use crate::time::span;
 use std::collections::VecDeque;
 use std::fmt::Write;
 use std::path::Path;
@@ -168,17 +169,6 @@ fn ago(ms: i64) -> String {
         0..=119 => format!("{s}s"),
         120..=7199 => format!("{}m", s / 60),
         _ => format!("{}h", s / 3600),
-    }
-}
-
-/// A lag: seconds while small, then the unit that keeps the number short.
-pub(crate) fn span(ms: i64) -> String {
-    let s = ms.max(0) as f64 / 1000.0;
-    match s {
-        s if s < 120.0 => format!("{s:.1} s"),
-        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
-        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
-        s => format!("{:.1} days", s / 86_400.0),
     }
 }
 

@@ -27,6 +27,17 @@ pub fn parse_rfc3339(s: &str) -> Option<i64> {
     s.parse::<jiff::Timestamp>().ok().map(|t| t.as_millisecond())
 }
 
+/// A lag: seconds while small, then the unit that keeps the number short.
+pub fn span(ms: i64) -> String {
+    let s = ms.max(0) as f64 / 1000.0;
+    match s {
+        s if s < 120.0 => format!("{s:.1} s"),
+        s if s < 7200.0 => format!("{:.1} min", s / 60.0),
+        s if s < 172_800.0 => format!("{:.1} h", s / 3600.0),
+        s => format!("{:.1} days", s / 86_400.0),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

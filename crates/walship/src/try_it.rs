@@ -1,7 +1,8 @@
 //! `walship try`: ship a bundled real Prometheus WAL to a built-in receiver (or to VictoriaMetrics
 //! when one listens on 127.0.0.1:8428), with a progress line and a summary.
 
-use crate::{receive, ship, CliError};
+use crate::error::CliError;
+use crate::{receive, ship};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;

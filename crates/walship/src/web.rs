@@ -1,30 +1,13 @@
 //! The HTTP endpoints: the status page `/` (`status.rs`), `/metrics` (the queues'
 //! `prometheus_remote_storage_*` series and walship's own), `/-/healthy` and `/-/ready`.
 
-use crate::CliError;
+use crate::endpoint::Endpoint;
+use crate::error::CliError;
+use remote_queue::metrics::escape_label_value;
 use remote_queue::QueueManager;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use wal_watcher::WatcherMetrics;
-
-/// What `/metrics` reports for one endpoint.
-pub struct Endpoint {
-    /// Cursor key (endpoint name).
-    pub key: String,
-    /// Its queue.
-    pub queue: Arc<QueueManager>,
-    /// Its watcher's counters.
-    pub watcher: Arc<WatcherMetrics>,
-    /// Failed saves of its cursor.
-    pub cursor_save_failures: Arc<std::sync::atomic::AtomicU64>,
-    /// When its cursor was last saved (ms since the epoch; 0: not in this run).
-    pub cursor_saved_ms: Arc<std::sync::atomic::AtomicI64>,
-    /// Its URL with any password hidden.
-    pub url: String,
-    /// Its queue's upper bound of shards.
-    pub max_shards: usize,
-}
 
 /// The running server; dropping it stops it.
 pub struct Server {
@@ -81,7 +64,7 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for e in endpoints {
             let w = &e.watcher;
-            let l = format!("endpoint=\"{}\"", e.key);
+            let l = format!("endpoint=\"{}\"", escape_label_value(&e.key));
             match name {
                 "walship_wal_segment_current" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.current_segment.load(Ordering::Relaxed));
@@ -140,7 +123,7 @@ pub fn serve(addr: &str, endpoints: Vec<Endpoint>, wal_dir: std::path::PathBuf) 
         tiny_http::Server::http(addr).map_err(|e| CliError::Usage(format!("--web.listen-address {addr}: {e}")))?,
     );
     if let Some(a) = server.server_addr().to_ip() {
-        crate::log::info("Listening", &[("address", &a)]);
+        crate::logging::info("Listening", &[("address", &a)]);
     }
     let endpoints = Arc::new(endpoints);
     let history = Arc::new(crate::status::History::default());
@@ -190,4 +173,38 @@ pub fn serve(addr: &str, endpoints: Vec<Endpoint>, wal_dir: std::path::PathBuf) 
         })
         .map_err(|e| CliError::Usage(format!("cannot start the HTTP server: {e}")))?;
     Ok(Server { server, thread: Some(thread), sampler: Some(sampler), stop_sampling })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An endpoint name is user data: a quote, a backslash or a newline in it must not break the
+    /// exposition format (escaped as the format says, by the writer the queues use too).
+    #[test]
+    fn label_values_are_escaped() {
+        let name = "a\"b\\c\nd";
+        let mut cfg = remote_queue::EndpointConfig::new("http://127.0.0.1:1/api/v1/write");
+        cfg.name = name.into();
+        let queue = Arc::new(QueueManager::new(cfg).unwrap());
+        let e = Endpoint {
+            key: name.into(),
+            queue: queue.clone(),
+            watcher: Default::default(),
+            cursor_save_failures: Default::default(),
+            cursor_saved_ms: Default::default(),
+            url: "http://127.0.0.1:1/api/v1/write".into(),
+            max_shards: 1,
+        };
+        let mut out = String::new();
+        render(&[e], &mut out);
+        queue.stop();
+        let escaped = r#""a\"b\\c\nd""#;
+        assert!(out.contains(&format!("walship_wal_errors_total{{endpoint={escaped}}} 0")), "{out}");
+        assert!(out.contains(&format!("remote_name={escaped}")), "{out}");
+        // Every line is a comment or a whole sample: `name{labels} value`.
+        for line in out.lines().filter(|l| !l.starts_with('#')) {
+            assert!(line.contains('{') && line.contains("} "), "{line:?}");
+        }
+    }
 }

@@ -16,6 +16,7 @@ mod common;
 
 use common::*;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -178,22 +179,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
             .unwrap(),
     );
     // The source Prometheus: small segments and short blocks, so segments roll over.
-    let prom = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .args([
-                "--storage.tsdb.wal-segment-size=10MB",
-                "--storage.tsdb.min-block-duration=1m",
-                "--storage.tsdb.max-block-duration=2m",
-                "--web.enable-lifecycle",
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let prom = source_prometheus(dir, &config, prom_port, "2m");
     wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
     wait_for("receiving Prometheus", 30, || http(rx_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
     std::thread::sleep(Duration::from_secs(3));
@@ -336,24 +322,9 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     );
     let config = dir.join("prometheus.yml");
     std::fs::write(&config, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n{scrape}")).unwrap();
-    let prom = Killed(
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{prom_port}"))
-            .args([
-                // The smallest segments Prometheus allows, 1-minute blocks: each head truncation
-                // starts a segment, and from the fourth one on, checkpoints delete old segments.
-                "--storage.tsdb.wal-segment-size=10MB",
-                "--storage.tsdb.min-block-duration=1m",
-                "--storage.tsdb.max-block-duration=1m",
-                "--web.enable-lifecycle",
-            ])
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    // 1-minute blocks: each head truncation starts a segment, and from the fourth one on,
+    // checkpoints delete old segments.
+    let prom = source_prometheus(dir, &config, prom_port, "1m");
     wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
     std::thread::sleep(Duration::from_secs(3));
     let t0 = now_ms();
@@ -428,4 +399,23 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     assert!(from_blocks.is_some_and(|n| n > 0), "{log}");
     assert!(samples > 1_000 * 200, "too few samples in the window: {samples}");
     assert_eq!(missing, 0, "samples missing; walship log:\n{log}");
+}
+
+/// A Prometheus scraping as `config` says, into `dir/data`, its log in `dir/prometheus.log`: the
+/// smallest WAL segments it allows (10 MB) and blocks of 1 minute up to `max_block`, so that
+/// segments roll over and head truncations come within a test's minutes.
+fn source_prometheus(dir: &Path, config: &Path, port: u16, max_block: &str) -> Killed {
+    Killed(
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .args(["--storage.tsdb.wal-segment-size=10MB", "--storage.tsdb.min-block-duration=1m"])
+            .arg(format!("--storage.tsdb.max-block-duration={max_block}"))
+            .arg("--web.enable-lifecycle")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    )
 }

@@ -75,33 +75,31 @@ fn assert_all_arrived(got: &Arrived, want: &serde_json::Value) {
     assert_eq!(got.per_metric, per, "samples per metric");
 }
 
-#[test]
-fn oldest_ships_every_sample_of_blocks_and_wal_once() {
+/// Ships the data directory of `fixture` with `--start=oldest` and checks that every sample it
+/// holds arrived, none twice; returns walship's log.
+fn ship_oldest(fixture: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
-    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    copy_dir(&testdata().join(fixture).join("data"), &data);
     let rx = Printer::start();
     let out = run(&mut ship(&data, &tmp.path().join("state"), &rx.url(), &["--start=oldest"]));
     assert_eq!(out.status.code(), Some(0));
     let got = arrived(&rx.finish(), i64::MIN);
-    assert_all_arrived(&got, &expected("prometheus-2.42-blocks"));
-    // The blocks stop where the WAL takes over: nothing was sent twice.
+    assert_all_arrived(&got, &expected(fixture));
     assert_eq!(got.received, got.samples, "samples sent twice");
-    let log = String::from_utf8_lossy(&out.stderr);
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn oldest_ships_every_sample_of_blocks_and_wal_once() {
+    // The blocks stop where the WAL takes over: nothing is sent twice.
+    let log = ship_oldest("prometheus-2.42-blocks");
     assert!(log.contains("Persisted blocks shipped; the WAL takes over"), "{log}");
 }
 
 #[test]
 fn oldest_leaves_out_what_tombstones_deleted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    copy_dir(&testdata().join("prometheus-2.42-tombstones/data"), &data);
-    let rx = Printer::start();
-    let out = run(&mut ship(&data, &tmp.path().join("state"), &rx.url(), &["--start=oldest"]));
-    assert_eq!(out.status.code(), Some(0));
-    let got = arrived(&rx.finish(), i64::MIN);
-    assert_all_arrived(&got, &expected("prometheus-2.42-tombstones"));
-    assert_eq!(got.received, got.samples, "samples sent twice");
+    ship_oldest("prometheus-2.42-tombstones");
 }
 
 /// The cursor file of the only endpoint in `state`.
@@ -176,21 +174,27 @@ fn endpoint_key(url: &str) -> String {
     format!("{h:016x}")
 }
 
+/// A copy of the blocks fixture in `tmp` (its `data/`), a receiver, and a state directory (its
+/// `state/`) whose cursor for the receiver's (unnamed) endpoint is `cursor`.
+fn blocks_with_cursor(tmp: &Path, cursor: serde_json::Value) -> (PathBuf, PathBuf, Printer) {
+    let data = tmp.join("data");
+    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    let state = tmp.join("state");
+    std::fs::create_dir_all(&state).unwrap();
+    let rx = Printer::start();
+    std::fs::write(state.join(format!("cursor-{}.json", endpoint_key(&rx.url()))), cursor.to_string()).unwrap();
+    (data, state, rx)
+}
+
 #[test]
 fn a_cursor_in_deleted_segments_is_filled_from_the_blocks() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
     // The fixture's WAL lost segments 0 and 1 to head truncations (checkpoint.00000001 kept
     // what of them was not yet in blocks). A walship stopped in segment 1, having delivered
     // everything before the third block's time range, left this cursor.
-    let state = tmp.path().join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let rx = Printer::start();
     let third_block_start = 1_796_113_320_000i64;
     let cursor = serde_json::json!({"segment": 1, "offset": 0, "acked_ms": third_block_start});
-    let path: PathBuf = state.join(format!("cursor-{}.json", endpoint_key(&rx.url())));
-    std::fs::write(&path, cursor.to_string()).unwrap();
+    let (data, state, rx) = blocks_with_cursor(tmp.path(), cursor);
     let out = run(&mut ship(&data, &state, &rx.url(), &["--gap-fill.margin=0s"]));
     // Nothing is lost: exit 0, not 2.
     assert_eq!(out.status.code(), Some(0));
@@ -212,15 +216,10 @@ fn a_cursor_in_deleted_segments_is_filled_from_the_blocks() {
 #[test]
 fn old_cursors_still_resume() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
-    let state = tmp.path().join("state");
-    std::fs::create_dir_all(&state).unwrap();
-    let rx = Printer::start();
     // A cursor of an earlier walship at the start of segment 4: only that segment is sent.
     let old =
         serde_json::json!({"segment": 4, "offset": 0, "endpoint": "x", "url": "y", "saved_at": "2026-11-26T10:00:00Z"});
-    std::fs::write(state.join(format!("cursor-{}.json", endpoint_key(&rx.url()))), old.to_string()).unwrap();
+    let (data, state, rx) = blocks_with_cursor(tmp.path(), old);
     let out = run(&mut ship(&data, &state, &rx.url(), &["--start=oldest"]));
     assert_eq!(out.status.code(), Some(0));
     let lines = rx.finish();

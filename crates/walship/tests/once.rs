@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::ffi::OsStr;
 use std::sync::atomic::Ordering::Relaxed;
 
 #[test]
@@ -19,18 +20,9 @@ fn drops_the_user_asked_for_are_counted_not_a_failure() {
         ),
     )
     .unwrap();
-    let out = walship()
-        .args(["ship", "--once", "--start=beginning", "--web.listen-address="])
-        .arg("--wal-dir")
-        .arg(testdata().join("prometheus-2.42/snappy-exemplars-checkpoint"))
-        .arg("--config.file")
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(tmp.path().join("state"))
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "{log}");
+    let wal = testdata().join("prometheus-2.42/snappy-exemplars-checkpoint");
+    let (status, log) = ship_once(&wal, &tmp.path().join("state"), [OsStr::new("--config.file"), config.as_os_str()]);
+    assert_eq!(status.code(), Some(0), "{log}");
     let field = |name: &str| summary_field(&log, name);
     let sent: u64 = field("samples_sent").parse().unwrap();
     let dropped: u64 =
@@ -71,17 +63,9 @@ fn custom_bucket_histograms_on_remote_write_1_are_logged_and_counted() {
     w.log(&[series, rec]).unwrap();
     w.close().unwrap();
     let r = receiver();
-    let out = walship()
-        .args(["ship", "--once", "--start=beginning", "--web.listen-address=", "--send-native-histograms"])
-        .arg("--wal-dir")
-        .arg(&wal)
-        .arg(format!("--url=http://127.0.0.1:{}/api/v1/write", r.port))
-        .arg("--state-dir")
-        .arg(tmp.path().join("state"))
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "a reason the protocol gives: {log}");
+    let url = format!("--url=http://127.0.0.1:{}/api/v1/write", r.port);
+    let (status, log) = ship_once(&wal, &tmp.path().join("state"), [url.as_str(), "--send-native-histograms"]);
+    assert_eq!(status.code(), Some(0), "a reason the protocol gives: {log}");
     assert_eq!(log.matches("cannot travel in remote write 1.0").count(), 1, "{log}");
     assert_eq!(summary_field(&log, "histograms_dropped"), "nhcb_in_rw1_not_supported:7", "{log}");
 }

@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use std::ffi::OsStr;
 use std::net::TcpStream;
 use std::process::Stdio;
 
@@ -24,18 +25,10 @@ fn debug_logs_hold_no_url_password_and_no_header_value() {
         ),
     )
     .unwrap();
-    let out = walship()
-        .args(["ship", "--start=beginning", "--once", "--web.listen-address=", "--log.level=debug"])
-        .arg("--wal-dir")
-        .arg(testdata().join("prometheus-2.42/uncompressed-exemplars-checkpoint"))
-        .arg("--config.file")
-        .arg(&config)
-        .arg("--state-dir")
-        .arg(tmp.path().join("state"))
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let wal = testdata().join("prometheus-2.42/uncompressed-exemplars-checkpoint");
+    let args = [OsStr::new("--log.level=debug"), OsStr::new("--config.file"), config.as_os_str()];
+    let (status, log) = ship_once(&wal, &tmp.path().join("state"), args);
+    assert!(status.success(), "{log}");
     assert!(log.contains("samples_failed=0"), "{log}");
     for secret in ["pa55w0rd-in-url", "header-s3cret", "d2Fsc2hpcDpwYTU1dzByZC1pbi11cmw"] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");

@@ -8,7 +8,7 @@
 mod common;
 
 use common::*;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -72,17 +72,9 @@ fn ship_once_delivers_a_real_wal_to_victoria_metrics() {
     let tmp = tempfile::tempdir().unwrap();
     let (_vm, port) = victoria_metrics(tmp.path());
     let wal = testdata().join("prometheus-2.42/uncompressed-exemplars-checkpoint");
-    let out = walship()
-        .args(["ship", "--start=beginning", "--once", "--web.listen-address="])
-        .arg("--wal-dir")
-        .arg(&wal)
-        .arg(format!("--url=http://127.0.0.1:{port}/api/v1/write"))
-        .arg("--state-dir")
-        .arg(tmp.path().join("state"))
-        .output()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    let (status, log) =
+        ship_once(&wal, &tmp.path().join("state"), [format!("--url=http://127.0.0.1:{port}/api/v1/write")]);
+    assert!(status.success(), "{log}");
     assert!(log.contains("complete=true"), "{log}");
     let want = wal_counts(&wal);
     let mut got = BTreeMap::new();
@@ -272,5 +264,19 @@ fn metrics_health_and_readiness_describe_the_shipping() {
     assert!(records("series").is_some_and(|n| n > 0.0), "{text}");
     assert!(metric_sum(&text, "walship_cursor_segment", "").is_some_and(|s| s >= 4.0), "{text}");
     assert!(text.contains("# TYPE prometheus_remote_storage_samples_total counter"), "{text}");
+    // The endpoint has no name: the one walship gives it is its `endpoint` label, the queue's
+    // `remote_name` label and its cursor file's name alike.
+    let values = |label: &str| -> BTreeSet<String> {
+        let key = format!("{label}=\"");
+        text.lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| Some(l.split_once(key.as_str())?.1.split('"').next()?.to_string()))
+            .collect()
+    };
+    let names = values("remote_name");
+    assert_eq!(names.len(), 1, "{text}");
+    assert_eq!(values("endpoint"), names, "{text}");
     child.terminate();
+    let name = names.first().unwrap();
+    assert!(tmp.path().join("state").join(format!("cursor-{name}.json")).is_file(), "cursor-{name}.json");
 }

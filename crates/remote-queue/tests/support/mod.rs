@@ -1,8 +1,9 @@
-//! Shared test support: independent decoders and a fault-injecting receiver.
+//! Shared test support: the independent decoders (`remote_queue::pb`) and a fault-injecting receiver.
 #![allow(dead_code)]
 
-pub mod pb;
 pub mod receiver;
+
+pub use remote_queue::pb;
 
 use remote_queue::{Labels, Position, QueueManager, RefSample, RefSeries};
 

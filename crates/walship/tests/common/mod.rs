@@ -16,6 +16,26 @@ pub fn walship() -> Command {
     Command::new(env!("CARGO_BIN_EXE_walship"))
 }
 
+/// `walship ship --once --start=beginning` with no web server: ships `wal`, its cursor in
+/// `state`, to what `args` name (`--url=…`, `--config.file=…`, and any other flag). Returns the
+/// exit status and the log.
+pub fn ship_once<S: AsRef<std::ffi::OsStr>>(
+    wal: &Path,
+    state: &Path,
+    args: impl IntoIterator<Item = S>,
+) -> (std::process::ExitStatus, String) {
+    let out = walship()
+        .args(["ship", "--once", "--start=beginning", "--web.listen-address="])
+        .arg("--wal-dir")
+        .arg(wal)
+        .arg("--state-dir")
+        .arg(state)
+        .args(args)
+        .output()
+        .unwrap();
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }

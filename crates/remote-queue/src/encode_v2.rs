@@ -17,8 +17,8 @@
 //! is given up as soon as a request uses less than three quarters of the pairs it holds (and
 //! whenever the series cache frees an id, which could then name another pair).
 //!
-//! Each series is written with its length known up front (label refs and the point are built
-//! in scratch buffers first), so no message body is ever moved to close a length gap.
+//! Each series is written in place with one-byte length slots, filled in afterwards: a typical
+//! series' body is shorter than 128 bytes, so no body is moved to fit its length.
 
 use crate::batch_stats::{admit, BatchStats};
 use crate::intern::SymbolId;
@@ -55,10 +55,6 @@ pub(crate) struct SymbolTable {
     overlap: usize,
     /// Encoded `TimeSeries` fields (field 5) of this request.
     series: Vec<u8>,
-    /// Packed `labels_refs` of the series being written.
-    refs: Vec<u8>,
-    /// The point (sample, histogram or exemplar) of the series being written.
-    point: Vec<u8>,
     /// Label refs of an exemplar.
     ex_refs: Vec<u32>,
 }
@@ -227,7 +223,8 @@ impl SymbolTable {
         i
     }
 
-    /// Appends the name and value refs of label pair `id` to the series' `labels_refs`.
+    /// Appends the name and value refs of label pair `id` to `series` (the `labels_refs` being
+    /// written).
     #[inline]
     fn put_pair(&mut self, cache: &SeriesCache, id: SymbolId) {
         let packed = match self.pairs.get(id) {
@@ -247,17 +244,17 @@ impl SymbolTable {
                     }
                     None => {
                         // More than seven bytes (symbol indices past 2^21): written one by one.
-                        put_uvarint(&mut self.refs, u64::from(n));
-                        put_uvarint(&mut self.refs, u64::from(v));
+                        put_uvarint(&mut self.series, u64::from(n));
+                        put_uvarint(&mut self.series, u64::from(v));
                         return;
                     }
                 }
             }
         };
         // The seven bytes and the length byte, then cut back: a copy of fixed size.
-        let end = self.refs.len() + (packed >> 56) as usize;
-        self.refs.extend_from_slice(&packed.to_le_bytes());
-        self.refs.truncate(end);
+        let end = self.series.len() + (packed >> 56) as usize;
+        self.series.extend_from_slice(&packed.to_le_bytes());
+        self.series.truncate(end);
     }
 
     /// Symbol index of metadata string `id` (help or unit).
@@ -291,33 +288,43 @@ impl SymbolTable {
                 }
                 None => (0, 0, 0),
             };
+            // Written in place: the `TimeSeries` tag, a one-byte slot for its length, the
+            // `labels_refs` tag and a one-byte slot for its length; the slots are filled (and
+            // widened in the rare case a length needs more than one byte) once the body is written.
             // Each pair id takes at least one byte of `ids` and gives at most ten bytes of refs.
-            self.refs.clear();
-            self.refs.reserve(ids.len() * 10);
+            let start = self.series.len();
+            self.series.reserve(ids.len() * 10 + 64);
+            self.series.extend_from_slice(&[0x2a, 0, 0x0a, 0]);
             for p in LabelIds::new(ids) {
                 self.put_pair(cache, p);
             }
-            self.point.clear();
+            let refs_len = self.series.len() - (start + 4);
+            if refs_len == 0 {
+                // No labels: no `labels_refs` field.
+                self.series.truncate(start + 2);
+            } else {
+                fill_len(&mut self.series, start + 3, refs_len);
+            }
             match &item.payload {
-                Payload::Sample(v) => put_sample(&mut self.point, 2, *v, item.t, item.st),
-                Payload::Histogram(h) => put_histogram(&mut self.point, 3, h, item.t, item.st),
-                Payload::FloatHistogram(h) => put_float_histogram(&mut self.point, 3, h, item.t, item.st),
+                Payload::Sample(v) => put_sample(&mut self.series, 2, *v, item.t, item.st),
+                Payload::Histogram(h) => put_histogram(&mut self.series, 3, h, item.t, item.st),
+                Payload::FloatHistogram(h) => put_float_histogram(&mut self.series, 3, h, item.t, item.st),
                 Payload::Exemplar(e) => {
                     self.ex_refs.clear();
                     for (n, v) in e.labels.iter() {
                         let (n, v) = (self.sym(n), self.sym(v));
                         self.ex_refs.extend_from_slice(&[n, v]);
                     }
-                    let mut point = std::mem::take(&mut self.point);
-                    let ex = begin_len(&mut point, 4);
-                    put_packed_u32(&mut point, 1, &self.ex_refs);
-                    put_double(&mut point, 2, e.value);
-                    put_int(&mut point, 3, item.t as u64);
-                    end_len(&mut point, ex);
-                    self.point = point;
+                    let ex = begin_len(&mut self.series, 4);
+                    put_packed_u32(&mut self.series, 1, &self.ex_refs);
+                    put_double(&mut self.series, 2, e.value);
+                    put_int(&mut self.series, 3, item.t as u64);
+                    end_len(&mut self.series, ex);
                 }
             }
-            put_series(&mut self.series, &self.refs, &self.point, [typ, u64::from(help), u64::from(unit)]);
+            put_metadata(&mut self.series, [typ, u64::from(help), u64::from(unit)]);
+            let body = self.series.len() - (start + 2);
+            fill_len(&mut self.series, start + 1, body);
         }
         self.end();
         out.reserve(self.symbols.len() + self.series.len());
@@ -327,29 +334,32 @@ impl SymbolTable {
     }
 }
 
-/// One `TimeSeries` (field 5 of `Request`): `labels_refs` already packed in `refs`, the point
-/// already encoded in `point`, and `Metadata { type = 1; help_ref = 3; unit_ref = 4 }`, which is
-/// written even when empty, as Prometheus does.
+/// `Metadata { type = 1; help_ref = 3; unit_ref = 4 }` as field 5 of `TimeSeries`, written even
+/// when empty, as Prometheus does.
 #[inline]
-fn put_series(buf: &mut Vec<u8>, refs: &[u8], point: &[u8], [typ, help, unit]: [u64; 3]) {
+fn put_metadata(buf: &mut Vec<u8>, [typ, help, unit]: [u64; 3]) {
     let field_len = |v: u64| if v == 0 { 0 } else { 1 + uvarint_len(v) };
     let md_len = field_len(typ) + field_len(help) + field_len(unit);
-    let refs_len = if refs.is_empty() { 0 } else { 1 + uvarint_len(refs.len() as u64) + refs.len() };
-    let body = refs_len + point.len() + 1 + uvarint_len(md_len as u64) + md_len;
-    buf.reserve(body + 6);
-    put_tag(buf, 5, WIRE_LEN);
-    put_uvarint(buf, body as u64);
-    if !refs.is_empty() {
-        put_tag(buf, 1, WIRE_LEN);
-        put_uvarint(buf, refs.len() as u64);
-        buf.extend_from_slice(refs);
-    }
-    buf.extend_from_slice(point);
     put_tag(buf, 5, WIRE_LEN);
     put_uvarint(buf, md_len as u64);
     put_int(buf, 1, typ);
     put_int(buf, 3, help);
     put_int(buf, 4, unit);
+}
+
+/// Writes `len` into the one-byte length slot at `slot`, widening the slot (moving what follows)
+/// when the length needs more than one byte.
+#[inline]
+fn fill_len(buf: &mut Vec<u8>, slot: usize, len: usize) {
+    if len < 0x80 {
+        if let Some(b) = buf.get_mut(slot) {
+            *b = len as u8;
+        }
+        return;
+    }
+    let mut prefix = [0u8; 10];
+    let n = write_uvarint(&mut prefix, len as u64);
+    buf.splice(slot..slot + 1, prefix[..n].iter().copied());
 }
 
 /// Two refs as varints in the low seven bytes of a `u64`, their total length in the top byte;

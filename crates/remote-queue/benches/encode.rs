@@ -1,5 +1,6 @@
-//! `cargo bench -p remote-queue --features bench`: encode + snappy rates, bytes per cached series, end-to-end
-//! samples/s to a null receiver on loopback. Prints one table.
+//! `cargo bench -p remote-queue --features bench`: encode + snappy rates of remote write 1.0 and 2.0
+//! side by side (same run, alternated), bytes per cached series, end-to-end samples/s to a null
+//! receiver on loopback. Prints two tables.
 
 use remote_queue::bench_support::{build_cache, cache_usage, EncodeBench};
 use remote_queue::{EndpointConfig, Position, Protocol, QueueManager, RefSample, RefSeries};
@@ -35,20 +36,38 @@ fn per_cpu_second(mut step: impl FnMut(), per_step: usize) -> f64 {
     n as f64 / (thread_cpu_seconds() - cpu0).max(0.01)
 }
 
-fn encode_rate(protocol: Protocol) -> (f64, f64) {
-    let mut b = EncodeBench::new(10_000, 2000);
-    let mut bytes = 0;
-    for _ in 0..50 {
-        bytes = b.encode(protocol);
+/// Encode + snappy of 2000-sample requests over 10k typical series, 1.0 and 2.0: samples per
+/// CPU-second and compressed bytes per sample of each. The two are measured in alternating slices
+/// of 0.2 CPU-seconds, 2 CPU-seconds each in all, so that both see the same load of a shared
+/// machine. `rotating`: requests take turns over all series (see [`EncodeBench::rotating`]);
+/// else every request carries the same 2000 series.
+fn encode_rates(rotating: bool) -> [(f64, f64); 2] {
+    let protocols = [Protocol::V1, Protocol::V2];
+    let mut benches =
+        protocols.map(|_| if rotating { EncodeBench::rotating(10_000, 2000) } else { EncodeBench::new(10_000, 2000) });
+    let mut bytes = [0usize; 2];
+    for (b, (p, n)) in benches.iter_mut().zip(protocols.iter().zip(bytes.iter_mut())) {
+        for _ in 0..50 {
+            *n = b.encode(*p);
+        }
     }
-    let per = b.batch_len();
-    let rate = per_cpu_second(
-        || {
-            b.encode(protocol);
-        },
-        per,
-    );
-    (rate, bytes as f64 / per as f64)
+    let (mut samples, mut cpu) = ([0usize; 2], [0f64; 2]);
+    let t0 = Instant::now();
+    for _ in 0..10 {
+        for i in 0..2 {
+            let per = benches[i].batch_len();
+            let c0 = thread_cpu_seconds();
+            while thread_cpu_seconds() - c0 < 0.2 && t0.elapsed() < Duration::from_secs(60) {
+                for _ in 0..5 {
+                    benches[i].encode(protocols[i]);
+                    samples[i] += per;
+                }
+            }
+            cpu[i] += thread_cpu_seconds() - c0;
+        }
+    }
+    let per = benches[0].batch_len() as f64;
+    [0, 1].map(|i| (samples[i] as f64 / cpu[i].max(0.01), bytes[i] as f64 / per))
 }
 
 /// Snappy alone on the same request bytes: the ceiling for encode + compress.
@@ -163,29 +182,36 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    if std::env::var_os("RQ_BENCH_V1_ONLY").is_some() {
-        let (v1, _) = encode_rate(Protocol::V1);
-        println!("v1 {:.2} M/s", v1 / 1e6);
-        return;
-    }
-    if std::env::var_os("RQ_BENCH_V2_ONLY").is_some() {
-        let (v2, _) = encode_rate(Protocol::V2);
-        println!("v2 {:.2} M/s", v2 / 1e6);
-        return;
-    }
     if std::env::var_os("RQ_BENCH_E2E_ONLY").is_some() {
         let (e2e, cpu_per_m) = end_to_end();
         println!("end to end {:.2} M/s, {cpu_per_m:.3} CPU s per million", e2e / 1e6);
         return;
     }
-    let (v1, v1_bytes) = encode_rate(Protocol::V1);
-    let (v2, v2_bytes) = encode_rate(Protocol::V2);
+    let [(v1, v1_bytes), (v2, v2_bytes)] = encode_rates(false);
+    let [(r1, r1_bytes), (r2, r2_bytes)] = encode_rates(true);
     let (s1, s2) = (snappy_rate(Protocol::V1), snappy_rate(Protocol::V2));
+    let side_by_side = || {
+        println!("| encode + snappy, samples per CPU-second | RW 1.0 | RW 2.0 | 2.0 / 1.0 |");
+        println!("|---|---|---|---|");
+        for (name, a, b, ab, bb) in [
+            ("same 2000 series in every request", v1, v2, v1_bytes, v2_bytes),
+            ("requests take turns over 10k series", r1, r2, r1_bytes, r2_bytes),
+        ] {
+            println!(
+                "| {name} | {:.2} M ({ab:.1} B/sample) | {:.2} M ({bb:.1} B/sample) | {:.2} |",
+                a / 1e6,
+                b / 1e6,
+                b / a
+            );
+        }
+        println!();
+    };
     if std::env::var_os("RQ_BENCH_ENCODE_ONLY").is_some() {
-        println!("v1 {:.2} M/s ({v1_bytes:.1} B/sample, snappy alone {:.2} M/s)", v1 / 1e6, s1 / 1e6);
-        println!("v2 {:.2} M/s ({v2_bytes:.1} B/sample, snappy alone {:.2} M/s)", v2 / 1e6, s2 / 1e6);
+        side_by_side();
+        println!("snappy alone on the same bytes: 1.0 {:.2} M/s, 2.0 {:.2} M/s", s1 / 1e6, s2 / 1e6);
         return;
     }
+    side_by_side();
     let n = 1_000_000u64;
     // RSS of a fresh cache of 1M series.
     let rss0 = rss_kib();
@@ -209,7 +235,11 @@ fn main() {
         format!("encode+snappy = {:.0} % of it", v1 / s1 * 100.0),
     );
     row("RW 1.0 compressed bytes per sample", format!("{v1_bytes:.1}"), String::new());
-    row("RW 2.0 encode + snappy, samples per CPU-second", format!("{:.2} M", v2 / 1e6), String::new());
+    row(
+        "RW 2.0 encode + snappy, samples per CPU-second",
+        format!("{:.2} M", v2 / 1e6),
+        format!("≥ RW 1.0 ({:.2} ×)", v2 / v1),
+    );
     row(
         "… snappy alone on the same bytes (the limit)",
         format!("{:.2} M", s2 / 1e6),

@@ -24,38 +24,58 @@ pub fn typical_labels(i: u64) -> Labels {
     ])
 }
 
-/// A cache of `series` typical series and one batch of `batch` samples over them.
+/// A cache of `series` typical series and batches of `batch` samples over them.
 pub struct EncodeBench {
     cache: SeriesCache,
-    items: Vec<Item>,
+    /// The batches [`EncodeBench::encode`] takes in turn.
+    batches: Vec<Vec<Item>>,
+    next: usize,
     enc: RequestEncoder,
 }
 
 impl EncodeBench {
-    /// Builds the cache and the batch.
+    /// Builds the cache and one batch over the first `batch` series: every request carries the
+    /// same series, as a shard's do when its series fit one request.
     pub fn new(series: u64, batch: usize) -> EncodeBench {
+        EncodeBench::with_batches(series, batch, 1)
+    }
+
+    /// Builds the cache and `series / batch` batches that together cover every series once:
+    /// requests take turns over them, as a shard's do when it holds more series than one
+    /// request carries (no request repeats the series of the one before).
+    pub fn rotating(series: u64, batch: usize) -> EncodeBench {
+        EncodeBench::with_batches(series, batch, (series as usize / batch.max(1)).max(1))
+    }
+
+    fn with_batches(series: u64, batch: usize, batches: usize) -> EncodeBench {
         let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
         let owned: Vec<Labels> = (0..series).map(typical_labels).collect();
         let refs: Vec<RefSeries<'_>> =
             owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
         cache.store(&refs, 0);
-        let items = (0..batch as u64)
-            .map(|k| Item {
-                series: k % series,
-                slot: cache.known(k % series).slot_and_generation().0,
-                slot_gen: cache.known(k % series).slot_and_generation().1,
-                ack: 0,
-                t: 1_700_000_000_000 + (k / series) as i64 * 15_000,
-                st: 0,
-                payload: Payload::Sample((k % 1000) as f64 * 1.5),
+        let batches = (0..batches as u64)
+            .map(|b| {
+                (b * batch as u64..(b + 1) * batch as u64)
+                    .map(|k| Item {
+                        series: k % series,
+                        slot: cache.known(k % series).slot_and_generation().0,
+                        slot_gen: cache.known(k % series).slot_and_generation().1,
+                        ack: 0,
+                        t: 1_700_000_000_000 + (k / series) as i64 * 15_000,
+                        st: 0,
+                        payload: Payload::Sample((k % 1000) as f64 * 1.5),
+                    })
+                    .collect()
             })
             .collect();
-        EncodeBench { cache, items, enc: RequestEncoder::default() }
+        EncodeBench { cache, batches, next: 0, enc: RequestEncoder::default() }
     }
 
-    /// Encodes and compresses the batch once; returns the compressed size.
+    /// Encodes and compresses the next batch; returns the compressed size.
     pub fn encode(&mut self, protocol: Protocol) -> usize {
-        match self.enc.encode(protocol, &self.items, &self.cache, None) {
+        let Some(items) = self.batches.get(self.next) else { return 0 };
+        self.next = (self.next + 1) % self.batches.len();
+        match self.enc.encode(protocol, items, &self.cache, None) {
             Ok(_) => self.enc.body().len(),
             Err(_) => 0,
         }
@@ -68,7 +88,7 @@ impl EncodeBench {
 
     /// Number of samples per [`EncodeBench::encode`].
     pub fn batch_len(&self) -> usize {
-        self.items.len()
+        self.batches.first().map_or(0, Vec::len)
     }
 }
 

@@ -229,6 +229,70 @@ fn symbol_table_resets_between_requests() {
     assert_eq!(req.symbols, vec!["", "__name__", "up", "cluster", "own", "instance", "h:9100"]);
 }
 
+fn v2_symbols(enc: &RequestEncoder) -> Vec<String> {
+    pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default().symbols
+}
+
+fn v2_labels(enc: &RequestEncoder) -> Vec<Vec<(String, String)>> {
+    let req = pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    req.timeseries.iter().map(|ts| req.resolve(&ts.labels_refs).unwrap_or_default()).collect()
+}
+
+#[test]
+fn symbol_table_is_kept_while_requests_repeat_their_series() {
+    let many: Vec<(u64, Vec<(String, String)>)> =
+        (0..40u64).map(|i| (i, vec![("__name__".into(), "m".into()), ("pod".into(), format!("pod-{i}"))])).collect();
+    let cache = cache_with(&many);
+    let a: Vec<Item> = (0..20).map(|i| sample(i, 1, 1.0)).collect();
+    let b: Vec<Item> = (20..40).map(|i| sample(i, 1, 1.0)).collect();
+    let mut enc = RequestEncoder::default();
+    let mut tables = Vec::new();
+    for items in [&a, &a, &a, &b, &b] {
+        let _ = enc.encode(Protocol::V2, items, &cache, None);
+        let labels = v2_labels(&enc);
+        assert_eq!(labels.len(), 20);
+        for (k, item) in items.iter().enumerate() {
+            let want = vec![
+                ("__name__".to_string(), "m".to_string()),
+                ("cluster".into(), "c1".into()),
+                ("pod".into(), format!("pod-{}", item.series)),
+            ];
+            assert_eq!(labels[k], want);
+        }
+        let symbols = v2_symbols(&enc);
+        let mut uniq = symbols.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), symbols.len(), "symbols are deduplicated");
+        tables.push(symbols);
+    }
+    assert_eq!(tables[0].len(), 1 + 5 + 20, "\"\"; __name__ m cluster c1 pod; 20 pods");
+    assert_eq!(tables[1], tables[0], "the same series again: the same table");
+    assert_eq!(tables[2], tables[0], "kept");
+    assert_eq!(tables[3].len(), tables[0].len() + 20, "other series: the kept table grows once");
+    assert_eq!(tables[4].len(), tables[0].len(), "then a fresh table holds only what is used");
+    assert!(tables[4].iter().all(|s| !s.starts_with("pod-") || s >= &"pod-20".to_string()));
+}
+
+#[test]
+fn kept_symbol_table_forgets_ids_the_cache_freed() {
+    // Series 1's pair is freed and its id taken by series 2's pair: a kept table must not
+    // serve series 1's refs for it.
+    let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+    let one = Labels::from_pairs([("a", "one")]);
+    cache.store(&[RefSeries { series_ref: 1, labels: one.as_ref() }], 0);
+    let mut enc = RequestEncoder::default();
+    for _ in 0..3 {
+        let _ = enc.encode(Protocol::V2, &[sample(1, 1, 1.0)], &cache, None);
+        assert_eq!(v2_labels(&enc), vec![vec![("a".to_string(), "one".to_string())]]);
+    }
+    cache.reset(1);
+    let two = Labels::from_pairs([("b", "two")]);
+    cache.store(&[RefSeries { series_ref: 2, labels: two.as_ref() }], 1);
+    let _ = enc.encode(Protocol::V2, &[sample(2, 1, 1.0)], &cache, None);
+    assert_eq!(v2_labels(&enc), vec![vec![("b".to_string(), "two".to_string())]]);
+}
+
 proptest! {
     #[test]
     fn random_series_roundtrip(
@@ -260,6 +324,39 @@ proptest! {
             prop_assert_eq!(v1.timeseries[k].samples[0].timestamp, item.t);
             prop_assert_eq!(v2.timeseries[k].samples[0].value.to_bits(), v.to_bits());
             prop_assert_eq!(v2.timeseries[k].samples[0].timestamp, item.t);
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn requests_in_a_row_roundtrip(
+        series in proptest::collection::vec(
+            proptest::collection::btree_map("[a-c]{1,2}", "[a-d]{1,3}", 1..5), 1..12),
+        requests in proptest::collection::vec(proptest::collection::vec(0usize..12, 1..30), 1..12),
+    ) {
+        let list: Vec<(u64, Vec<(String, String)>)> =
+            series.iter().enumerate().map(|(i, m)| (i as u64, m.clone().into_iter().collect())).collect();
+        let cache = cache_with(&list);
+        let mut enc = RequestEncoder::default();
+        for picks in &requests {
+            let items: Vec<Item> = picks.iter().map(|&s| sample((s % list.len()) as u64, 1, 1.0)).collect();
+            prop_assert!(enc.encode(Protocol::V2, &items, &cache, None).is_ok());
+            let symbols = v2_symbols(&enc);
+            let mut uniq = symbols.clone();
+            uniq.sort();
+            uniq.dedup();
+            prop_assert_eq!(uniq.len(), symbols.len());
+            let labels = v2_labels(&enc);
+            prop_assert_eq!(labels.len(), items.len());
+            for (k, item) in items.iter().enumerate() {
+                let mut want = list[item.series as usize].1.clone();
+                if !want.iter().any(|(n, _)| n == "cluster") {
+                    want.push(("cluster".into(), "c1".into()));
+                }
+                want.sort();
+                prop_assert_eq!(&labels[k], &want);
+            }
         }
     }
 }

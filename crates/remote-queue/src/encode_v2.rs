@@ -1,21 +1,35 @@
-//! Remote write 2.0: `io.prometheus.write.v2.Request` with a per-request symbols table.
+//! Remote write 2.0: `io.prometheus.write.v2.Request` with a symbols table.
 //!
-//! Labels are interned as (name, value) pairs in the series cache; the first time a pair occurs
-//! in a request its two strings are looked up in the request's string table, after that the pair
-//! id alone finds both symbol indices. The table's size follows the request, not the cache.
+//! Every string a request references is listed once in its `symbols`; the table's size follows
+//! the request, not the cache. Labels are interned as (name, value) pairs in the series cache.
+//! The first time a pair occurs its two strings are looked up by content in the string table;
+//! after that the pair id alone finds both refs, already encoded as varints, through
+//! [`RecentIds`]: a direct-mapped array indexed by the id, whose entries carry the number of the
+//! table that wrote them, so that forgetting them all clears nothing. A pair evicted by another
+//! one that maps to the same entry is looked up by content again and finds its symbols already
+//! in the table, so deduplication never depends on that array.
+//!
+//! **Keeping the table.** A shard whose requests carry the same series again and again (every
+//! shard whose series fit one request) would look up the same strings by content in every
+//! request. So when most pairs of a request were also in the previous one, the next request
+//! starts from this one's table instead of an empty one, and all of its ids stay known: a
+//! label then costs one array load and one copy, as in 1.0. A kept table is sent whole, so it
+//! is given up as soon as a request uses less than three quarters of the pairs it holds (and
+//! whenever the series cache frees an id, which could then name another pair).
+//!
+//! Each series is written in place with one-byte length slots, filled in afterwards: a typical
+//! series' body is shorter than 128 bytes, so no body is moved to fit its length.
 
 use crate::batch_stats::{admit, BatchStats};
 use crate::intern::SymbolId;
 use crate::item::{Item, Payload};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::ref_index::RefHasher;
 use crate::series::{split_pair, LabelIds, SeriesCache};
 use hashbrown::{DefaultHashBuilder, HashTable};
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault};
+use std::hash::BuildHasher;
 
-/// Per-shard 2.0 encoding state.
+/// Per-shard 2.0 encoding state; every buffer is reused from request to request.
 #[derive(Default)]
 pub(crate) struct SymbolTable {
     /// Encoded `symbols` fields (field 4), in index order.
@@ -25,21 +39,160 @@ pub(crate) struct SymbolTable {
     /// Symbol indices, hashed by their string.
     table: HashTable<u32>,
     hasher: DefaultHashBuilder,
-    /// Symbol indices of the name and value of pairs already seen in this request.
-    by_pair: HashMap<SymbolId, (u32, u32), BuildHasherDefault<RefHasher>>,
+    /// Both refs of label pairs met since the table was started, by pair id.
+    pairs: RecentIds,
+    /// Symbol indices of metadata strings (help, unit), by string id.
+    strings: RecentIds,
+    /// Versions of the series cache's two interners when their ids were learnt.
+    seen: (u64, u64),
+    /// Whether the next request starts from this request's table.
+    keep: bool,
+    /// Whether this request started from an empty table.
+    fresh: bool,
+    /// Distinct pairs this request used.
+    used: usize,
+    /// Fresh requests: pairs this request used that the previous table held.
+    overlap: usize,
+    /// Encoded `TimeSeries` fields (field 5) of this request.
     series: Vec<u8>,
-    refs: Vec<u32>,
+    /// Label refs of an exemplar.
+    ex_refs: Vec<u32>,
+}
+
+/// One entry of [`RecentIds`].
+#[derive(Clone, Copy, Default)]
+struct Recent {
+    /// `table << 32 | id`.
+    key: u64,
+    value: u64,
+    /// The request that last used the entry.
+    used: u32,
+}
+
+/// Remembers, for ids of the series cache's interners, what they were given in the current
+/// table (a label pair: its two refs, encoded; a metadata string: its symbol index). A lossy
+/// cache: an id missing from it is looked up by content.
+#[derive(Default)]
+struct RecentIds {
+    /// A power-of-two length.
+    slots: Vec<Recent>,
+    /// Number of the current table, never 0 (a zeroed entry is therefore never current).
+    table: u32,
+    /// Number of the current request.
+    request: u32,
+    /// Entries written since the table was started.
+    held: usize,
+}
+
+/// Entries of [`RecentIds`] to start with, and at most (24 bytes each).
+const RECENT_MIN: usize = 1 << 12;
+const RECENT_MAX: usize = 1 << 20;
+
+/// What [`RecentIds::get`] found.
+enum Found {
+    /// The value, and whether this is its first use in the request.
+    Current(u64, bool),
+    /// Not in the current table, but in the one before.
+    Previous,
+    Missing,
+}
+
+impl RecentIds {
+    /// Forgets every entry, by numbering tables rather than by clearing.
+    fn new_table(&mut self) {
+        self.held = 0;
+        self.table = self.table.wrapping_add(1);
+        if self.table == 0 || self.slots.is_empty() {
+            let len = self.slots.len().max(RECENT_MIN);
+            self.slots.clear();
+            self.slots.resize(len, Recent::default());
+            self.table = 1;
+        }
+    }
+
+    /// Starts a request; keeps about four entries per id the table holds.
+    fn next_request(&mut self) {
+        self.request = self.request.wrapping_add(1);
+        let want = (self.held * 4).clamp(RECENT_MIN, RECENT_MAX).next_power_of_two();
+        if want > self.slots.len() {
+            // Entries of the current table move to where the longer array wants them.
+            let old = std::mem::replace(&mut self.slots, vec![Recent::default(); want]);
+            let table = u64::from(self.table) << 32;
+            for e in old.into_iter().filter(|e| e.key >> 32 << 32 == table) {
+                let i = (e.key as u32) as usize & (want - 1);
+                if let Some(slot) = self.slots.get_mut(i) {
+                    *slot = e;
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn index(&self, id: SymbolId) -> usize {
+        // Ids are dense slot numbers: the low bits spread them evenly.
+        id as usize & (self.slots.len().wrapping_sub(1))
+    }
+
+    #[inline]
+    fn get(&mut self, id: SymbolId) -> Found {
+        let i = self.index(id);
+        let key = (u64::from(self.table) << 32) | u64::from(id);
+        let request = self.request;
+        match self.slots.get_mut(i) {
+            Some(e) if e.key == key => {
+                let first = e.used != request;
+                e.used = request;
+                Found::Current(e.value, first)
+            }
+            Some(e) if e.key == key.wrapping_sub(1 << 32) => Found::Previous,
+            _ => Found::Missing,
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, id: SymbolId, value: u64) {
+        let i = self.index(id);
+        let key = (u64::from(self.table) << 32) | u64::from(id);
+        self.held += 1;
+        if let Some(slot) = self.slots.get_mut(i) {
+            *slot = Recent { key, value, used: self.request };
+        }
+    }
 }
 
 impl SymbolTable {
-    fn reset(&mut self) {
-        self.symbols.clear();
-        self.spans.clear();
-        self.table.clear();
-        self.by_pair.clear();
-        // symbols[0] is always "" (repeated string elements are written even when empty).
-        self.symbols.extend_from_slice(&[0x22, 0]);
-        self.spans.push((2, 0));
+    /// Starts a request: from an empty table, or from the last one when it is kept.
+    fn begin(&mut self, cache: &SeriesCache) {
+        let seen = (cache.pairs.version(), cache.strings.version());
+        let ids_valid = seen == self.seen;
+        self.seen = seen;
+        self.fresh = !(self.keep && ids_valid);
+        if self.fresh {
+            self.symbols.clear();
+            self.spans.clear();
+            self.table.clear();
+            // symbols[0] is always "" (repeated string elements are written even when empty).
+            self.symbols.extend_from_slice(&[0x22, 0]);
+            self.spans.push((2, 0));
+        }
+        if self.fresh || !ids_valid {
+            self.pairs.new_table();
+            self.strings.new_table();
+        }
+        self.pairs.next_request();
+        self.strings.next_request();
+        self.used = 0;
+        self.overlap = 0;
+        self.series.clear();
+    }
+
+    /// Decides whether the next request starts from this table.
+    fn end(&mut self) {
+        self.keep = if self.fresh {
+            self.used > 0 && self.overlap * 4 >= self.used * 3
+        } else {
+            self.used * 4 >= self.pairs.held * 3
+        };
     }
 
     /// The symbol index of `s`, adding it if new; "" is always 0.
@@ -70,14 +223,48 @@ impl SymbolTable {
         i
     }
 
+    /// Appends the name and value refs of label pair `id` to `series` (the `labels_refs` being
+    /// written).
     #[inline]
-    fn pair(&mut self, cache: &SeriesCache, id: SymbolId) -> (u32, u32) {
-        if let Some(&r) = self.by_pair.get(&id) {
-            return r;
+    fn put_pair(&mut self, cache: &SeriesCache, id: SymbolId) {
+        let packed = match self.pairs.get(id) {
+            Found::Current(packed, first) => {
+                self.used += usize::from(first);
+                packed
+            }
+            found => {
+                self.used += 1;
+                self.overlap += usize::from(matches!(found, Found::Previous));
+                let (name, value) = split_pair(cache.pairs.get(id));
+                let (n, v) = (self.sym(name), self.sym(value));
+                match pack_refs(n, v) {
+                    Some(packed) => {
+                        self.pairs.put(id, packed);
+                        packed
+                    }
+                    None => {
+                        // More than seven bytes (symbol indices past 2^21): written one by one.
+                        put_uvarint(&mut self.series, u64::from(n));
+                        put_uvarint(&mut self.series, u64::from(v));
+                        return;
+                    }
+                }
+            }
+        };
+        // The seven bytes and the length byte, then cut back: a copy of fixed size.
+        let end = self.series.len() + (packed >> 56) as usize;
+        self.series.extend_from_slice(&packed.to_le_bytes());
+        self.series.truncate(end);
+    }
+
+    /// Symbol index of metadata string `id` (help or unit).
+    #[inline]
+    fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u32 {
+        if let Found::Current(r, _) = self.strings.get(id) {
+            return r as u32;
         }
-        let (name, value) = split_pair(cache.pairs.get(id));
-        let r = (self.sym(name), self.sym(value));
-        self.by_pair.insert(id, r);
+        let r = self.sym(cache.strings.get(id));
+        self.strings.put(id, u64::from(r));
         r
     }
 
@@ -89,86 +276,136 @@ impl SymbolTable {
         min_ts: Option<i64>,
         out: &mut Vec<u8>,
     ) -> BatchStats {
-        self.reset();
-        self.series.clear();
+        self.begin(cache);
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
         for item in items {
             let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
-            let meta = cache.metadata(item.series);
-            let (help, unit, typ) = match meta {
+            // The `Metadata` message: type, help ref, unit ref (0 when unknown).
+            let (typ, help, unit) = match cache.metadata(item.series) {
                 Some(m) => {
                     stats.with_metadata += 1;
-                    let help = self.sym(cache.strings.get(m.help));
-                    let unit = self.sym(cache.strings.get(m.unit));
-                    (help, unit, metric_type_enum(m.metric_type))
+                    (metric_type_enum(m.metric_type), self.string(cache, m.help), self.string(cache, m.unit))
                 }
                 None => (0, 0, 0),
             };
-            self.refs.clear();
+            // Written in place: the `TimeSeries` tag, a one-byte slot for its length, the
+            // `labels_refs` tag and a one-byte slot for its length; the slots are filled (and
+            // widened in the rare case a length needs more than one byte) once the body is written.
+            // Each pair id takes at least one byte of `ids` and gives at most ten bytes of refs.
+            let start = self.series.len();
+            self.series.reserve(ids.len() * 10 + 64);
+            self.series.extend_from_slice(&[0x2a, 0, 0x0a, 0]);
             for p in LabelIds::new(ids) {
-                let (n, v) = self.pair(cache, p);
-                self.refs.extend_from_slice(&[n, v]);
+                self.put_pair(cache, p);
             }
-            let mut buf = std::mem::take(&mut self.series);
-            let ts = begin_len(&mut buf, 5);
-            put_packed_u32(&mut buf, 1, &self.refs);
+            let refs_len = self.series.len() - (start + 4);
+            if refs_len == 0 {
+                // No labels: no `labels_refs` field.
+                self.series.truncate(start + 2);
+            } else {
+                fill_len(&mut self.series, start + 3, refs_len);
+            }
             match &item.payload {
-                Payload::Sample(v) => put_sample(&mut buf, 2, *v, item.t, item.st),
-                Payload::Histogram(h) => put_histogram(&mut buf, 3, h, item.t, item.st),
-                Payload::FloatHistogram(h) => put_float_histogram(&mut buf, 3, h, item.t, item.st),
+                Payload::Sample(v) => put_sample(&mut self.series, 2, *v, item.t, item.st),
+                Payload::Histogram(h) => put_histogram(&mut self.series, 3, h, item.t, item.st),
+                Payload::FloatHistogram(h) => put_float_histogram(&mut self.series, 3, h, item.t, item.st),
                 Payload::Exemplar(e) => {
-                    self.refs.clear();
+                    self.ex_refs.clear();
                     for (n, v) in e.labels.iter() {
                         let (n, v) = (self.sym(n), self.sym(v));
-                        self.refs.extend_from_slice(&[n, v]);
+                        self.ex_refs.extend_from_slice(&[n, v]);
                     }
-                    let ex = begin_len(&mut buf, 4);
-                    put_packed_u32(&mut buf, 1, &self.refs);
-                    put_double(&mut buf, 2, e.value);
-                    put_int(&mut buf, 3, item.t as u64);
-                    end_len(&mut buf, ex);
+                    let ex = begin_len(&mut self.series, 4);
+                    put_packed_u32(&mut self.series, 1, &self.ex_refs);
+                    put_double(&mut self.series, 2, e.value);
+                    put_int(&mut self.series, 3, item.t as u64);
+                    end_len(&mut self.series, ex);
                 }
             }
-            // Metadata is tiny: its length is known up front.
-            let field_len = |v: u64| if v == 0 { 0 } else { 1 + uvarint_len(v) };
-            let md_len = field_len(typ) + field_len(u64::from(help)) + field_len(u64::from(unit));
-            put_tag(&mut buf, 5, WIRE_LEN);
-            put_uvarint(&mut buf, md_len as u64);
-            put_int(&mut buf, 1, typ);
-            put_int(&mut buf, 3, u64::from(help));
-            put_int(&mut buf, 4, u64::from(unit));
-            end_len(&mut buf, ts);
-            self.series = buf;
+            put_metadata(&mut self.series, [typ, u64::from(help), u64::from(unit)]);
+            let body = self.series.len() - (start + 2);
+            fill_len(&mut self.series, start + 1, body);
         }
+        self.end();
+        out.reserve(self.symbols.len() + self.series.len());
         out.extend_from_slice(&self.symbols);
         out.extend_from_slice(&self.series);
         stats
     }
 }
 
+/// `Metadata { type = 1; help_ref = 3; unit_ref = 4 }` as field 5 of `TimeSeries`, written even
+/// when empty, as Prometheus does.
+#[inline]
+fn put_metadata(buf: &mut Vec<u8>, [typ, help, unit]: [u64; 3]) {
+    let field_len = |v: u64| if v == 0 { 0 } else { 1 + uvarint_len(v) };
+    let md_len = field_len(typ) + field_len(help) + field_len(unit);
+    put_tag(buf, 5, WIRE_LEN);
+    put_uvarint(buf, md_len as u64);
+    put_int(buf, 1, typ);
+    put_int(buf, 3, help);
+    put_int(buf, 4, unit);
+}
+
+/// Writes `len` into the one-byte length slot at `slot`, widening the slot (moving what follows)
+/// when the length needs more than one byte.
+#[inline]
+fn fill_len(buf: &mut Vec<u8>, slot: usize, len: usize) {
+    if len < 0x80 {
+        if let Some(b) = buf.get_mut(slot) {
+            *b = len as u8;
+        }
+        return;
+    }
+    let mut prefix = [0u8; 10];
+    let n = write_uvarint(&mut prefix, len as u64);
+    buf.splice(slot..slot + 1, prefix[..n].iter().copied());
+}
+
+/// Two refs as varints in the low seven bytes of a `u64`, their total length in the top byte;
+/// `None` when they need more than seven bytes.
+#[inline]
+fn pack_refs(n: u32, v: u32) -> Option<u64> {
+    let ((wn, ln), (wv, lv)) = (varint_word(n), varint_word(v));
+    if ln + lv > 7 {
+        return None;
+    }
+    Some(wn | (wv << (8 * ln)) | (((ln + lv) as u64) << 56))
+}
+
+/// `v` as a varint in the low bytes of a `u64` (little-endian order), and its length. Built
+/// without a branch per byte: the 7-bit groups are spread over the bytes and the continuation
+/// bit set on all but the last. Building the bytes in a register rather than in an array
+/// matters: a byte stored into memory and then read back as part of a wider word stalls the
+/// processor.
+#[inline]
+fn varint_word(v: u32) -> (u64, usize) {
+    let x = u64::from(v);
+    let spread =
+        (x & 0x7f) | ((x & 0x3f80) << 1) | ((x & 0x1f_c000) << 2) | ((x & 0xfe0_0000) << 3) | ((x & 0xf000_0000) << 4);
+    let len = uvarint_len(x);
+    (spread | (0x8080_8080u64 & ((1u64 << (8 * (len - 1))) - 1)), len)
+}
+
+/// Appends `v` as a varint: eight bytes copied (a copy of fixed size), then cut back.
+#[inline]
+fn put_varint32(buf: &mut Vec<u8>, v: u32) {
+    let (w, len) = varint_word(v);
+    let end = buf.len() + len;
+    buf.extend_from_slice(&w.to_le_bytes());
+    buf.truncate(end);
+}
+
+/// A packed `repeated uint32` field.
 fn put_packed_u32(buf: &mut Vec<u8>, field: u32, vals: &[u32]) {
     if vals.is_empty() {
         return;
     }
+    let len: usize = vals.iter().map(|&v| uvarint_len(u64::from(v))).sum();
     put_tag(buf, field, WIRE_LEN);
-    // One pass: a one-byte length slot, patched afterwards (label refs rarely need more).
-    buf.reserve(vals.len() * 5 + 1);
-    let slot = buf.len();
-    buf.push(0);
+    put_uvarint(buf, len as u64);
     for &v in vals {
-        if v < 0x80 {
-            buf.push(v as u8);
-        } else {
-            put_uvarint(buf, u64::from(v));
-        }
-    }
-    let len = buf.len() - slot - 1;
-    if len < 0x80 {
-        buf[slot] = len as u8;
-    } else {
-        let mut prefix = Vec::with_capacity(5);
-        put_uvarint(&mut prefix, len as u64);
-        buf.splice(slot..slot + 1, prefix);
+        put_varint32(buf, v);
     }
 }
 
@@ -177,5 +414,68 @@ fn metric_type_enum(t: wal_format::record::MetricType) -> u64 {
     match t.byte() {
         b @ 1..=7 => u64::from(b),
         _ => 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varint32_matches_the_general_writer() {
+        for v in [0u32, 1, 127, 128, 300, 16383, 16384, (1 << 21) - 1, 1 << 21, (1 << 28) - 1, 1 << 28, u32::MAX] {
+            let (mut a, mut b) = (vec![9u8], vec![9u8]);
+            put_varint32(&mut a, v);
+            put_uvarint(&mut b, u64::from(v));
+            assert_eq!(a, b, "{v}");
+        }
+    }
+
+    #[test]
+    fn packed_refs_are_two_varints() {
+        for (n, v) in
+            [(0u32, 0u32), (1, 127), (128, 5), (300, 16384), (16383, 16383), ((1 << 21) - 1, 1), (1 << 21, 1 << 21)]
+        {
+            let mut want = Vec::new();
+            put_uvarint(&mut want, u64::from(n));
+            put_uvarint(&mut want, u64::from(v));
+            match pack_refs(n, v) {
+                Some(w) => {
+                    let len = (w >> 56) as usize;
+                    assert_eq!(&w.to_le_bytes()[..len], &want[..], "{n} {v}");
+                }
+                None => assert!(want.len() > 7, "{n} {v} fits"),
+            }
+        }
+    }
+
+    #[test]
+    fn recent_ids_forget_old_tables_and_collisions() {
+        let mut r = RecentIds::default();
+        r.new_table();
+        r.next_request();
+        let n = r.slots.len() as u32;
+        r.put(5, 12);
+        assert!(matches!(r.get(5), Found::Current(12, false)), "used in this request already");
+        assert!(matches!(r.get(5 + n), Found::Missing), "same entry, other id");
+        r.next_request();
+        assert!(matches!(r.get(5), Found::Current(12, true)), "first use in this request");
+        r.new_table();
+        assert!(matches!(r.get(5), Found::Previous));
+        r.put(5 + n, 34);
+        assert!(matches!(r.get(5), Found::Missing), "evicted");
+        // Growing keeps the entries of the current table.
+        for id in 0..3 * RECENT_MIN as u32 {
+            r.put(id, u64::from(id));
+        }
+        r.next_request();
+        assert!(r.slots.len() > RECENT_MIN);
+        assert!(matches!(r.get(3 * RECENT_MIN as u32 - 1), Found::Current(v, true) if v == 3 * RECENT_MIN as u64 - 1));
+        // Wrapping the table number clears the array instead of reusing old numbers.
+        r.table = u32::MAX;
+        r.put(7, 1);
+        r.new_table();
+        assert_eq!(r.table, 1);
+        assert!(matches!(r.get(7), Found::Missing));
     }
 }

@@ -64,11 +64,24 @@ pub(crate) struct Interner {
     slots: Vec<Slot>,
     free: Vec<SymbolId>,
     hasher: DefaultHashBuilder,
+    /// Changes whenever an id stops meaning the string it meant: see [`Interner::version`].
+    version: u64,
 }
+
+/// Hands every interner a distinct range of versions.
+static NEXT_INTERNER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 impl Default for Interner {
     fn default() -> Self {
-        Interner { table: HashTable::new(), slots: Vec::new(), free: Vec::new(), hasher: DefaultHashBuilder::default() }
+        // The high 24 bits tell interners apart, the low 40 count freed strings.
+        let version = NEXT_INTERNER.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 40;
+        Interner {
+            table: HashTable::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
+            version,
+        }
     }
 }
 
@@ -117,7 +130,15 @@ impl Interner {
             }
             self.slots[id as usize].bytes = Stored::Heap(Box::default());
             self.free.push(id);
+            self.version = self.version.wrapping_add(1);
         }
+    }
+
+    /// Equal between two calls only if every id that was valid at the first still names the same
+    /// string at the second (and both came from this interner): lets an encoder keep what it
+    /// learnt about ids from one request to the next.
+    pub(crate) fn version(&self) -> u64 {
+        self.version
     }
 
     /// The string of `id` (empty for an unknown id).
@@ -199,7 +220,10 @@ mod tests {
         assert_eq!(i.get(a), b"job");
         i.release(a);
         assert_eq!(i.get(a), b"job", "one reference left");
+        let v = i.version();
         i.release(a);
+        assert_ne!(i.version(), v, "a freed id changes the version");
+        assert_ne!(Interner::default().version(), i.version(), "interners differ");
         assert_eq!(i.len(), 1);
         let c = i.intern(b"other");
         assert_eq!(c, a, "freed id is reused");

@@ -18,6 +18,7 @@ mod error;
 mod intern;
 mod isolate;
 mod item;
+mod last_error;
 mod lock;
 mod log_limit;
 pub mod logging;
@@ -40,6 +41,7 @@ mod tls;
 
 pub use config::{Auth, EndpointConfig, MetadataConfig, Protocol, QueueConfig, Secret, TlsConfig};
 pub use error::{Error, Result};
+pub use last_error::LastError;
 pub use metrics::{DropReason, MetricsSnapshot};
 pub use queue::{render_metrics, QueueManager};
 pub use relabel::{Action, LabelSet, RelabelConfig, Relabeler};

@@ -212,6 +212,11 @@ fn a_remote_that_is_down_shows_as_retrying_with_its_error() {
     assert!(error_when.contains(" ago), its data is being retried; failing since "), "{error_when}");
     assert!(!error_when.contains("works again"), "{error_when}");
     assert_eq!(got("delivered"), "0");
+    // The queue is full, so reading waits inside the first segment, which has not ended: the
+    // segment being read is still known, on the page and in /metrics.
+    let m = metrics(web);
+    assert_eq!(got("reading"), "00000002");
+    assert_eq!(m["walship_wal_segment_current"], 2.0);
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("status-page-retrying.png");
     let _ = std::fs::remove_file(&shot);
     chromium(

@@ -81,7 +81,7 @@ pub fn render(endpoints: &[Endpoint], out: &mut String) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
         for e in endpoints {
             let w = &e.watcher;
-            let l = format!("endpoint=\"{}\"", e.key);
+            let l = format!("endpoint=\"{}\"", remote_queue::metrics::escape_label_value(&e.key));
             match name {
                 "walship_wal_segment_current" => {
                     let _ = writeln!(out, "{name}{{{l}}} {}", w.current_segment.load(Ordering::Relaxed));

@@ -105,10 +105,23 @@ fn status_page_in_a_real_browser_agrees_with_metrics() {
         settled
     });
     std::thread::sleep(std::time::Duration::from_millis(1500));
-    let m = metrics(web);
+    // In /metrics the name is a label value, escaped as the exposition format wants it.
+    let (_, exposition) = http(web, "GET", "/metrics").unwrap();
+    let exposition = String::from_utf8(exposition).unwrap();
+    let escaped = HOSTILE_NAME.replace('\\', "\\\\").replace('"', "\\\"");
+    assert!(exposition.contains(&format!("walship_cursor_segment{{endpoint=\"{escaped}\"}} ")), "{exposition}");
     let url = format!("http://127.0.0.1:{web}/");
     let profile = tempfile::tempdir().unwrap();
-    let dom = String::from_utf8(chromium(&["--dump-dom"], &url, profile.path())).unwrap();
+    // The queue may still reshard once the sends stop: compare the page with /metrics as they
+    // were just before and just after it was made, unchanged in between.
+    let (m, dom) = (0..5)
+        .find_map(|_| {
+            let before = metrics(web);
+            let dom = String::from_utf8(chromium(&["--dump-dom"], &url, profile.path())).unwrap();
+            (metrics(web).get("prometheus_remote_storage_shards") == before.get("prometheus_remote_storage_shards"))
+                .then_some((before, dom))
+        })
+        .expect("the shard count stands still");
     let page = checks(&dom);
     let got = |k: &str| page.get(k).unwrap_or_else(|| panic!("no {k} on the page:\n{dom}")).as_str();
 

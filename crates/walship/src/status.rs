@@ -29,7 +29,6 @@ struct Point {
     /// Samples the remote accepted so far.
     accepted: u64,
     retried: u64,
-    failed: u64,
     damage: u64,
     gaps: u64,
 }
@@ -61,7 +60,6 @@ impl History {
                 at_ms: now_ms,
                 accepted: m.samples_accepted,
                 retried: m.samples_retried_total,
-                failed: m.samples_failed_total,
                 damage: e.watcher.corruptions.load(Ordering::Relaxed),
                 gaps: e.watcher.gaps.load(Ordering::Relaxed),
             };

@@ -179,6 +179,10 @@ impl<'a> BatchSend<'a> {
                 m.observe_duration(t0.elapsed());
                 sh.local_fault_cleared();
             }
+            match &r {
+                Ok(_) => sh.last_error.succeeded(),
+                Err(e) => sh.last_error.failed(e, protocol == Protocol::V2 && sh.cfg.fallback_on_415),
+            }
             match r {
                 Ok(written) => {
                     self.bytes += self.enc.body().len() as u64;

@@ -18,6 +18,7 @@ mod error;
 mod intern;
 mod isolate;
 mod item;
+mod last_error;
 mod lock;
 mod log_limit;
 pub mod logging;
@@ -48,6 +49,7 @@ pub use config::{
     Auth, EndpointConfig, MetadataConfig, OAuth2Config, Protocol, QueueConfig, Secret, SigV4Config, TlsConfig,
 };
 pub use error::{Error, Result};
+pub use last_error::LastError;
 pub use metrics::{DropReason, MetricsSnapshot};
 pub use prometheus_api::{parse_targets_metadata, PrometheusApi, PrometheusApiConfig};
 pub use queue::{render_metrics, QueueManager};

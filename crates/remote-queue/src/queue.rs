@@ -5,6 +5,7 @@ use crate::client::{HttpTransport, Transport};
 use crate::clock::now_ms;
 use crate::config::{EndpointConfig, Protocol};
 use crate::item::{ExemplarData, Item, KindCounts, Payload};
+use crate::last_error::LastError;
 use crate::lock::lock;
 use crate::metadata_loop::metadata_loop;
 use crate::metrics::{DropReason, MetricsSnapshot, QueueMetrics};
@@ -344,6 +345,14 @@ impl QueueManager {
     /// credentials sends it) and fails appends. The string is the server's answer.
     pub fn fatal_error(&self) -> Option<String> {
         self.state.ctx.fatal()
+    }
+
+    /// The newest failed send attempt of sample, exemplar and histogram requests, whether its
+    /// data is retried, and whether a later attempt succeeded; `None` if no attempt failed yet.
+    /// Its text has the passwords, credentials and header values of the configuration replaced
+    /// by `xxxxx` (see [`LastError::message`]).
+    pub fn last_error(&self) -> Option<LastError> {
+        self.state.ctx.last_error.get()
     }
 
     /// A copy of the self-metrics.

@@ -9,6 +9,7 @@
 use crate::ack::AckTracker;
 use crate::client::Transport;
 use crate::config::{EndpointConfig, Protocol};
+use crate::last_error::ErrorSlot;
 use crate::lock::lock;
 use crate::log_limit::LogLimiter;
 use crate::metrics::QueueMetrics;
@@ -29,6 +30,8 @@ pub(crate) struct SendContext {
     pub(crate) throughput: Throughput,
     /// Lines about rejected series and batches.
     pub(crate) rejected_log: LogLimiter,
+    /// The newest failed attempt, for [`crate::QueueManager::last_error`].
+    pub(crate) last_error: ErrorSlot,
     cache: RwLock<SeriesCache>,
     /// 2 while remote write 2.0 is used, 1 after a 415 fallback (or when configured).
     protocol: AtomicU8,
@@ -66,6 +69,7 @@ impl SendContext {
             throughput: Throughput::default(),
             local_fault: AtomicBool::new(false),
             rejected_log: LogLimiter::default(),
+            last_error: ErrorSlot::new(&cfg),
             cfg,
         }
     }

@@ -225,6 +225,8 @@ impl<S: Sink> Watcher<S> {
         self.filter.get_or_insert(filter);
         let mut dispatcher = Dispatcher::new(filter, self.opts.clone(), self.metrics.clone());
         let mut replay = Replay::open(&self.dir, ReplayOptions { resume, ..Default::default() })?;
+        // The segment read first (after the checkpoint, if any), before any of it is read.
+        self.metrics.current_segment.store(replay.segment(), Ordering::Relaxed);
         self.checkpoint_seen = cp_index.max(self.checkpoint_seen);
 
         let wakeup = Wakeup::new(&self.dir, self.opts.use_notify);
@@ -258,6 +260,7 @@ impl<S: Sink> Watcher<S> {
                         Err(Failed::Sink(e)) => return Err(Error::Sink(Box::new(e))),
                     }
                     if source == Source::Segment {
+                        self.metrics.current_segment.store(segment, Ordering::Relaxed);
                         self.next = replay.position();
                         if let Some(gap) = pending_gap.as_mut() {
                             gap.after_t = gap.after_t.or(dispatcher.take_first_timestamp());

@@ -374,3 +374,58 @@ fn the_sink_stops_the_watcher() {
     assert_eq!(failing_errors, 0, "a sink's error is not retried");
     drop(w);
 }
+
+/// A sink that notes, at every sample record, which segment the watcher's metrics say is being
+/// read, next to the segment the record is in.
+struct SegmentWitness {
+    metrics: std::sync::Arc<std::sync::OnceLock<std::sync::Arc<wal_watcher::WatcherMetrics>>>,
+    seen: Vec<(u64, u64)>,
+}
+
+impl wal_watcher::Sink for SegmentWitness {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, _: &[wal_format::record::RefSeries<'_>], _: u64) -> Result<bool, Self::Error> {
+        Ok(true)
+    }
+    fn append_samples(
+        &mut self,
+        _: &[wal_format::record::RefSample],
+        at: wal_format::Position,
+    ) -> Result<bool, Self::Error> {
+        let current = self.metrics.get().map(|m| m.current_segment.load(std::sync::atomic::Ordering::Relaxed));
+        self.seen.push((at.segment, current.unwrap_or(u64::MAX)));
+        Ok(true)
+    }
+}
+
+/// `current_segment` names the segment being read from its first record on, also when reading
+/// starts past segment 0 (a WAL truncated by Prometheus): not only once a segment has ended.
+#[test]
+fn the_segment_being_read_is_known_from_its_first_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=5)]).unwrap();
+    for segment in 0..3 {
+        for t in 0..3 {
+            w.log(&[samples_record(1..=5, segment * 100 + t)]).unwrap();
+        }
+        if segment < 2 {
+            w.next_segment().unwrap();
+        }
+    }
+    drop(w);
+    // As Prometheus leaves it after a truncation: checkpoint.00000000, segments from 1 on.
+    checkpoint(dir.path(), 0, 1..6, -1);
+    std::fs::remove_file(dir.path().join("00000000")).unwrap();
+    let metrics = std::sync::Arc::new(std::sync::OnceLock::new());
+    let sink = SegmentWitness { metrics: metrics.clone(), seen: Vec::new() };
+    let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), sink);
+    metrics.set(watcher.metrics()).unwrap();
+    watcher.run_to_end(|_| {}).unwrap();
+    let seen = &watcher.sink().seen;
+    // The checkpoint's samples stand at its place (segment 0), read while segment 1 is next.
+    assert_eq!(seen.len(), 7, "{seen:?}");
+    for (record_segment, current) in seen.iter().skip(1) {
+        assert_eq!(record_segment, current, "{seen:?}");
+    }
+}

@@ -2,9 +2,9 @@
 //! that it works offline and behind any proxy. It refreshes itself every few seconds with a
 //! `<meta http-equiv="refresh">`.
 //!
-//! Every figure on it comes from the same counters as `/metrics`; the few that need history
-//! (samples per second, when an error was last seen) come from a [`History`] sampled in the
-//! background. Everything from configuration or the WAL is HTML-escaped: endpoint names, URLs
+//! Every figure on it comes from the same counters as `/metrics`, or from the queue itself (the
+//! samples the remote accepted, its last send error); the few that need history (samples per
+//! second, when retries last grew) come from a [`History`] sampled in the background. Everything from configuration or the WAL is HTML-escaped: endpoint names, URLs
 //! and error texts are user data.
 
 use crate::endpoint::Endpoint;
@@ -19,7 +19,8 @@ use std::sync::Mutex;
 pub const SAMPLE_EVERY_MS: i64 = 5_000;
 const KEPT: usize = 180;
 
-/// Within this long of a retry or failure, an endpoint shows as retrying.
+/// Within this long of a growing retry count, an endpoint shows as retrying (with several shards,
+/// one shard's success does not end another's retries).
 const RECENT_MS: i64 = 60_000;
 
 /// One sample of an endpoint's counters.
@@ -29,7 +30,6 @@ struct Point {
     /// Samples the remote accepted so far.
     accepted: u64,
     retried: u64,
-    failed: u64,
     damage: u64,
     gaps: u64,
 }
@@ -38,8 +38,8 @@ struct Point {
 #[derive(Debug, Default)]
 struct Track {
     points: VecDeque<Point>,
-    /// When retries or failures last grew, WAL damage was last found, a gap last seen.
-    last_send_error_ms: Option<i64>,
+    /// When retries last grew, WAL damage was last found, a gap last seen.
+    last_retry_ms: Option<i64>,
     last_damage_ms: Option<i64>,
     last_gap_ms: Option<i64>,
     /// When the queue was first seen stopped for good (credentials refused).
@@ -59,17 +59,16 @@ impl History {
             let m = e.queue.metrics();
             let p = Point {
                 at_ms: now_ms,
-                accepted: accepted(&m),
+                accepted: m.samples_accepted,
                 retried: m.samples_retried_total,
-                failed: m.samples_failed_total,
                 damage: e.watcher.corruptions.load(Ordering::Relaxed),
                 gaps: e.watcher.gaps.load(Ordering::Relaxed),
             };
             // The first sample has nothing to compare with: counters already above zero then
             // (damage found while starting) grew just now, as far as anyone watching knows.
             let before = t.points.back().copied().unwrap_or(Point { at_ms: now_ms, ..Default::default() });
-            if p.retried > before.retried || p.failed > before.failed {
-                t.last_send_error_ms = Some(now_ms);
+            if p.retried > before.retried {
+                t.last_retry_ms = Some(now_ms);
             }
             if p.damage > before.damage {
                 t.last_damage_ms = Some(now_ms);
@@ -86,11 +85,6 @@ impl History {
             t.points.push_back(p);
         }
     }
-}
-
-/// Samples the remote accepted: attempts less retries and failures, as `ship` counts them.
-fn accepted(m: &remote_queue::MetricsSnapshot) -> u64 {
-    m.samples_total.saturating_sub(m.samples_retried_total).saturating_sub(m.samples_failed_total)
 }
 
 /// Text made safe for HTML element content and attribute values.
@@ -116,7 +110,8 @@ pub enum State {
     Shipping,
     /// Reading segments older than the newest: a backlog.
     CatchingUp,
-    /// The remote answered with errors within the last minute.
+    /// The last send attempt failed and its data is retried (5xx, 429, the remote unreachable),
+    /// or retries grew within the last minute.
     Retrying,
     /// The queue stopped for good (credentials refused).
     Stopped,
@@ -249,10 +244,12 @@ pub fn render(endpoints: &[Endpoint], history: &History, wal_dir: &Path, now_ms:
         let track = tracks.as_ref().and_then(|t| t.get(i));
         let reading = w.current_segment.load(Ordering::Relaxed);
         let fatal = e.queue.fatal_error();
-        let last_send_error = track.and_then(|t| t.last_send_error_ms);
+        let last_error = e.queue.last_error();
+        let retrying_now = last_error.as_ref().is_some_and(|l| l.retrying && l.recovered_ms.is_none());
+        let retried_lately = track.and_then(|t| t.last_retry_ms).is_some_and(|t| now_ms - t <= RECENT_MS);
         let state = if fatal.is_some() {
             State::Stopped
-        } else if last_send_error.is_some_and(|t| now_ms - t <= RECENT_MS) {
+        } else if retrying_now || retried_lately {
             State::Retrying
         } else if newest_segment.is_some_and(|n| reading < n) {
             State::CatchingUp
@@ -265,15 +262,27 @@ pub fn render(endpoints: &[Endpoint], history: &History, wal_dir: &Path, now_ms:
         let saved = e.cursor_saved_ms.load(Ordering::Relaxed);
         let sent_ts = m.queue_highest_sent_timestamp_seconds;
         let rates = track.map(|t| rates(&t.points)).unwrap_or_default();
-        let error = match (&fatal, last_send_error) {
-            (Some(why), _) => format!("{} — stopped {}", escape(why), when(track.and_then(|t| t.stopped_ms), now_ms)),
-            (None, Some(t)) => format!(
-                "the remote answered with errors: {} samples retried, {} failed in all; last {}",
-                m.samples_retried_total,
-                m.samples_failed_total,
-                when(Some(t), now_ms)
+        let (error, error_when) = match (&fatal, &last_error) {
+            (Some(why), _) => (
+                escape(why),
+                format!(
+                    "stopped {}: the remote refused the credentials",
+                    when(track.and_then(|t| t.stopped_ms), now_ms)
+                ),
             ),
-            (None, None) => "none".into(),
+            (None, Some(l)) => {
+                let fate = if l.retrying { "its data is being retried" } else { "its data was dropped" };
+                let mut text = format!(
+                    "{}, {fate}; failing since {}",
+                    when(Some(l.at_ms), now_ms),
+                    when(Some(l.since_ms), now_ms)
+                );
+                if let Some(t) = l.recovered_ms {
+                    let _ = write!(text, "; sending works again since {}", when(Some(t), now_ms));
+                }
+                (escape(&l.message), text)
+            }
+            (None, None) => ("none".into(), "–".into()),
         };
         let _ = write!(
             out,
@@ -281,6 +290,8 @@ pub fn render(endpoints: &[Endpoint], history: &History, wal_dir: &Path, now_ms:
              <table>\
              <tr><th>URL</th><td data-check=\"url\">{url}</td></tr>\
              <tr><th>last error</th><td data-check=\"error\">{error}</td></tr>\
+             <tr><th>last error at</th><td data-check=\"error_when\">{error_when}</td></tr>\
+             <tr><th>samples retried / failed</th><td><span data-check=\"retried\">{retried}</span> / <span data-check=\"failed\">{failed}</span></td></tr>\
              <tr><th>lag (newest sample read)</th><td data-check=\"lag\">{lag}</td></tr>\
              <tr><th>samples delivered</th><td data-check=\"delivered\">{delivered}</td></tr>\
              <tr><th>shards (current / desired / max)</th><td><span data-check=\"shards\">{shards}</span> / <span data-check=\"shards_desired\">{desired:.1}</span> / <span data-check=\"shards_max\">{max}</span></td></tr>\
@@ -293,7 +304,9 @@ pub fn render(endpoints: &[Endpoint], history: &History, wal_dir: &Path, now_ms:
             class = state.word().replace(' ', "-"),
             state = state.word(),
             url = escape(&e.url),
-            delivered = accepted(&m),
+            delivered = m.samples_accepted,
+            retried = m.samples_retried_total,
+            failed = m.samples_failed_total,
             shards = m.shards,
             desired = m.shards_desired,
             max = e.max_shards,

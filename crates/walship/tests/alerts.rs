@@ -1,17 +1,21 @@
 //! The shipped alerting rules and Grafana dashboard, proved on a real Prometheus: `promtool
-//! check rules` accepts the rules; a Prometheus that scrapes a running walship, with the rules
-//! loaded, fires the expected alerts while the remote fails and resolves them once it recovers;
-//! and every dashboard panel's query returns data from that Prometheus.
+//! check rules` accepts the rules; a Prometheus that scrapes two running walships, with the
+//! rules loaded, fires every one of the eight alerts from conditions the test creates (a remote
+//! that fails, a cursor that cannot be saved, an old WAL, a damaged segment, a missing segment,
+//! one shard at most) and resolves each once its condition ends; and every dashboard panel's
+//! query returns data from that Prometheus.
 //!
-//! walship ships that same Prometheus's WAL, so the WAL grows as the test runs and sends keep
-//! happening. The rules are loaded from a test copy whose `for:` durations and range windows are
-//! shortened, so that the test takes a minute or two rather than an hour; the test checks that
-//! the copy differs from the shipped file in nothing else.
+//! One walship ships that same Prometheus's WAL, so the WAL grows as the test runs and sends
+//! keep happening. The rules are loaded from a test copy whose `for:` durations (to 5 s) and range
+//! windows (to 20 s) are shortened, so that the test takes minutes rather than hours; the test
+//! checks that the copy differs from the shipped file in nothing else: thresholds, expressions,
+//! labels and annotations are the shipped ones.
 
 mod common;
 
 use common::*;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -103,21 +107,6 @@ fn api(port: u16, path: &str) -> Value {
     v
 }
 
-/// The alerts in the given state (`firing`, `pending`).
-fn alerts(port: u16, state: &str) -> Vec<String> {
-    let v = api(port, "/api/v1/alerts");
-    let mut names: Vec<String> = v["data"]["alerts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|a| a["state"] == state)
-        .map(|a| a["labels"]["alertname"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names.dedup();
-    names
-}
-
 /// Prometheus's own alert list while the alerts fire, kept for a person to look at. Debian builds
 /// Prometheus without its React UI, so this is the classic page; the virtual time budget lets
 /// its scripts finish drawing first.
@@ -168,6 +157,103 @@ fn rules_check_with_promtool() {
     assert!(text.contains("SUCCESS: 8 rules found"), "{text}");
 }
 
+/// What `/api/v1/alerts` says, by (alert, instance): `pending` or `firing`; inactive ones are absent.
+type Active = HashMap<(String, String), String>;
+
+fn active(port: u16) -> Active {
+    let v = api(port, "/api/v1/alerts");
+    let mut out = Active::new();
+    for a in v["data"]["alerts"].as_array().unwrap() {
+        let label = |k: &str| a["labels"][k].as_str().unwrap_or_default().to_string();
+        out.insert((label("alertname"), label("instance")), a["state"].as_str().unwrap_or_default().to_string());
+    }
+    out
+}
+
+/// Polls Prometheus's alerts and keeps every change of state with the time since the start, for
+/// the log (and the report of a run).
+struct Watch {
+    port: u16,
+    started: std::time::Instant,
+    last: Active,
+    changes: Vec<String>,
+}
+
+impl Watch {
+    fn poll(&mut self) -> &Active {
+        let now = active(self.port);
+        let t = self.started.elapsed().as_secs_f64();
+        for (key, state) in &now {
+            if self.last.get(key) != Some(state) {
+                self.changes.push(format!("{t:6.1}s {} {} {state}", key.0, key.1));
+            }
+        }
+        for key in self.last.keys().filter(|k| !now.contains_key(*k)) {
+            self.changes.push(format!("{t:6.1}s {} {} resolved", key.0, key.1));
+        }
+        self.last = now;
+        &self.last
+    }
+
+    /// Waits until `cond` holds for the alerts, polling twice a second.
+    fn until(&mut self, what: &str, secs: u64, cond: impl Fn(&Active) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+        while !cond(self.poll()) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}; changes so far:\n{}",
+                self.changes.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+}
+
+fn firing(a: &Active, alert: &str, instance: &str) -> bool {
+    a.get(&(alert.to_string(), instance.to_string())).is_some_and(|s| s == "firing")
+}
+
+fn quiet(a: &Active, alert: &str, instance: &str) -> bool {
+    !a.contains_key(&(alert.to_string(), instance.to_string()))
+}
+
+/// A copy of segment `index` of the test WAL, with `damage` bytes inverted in its middle.
+fn segment(index: u64, damage: usize) -> Vec<u8> {
+    let mut bytes =
+        std::fs::read(testdata().join(format!("prometheus-2.42/snappy-exemplars-checkpoint/{index:08}"))).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + damage] {
+        *b ^= 0xff;
+    }
+    bytes
+}
+
+/// Puts segment files into `wal` the way a writer would: each whole, in order of their index.
+fn add_segments(wal: &Path, segments: &[(u64, Vec<u8>)]) {
+    let staging = wal.parent().unwrap().join("staging");
+    std::fs::create_dir_all(&staging).unwrap();
+    for (index, bytes) in segments {
+        std::fs::write(staging.join(format!("{index:08}")), bytes).unwrap();
+    }
+    for (index, _) in segments {
+        std::fs::rename(staging.join(format!("{index:08}")), wal.join(format!("{index:08}"))).unwrap();
+    }
+}
+
+/// Every alert of the shipped file fires on a real Prometheus, from conditions the test creates,
+/// and resolves. Two walships are scraped:
+///
+/// - `live` ships that Prometheus's own WAL to a remote that answers 503 and 400 in turn
+///   (WalshipRetrying, WalshipFailingSends), while a directory where its cursor's temporary file
+///   goes keeps it from saving its cursor (WalshipCursorNotSaved); then the remote recovers and
+///   the directory goes, and the three resolve.
+/// - `old` ships a copy of a WAL written days ago, with one shard at most, to a working receiver:
+///   its newest sample is days old (WalshipFallingBehind), it has sent everything and sends
+///   nothing while its lag grows (WalshipNotSending), and it runs at max_shards
+///   (WalshipShardsMaxed). A damaged segment added to its WAL fires WalshipWalDamage, and sending
+///   its good records resolves WalshipNotSending; a segment added after a missing one fires
+///   WalshipWalGap. Both resolve once their (shortened) window has passed. Stopping `old` resolves
+///   the rest: its series go stale.
 #[test]
 fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
     if !have("prometheus") {
@@ -180,13 +266,14 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
 
     let dir = tempfile::tempdir().unwrap();
     let remote = FlakyRemote::start();
-    let (prom_port, web) = (free_port(), free_port());
+    let (prom_port, web, old_web) = (free_port(), free_port(), free_port());
+    let (live, old) = (format!("127.0.0.1:{web}"), format!("127.0.0.1:{old_web}"));
     let data = dir.path().join("data");
     std::fs::write(dir.path().join("rules.yml"), &short).unwrap();
     std::fs::write(
         dir.path().join("prometheus.yml"),
         format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs:\n  - job_name: walship\n    static_configs:\n      - targets: ['127.0.0.1:{web}']\n"
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nscrape_configs:\n  - job_name: walship\n    static_configs:\n      - targets: ['{live}', '{old}']\n"
         ),
     )
     .unwrap();
@@ -202,6 +289,7 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
     );
     wait_for("Prometheus to be ready", 60, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
     wait_for("Prometheus's WAL", 60, || data.join("wal/00000000").exists());
+    let state = dir.path().join("state");
     let _walship = Killed(
         walship()
             .args([
@@ -217,36 +305,97 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
             .arg(&data)
             .args(["--url", &format!("http://127.0.0.1:{}/api/v1/write", remote.port)])
             .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .args(["--web.listen-address", &format!("127.0.0.1:{web}")])
+            .arg(&state)
+            .args(["--web.listen-address", &live])
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // The old WAL: its checkpoint and first segment now, more segments later.
+    let old_wal = dir.path().join("old/wal");
+    std::fs::create_dir_all(&old_wal).unwrap();
+    let source = testdata().join("prometheus-2.42/snappy-exemplars-checkpoint");
+    std::fs::create_dir(old_wal.join("checkpoint.00000001")).unwrap();
+    for f in std::fs::read_dir(source.join("checkpoint.00000001")).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), old_wal.join("checkpoint.00000001").join(f.file_name())).unwrap();
+    }
+    std::fs::copy(source.join("00000002"), old_wal.join("00000002")).unwrap();
+    let receiver = receiver();
+    let old_config = dir.path().join("old.yml");
+    std::fs::write(
+        &old_config,
+        format!(
+            "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    queue_config:\n      max_shards: 1\n      batch_send_deadline: 200ms\n",
+            receiver.port
+        ),
+    )
+    .unwrap();
+    let old_walship = Killed(
+        walship()
+            .args(["ship", "--start", "beginning", "--cursor.save-interval", "1s"])
+            .arg("--wal-dir")
+            .arg(&old_wal)
+            .arg("--config.file")
+            .arg(&old_config)
+            .arg("--state-dir")
+            .arg(dir.path().join("old/state"))
+            .args(["--web.listen-address", &old])
             .stderr(Stdio::null())
             .spawn()
             .unwrap(),
     );
 
-    // While the remote fails: 503s are retried, 400s are failures.
-    let expected = ["WalshipFailingSends".to_string(), "WalshipRetrying".to_string()];
-    wait_for("the retry and failure alerts to fire", 120, || {
-        let firing = alerts(prom_port, "firing");
-        expected.iter().all(|a| firing.contains(a))
+    // The live walship's cursor cannot be saved: where its temporary file goes, a directory.
+    let mut blocker = None;
+    wait_for("the live walship's first cursor save", 60, || {
+        let saved = std::fs::read_dir(&state).ok().and_then(|d| {
+            d.filter_map(Result::ok).map(|e| e.path()).find(|p| p.extension().is_some_and(|x| x == "json"))
+        });
+        blocker = saved.map(|p| p.with_extension("json.tmp"));
+        blocker.is_some()
     });
-    let firing = alerts(prom_port, "firing");
-    for quiet in ["WalshipWalDamage", "WalshipWalGap", "WalshipCursorNotSaved", "WalshipShardsMaxed"] {
-        assert!(!firing.iter().any(|a| a == quiet), "{quiet} fired: {firing:?}");
+    let blocker = blocker.unwrap();
+    std::fs::create_dir(&blocker).unwrap();
+
+    let mut watch =
+        Watch { port: prom_port, started: std::time::Instant::now(), last: Active::new(), changes: Vec::new() };
+    let live_alerts = ["WalshipCursorNotSaved", "WalshipFailingSends", "WalshipRetrying"];
+    let old_alerts = ["WalshipFallingBehind", "WalshipNotSending", "WalshipShardsMaxed"];
+    watch.until("the first six alerts to fire", 180, |a| {
+        live_alerts.iter().all(|n| firing(a, n, &live)) && old_alerts.iter().all(|n| firing(a, n, &old))
+    });
+    let a = watch.poll().clone();
+    for n in ["WalshipWalDamage", "WalshipWalGap", "WalshipShardsMaxed", "WalshipFallingBehind", "WalshipNotSending"] {
+        assert!(quiet(&a, n, &live), "{n} is active for the live walship: {a:?}");
+    }
+    for n in ["WalshipWalDamage", "WalshipWalGap", "WalshipRetrying", "WalshipFailingSends", "WalshipCursorNotSaved"] {
+        assert!(quiet(&a, n, &old), "{n} is active for the old walship: {a:?}");
     }
     assert!(remote.requests.load(Ordering::Relaxed) > 0);
-    screenshot_alerts(prom_port);
     // walship's own status page says the same, in words.
     let (_, page) = http(web, "GET", "/").unwrap();
     let page = String::from_utf8(page).unwrap();
     assert!(page.contains("data-check=\"state\">retrying<"), "{page}");
-    assert!(page.contains("the remote answered with errors: "), "{page}");
+    assert!(page.contains("data-check=\"error\">server returned HTTP status "), "{page}");
 
-    // Recovered: both resolve once their windows hold no failure.
+    // A damaged segment, and a good one after it so that the damaged one is finished.
+    add_segments(&old_wal, &[(3, segment(3, 64)), (4, segment(4, 0))]);
+    watch.until("WalshipWalDamage to fire, and sending to resolve WalshipNotSending", 120, |a| {
+        firing(a, "WalshipWalDamage", &old) && quiet(a, "WalshipNotSending", &old)
+    });
+    // A segment after a missing one.
+    add_segments(&old_wal, &[(6, segment(4, 0))]);
+    watch.until("WalshipWalGap to fire", 120, |a| firing(a, "WalshipWalGap", &old));
+    screenshot_alerts(prom_port);
+
+    // Recovered: the remote accepts, the cursor can be saved; damage and gap leave the window.
     remote.failing.store(false, Ordering::Relaxed);
-    wait_for("the alerts to resolve", 120, || {
-        let active = [alerts(prom_port, "firing"), alerts(prom_port, "pending")].concat();
-        !expected.iter().any(|a| active.contains(a))
+    std::fs::remove_dir(&blocker).unwrap();
+    watch.until("the live walship's alerts, damage and gap to resolve", 180, |a| {
+        live_alerts.iter().all(|n| quiet(a, n, &live))
+            && quiet(a, "WalshipWalDamage", &old)
+            && quiet(a, "WalshipWalGap", &old)
     });
 
     // Every panel's query returns data; Grafana's interval variables as Grafana would fill them.
@@ -263,5 +412,13 @@ fn alerts_fire_and_resolve_and_dashboard_queries_return_data() {
         }
     }
     assert!(queries >= 10, "{queries} queries");
-    eprintln!("alerts fired and resolved; {queries} dashboard queries returned data");
+
+    // The old walship stops: its series go stale, and what it still fired resolves.
+    drop(old_walship);
+    watch.until("the old walship's alerts to resolve", 120, |a| old_alerts.iter().all(|n| quiet(a, n, &old)));
+    let fired: std::collections::BTreeSet<&str> =
+        watch.changes.iter().filter(|c| c.ends_with(" firing")).filter_map(|c| c.split_whitespace().nth(1)).collect();
+    assert_eq!(fired.len(), 8, "not every alert fired: {fired:?}");
+    eprintln!("alert changes (seconds since the walships started):\n{}", watch.changes.join("\n"));
+    eprintln!("every alert fired and resolved; {queries} dashboard queries returned data");
 }

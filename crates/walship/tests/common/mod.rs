@@ -207,6 +207,18 @@ impl Printer {
     }
 }
 
+/// What a receiver got, with the copies of a sample removed when walship's `log` says it resent
+/// a batch: a batch whose answer came later than the remote timeout is sent again (at least once,
+/// as in Prometheus), which a loaded machine can provoke. Without such a line every copy counts,
+/// so a sample sent twice for any other reason still shows.
+pub fn without_resent(mut samples: Vec<(String, i64, u64)>, log: &str) -> Vec<(String, i64, u64)> {
+    if log.contains("failed to send batch, retrying") {
+        let mut seen = std::collections::HashSet::new();
+        samples.retain(|s| seen.insert(s.clone()));
+    }
+    samples
+}
+
 /// The value of `name` in the `--once` summary line (`msg="Shipped …"`) of `log`; panics when
 /// the line or the field is missing.
 pub fn summary_field<'a>(log: &'a str, name: &str) -> &'a str {

@@ -108,6 +108,16 @@ impl<R: Read> LiveReader<R> {
         self.framing.record(range)
     }
 
+    /// Says the segment will not grow any more and zero-pads its short last page, as a finished
+    /// segment is read (Prometheus pads the page, and the mapped [`crate::Reader`] does the same).
+    /// A damaged header whose length ran past the bytes written then no longer waits for bytes
+    /// that will never come: it no longer fits its page and reading resyncs after it, so the sound
+    /// records behind it are read. Returns whether zeros were added; if so, read on with
+    /// [`LiveReader::next_record`] until `Ok(None)` before calling [`LiveReader::finish`].
+    pub fn seal(&mut self) -> bool {
+        self.framing.pad_to_page()
+    }
+
     /// Declares the segment finished: it will not grow any more. Call it after
     /// [`LiveReader::next_record`] returned `Ok(None)`, once a newer segment exists. Bytes left
     /// after the last complete record are damage (a torn write), unless they are zeros and no

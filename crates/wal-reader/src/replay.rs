@@ -331,6 +331,7 @@ impl Replay {
                         return Ok(Some(ReplayItem::Damage { source: Source::Segment, error }))
                     }
                     Err(e) => return Err(e),
+                    Ok(None) if tail.finishing && tail.reader.seal() => {}
                     Ok(None) if tail.finishing => {
                         let segment = tail.segment;
                         let finished = tail.reader.finish();

@@ -113,25 +113,36 @@ impl HttpTransport {
     }
 
     fn authorization(&self) -> std::result::Result<Option<String>, String> {
-        let read = |p: &std::path::Path| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| format!("cannot read credentials file {}: {e}", p.display()))
-        };
-        Ok(match &self.cfg.auth {
-            Auth::None => self.url_auth.as_ref().map(|s| s.expose().to_string()),
-            Auth::Basic { username, password } => Some(basic(username, password.expose())),
-            Auth::BasicPasswordFile { username, password_file } => Some(basic(username, &read(password_file)?)),
-            Auth::Credentials { scheme, credentials } => Some(format!("{scheme} {}", credentials.expose())),
-            Auth::CredentialsFile { scheme, credentials_file } => Some(format!("{scheme} {}", read(credentials_file)?)),
-            Auth::OAuth2(_) => match &self.tokens {
-                Some(t) => Some(t.authorization()?),
-                None => None,
-            },
+        match &self.cfg.auth {
+            Auth::OAuth2(_) => self.tokens.as_ref().map(|t| t.authorization()).transpose(),
             // Signed once every other header is set (see `store`).
-            Auth::SigV4(_) => None,
-        })
+            Auth::SigV4(_) => Ok(None),
+            auth => static_authorization(auth, self.url_auth.as_ref()),
+        }
     }
+}
+
+/// The `Authorization` header of the kinds of `auth` that need no token endpoint or signing:
+/// basic (credentials in the URL when `auth` is none), or a scheme with credentials, files
+/// read on every call so that rotated secrets are picked up. `None` for OAuth 2 and SigV4,
+/// which their callers handle.
+pub(crate) fn static_authorization(
+    auth: &Auth,
+    url_auth: Option<&crate::config::Secret>,
+) -> std::result::Result<Option<String>, String> {
+    let read = |p: &std::path::Path| {
+        std::fs::read_to_string(p)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| format!("cannot read credentials file {}: {e}", p.display()))
+    };
+    Ok(match auth {
+        Auth::None => url_auth.map(|s| s.expose().to_string()),
+        Auth::Basic { username, password } => Some(basic(username, password.expose())),
+        Auth::BasicPasswordFile { username, password_file } => Some(basic(username, &read(password_file)?)),
+        Auth::Credentials { scheme, credentials } => Some(format!("{scheme} {}", credentials.expose())),
+        Auth::CredentialsFile { scheme, credentials_file } => Some(format!("{scheme} {}", read(credentials_file)?)),
+        Auth::OAuth2(_) | Auth::SigV4(_) => None,
+    })
 }
 
 /// Splits `scheme://user:pass@host/…` into the URL without userinfo and the percent-decoded user

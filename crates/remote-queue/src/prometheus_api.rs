@@ -1,7 +1,7 @@
 //! A client of a Prometheus server's HTTP API for the one call the queue needs from it:
 //! `GET /api/v1/targets/metadata`, the metadata of every active scrape target's metric families.
 
-use crate::client::{basic, split_userinfo};
+use crate::client::{basic, split_userinfo, static_authorization};
 use crate::config::{Auth, Secret, TlsConfig};
 use crate::target_metadata::{metric_type_of, TargetEntry, TargetMetadata};
 use crate::{Error, Result};
@@ -97,22 +97,13 @@ impl PrometheusApi {
     }
 
     fn authorization(&self) -> std::result::Result<Option<String>, String> {
-        let read = |p: &std::path::Path| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_string())
-                .map_err(|e| format!("cannot read credentials file {}: {e}", p.display()))
-        };
-        Ok(match &self.auth {
-            Auth::None => self.url_auth.as_ref().map(|s| s.expose().to_string()),
-            Auth::Basic { username, password } => Some(basic(username, password.expose())),
-            Auth::BasicPasswordFile { username, password_file } => Some(basic(username, &read(password_file)?)),
-            Auth::Credentials { scheme, credentials } => Some(format!("{scheme} {}", credentials.expose())),
-            Auth::CredentialsFile { scheme, credentials_file } => Some(format!("{scheme} {}", read(credentials_file)?)),
+        match &self.auth {
             // walship's flags for the API give neither; a library caller is told, not ignored.
             Auth::SigV4(_) | Auth::OAuth2(_) => {
-                return Err("SigV4 and OAuth 2 are not supported for the Prometheus API".to_string())
+                Err("SigV4 and OAuth 2 are not supported for the Prometheus API".to_string())
             }
-        })
+            auth => static_authorization(auth, self.url_auth.as_ref()),
+        }
     }
 }
 

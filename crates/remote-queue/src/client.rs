@@ -8,6 +8,7 @@
 //! [`crate::logging`] for the filter an application installs against that.
 
 use crate::config::{Auth, EndpointConfig, Protocol};
+use crate::oauth2::Refusal;
 use crate::{Error, Result};
 use std::io::Read;
 use std::sync::OnceLock;
@@ -197,10 +198,9 @@ impl Transport for HttpTransport {
             headers.push(("Retry-Attempt".into(), attempt.to_string()));
         }
         headers.extend(self.cfg.headers.iter().cloned());
-        match self.authorization() {
-            Ok(Some(a)) => headers.push(("Authorization".into(), a)),
-            Ok(None) => {}
-            Err(message) => return Err(StoreError::Local { message }),
+        let authorization = self.authorization().map_err(|message| StoreError::Local { message })?;
+        if let Some(a) = &authorization {
+            headers.push(("Authorization".into(), a.clone()));
         }
         if let Some(signer) = &self.signer {
             // Every header above is signed; the User-Agent is not (proxies may change it).
@@ -220,6 +220,9 @@ impl Transport for HttpTransport {
                 let text = resp.status_text().to_string();
                 let excerpt = drain(resp);
                 if (200..300).contains(&status) {
+                    if let (Some(tokens), Some(a)) = (&self.tokens, &authorization) {
+                        tokens.accepted(a);
+                    }
                     Ok(written)
                 } else {
                     Err(StoreError::NonRecoverable {
@@ -235,7 +238,11 @@ impl Transport for HttpTransport {
                 let text = resp.status_text().to_string();
                 let message = status_message(status, &text, &drain(resp));
                 let retry_after = (hint > 0).then(|| Duration::from_secs(hint as u64));
-                if status >= 500 || (status == 429 && self.cfg.queue.retry_on_http_429) {
+                let token_revoked = status == 401
+                    && matches!((&self.tokens, &authorization), (Some(t), Some(a)) if t.refused(a) == Refusal::Retry);
+                if token_revoked {
+                    Err(StoreError::Recoverable { message, retry_after: None })
+                } else if status >= 500 || (status == 429 && self.cfg.queue.retry_on_http_429) {
                     Err(StoreError::Recoverable { message, retry_after })
                 } else {
                     Err(StoreError::NonRecoverable { status: Some(status), message, written })

@@ -18,6 +18,12 @@
 //!
 //! A failing token endpoint is a fault on this side of the remote: the request is not made,
 //! and the batch is retried with backoff, never dropped.
+//!
+//! A token the remote refuses (HTTP 401) before it expires — revoked, or the issuer's keys
+//! rotated — is thrown away and the batch is retried with a new one. Only when a token fetched
+//! after such a refusal is refused too, before any request with it succeeded, are the
+//! credentials taken to be wrong, and the queue stops (Go's `oauth2` package keeps a refused
+//! token until it expires, and Prometheus drops the batches refused meanwhile).
 
 use crate::config::{OAuth2Config, Secret};
 use std::io::Read;
@@ -39,12 +45,23 @@ struct Token {
     /// `<type> <access_token>`, the `Authorization` value.
     authorization: Secret,
     /// The last moment it is sent while no new one can be had: a request in flight must not
-    /// arrive with an expired token (a 401 stops the queue). `None`: no `expires_in` given.
+    /// arrive with an expired token. `None`: no `expires_in` given.
     usable_until: Option<Instant>,
     /// When to ask for the next one.
     refresh_at: Option<Instant>,
     /// A failed refresh was logged (once per token).
     warned: bool,
+    /// Fetched because the remote refused the token before it, and not yet accepted.
+    after_refusal: bool,
+}
+
+/// What to do after the remote refused a request's token (HTTP 401).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// The token was thrown away: retry, with a new one.
+    Retry,
+    /// A token fetched after an earlier refusal was refused too: the credentials are wrong.
+    CredentialsRefused,
 }
 
 /// Fetches, caches and refreshes the token of one endpoint. Shared by the endpoint's shards:
@@ -54,12 +71,20 @@ pub(crate) struct TokenSource {
     timeout: Duration,
     agent: OnceLock<ureq::Agent>,
     token: Mutex<Option<Token>>,
+    /// The next token fetched follows a refusal (see [`Token::after_refusal`]).
+    refused: std::sync::atomic::AtomicBool,
 }
 
 impl TokenSource {
     /// `timeout` bounds one token request (the endpoint's `remote_timeout`).
     pub(crate) fn new(cfg: &OAuth2Config, timeout: Duration) -> TokenSource {
-        TokenSource { cfg: cfg.clone(), timeout, agent: OnceLock::new(), token: Mutex::new(None) }
+        TokenSource {
+            cfg: cfg.clone(),
+            timeout,
+            agent: OnceLock::new(),
+            token: Mutex::new(None),
+            refused: Default::default(),
+        }
     }
 
     fn agent(&self) -> Result<&ureq::Agent, String> {
@@ -86,7 +111,8 @@ impl TokenSource {
             }
         }
         match self.fetch() {
-            Ok(t) => {
+            Ok(mut t) => {
+                t.after_refusal = self.refused.swap(false, std::sync::atomic::Ordering::Relaxed);
                 let a = t.authorization.expose().to_string();
                 *slot = Some(t);
                 Ok(a)
@@ -105,6 +131,31 @@ impl TokenSource {
                 }
                 _ => Err(e),
             },
+        }
+    }
+
+    /// The remote refused a request sent with `authorization` (HTTP 401).
+    pub(crate) fn refused(&self, authorization: &str) -> Refusal {
+        let mut slot = crate::lock::lock(&self.token);
+        match slot.as_ref() {
+            // Another shard already replaced it: retry with the replacement.
+            Some(t) if t.authorization.expose() != authorization => Refusal::Retry,
+            Some(t) if t.after_refusal => Refusal::CredentialsRefused,
+            _ => {
+                log::warn!("oauth2: the remote refused the token (HTTP 401) before it expired; fetching a new one");
+                *slot = None;
+                self.refused.store(true, std::sync::atomic::Ordering::Relaxed);
+                Refusal::Retry
+            }
+        }
+    }
+
+    /// The remote accepted a request sent with `authorization`: a later refusal of it is a
+    /// revocation again, not wrong credentials.
+    pub(crate) fn accepted(&self, authorization: &str) {
+        let mut slot = crate::lock::lock(&self.token);
+        if let Some(t) = slot.as_mut().filter(|t| t.after_refusal && t.authorization.expose() == authorization) {
+            t.after_refusal = false;
         }
     }
 
@@ -191,6 +242,7 @@ fn parse_token(text: &str, at: Instant) -> Result<Token, String> {
         usable_until,
         refresh_at,
         warned: false,
+        after_refusal: false,
     })
 }
 

@@ -9,7 +9,8 @@
 //! - remote unavailable or throttling (5xx, 429, network): retried with backoff;
 //! - not made on this side (credentials or TLS file unreadable): retried with backoff, one
 //!   error line when it starts and one when it ends, never acknowledged as done;
-//! - credentials refused (401/403): the queue stops, nothing acknowledged;
+//! - credentials refused (401/403): the queue stops, nothing acknowledged (an OAuth 2 token refused
+//!   before it expired is first replaced and the batch retried, see `oauth2.rs`);
 //! - hard stop: abandoned, not acknowledged.
 
 use crate::ack::runs;

@@ -424,3 +424,79 @@ fn decode_basic(h: &str) -> Option<String> {
     let raw = base64::engine::general_purpose::STANDARD.decode(h.strip_prefix("Basic ")?).ok()?;
     String::from_utf8(raw).ok()
 }
+
+/// A token endpoint of this test that grants `tok-1`, `tok-2`, … living an hour; counts grants.
+fn hour_long_tokens(granted: Arc<AtomicU64>) -> Server {
+    Server::start_json(move |_, _| {
+        let n = granted.fetch_add(1, SeqCst) + 1;
+        (200, format!("{{\"access_token\":\"tok-{n}\",\"token_type\":\"bearer\",\"expires_in\":3600}}"))
+    })
+}
+
+fn oauth2_config(receiver: u16, token_endpoint: u16) -> String {
+    format!(
+        "remote_write:\n  - url: http://127.0.0.1:{receiver}/api/v1/write\n    \
+         oauth2: {{client_id: walship-test, client_secret: s3cret, token_url: 'http://127.0.0.1:{token_endpoint}/token'}}\n    \
+         queue_config: {{max_shards: 1, max_samples_per_send: 2000, min_backoff: 20ms, max_backoff: 200ms}}\n"
+    )
+}
+
+/// A token the remote refuses before it expires (revoked) is replaced and the batch retried:
+/// nothing is lost and the queue goes on. Credentials refused again with a new token stop the
+/// queue (exit 1), after one new token, not a token per retry.
+#[test]
+fn oauth2_a_revoked_token_is_replaced_and_refused_credentials_stop_the_queue() {
+    let tmp = tempfile::tempdir().unwrap();
+    let granted = Arc::new(AtomicU64::new(0));
+    let token_endpoint = hour_long_tokens(granted.clone());
+    // tok-1 is revoked after three accepted requests; every sample of an accepted request is counted.
+    let samples = Arc::new(AtomicU64::new(0));
+    let accepted_with_first = Arc::new(AtomicU64::new(0));
+    let (s, first) = (samples.clone(), accepted_with_first.clone());
+    let receiver = Server::start(move |req, body| {
+        let token = headers(req).get("authorization").cloned().unwrap_or_default();
+        if token == "Bearer tok-1" && first.fetch_add(1, SeqCst) >= 3 {
+            return 401;
+        }
+        if !token.starts_with("Bearer tok-") {
+            return 401;
+        }
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        let wr = <WriteRequest as prost::Message>::decode(raw.as_slice()).unwrap();
+        s.fetch_add(wr.timeseries.iter().map(|t| t.samples.len() as u64).sum(), SeqCst);
+        204
+    });
+    let (log, sent) = ship(tmp.path(), &oauth2_config(receiver.port, token_endpoint.port), &[]);
+    drop(receiver);
+    assert_eq!(samples.load(SeqCst), sent, "every sample arrived: {log}");
+    assert!(accepted_with_first.load(SeqCst) > 3, "the revocation was met");
+    assert_eq!(granted.load(SeqCst), 2, "one token, and one after the revocation: {log}");
+    assert!(log.contains("refused the token"), "{log}");
+
+    // Every token refused: the queue stops with the credentials named as the cause.
+    let tmp = tempfile::tempdir().unwrap();
+    granted.store(0, SeqCst);
+    let refused = Arc::new(AtomicU64::new(0));
+    let r = refused.clone();
+    let receiver = Server::start(move |_, _| {
+        r.fetch_add(1, SeqCst);
+        401
+    });
+    let file = tmp.path().join("prometheus.yml");
+    std::fs::write(&file, oauth2_config(receiver.port, token_endpoint.port)).unwrap();
+    let out = walship()
+        .args(["ship", "--once", "--start=beginning", "--web.listen-address="])
+        .arg("--wal-dir")
+        .arg(testdata().join(WAL))
+        .arg("--config.file")
+        .arg(&file)
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{log}");
+    assert!(log.contains("refused the credentials"), "{log}");
+    assert_eq!(granted.load(SeqCst), 2, "the first token and one more: {log}");
+    assert_eq!(refused.load(SeqCst), 2, "one request per token: {log}");
+}

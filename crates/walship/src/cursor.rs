@@ -7,6 +7,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use wal_format::Position;
 
+/// The longest encoded endpoint name a cursor file name holds whole: `cursor-` + name +
+/// `.json.tmp` (the name written before the rename) stays within 255 bytes.
+const NAME_MAX: usize = 232;
+/// FNV-1a, 64 bits: stable across versions and platforms, which a file name must be.
+pub(crate) fn fnv1a(data: &[u8]) -> u64 {
+    data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// How much of a longer name is kept, before `~` and 16 hex digits of its hash.
+const NAME_KEPT: usize = NAME_MAX - 17;
+
 /// A locked state directory.
 pub struct StateDir {
     dir: PathBuf,
@@ -53,7 +64,9 @@ impl StateDir {
     /// The cursor file of `endpoint`: `cursor-NAME.json`, where NAME is the endpoint's name with
     /// every byte but ASCII letters, digits, `-` and `_` written as `%XX`. Distinct endpoints get
     /// distinct files (`a/b` is `cursor-a%2Fb.json`, `a_b` is `cursor-a_b.json`), and no name
-    /// can climb out of the directory.
+    /// can climb out of the directory. A name that would make the file name longer than file
+    /// systems allow (255 bytes) keeps its first [`NAME_KEPT`] bytes, then `~` and a hash of
+    /// the whole name.
     fn path(&self, endpoint: &str) -> PathBuf {
         let mut name = String::with_capacity(endpoint.len());
         for b in endpoint.bytes() {
@@ -62,6 +75,14 @@ impl StateDir {
             } else {
                 name.push_str(&format!("%{b:02X}"));
             }
+        }
+        if name.len() > NAME_MAX {
+            // Cut before a `%XX` split by the limit; the hash keeps long names apart.
+            let cut = match name[..NAME_KEPT].rfind('%') {
+                Some(i) if i + 3 > NAME_KEPT => i,
+                _ => NAME_KEPT,
+            };
+            name = format!("{}~{:016x}", &name[..cut], fnv1a(endpoint.as_bytes()));
         }
         self.dir.join(format!("cursor-{name}.json"))
     }
@@ -318,6 +339,29 @@ mod tests {
         assert_eq!(files.count(), names.len());
         assert_eq!(s.path("a/b"), d.path().join("cursor-a%2Fb.json"));
         assert_eq!(s.path("prod-1_x"), d.path().join("cursor-prod-1_x.json"));
+    }
+
+    /// Names too long for a file name are cut and told apart by a hash: each keeps its own
+    /// cursor, and every file name fits the 255-byte limit of common file systems.
+    #[test]
+    fn long_names_fit_a_file_name() {
+        let d = tempfile::tempdir().unwrap();
+        let s = StateDir::open(d.path()).unwrap();
+        let long = "x".repeat(300);
+        let names =
+            [long.clone(), format!("{long}y"), "é".repeat(200), format!("{}/{}", "a".repeat(221), "b".repeat(40))];
+        for (i, name) in names.iter().enumerate() {
+            let file = s.path(name);
+            let len = file.file_name().unwrap().len();
+            assert!(len + ".tmp".len() <= 255, "{len} bytes: {file:?}");
+            s.save(name, &Cursor::at(Position::new(i as u64, 1)), "http://x").unwrap();
+        }
+        for (i, name) in names.iter().enumerate() {
+            assert_eq!(s.load(name).unwrap(), Some(Cursor::at(Position::new(i as u64, 1))), "{i}");
+        }
+        // A `%XX` is never split by the cut.
+        let name = s.path(&names[3]).file_name().unwrap().to_string_lossy().into_owned();
+        assert!(!name.contains("%2~") && !name.contains("%~"), "{name}");
     }
 
     /// A cursor saved by a version that replaced `/` by `_` is found after the upgrade, moved to

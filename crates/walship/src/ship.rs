@@ -173,9 +173,7 @@ pub fn endpoint_key(cfg: &EndpointConfig) -> String {
     if !cfg.name.is_empty() {
         return cfg.name.clone();
     }
-    // FNV-1a: stable across versions and platforms, which a cursor file name must be.
-    let h = cfg.url.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
-    format!("{h:016x}")
+    format!("{:016x}", crate::cursor::fnv1a(cfg.url.as_bytes()))
 }
 
 /// `cfg` named by its [`endpoint_key`], so that the queue's metrics carry the name the cursor

@@ -144,7 +144,8 @@ fn same_float_histogram(a: &FloatHistogram, b: &FloatHistogram) -> bool {
 }
 
 /// Decodes every sample of a block chunk; checks that a decoder never yields more samples than
-/// the chunk's header declares and stops after its first error.
+/// the chunk's header declares and stops after its first error, and that decoding into a reused
+/// sample (`next_into`) reads the same.
 pub fn decode_chunk(chunk: tsdb_block::Chunk<'_>) {
     let declared = chunk.num_samples().map_or(0, usize::from);
     let mut n = 0;
@@ -160,6 +161,21 @@ pub fn decode_chunk(chunk: tsdb_block::Chunk<'_>) {
     }
     assert!(n <= declared, "{n} samples from a chunk declaring {declared}");
     assert!(samples.next().is_none(), "samples after the end or an error");
+    // The same chunk decoded into one reused sample: the same samples, bit for bit, and the
+    // same end.
+    let (mut into, mut owned) = (chunk.samples(), chunk.samples());
+    let mut reused = tsdb_block::Sample::default();
+    loop {
+        match (into.next_into(&mut reused), owned.next()) {
+            (Ok(true), Some(Ok(s))) => {
+                assert_eq!(format!("{reused:?}"), format!("{s:?}"), "next_into differs from the iterator");
+                assert_eq!(reused.value.is_stale(), s.value.is_stale(), "next_into differs in staleness");
+            }
+            (Ok(false), None) | (Err(_), Some(Err(_))) => break,
+            (a, b) => panic!("next_into and the iterator end differently: {a:?} / {b:?}"),
+        }
+    }
+    assert!(matches!(into.next_into(&mut reused), Ok(false)), "next_into read after the end or an error");
 }
 
 /// Opens `data` as a block's index and reads all of it a reader would: every series (labels,

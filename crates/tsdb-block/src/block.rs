@@ -205,6 +205,49 @@ impl<'a> SeriesSamples<'a> {
     }
 }
 
+impl SeriesSamples<'_> {
+    /// Decodes the next sample into `out`, reusing the memory of the histogram `out` holds (see
+    /// [`ChunkSamples::next_into`](crate::ChunkSamples::next_into)): the same samples as the
+    /// iterator yields, without allocating a histogram per sample.
+    ///
+    /// Returns `Ok(true)` when `out` holds the next sample and `Ok(false)` at the end, when
+    /// `out` holds nothing meaningful. Reports an error at most once, then ends.
+    pub fn next_into(&mut self, out: &mut Sample) -> Result<bool, Error> {
+        if self.done {
+            return Ok(false);
+        }
+        loop {
+            match self.next_sample_into(out) {
+                Ok(true) if self.is_skipped(out.t) => continue,
+                Ok(true) => return Ok(true),
+                other => {
+                    self.done = true;
+                    return other;
+                }
+            }
+        }
+    }
+
+    fn next_sample_into(&mut self, out: &mut Sample) -> Result<bool, Error> {
+        loop {
+            if let Some(s) = self.merged.next() {
+                *out = s;
+                return Ok(true);
+            }
+            if let Some(cur) = self.current.as_mut() {
+                match cur.samples.next_into(out) {
+                    Ok(true) => return Ok(true),
+                    Err(e) => return Err(cur.file.locate(e)),
+                    Ok(false) => self.current = None,
+                }
+            }
+            if !self.advance()? {
+                return Ok(false);
+            }
+        }
+    }
+}
+
 impl Iterator for SeriesSamples<'_> {
     type Item = Result<Sample, Error>;
 

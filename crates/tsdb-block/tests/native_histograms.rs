@@ -108,3 +108,41 @@ fn scraped_native_histograms_read_back_exactly() {
     // Some samples from before the layout grew sit in a chunk Prometheus recoded to the new layout.
     assert!(recoded_samples > 0);
 }
+
+/// `SeriesSamples::next_into`, one sample reused across every series of every block, reads
+/// what the iterator reads: in blocks of native histograms, of floats, and with tombstones.
+#[test]
+fn next_into_reads_what_the_iterator_reads() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata");
+    let mut reused = tsdb_block::Sample::default();
+    let mut checked = 0u64;
+    for data in
+        ["prometheus-2.42-native-histograms/data", "prometheus-2.42-blocks/data", "prometheus-2.42-tombstones/data"]
+    {
+        let dir = DataDir::open(&root.join(data)).unwrap();
+        for b in dir.blocks() {
+            let block = b.open().unwrap();
+            for s in block.series().unwrap() {
+                let s = s.unwrap();
+                // Also a range, so that samples skipped by time go through `next_into`.
+                let (lo, hi) = (b.meta().min_time + 30_000, b.meta().max_time - 30_000);
+                for (want, mut into) in [
+                    (block.samples(&s).collect::<Result<Vec<_>, _>>().unwrap(), block.samples(&s)),
+                    (
+                        block.samples_between(&s, lo, hi).collect::<Result<Vec<_>, _>>().unwrap(),
+                        block.samples_between(&s, lo, hi),
+                    ),
+                ] {
+                    for w in &want {
+                        assert!(into.next_into(&mut reused).unwrap());
+                        assert_eq!(format!("{reused:?}"), format!("{w:?}"));
+                        assert_eq!(reused.value.is_stale(), w.value.is_stale());
+                        checked += 1;
+                    }
+                    assert!(!into.next_into(&mut reused).unwrap());
+                }
+            }
+        }
+    }
+    assert!(checked > 100_000, "{checked}");
+}

@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 
 use serde_json::Value as Json;
-use tsdb_block::{Chunk, Encoding, Span, Value};
+use tsdb_block::{Chunk, Encoding, Sample, Span, Value};
 
 fn u(j: &Json) -> u64 {
     j.as_u64().unwrap_or_else(|| panic!("not a u64: {j}"))
@@ -40,6 +40,8 @@ fn check(file: &str) -> std::collections::BTreeMap<Encoding, usize> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/prometheus-go-chunks").join(file);
     let chunks: Json = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let mut seen = std::collections::BTreeMap::<Encoding, usize>::new();
+    // One sample every chunk of the file is also decoded into, through `next_into`.
+    let mut reused = Sample::default();
     for c in chunks.as_array().unwrap() {
         let name = c["name"].as_str().unwrap();
         let bytes = hex(c["bytes"].as_str().unwrap());
@@ -47,6 +49,14 @@ fn check(file: &str) -> std::collections::BTreeMap<Encoding, usize> {
         let want = c["samples"].as_array().unwrap();
         let got: Vec<_> = Chunk::new(encoding, &bytes).samples().collect::<Result<_, _>>().unwrap();
         assert_eq!(got.len(), want.len(), "{name}");
+        let mut into = Chunk::new(encoding, &bytes).samples();
+        for (i, g) in got.iter().enumerate() {
+            assert!(into.next_into(&mut reused).unwrap(), "{name}: next_into ended before sample {i}");
+            // Debug output shows every field; NaNs print alike, so staleness is compared apart.
+            assert_eq!(format!("{reused:?}"), format!("{g:?}"), "{name} sample {i} through next_into");
+            assert_eq!(reused.value.is_stale(), g.value.is_stale(), "{name} sample {i} through next_into");
+        }
+        assert!(!into.next_into(&mut reused).unwrap(), "{name}: next_into read past the end");
         *seen.entry(encoding).or_default() += got.len();
         for (i, (g, w)) in got.iter().zip(want).enumerate() {
             let at = format!("{name} sample {i}");

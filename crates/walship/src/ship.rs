@@ -8,18 +8,18 @@ use crate::history::{self, HistoryEnd, HistoryProgress};
 use crate::logging;
 use crate::progress::{Progress, Tick};
 use crate::signals::Signals;
-use crate::sink::{AckedTime, QueueSink};
+use crate::sink::{AckedTime, GapWatch, QueueSink, RunningGap};
 use crate::targets;
 use crate::web;
 use remote_queue::{DropReason, EndpointConfig, PrometheusApi, QueueManager, TargetMetadata};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wal_format::Position;
-use wal_watcher::{Event, StartMode, Watcher, WatcherOptions};
+use wal_watcher::{Event, StartMode, StopHandle, Watcher, WatcherOptions};
 
 /// How often the main thread looks at the endpoints (stop requests, cursors, progress). Waking
 /// more often bought nothing but CPU: at 20 wake-ups a second this loop was 5 % of walship's CPU
@@ -198,6 +198,18 @@ struct Running {
     acked: Arc<AckedTime>,
     /// A gap after the saved cursor was filled from blocks, leaving nothing unaccounted.
     gap_filled: bool,
+    /// Gaps met while running and filled from blocks.
+    running_fills: Arc<RunningFillCounts>,
+}
+
+/// What gap fills while running did, for the summary: their queue is not the endpoint's.
+#[derive(Default)]
+struct RunningFillCounts {
+    /// Gaps filled leaving nothing unaccounted.
+    filled: AtomicU64,
+    /// Samples and histograms the fills' queues delivered.
+    samples_sent: AtomicU64,
+    histograms_sent: AtomicU64,
 }
 
 /// What became of an endpoint's cursor saves.
@@ -373,7 +385,7 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
     };
     if let Some(h) = &c.history {
         // A gap fill that was under way when walship stopped goes on, and is reported as one.
-        let fill = c.wal.and_then(|_| gap_fill(opts, key, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
+        let fill = c.wal.and_then(|_| gap_fill(&opts.wal_dir, key, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
         return Plan { start: StartMode::Beginning, history: Some((h.clone(), c.wal)), fill };
     }
     let Some(p) = c.wal else { return wal_only(StartMode::Beginning) };
@@ -388,7 +400,7 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
         return wal_only(StartMode::Position(p));
     };
     let from_ms = acked.saturating_sub(opts.fill_margin.as_millis() as i64);
-    let Some(fill) = gap_fill(opts, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
+    let Some(fill) = gap_fill(&opts.wal_dir, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
     logging::warn(
         "WAL segments after the cursor were deleted (walship was down longer than Prometheus keeps its WAL): shipping the time range they held from the persisted blocks first",
         &[
@@ -408,8 +420,8 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
 }
 
 /// What a gap fill from `from_ms` takes from the blocks, given the newest sample acknowledged.
-fn gap_fill(opts: &ShipOptions, key: &str, from_ms: i64, acked: i64) -> Option<GapFill> {
-    let dir = match tsdb_block::DataDir::open(&history::data_dir_of(&opts.wal_dir)) {
+fn gap_fill(wal_dir: &std::path::Path, key: &str, from_ms: i64, acked: i64) -> Option<GapFill> {
+    let dir = match tsdb_block::DataDir::open(&history::data_dir_of(wal_dir)) {
         Ok(d) => d,
         Err(e) => {
             logging::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
@@ -478,10 +490,29 @@ fn start_endpoint(
         ..Default::default()
     };
     let acked = Arc::new(AckedTime::new(cursor.as_ref().and_then(|c| c.acked_ms)));
-    let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone(), acked.clone()));
+    let progress = Arc::new(HistoryProgress::default());
+    let running_fills = Arc::new(RunningFillCounts::default());
+    let fills = Arc::new(Mutex::new(VecDeque::new()));
+    let late = Arc::new(OnceLock::new());
+    let filler = RunningFill {
+        key: key.clone(),
+        cfg: cfg.clone(),
+        wal_dir: opts.wal_dir.clone(),
+        margin: opts.fill_margin,
+        queue: queue.clone(),
+        acked: acked.clone(),
+        progress: progress.clone(),
+        stop: Arc::new(OnceLock::new()),
+        fills: fills.clone(),
+        counts: running_fills.clone(),
+    };
+    let stop_for_fill = filler.stop.clone();
+    let watch = GapWatch::new(late.clone(), Box::new(move |gap| fill_running_gap(&filler, gap)));
+    let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone(), acked.clone(), Some(watch)));
     let stop = watcher.stop_handle();
     let metrics = watcher.metrics();
-    let progress = Arc::new(HistoryProgress::default());
+    let _ = late.set(metrics.clone());
+    let _ = stop_for_fill.set(stop.clone());
     let once = opts.once;
     let name = key.clone();
     let wal_dir = opts.wal_dir.clone();
@@ -525,7 +556,8 @@ fn start_endpoint(
                 }
             }
             let mut last_error = None;
-            let on_event = |e: Event<'_>| report(&name, e, &mut last_error, fill.as_ref());
+            let mut fill = fill;
+            let on_event = |e: Event<'_>| report(&name, e, &mut last_error, &mut fill, &fills);
             let ran = if once { watcher.run_to_end(on_event) } else { watcher.run(on_event) };
             if let Err(e) = ran {
                 logging::error("Reading the WAL failed", &[("endpoint", &name), ("err", &e)]);
@@ -547,6 +579,7 @@ fn start_endpoint(
         history: progress,
         acked,
         gap_filled,
+        running_fills,
     })
 }
 
@@ -572,7 +605,12 @@ fn supervise(
             return Ended::Refused;
         }
         if opts.once {
-            let marks: Vec<Option<Position>> = running.iter().map(|r| r.queue.low_watermark()).collect();
+            // A gap fill while running moves its own queue, not the endpoint's: the samples it
+            // read from blocks count as movement too.
+            let marks: Vec<(Option<Position>, u64)> = running
+                .iter()
+                .map(|r| (r.queue.low_watermark(), r.history.samples_read.load(Ordering::Relaxed)))
+                .collect();
             if marks != last_move.1 {
                 last_move = (Instant::now(), marks);
             } else if last_move.0.elapsed() >= opts.stall_timeout {
@@ -690,7 +728,10 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
         summary.wal_records_lost +=
             r.metrics.records_lost.load(Ordering::Relaxed) + r.metrics.decode_failures.load(Ordering::Relaxed);
         let gaps = r.metrics.gaps.load(Ordering::Relaxed);
-        summary.wal_gaps += if r.gap_filled { gaps.saturating_sub(1) } else { gaps };
+        let filled = u64::from(r.gap_filled) + r.running_fills.filled.load(Ordering::Relaxed);
+        summary.wal_gaps += gaps.saturating_sub(filled);
+        summary.samples.sent += r.running_fills.samples_sent.load(Ordering::Relaxed);
+        summary.histograms.sent += r.running_fills.histograms_sent.load(Ordering::Relaxed);
         let reached = match (end, r.queue.low_watermark()) {
             (Some(e), Some(w)) => w >= *e,
             (Some(_), None) => false,
@@ -782,7 +823,16 @@ fn progress_tick(running: &[Running], delivered: u64, rate: f64) -> Tick {
 /// Logs a watcher event. A failing pass repeats every few seconds until its cause goes away (the
 /// WAL directory missing while Prometheus restarts, say): the same error is logged once, and its
 /// end once more.
-fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: Option<&GapFill>) {
+///
+/// A gap's line says how it was filled: by a fill made while running (`running`, oldest first),
+/// else by the fill made at start (`start_fill`, which belongs to the first gap met).
+fn report(
+    endpoint: &str,
+    e: Event<'_>,
+    last_error: &mut Option<String>,
+    start_fill: &mut Option<GapFill>,
+    running: &Mutex<VecDeque<GapFill>>,
+) {
     match e {
         Event::Error(err) => {
             let text = err.to_string();
@@ -817,7 +867,8 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: O
         Event::Gap { missing, checkpoint, newest_before_ms, first_after_ms } => {
             let ms = |t: Option<i64>| t.map_or("unknown".to_string(), |t| t.to_string());
             let cp = checkpoint.map_or("none".to_string(), wal_format::checkpoint_dir_name);
-            if let Some(f) = fill {
+            let running = running.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+            if let Some(f) = running.or_else(|| start_fill.take()) {
                 let lost = f.not_in_blocks.map_or("none".to_string(), |(a, b)| format!("{a}..{b}"));
                 let blocks = if f.blocks.is_empty() { "none".to_string() } else { f.blocks.join(",") };
                 let text = if f.not_in_blocks.is_some() {
@@ -869,4 +920,238 @@ fn report(endpoint: &str, e: Event<'_>, last_error: &mut Option<String>, fill: O
         }
         _ => {}
     }
+}
+
+/// What filling a gap met while running needs (see [`fill_running_gap`]).
+struct RunningFill {
+    key: String,
+    cfg: EndpointConfig,
+    wal_dir: PathBuf,
+    margin: Duration,
+    /// The endpoint's queue.
+    queue: Arc<QueueManager>,
+    acked: Arc<AckedTime>,
+    progress: Arc<HistoryProgress>,
+    /// The watcher's stop handle (set once the watcher exists).
+    stop: Arc<OnceLock<StopHandle>>,
+    /// Fills done, for the gap lines.
+    fills: Arc<Mutex<VecDeque<GapFill>>>,
+    counts: Arc<RunningFillCounts>,
+}
+
+/// Fills a gap the watcher met while running, as a gap after the saved cursor is filled at
+/// start: the time range from the newest acknowledged sample (less the margin) to the end of
+/// the newest block is shipped from the blocks, then the watcher goes on with what follows the
+/// gap. Runs on the watcher's thread, before anything read after the gap is queued, so that per
+/// series samples stay in time order:
+///
+/// 1. waits until the remote acknowledged everything queued before the gap (the newest
+///    acknowledged sample time is then exact);
+/// 2. ships the range through a queue of its own for the same endpoint (block series must not
+///    meet the WAL's in the endpoint queue's series cache), and waits until it is acknowledged.
+///
+/// Meanwhile the cursor stays before the gap: a walship stopped during the fill fills the same
+/// range at its next start.
+fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
+    let Some(stop) = f.stop.get() else { return };
+    let stopped = || stop.is_stopped() || f.queue.fatal_error().is_some();
+    let missing = format!("{:08}..{:08}", gap.from_segment, gap.to_segment);
+    // A WAL directory without blocks beside it (a copy of the WAL alone): nothing to fill from.
+    if !tsdb_block::DataDir::open(&history::data_dir_of(&f.wal_dir)).is_ok_and(|d| !d.blocks().is_empty()) {
+        return;
+    }
+    logging::warn(
+        "WAL segments were deleted before walship read them (it fell behind Prometheus): once the remote has acknowledged what was sent before them, the time range they held is shipped from the persisted blocks",
+        &[("endpoint", &f.key), ("missing", &missing)],
+    );
+    let acked = match gap.before {
+        Some(before) => {
+            while f.queue.low_watermark().is_none_or(|w| w < before) {
+                if stopped() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Every record up to and including `before` is acknowledged.
+            f.acked.acked_before(Position::new(before.segment, before.offset.saturating_add(1)))
+        }
+        None => f.acked.current(),
+    };
+    let Some(acked) = acked else {
+        logging::warn(
+            "Nothing was acknowledged before the gap, so the time it starts at is unknown: it cannot be filled from blocks",
+            &[("endpoint", &f.key), ("missing", &missing)],
+        );
+        return;
+    };
+    let from_ms = acked.saturating_sub(f.margin.as_millis() as i64);
+    let Some(mut fill) = gap_fill(&f.wal_dir, &f.key, from_ms, acked) else { return };
+    let queue = match QueueManager::new(queue_config(&f.cfg)) {
+        Ok(q) => q,
+        Err(e) => {
+            logging::error("Cannot start a queue to fill the gap", &[("endpoint", &f.key), ("err", &e)]);
+            return;
+        }
+    };
+    let start = HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() };
+    let mut ran = history::run(&history::data_dir_of(&f.wal_dir), start, gap.before, &queue, stop, &f.progress);
+    let mut checkpoint_read = false;
+    if let Ok(HistoryEnd::Done { upto_ms, .. }) = ran {
+        match checkpoint_after_gap(f, gap, upto_ms, &queue, stop) {
+            Some(read) => checkpoint_read = read,
+            None => ran = Ok(HistoryEnd::Stopped),
+        }
+    }
+    queue.stop();
+    let m = queue.metrics();
+    f.counts.samples_sent.fetch_add(m.samples_accepted, Ordering::Relaxed);
+    f.counts.histograms_sent.fetch_add(m.histograms_accepted, Ordering::Relaxed);
+    match ran {
+        Ok(HistoryEnd::Done { upto_ms, .. }) => {
+            fill.to_ms = upto_ms;
+            f.acked.set(Some(acked.max(upto_ms.saturating_sub(1))));
+            logging::info(
+                "Gap filled from the persisted blocks; the WAL takes over after it",
+                &[
+                    ("endpoint", &f.key),
+                    ("missing", &missing),
+                    ("filled_from_ms", &from_ms),
+                    ("filled_to_ms", &upto_ms),
+                    ("checkpoint_read", &checkpoint_read),
+                ],
+            );
+            // Whole only when blocks hold the range from the acknowledged time on and the
+            // checkpoint written with the gap kept what is newer than them; otherwise the
+            // watcher's gap line reports the gap as it would without a fill.
+            if !fill.blocks.is_empty() && fill.not_in_blocks.is_none() && checkpoint_read {
+                f.counts.filled.fetch_add(1, Ordering::Relaxed);
+                f.fills.lock().unwrap_or_else(|p| p.into_inner()).push_back(fill);
+            }
+        }
+        Ok(HistoryEnd::Stopped) => {}
+        Err(e) => logging::error(
+            "Reading the persisted blocks to fill a gap failed; the gap's samples may be lost",
+            &[("endpoint", &f.key), ("err", &e)],
+        ),
+    }
+}
+
+/// The rest of a gap met while running: the checkpoint Prometheus wrote when it deleted the
+/// segments (the watcher, reading on after the gap, does not read it). Its series go into the
+/// endpoint's cache, so that later segments' samples of series created in the missing segments
+/// are not dropped as unknown; its samples from `blocks_end` on (those no block holds yet) are
+/// shipped through the fill's `queue` and acknowledged before the WAL goes on. Returns whether
+/// such a checkpoint was read whole, `None` when stopped.
+fn checkpoint_after_gap(
+    f: &RunningFill,
+    gap: RunningGap,
+    blocks_end: i64,
+    queue: &QueueManager,
+    stop: &StopHandle,
+) -> Option<bool> {
+    use wal_format::record::{self, RecordType};
+    let wal = wal_reader::resolve_wal_dir(&f.wal_dir);
+    let cp = match wal_reader::last_checkpoint(&wal) {
+        Ok(Some(cp)) if cp.index >= gap.from_segment => cp,
+        Ok(_) => return Some(false),
+        Err(e) => {
+            logging::warn("Cannot look for the checkpoint written with the gap", &[("endpoint", &f.key), ("err", &e)]);
+            return Some(false);
+        }
+    };
+    let mut replay = match wal_reader::Replay::checkpoint(&cp, wal_reader::IoMode::default()) {
+        Ok(r) => r,
+        Err(e) => {
+            logging::warn("Cannot read the checkpoint written with the gap", &[("endpoint", &f.key), ("err", &e)]);
+            return Some(false);
+        }
+    };
+    let (mut floats, mut hists, mut fhists) = (Vec::new(), Vec::new(), Vec::new());
+    let mut last = None;
+    let (mut sent, mut failed) = (0u64, 0u64);
+    loop {
+        let (data, at) = match replay.next() {
+            Ok(Some(wal_reader::ReplayItem::Record { record, .. })) => (record.data, record.position),
+            Ok(Some(wal_reader::ReplayItem::Damage { error, .. })) => {
+                failed += 1;
+                logging::warn("Checkpoint damage skipped", &[("endpoint", &f.key), ("err", &error)]);
+                continue;
+            }
+            Ok(Some(_)) => continue,
+            Ok(None) => break,
+            Err(e) => {
+                failed += 1;
+                logging::warn("Reading the checkpoint failed", &[("endpoint", &f.key), ("err", &e)]);
+                break;
+            }
+        };
+        // Checkpoint positions name the checkpoint's own segments, not the WAL's: they only
+        // order this queue's acknowledgements.
+        let decoded = match RecordType::of(data) {
+            RecordType::Series => {
+                let mut series = Vec::new();
+                record::decode_series(data, &mut series).map(|()| {
+                    f.queue.store_series(&series, cp.index);
+                    queue.store_series(&series, cp.index);
+                })
+            }
+            RecordType::Samples | RecordType::SamplesV2 => {
+                floats.clear();
+                record::decode_samples(data, &mut floats).map(|()| {
+                    floats.retain(|s| s.t >= blocks_end);
+                    if !floats.is_empty() {
+                        sent += floats.len() as u64;
+                        last = Some(at);
+                        let _ = queue.append_samples(&floats, at);
+                    }
+                })
+            }
+            RecordType::HistogramSamples
+            | RecordType::CustomBucketsHistogramSamples
+            | RecordType::HistogramSamplesV2 => {
+                hists.clear();
+                record::decode_histogram_samples(data, &mut hists).map(|()| {
+                    hists.retain(|s| s.t >= blocks_end);
+                    if !hists.is_empty() {
+                        sent += hists.len() as u64;
+                        last = Some(at);
+                        let _ = queue.append_histograms(&hists, at);
+                    }
+                })
+            }
+            RecordType::FloatHistogramSamples
+            | RecordType::CustomBucketsFloatHistogramSamples
+            | RecordType::FloatHistogramSamplesV2 => {
+                fhists.clear();
+                record::decode_float_histogram_samples(data, &mut fhists).map(|()| {
+                    fhists.retain(|s| s.t >= blocks_end);
+                    if !fhists.is_empty() {
+                        sent += fhists.len() as u64;
+                        last = Some(at);
+                        let _ = queue.append_float_histograms(&fhists, at);
+                    }
+                })
+            }
+            _ => Ok(()),
+        };
+        if let Err(e) = decoded {
+            failed += 1;
+            logging::warn("Checkpoint record does not decode; skipped", &[("endpoint", &f.key), ("err", &e)]);
+        }
+    }
+    f.progress.samples_read.fetch_add(sent, Ordering::Relaxed);
+    f.progress.errors.fetch_add(failed, Ordering::Relaxed);
+    if let Some(last) = last {
+        while queue.low_watermark().is_none_or(|w| w < last) {
+            if stop.is_stopped() || queue.fatal_error().is_some() {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+    logging::info(
+        "Checkpoint written with the gap read: its series kept, its samples newer than the blocks shipped",
+        &[("endpoint", &f.key), ("checkpoint", &wal_format::checkpoint_dir_name(cp.index)), ("samples", &sent)],
+    );
+    Some(failed == 0)
 }

@@ -415,3 +415,129 @@ fn native_histograms_from_blocks_reach_a_prometheus_receiver() {
     }
     assert_eq!(got, want);
 }
+
+/// The records of the WAL at `data` as `walship dump --format jsonl` prints them.
+fn dump_wal(data: &Path) -> Vec<serde_json::Value> {
+    let out = walship().args(["dump", "--format", "jsonl"]).arg(data).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+/// Distinct (series ref, t) pairs of sample records, their timestamp sum (mod 2^64) and series.
+fn wal_samples(records: &[serde_json::Value]) -> (usize, u64, usize) {
+    let seen: HashSet<(u64, i64)> = records
+        .iter()
+        .flat_map(|r| r["samples"].as_array().into_iter().flatten())
+        .map(|s| (s["ref"].as_u64().unwrap(), s["t"].as_i64().unwrap()))
+        .collect();
+    let sum_t = seen.iter().fold(0u64, |a, (_, t)| a.wrapping_add(*t as u64));
+    let series = seen.iter().map(|(r, _)| *r).collect::<HashSet<_>>().len();
+    (seen.len(), sum_t, series)
+}
+
+/// Writes `checkpoint.{index}` into `wal` as Prometheus's head truncation at `mint` would: every
+/// series of `records` up to segment `index`, and their samples from `mint` on.
+fn write_checkpoint(wal: &Path, records: &[serde_json::Value], index: u64, mint: i64) {
+    use wal_format::record::{encode_samples, encode_series, Labels, RefSample, RefSeries};
+    let mut cp = wal_format::CheckpointWriter::create(wal, index, wal_format::Compression::Snappy).unwrap();
+    for r in records.iter().filter(|r| r["segment"].as_u64().unwrap() <= index) {
+        let mut buf = Vec::new();
+        if let Some(series) = r["series"].as_array() {
+            let owned: Vec<(u64, Labels)> = series
+                .iter()
+                .map(|s| {
+                    let labels = s["labels"].as_object().unwrap();
+                    (
+                        s["ref"].as_u64().unwrap(),
+                        Labels::from_pairs(labels.iter().map(|(k, v)| (k.as_str(), v.as_str().unwrap()))),
+                    )
+                })
+                .collect();
+            let refs: Vec<RefSeries<'_>> =
+                owned.iter().map(|(r, l)| RefSeries { series_ref: *r, labels: l.as_ref() }).collect();
+            encode_series(&refs, &mut buf);
+        } else if let Some(samples) = r["samples"].as_array() {
+            let kept: Vec<RefSample> = samples
+                .iter()
+                .filter(|s| s["t"].as_i64().unwrap() >= mint)
+                .map(|s| RefSample {
+                    series_ref: s["ref"].as_u64().unwrap(),
+                    st: 0,
+                    t: s["t"].as_i64().unwrap(),
+                    v: s["v"].as_f64().unwrap_or(f64::from_bits(wal_format::record::STALE_NAN_BITS)),
+                })
+                .collect();
+            if kept.is_empty() {
+                continue;
+            }
+            encode_samples(&kept, &mut buf);
+        } else {
+            continue;
+        }
+        cp.log(&[buf]).unwrap();
+    }
+    cp.commit().unwrap();
+}
+
+#[test]
+fn a_gap_met_while_running_is_filled_from_the_blocks() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    let blocks_end = 1_796_113_440_000i64;
+    let records = dump_wal(&data);
+    let (want_samples, want_sum_t, want_series) = wal_samples(&records);
+    // The receiver is down at first: walship, one small shard, stalls in segment 2.
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}/api/v1/write");
+    let log_path = tmp.path().join("walship.log");
+    let child = walship()
+        .args(["ship", "--start=beginning", "--web.listen-address=", "--cursor.save-interval=100ms"])
+        .args(["--queue.min-shards=1", "--queue.max-shards=1", "--queue.capacity=200"])
+        .args(["--queue.max-samples-per-send=100", "--gap-fill.margin=0s"])
+        .arg("--wal-dir")
+        .arg(&data)
+        .arg(format!("--url={url}"))
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    let child = Killed(child);
+    std::thread::sleep(Duration::from_secs(3));
+    // Meanwhile Prometheus truncates its head at the blocks' end, as after a compaction: a
+    // checkpoint of segments up to 3 (their series, and their samples not in a block), then
+    // segment 3 (1796113410867..1796113470867) deleted, then the older checkpoint.
+    let wal = data.join("wal");
+    write_checkpoint(&wal, &records, 3, blocks_end);
+    std::fs::remove_file(wal.join("00000003")).unwrap();
+    std::fs::remove_dir_all(wal.join("checkpoint.00000001")).unwrap();
+    let rx = Printer::start_at(port);
+    let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
+    wait_for("the newest WAL sample to arrive after the gap fill", 240, || {
+        log().contains("Gap filled") && rx.lines.lock().unwrap().iter().any(|l| l.1 == 1_796_113_521_816)
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    child.terminate();
+    let log = log();
+    eprintln!("{log}");
+    let lines = without_resent(rx.finish(), &log);
+    let gap_line = log.lines().find(|l| l.contains("WAL segments missing")).expect("a gap line");
+    assert!(gap_line.contains("missing=00000003..00000003"), "{gap_line}");
+    assert!(gap_line.contains("blocks=01M8RB95BM1GW3F630835WP2XZ"), "{gap_line}");
+    assert!(gap_line.contains("nothing lost"), "{gap_line}");
+    // Every sample the WAL held arrived: segment 3's up to the blocks' end from the newest block,
+    // the rest from the checkpoint, and the segments before and after.
+    let got = arrived(&lines, i64::MIN);
+    assert_eq!((got.samples, got.sum_t, got.series), (want_samples, want_sum_t, want_series));
+    // Per series in time order: the WAL before the gap, the blocks, the WAL after it.
+    let mut newest: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for (labels, t, _) in &lines {
+        let prev = newest.insert(labels, *t).unwrap_or(i64::MIN);
+        assert!(*t >= prev, "{labels}: {t} arrived after {prev}");
+    }
+    // Only samples at the acknowledged time itself may come twice.
+    assert!(got.received - got.samples <= got.series, "{} sent twice", got.received - got.samples);
+    assert!(summary_field(&log, "wal_gaps") == "0", "{log}");
+}

@@ -162,9 +162,31 @@ impl<'a> HistogramDecoder<'a> {
         })
     }
 
+    /// Decodes the next sample and returns it as a new value.
     pub(crate) fn next_sample(&mut self) -> Result<Option<Sample>, Error> {
-        if self.read == self.total {
+        if !self.advance()? {
             return Ok(None);
+        }
+        let st = self.st.as_ref().map_or(0, |s| s.st);
+        Ok(Some(Sample { t: self.t, st, value: self.value() }))
+    }
+
+    /// Decodes the next sample into `out`, reusing the histogram box and vectors `out` already
+    /// holds when it is of the same kind. `false` at the end (then `out` is left as it was).
+    pub(crate) fn next_into(&mut self, out: &mut Sample) -> Result<bool, Error> {
+        if !self.advance()? {
+            return Ok(false);
+        }
+        out.t = self.t;
+        out.st = self.st.as_ref().map_or(0, |s| s.st);
+        self.fill(&mut out.value);
+        Ok(true)
+    }
+
+    /// Reads the next sample into the decoder's state. `false` at the end.
+    fn advance(&mut self) -> Result<bool, Error> {
+        if self.read == self.total {
+            return Ok(false);
         }
         let prev_t = self.t;
         let index = self.read;
@@ -190,8 +212,7 @@ impl<'a> HistogramDecoder<'a> {
             st.read(&mut self.r, index, self.t, prev_t)?;
         }
         self.read += 1;
-        let st = self.st.as_ref().map_or(0, |s| s.st);
-        Ok(Some(Sample { t: self.t, st, value: self.value() }))
+        Ok(true)
     }
 
     fn read_layout(&mut self) -> Result<(), Error> {
@@ -304,6 +325,8 @@ impl<'a> HistogramDecoder<'a> {
         }
     }
 
+    /// The current sample's value, newly allocated (built directly: measurably faster than
+    /// filling a blank one with [`Self::fill`]).
     fn value(&self) -> Value {
         // Prometheus returns a histogram with a stale-marker sum as that sum alone, also as
         // a chunk's first sample (which stores its buckets all the same).
@@ -348,6 +371,109 @@ impl<'a> HistogramDecoder<'a> {
             }))
         }
     }
+
+    /// Writes the current sample's value into `v`. A box and vectors of the right kind are kept
+    /// and overwritten, so that a caller decoding into the same value allocates nothing once
+    /// its vectors have grown to the chunk's bucket count; any other value is replaced.
+    fn fill(&self, v: &mut Value) {
+        // Prometheus returns a histogram with a stale-marker sum as that sum alone, also as
+        // a chunk's first sample (which stores its buckets all the same).
+        let stale = self.sum.v.to_bits() == STALE_NAN_BITS;
+        let l = &self.layout;
+        if self.float {
+            if !matches!(v, Value::FloatHistogram(_)) {
+                *v = Value::FloatHistogram(Box::default());
+            }
+            let Value::FloatHistogram(h) = v else { return };
+            if stale {
+                reset_float(h);
+                h.sum = self.sum.v;
+                return;
+            }
+            h.counter_reset_hint = self.hint();
+            h.schema = l.schema;
+            h.zero_threshold = l.zero_threshold;
+            h.zero_count = self.fzero_count.v;
+            h.count = self.fcount.v;
+            h.sum = self.sum.v;
+            h.positive_spans.clone_from(&l.positive_spans);
+            h.negative_spans.clone_from(&l.negative_spans);
+            h.positive_buckets.clear();
+            h.positive_buckets.extend(self.fpos.iter().map(|b| b.v));
+            h.negative_buckets.clear();
+            h.negative_buckets.extend(self.fneg.iter().map(|b| b.v));
+            h.custom_values.clone_from(&l.custom_values);
+        } else {
+            if !matches!(v, Value::Histogram(_)) {
+                *v = Value::Histogram(Box::default());
+            }
+            let Value::Histogram(h) = v else { return };
+            if stale {
+                reset_int(h);
+                h.sum = self.sum.v;
+                return;
+            }
+            h.counter_reset_hint = self.hint();
+            h.schema = l.schema;
+            h.zero_threshold = l.zero_threshold;
+            h.zero_count = self.zero_count;
+            h.count = self.count;
+            h.sum = self.sum.v;
+            h.positive_spans.clone_from(&l.positive_spans);
+            h.negative_spans.clone_from(&l.negative_spans);
+            h.positive_buckets.clone_from(&self.pos);
+            h.negative_buckets.clone_from(&self.neg);
+            h.custom_values.clone_from(&l.custom_values);
+        }
+    }
+}
+
+/// Sets `h` to the default histogram, keeping its vectors' allocations.
+fn reset_int(h: &mut Histogram) {
+    let Histogram {
+        counter_reset_hint,
+        schema,
+        zero_threshold,
+        zero_count,
+        count,
+        sum,
+        positive_spans,
+        negative_spans,
+        positive_buckets,
+        negative_buckets,
+        custom_values,
+    } = h;
+    (*counter_reset_hint, *schema, *zero_threshold, *zero_count, *count, *sum) =
+        (CounterResetHint::default(), 0, 0.0, 0, 0, 0.0);
+    positive_spans.clear();
+    negative_spans.clear();
+    positive_buckets.clear();
+    negative_buckets.clear();
+    custom_values.clear();
+}
+
+/// Sets `h` to the default float histogram, keeping its vectors' allocations.
+fn reset_float(h: &mut FloatHistogram) {
+    let FloatHistogram {
+        counter_reset_hint,
+        schema,
+        zero_threshold,
+        zero_count,
+        count,
+        sum,
+        positive_spans,
+        negative_spans,
+        positive_buckets,
+        negative_buckets,
+        custom_values,
+    } = h;
+    (*counter_reset_hint, *schema, *zero_threshold, *zero_count, *count, *sum) =
+        (CounterResetHint::default(), 0, 0.0, 0.0, 0.0, 0.0);
+    positive_spans.clear();
+    negative_spans.clear();
+    positive_buckets.clear();
+    negative_buckets.clear();
+    custom_values.clear();
 }
 
 fn read_spans(r: &mut BitReader<'_>) -> Result<Vec<Span>, Error> {

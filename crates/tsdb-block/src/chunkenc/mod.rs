@@ -13,6 +13,11 @@
 //! [`Chunk::samples`] yields one [`Sample`] at a time. Bad bytes end the iteration with an
 //! [`Error::Corrupt`](crate::Error) whose offset counts from the chunk's first data byte
 //! (the block reader rewrites it into the segment file's path and offset).
+//!
+//! Each histogram sample the iterator yields is newly allocated (a box and its span and bucket
+//! vectors). A caller that looks at one sample at a time can instead decode every sample into
+//! one [`Sample`] it keeps, with [`ChunkSamples::next_into`]: its histogram's box and vectors are
+//! overwritten in place, so decoding allocates nothing once they have grown to the chunk's size.
 
 mod bits;
 mod encoding;
@@ -91,6 +96,70 @@ enum Decoder<'a> {
 pub struct ChunkSamples<'a> {
     decoder: Option<Decoder<'a>>,
     pending_error: Option<Error>,
+}
+
+impl ChunkSamples<'_> {
+    /// Decodes the next sample into `out`, reusing the memory of the histogram `out` holds when
+    /// it is of the same kind (spans, bucket and custom bound vectors are overwritten, not
+    /// reallocated); `out` can hold anything, e.g. `Sample::default()`, before the first call.
+    ///
+    /// Returns `Ok(true)` when `out` holds the next sample and `Ok(false)` at the end (`out`
+    /// left as it was). As the iterator, this reports an error at most once, then ends. Calls
+    /// may be mixed with [`Iterator::next`]; they read from the same position.
+    ///
+    /// ```
+    /// use tsdb_block::{Chunk, Encoding, Sample};
+    /// // An XOR chunk of one sample: count 1, t = 1000 (varint), value 0.0 (64 bits).
+    /// let mut data = vec![0, 1, 0xd0, 0x0f];
+    /// data.extend_from_slice(&0f64.to_bits().to_be_bytes());
+    /// let mut samples = Chunk::new(Encoding::Xor, &data).samples();
+    /// let mut s = Sample::default();
+    /// let mut n = 0;
+    /// while samples.next_into(&mut s)? {
+    ///     assert_eq!(s.t, 1000);
+    ///     n += 1;
+    /// }
+    /// assert_eq!(n, 1);
+    /// # Ok::<(), tsdb_block::Error>(())
+    /// ```
+    #[inline]
+    pub fn next_into(&mut self, out: &mut Sample) -> Result<bool, Error> {
+        if let Some(e) = self.pending_error.take() {
+            return Err(e);
+        }
+        let Some(decoder) = self.decoder.as_mut() else { return Ok(false) };
+        let result = match decoder {
+            Decoder::Xor(d) => d.next_sample().map(|s| put_float(out, s)),
+            Decoder::Xor2(d) => d.next_sample().map(|s| put_float(out, s)),
+            Decoder::Histogram(d) => d.next_into(out),
+        };
+        if !matches!(result, Ok(true)) {
+            self.decoder = None;
+        }
+        result
+    }
+}
+
+/// Stores a float sample into `out` field by field: as fast as the iterator's return, where
+/// moving a whole [`Sample`] in would first drop what `out` held. `false` for `None`.
+#[inline(always)]
+fn put_float(out: &mut Sample, s: Option<Sample>) -> bool {
+    match s {
+        Some(Sample { t, st, value: Value::Float(v) }) => {
+            out.t = t;
+            out.st = st;
+            match &mut out.value {
+                Value::Float(o) => *o = v,
+                other => *other = Value::Float(v),
+            }
+            true
+        }
+        Some(s) => {
+            *out = s;
+            true
+        }
+        None => false,
+    }
 }
 
 impl Iterator for ChunkSamples<'_> {

@@ -47,6 +47,63 @@ fn decode(encoding: Encoding, data: &[u8]) -> Vec<Vec<u64>> {
     Chunk::new(encoding, data).samples().map(|s| bits(&s.unwrap())).collect()
 }
 
+/// As [`decode`], through [`ChunkSamples::next_into`] into `out`, whatever it held before.
+fn decode_into(encoding: Encoding, data: &[u8], out: &mut Sample) -> Vec<Vec<u64>> {
+    let mut samples = Chunk::new(encoding, data).samples();
+    let mut got = Vec::new();
+    while samples.next_into(out).unwrap() {
+        got.push(bits(out));
+    }
+    got
+}
+
+/// Samples to decode into that hold leftovers of every kind: each field and vector set to
+/// something no decoded sample of these tests has, so that a field left unwritten shows.
+fn leftovers() -> Vec<Sample> {
+    let spans = vec![Span { offset: 7, length: 9 }; 5];
+    let h = Histogram {
+        counter_reset_hint: CounterResetHint::Reset,
+        schema: 77,
+        zero_threshold: -1.0,
+        zero_count: 99,
+        count: 99,
+        sum: -1.0,
+        positive_spans: spans.clone(),
+        negative_spans: spans.clone(),
+        positive_buckets: vec![-7; 50],
+        negative_buckets: vec![-7; 50],
+        custom_values: vec![-1.0; 50],
+    };
+    let fh = FloatHistogram {
+        counter_reset_hint: CounterResetHint::Reset,
+        schema: 77,
+        zero_threshold: -1.0,
+        zero_count: -1.0,
+        count: -1.0,
+        sum: -1.0,
+        positive_spans: spans.clone(),
+        negative_spans: spans,
+        positive_buckets: vec![-7.0; 50],
+        negative_buckets: vec![-7.0; 50],
+        custom_values: vec![-1.0; 50],
+    };
+    vec![
+        Sample::default(),
+        Sample { t: -1, st: -1, value: Value::Histogram(Box::new(h)) },
+        Sample { t: -1, st: -1, value: Value::FloatHistogram(Box::new(fh)) },
+    ]
+}
+
+/// Decoding into a reused sample gives what the iterator gives, whatever the sample held, and
+/// also when the same sample goes on to the next chunk.
+fn check_into(encoding: Encoding, data: &[u8], want: &[Vec<u64>]) -> Result<(), TestCaseError> {
+    for mut out in leftovers() {
+        prop_assert_eq!(&decode_into(encoding, data, &mut out), want);
+        prop_assert_eq!(&decode_into(encoding, data, &mut out), want);
+    }
+    Ok(())
+}
+
 /// Float values as scrapes produce them: repeats, counters, gauges, arbitrary bits, stale
 /// markers.
 fn value() -> impl Strategy<Value = f64> + Clone {
@@ -202,13 +259,15 @@ proptest! {
     fn xor_round_trips(s in samples(300)) {
         let tv: Vec<(i64, f64)> = s.iter().map(|&(_, t, v)| (t, v)).collect();
         let want: Vec<Vec<u64>> = tv.iter().map(|&(t, v)| bits(&Sample { t, st: 0, value: Value::Float(v) })).collect();
-        prop_assert_eq!(decode(Encoding::Xor, &enc::xor(&tv)), want);
+        prop_assert_eq!(decode(Encoding::Xor, &enc::xor(&tv)), want.clone());
+        check_into(Encoding::Xor, &enc::xor(&tv), &want)?;
     }
 
     #[test]
     fn xor2_round_trips(s in samples(300)) {
         let want: Vec<Vec<u64>> = s.iter().map(|&(st, t, v)| bits(&Sample { t, st, value: Value::Float(v) })).collect();
-        prop_assert_eq!(decode(Encoding::Xor2, &enc::xor2(&s)), want);
+        prop_assert_eq!(decode(Encoding::Xor2, &enc::xor2(&s)), want.clone());
+        check_into(Encoding::Xor2, &enc::xor2(&s), &want)?;
     }
 
     #[test]
@@ -226,7 +285,8 @@ proptest! {
         }).collect();
         let encoding = if with_st { Encoding::HistogramSt } else { Encoding::Histogram };
         prop_assert_eq!(Chunk::new(encoding, &data).num_samples(), Some(samples.len() as u16));
-        prop_assert_eq!(decode(encoding, &data), want);
+        prop_assert_eq!(decode(encoding, &data), want.clone());
+        check_into(encoding, &data, &want)?;
     }
 
     #[test]
@@ -243,7 +303,8 @@ proptest! {
             bits(&enc::expected(*t, *st, Value::FloatHistogram(Box::new(h))))
         }).collect();
         let encoding = if with_st { Encoding::FloatHistogramSt } else { Encoding::FloatHistogram };
-        prop_assert_eq!(decode(encoding, &data), want);
+        prop_assert_eq!(decode(encoding, &data), want.clone());
+        check_into(encoding, &data, &want)?;
     }
 
     /// Arbitrary bytes: every decoder returns samples or an error, never panics, and never
@@ -253,6 +314,20 @@ proptest! {
         let chunk = Chunk::new(Encoding::from_byte(enc).unwrap(), &data);
         let n = chunk.samples().take_while(Result::is_ok).count();
         prop_assert!(n <= usize::from(chunk.num_samples().unwrap_or(0)));
+        // The same through `next_into`: as many samples, then the same end (error or not).
+        for mut out in leftovers() {
+            let mut samples = chunk.samples();
+            let mut m = 0;
+            let end = loop {
+                match samples.next_into(&mut out) {
+                    Ok(true) => m += 1,
+                    end => break end.is_err(),
+                }
+            };
+            prop_assert_eq!(m, n);
+            prop_assert_eq!(end, chunk.samples().any(|s| s.is_err()));
+            prop_assert!(!samples.next_into(&mut out).unwrap());
+        }
     }
 
     /// Damaged real encodings (one bit flipped, or cut short) are also decoded without panic.

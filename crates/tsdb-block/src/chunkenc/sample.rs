@@ -119,7 +119,8 @@ impl Value {
     }
 }
 
-/// One decoded sample.
+/// One decoded sample. The default is a float 0 at time 0, a blank to decode into with
+/// [`ChunkSamples::next_into`](crate::ChunkSamples::next_into).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
     /// Timestamp in ms since the Unix epoch.
@@ -129,4 +130,10 @@ pub struct Sample {
     pub st: i64,
     /// The value.
     pub value: Value,
+}
+
+impl Default for Sample {
+    fn default() -> Self {
+        Sample { t: 0, st: 0, value: Value::Float(0.0) }
+    }
 }

@@ -275,6 +275,93 @@ fn symbol_table_is_kept_while_requests_repeat_their_series() {
 }
 
 #[test]
+fn every_string_is_listed_once_whichever_way_it_comes() {
+    // The same text as a label name and value, as a help text, and in exemplar labels (looked up
+    // by content, the others by id): one symbol each.
+    let series = vec![
+        (1, vec![("__name__".to_string(), "up".to_string()), ("instance".into(), "instance".into())]),
+        (2, vec![("__name__".to_string(), "down".to_string()), ("note".into(), "up".into())]),
+    ];
+    let mut cache = cache_with(&series);
+    cache.store_metadata(&[RefMetadata { series_ref: 1, metric_type: MetricType::Gauge, unit: b"", help: b"up" }]);
+    let exemplar = |labels: &[(&str, &str)]| Item {
+        series: 2,
+        slot: crate::item::NO_SLOT,
+        slot_gen: 0,
+        ack: 0,
+        t: 7,
+        st: 0,
+        payload: Payload::Exemplar(Box::new(ExemplarData {
+            value: 1.0,
+            labels: LabelSet::from_pairs(labels.iter().copied()),
+        })),
+    };
+    let items = vec![
+        exemplar(&[("trace_id", "abc"), ("instance", "down")]),
+        sample(1, 5, 1.0),
+        sample(2, 5, 1.0),
+        exemplar(&[("trace_id", "abc"), ("up", "cluster")]),
+    ];
+    let mut enc = RequestEncoder::default();
+    for round in 0..3 {
+        let _ = enc.encode(Protocol::V2, &items, &cache, None);
+        let req = pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+        let mut symbols = req.symbols.clone();
+        symbols.sort();
+        let want = ["", "__name__", "abc", "c1", "cluster", "down", "instance", "note", "trace_id", "up"];
+        assert_eq!(symbols, want, "round {round}");
+        let ex: Vec<_> =
+            [0, 3].map(|i| req.resolve(&req.timeseries[i].exemplars[0].labels_refs).unwrap_or_default()).into();
+        assert_eq!(ex[0], [("instance".to_string(), "down".to_string()), ("trace_id".into(), "abc".into())]);
+        assert_eq!(ex[1], [("trace_id".to_string(), "abc".to_string()), ("up".into(), "cluster".into())]);
+        let md = req.timeseries[1].metadata.clone().unwrap_or_default();
+        assert_eq!(req.symbols[md.help_ref as usize], "up");
+        assert_eq!(md.unit_ref, 0, "an empty unit is symbol 0");
+        assert_eq!(
+            req.resolve(&req.timeseries[1].labels_refs).unwrap_or_default(),
+            [
+                ("__name__".to_string(), "up".to_string()),
+                ("cluster".into(), "c1".into()),
+                ("instance".into(), "instance".into())
+            ]
+        );
+    }
+}
+
+#[test]
+fn requests_taking_turns_over_many_series_list_only_their_own_strings() {
+    // More pairs than the pair cache starts with, each request other series: every request holds
+    // exactly its own strings, once.
+    let many: Vec<(u64, Vec<(String, String)>)> = (0..12_000u64)
+        .map(|i| (i, vec![("__name__".into(), format!("m{}", i % 7)), ("pod".into(), format!("pod-{i}"))]))
+        .collect();
+    let cache = cache_with(&many);
+    let mut enc = RequestEncoder::default();
+    for round in 0..2 {
+        for chunk in 0..4u64 {
+            let items: Vec<Item> = (chunk * 3000..(chunk + 1) * 3000).map(|i| sample(i, 1, 1.0)).collect();
+            let _ = enc.encode(Protocol::V2, &items, &cache, None);
+            let labels = v2_labels(&enc);
+            for (item, l) in items.iter().zip(&labels) {
+                let i = item.series;
+                let want = [
+                    ("__name__".to_string(), format!("m{}", i % 7)),
+                    ("cluster".into(), "c1".into()),
+                    ("pod".into(), format!("pod-{i}")),
+                ];
+                assert_eq!(l[..], want, "round {round} series {i}");
+            }
+            let symbols = v2_symbols(&enc);
+            let mut uniq = symbols.clone();
+            uniq.sort();
+            uniq.dedup();
+            assert_eq!(uniq.len(), symbols.len(), "symbols are deduplicated");
+            assert_eq!(symbols.len(), 1 + 4 + 7 + 3000, "\"\"; __name__ cluster c1 pod; 7 names; 3000 pods");
+        }
+    }
+}
+
+#[test]
 fn kept_symbol_table_forgets_ids_the_cache_freed() {
     // Series 1's pair is freed and its id taken by series 2's pair: a kept table must not
     // serve series 1's refs for it.

@@ -1,21 +1,22 @@
 //! Remote write 2.0: `io.prometheus.write.v2.Request` with a symbols table.
 //!
 //! Every string a request references is listed once in its `symbols`; the table's size follows
-//! the request, not the cache. Labels are interned as (name, value) pairs in the series cache.
-//! The first time a pair occurs its two strings are looked up by content in the string table;
-//! after that the pair id alone finds both refs, already encoded as varints, through
-//! [`RecentIds`]: a direct-mapped array indexed by the id, whose entries carry the number of the
-//! table that wrote them, so that forgetting them all clears nothing. A pair evicted by another
-//! one that maps to the same entry is looked up by content again and finds its symbols already
-//! in the table, so deduplication never depends on that array.
+//! the request, not the cache. The series cache gives every string it holds (label names and
+//! values, help and unit) a dense id, and each label pair the ids of its two strings, so a
+//! string's symbol is found without hashing it: `by_id` is an array indexed by string id whose
+//! entries carry the number of the table that wrote them, so that starting a new table clears
+//! nothing. A label pair's two refs, already encoded as varints, are remembered by pair id in
+//! [`RecentIds`], a direct-mapped array: a pair found there costs one load and one copy, as in
+//! 1.0. A pair evicted by another one that maps to the same entry is looked up through its string
+//! ids again and finds its symbols already in the table, so deduplication never depends on that
+//! array. Only strings the cache does not hold (exemplar labels) are looked up by content.
 //!
 //! **Keeping the table.** A shard whose requests carry the same series again and again (every
-//! shard whose series fit one request) would look up the same strings by content in every
-//! request. So when most pairs of a request were also in the previous one, the next request
-//! starts from this one's table instead of an empty one, and all of its ids stay known: a
-//! label then costs one array load and one copy, as in 1.0. A kept table is sent whole, so it
-//! is given up as soon as a request uses less than three quarters of the pairs it holds (and
-//! whenever the series cache frees an id, which could then name another pair).
+//! shard whose series fit one request) would rebuild the same symbols in every request. So when
+//! most pairs of a request were also in the previous one, the next request starts from this
+//! one's table instead of an empty one, and all of its ids stay known. A kept table is sent
+//! whole, so it is given up as soon as a request uses less than three quarters of the pairs it
+//! holds (and whenever the series cache frees an id, which could then name another string).
 //!
 //! Each series is written in place with one-byte length slots, filled in afterwards: a typical
 //! series' body is shorter than 128 bytes, so no body is moved to fit its length.
@@ -25,7 +26,7 @@ use crate::intern::SymbolId;
 use crate::item::{Item, Payload};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::series::{split_pair, LabelIds, SeriesCache};
+use crate::series::{LabelIds, SeriesCache};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 
@@ -34,15 +35,19 @@ use std::hash::BuildHasher;
 pub(crate) struct SymbolTable {
     /// Encoded `symbols` fields (field 4), in index order.
     symbols: Vec<u8>,
-    /// Where each symbol's string lies inside `symbols`.
-    spans: Vec<(usize, usize)>,
-    /// Symbol indices, hashed by their string.
-    table: HashTable<u32>,
+    /// Number of symbols in `symbols`.
+    count: u32,
+    /// Symbol index of each string of the series cache, by string id: `table << 32 | index`,
+    /// meaningful only while `table` is the current table's number.
+    by_id: Vec<u64>,
+    /// Number of the current table, never 0 (a zeroed entry of `by_id` is therefore never current).
+    table: u32,
+    /// Symbols of strings the series cache does not hold (exemplar labels), as (index, start in
+    /// `symbols`, length), hashed by their string.
+    others: HashTable<(u32, u32, u32)>,
     hasher: DefaultHashBuilder,
     /// Both refs of label pairs met since the table was started, by pair id.
     pairs: RecentIds,
-    /// Symbol indices of metadata strings (help, unit), by string id.
-    strings: RecentIds,
     /// Versions of the series cache's two interners when their ids were learnt.
     seen: (u64, u64),
     /// Whether the next request starts from this request's table.
@@ -69,9 +74,8 @@ struct Recent {
     used: u32,
 }
 
-/// Remembers, for ids of the series cache's interners, what they were given in the current
-/// table (a label pair: its two refs, encoded; a metadata string: its symbol index). A lossy
-/// cache: an id missing from it is looked up by content.
+/// Remembers, for label pair ids of the series cache, the pair's two refs (encoded) in the
+/// current table. A lossy cache: a pair missing from it is looked up through its string ids.
 #[derive(Default)]
 struct RecentIds {
     /// A power-of-two length.
@@ -82,6 +86,8 @@ struct RecentIds {
     request: u32,
     /// Entries written since the table was started.
     held: usize,
+    /// Entries the previous table had been written when it was given up.
+    held_before: usize,
 }
 
 /// Entries of [`RecentIds`] to start with, and at most (24 bytes each).
@@ -100,6 +106,7 @@ enum Found {
 impl RecentIds {
     /// Forgets every entry, by numbering tables rather than by clearing.
     fn new_table(&mut self) {
+        self.held_before = self.held;
         self.held = 0;
         self.table = self.table.wrapping_add(1);
         if self.table == 0 || self.slots.is_empty() {
@@ -110,10 +117,12 @@ impl RecentIds {
         }
     }
 
-    /// Starts a request; keeps about four entries per id the table holds.
+    /// Starts a request; keeps about four entries per id the table holds, or the last one held
+    /// when it was given up (a fresh table of a shard whose requests take turns over its series
+    /// fills about as much as the last one did).
     fn next_request(&mut self) {
         self.request = self.request.wrapping_add(1);
-        let want = (self.held * 4).clamp(RECENT_MIN, RECENT_MAX).next_power_of_two();
+        let want = (self.held.max(self.held_before) * 4).clamp(RECENT_MIN, RECENT_MAX).next_power_of_two();
         if want > self.slots.len() {
             // Entries of the current table move to where the longer array wants them.
             let old = std::mem::replace(&mut self.slots, vec![Recent::default(); want]);
@@ -169,18 +178,23 @@ impl SymbolTable {
         self.fresh = !(self.keep && ids_valid);
         if self.fresh {
             self.symbols.clear();
-            self.spans.clear();
-            self.table.clear();
+            self.others.clear();
             // symbols[0] is always "" (repeated string elements are written even when empty).
-            self.symbols.extend_from_slice(&[0x22, 0]);
-            self.spans.push((2, 0));
-        }
-        if self.fresh || !ids_valid {
+            self.symbols.extend_from_slice(&[SYMBOLS_TAG, 0]);
+            self.count = 1;
+            self.table = self.table.wrapping_add(1);
+            if self.table == 0 {
+                self.by_id.fill(0);
+                self.table = 1;
+            }
             self.pairs.new_table();
-            self.strings.new_table();
+        }
+        // Entries for ids the cache handed out since: zero, so never current.
+        let ids = cache.strings.id_bound();
+        if self.by_id.len() < ids {
+            self.by_id.resize(ids, 0);
         }
         self.pairs.next_request();
-        self.strings.next_request();
         self.used = 0;
         self.overlap = 0;
         self.series.clear();
@@ -195,77 +209,79 @@ impl SymbolTable {
         };
     }
 
-    /// The symbol index of `s`, adding it if new; "" is always 0.
-    fn sym(&mut self, s: &[u8]) -> u32 {
+    /// The symbol index of the series cache's string `id`, adding it if new; "" is always 0.
+    #[inline]
+    fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u32 {
+        // `begin` sized the array for every id of the cache; an id past it names no string.
+        let Some(e) = self.by_id.get_mut(id as usize) else { return 0 };
+        if (*e >> 32) as u32 == self.table {
+            return *e as u32;
+        }
+        // The tag, then the length-prefixed string as the cache holds it; taken back if the
+        // string is empty (a zero length byte).
+        let at = self.symbols.len();
+        self.symbols.push(SYMBOLS_TAG);
+        cache.strings.append_prefixed(id, &mut self.symbols);
+        let r = if self.symbols.get(at + 1) == Some(&0) {
+            self.symbols.truncate(at);
+            0
+        } else {
+            self.count += 1;
+            self.count - 1
+        };
+        *e = (u64::from(self.table) << 32) | u64::from(r);
+        r
+    }
+
+    /// The symbol index of `s`, adding it if new; "" is always 0. A string the series cache holds
+    /// goes through [`SymbolTable::string`], so that it is listed once whichever way it came.
+    fn sym(&mut self, cache: &SeriesCache, s: &[u8]) -> u32 {
         if s.is_empty() {
             return 0;
         }
+        if let Some(id) = cache.strings.find(s) {
+            return self.string(cache, id);
+        }
         let hash = self.hasher.hash_one(s);
-        let (symbols, spans) = (&self.symbols, &self.spans);
-        let found = self.table.find(hash, |&i| {
-            let (start, len) = spans[i as usize];
-            &symbols[start..start + len] == s
-        });
-        if let Some(&i) = found {
+        let symbols = &self.symbols;
+        let text = |&(_, start, len): &(u32, u32, u32)| symbols.get(start as usize..(start + len) as usize);
+        if let Some(&(i, _, _)) = self.others.find(hash, |e| text(e) == Some(s)) {
             return i;
         }
-        put_tag(&mut self.symbols, 4, WIRE_LEN);
+        self.symbols.push(SYMBOLS_TAG);
         put_uvarint(&mut self.symbols, s.len() as u64);
-        let start = self.symbols.len();
+        let start = self.symbols.len() as u32;
         self.symbols.extend_from_slice(s);
-        let i = self.spans.len() as u32;
-        self.spans.push((start, s.len()));
-        let (symbols, spans, hasher) = (&self.symbols, &self.spans, &self.hasher);
-        self.table.insert_unique(hash, i, |&j| {
-            let (start, len) = spans[j as usize];
-            hasher.hash_one(&symbols[start..start + len])
+        let i = self.count;
+        self.count += 1;
+        let (symbols, hasher) = (&self.symbols, &self.hasher);
+        self.others.insert_unique(hash, (i, start, s.len() as u32), |&(_, start, len)| {
+            hasher.hash_one(symbols.get(start as usize..(start + len) as usize).unwrap_or_default())
         });
         i
     }
 
-    /// Appends the name and value refs of label pair `id` to `series` (the `labels_refs` being
-    /// written).
+    /// The name and value refs of label pair `id`, as [`pack_refs`] packs them, or the two refs
+    /// when they need more than seven bytes.
     #[inline]
-    fn put_pair(&mut self, cache: &SeriesCache, id: SymbolId) {
-        let packed = match self.pairs.get(id) {
+    fn pair_refs(&mut self, cache: &SeriesCache, id: SymbolId) -> Result<u64, (u32, u32)> {
+        match self.pairs.get(id) {
             Found::Current(packed, first) => {
                 self.used += usize::from(first);
-                packed
+                Ok(packed)
             }
             found => {
                 self.used += 1;
                 self.overlap += usize::from(matches!(found, Found::Previous));
-                let (name, value) = split_pair(cache.pairs.get(id));
-                let (n, v) = (self.sym(name), self.sym(value));
-                match pack_refs(n, v) {
-                    Some(packed) => {
-                        self.pairs.put(id, packed);
-                        packed
-                    }
-                    None => {
-                        // More than seven bytes (symbol indices past 2^21): written one by one.
-                        put_uvarint(&mut self.series, u64::from(n));
-                        put_uvarint(&mut self.series, u64::from(v));
-                        return;
-                    }
-                }
+                let (n, v) = match cache.pair_strings(id) {
+                    Some([name, value]) => (self.string(cache, name), self.string(cache, value)),
+                    None => (0, 0),
+                };
+                let packed = pack_refs(n, v).ok_or((n, v))?;
+                self.pairs.put(id, packed);
+                Ok(packed)
             }
-        };
-        // The seven bytes and the length byte, then cut back: a copy of fixed size.
-        let end = self.series.len() + (packed >> 56) as usize;
-        self.series.extend_from_slice(&packed.to_le_bytes());
-        self.series.truncate(end);
-    }
-
-    /// Symbol index of metadata string `id` (help or unit).
-    #[inline]
-    fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u32 {
-        if let Found::Current(r, _) = self.strings.get(id) {
-            return r as u32;
         }
-        let r = self.sym(cache.strings.get(id));
-        self.strings.put(id, u64::from(r));
-        r
     }
 
     /// Encodes a whole request into `out`.
@@ -295,9 +311,19 @@ impl SymbolTable {
             let start = self.series.len();
             self.series.reserve(ids.len() * 10 + 64);
             self.series.extend_from_slice(&[0x2a, 0, 0x0a, 0]);
+            let mut refs = RefsBuf::default();
             for p in LabelIds::new(ids) {
-                self.put_pair(cache, p);
+                match self.pair_refs(cache, p) {
+                    Ok(packed) => refs.push(packed, &mut self.series),
+                    Err((n, v)) => {
+                        // Symbol indices past 2^21: written one by one.
+                        refs.flush(&mut self.series);
+                        put_uvarint(&mut self.series, u64::from(n));
+                        put_uvarint(&mut self.series, u64::from(v));
+                    }
+                }
             }
+            refs.flush(&mut self.series);
             let refs_len = self.series.len() - (start + 4);
             if refs_len == 0 {
                 // No labels: no `labels_refs` field.
@@ -312,7 +338,7 @@ impl SymbolTable {
                 Payload::Exemplar(e) => {
                     self.ex_refs.clear();
                     for (n, v) in e.labels.iter() {
-                        let (n, v) = (self.sym(n), self.sym(v));
+                        let (n, v) = (self.sym(cache, n), self.sym(cache, v));
                         self.ex_refs.extend_from_slice(&[n, v]);
                     }
                     let ex = begin_len(&mut self.series, 4);
@@ -334,10 +360,18 @@ impl SymbolTable {
     }
 }
 
+/// Tag of `Request.symbols` (field 4, length-delimited).
+const SYMBOLS_TAG: u8 = 0x22;
+
 /// `Metadata { type = 1; help_ref = 3; unit_ref = 4 }` as field 5 of `TimeSeries`, written even
 /// when empty, as Prometheus does.
 #[inline]
 fn put_metadata(buf: &mut Vec<u8>, [typ, help, unit]: [u64; 3]) {
+    if typ | help | unit == 0 {
+        // No metadata known (every series of a Prometheus 2.x WAL without the targets' metadata).
+        buf.extend_from_slice(&[0x2a, 0]);
+        return;
+    }
     let field_len = |v: u64| if v == 0 { 0 } else { 1 + uvarint_len(v) };
     let md_len = field_len(typ) + field_len(help) + field_len(unit);
     put_tag(buf, 5, WIRE_LEN);
@@ -357,9 +391,57 @@ fn fill_len(buf: &mut Vec<u8>, slot: usize, len: usize) {
         }
         return;
     }
+    widen_len(buf, slot, len);
+}
+
+/// [`fill_len`] for a length of more than one byte: rare, kept out of the loop.
+#[cold]
+#[inline(never)]
+fn widen_len(buf: &mut Vec<u8>, slot: usize, len: usize) {
     let mut prefix = [0u8; 10];
     let n = write_uvarint(&mut prefix, len as u64);
     buf.splice(slot..slot + 1, prefix[..n].iter().copied());
+}
+
+/// The `labels_refs` of one series gathered on the stack, so that each pair's refs cost a store
+/// rather than a growth check and a length update of the request's buffer.
+struct RefsBuf {
+    bytes: [u8; REFS_BUF],
+    len: usize,
+}
+
+/// Bytes of a [`RefsBuf`]: the refs of a dozen typical labels.
+const REFS_BUF: usize = 64;
+
+impl Default for RefsBuf {
+    fn default() -> Self {
+        RefsBuf { bytes: [0; REFS_BUF], len: 0 }
+    }
+}
+
+impl RefsBuf {
+    /// Appends refs packed by [`pack_refs`], first moving what is gathered to `out` when full.
+    #[inline]
+    fn push(&mut self, packed: u64, out: &mut Vec<u8>) {
+        if self.len > REFS_BUF - 8 {
+            self.flush(out);
+        }
+        // All eight bytes; the length counts only the refs.
+        if let Some(dst) = self.bytes.get_mut(self.len..self.len + 8) {
+            dst.copy_from_slice(&packed.to_le_bytes());
+        }
+        self.len += (packed >> 56) as usize;
+    }
+
+    /// Moves what is gathered to `out`.
+    #[inline]
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        // The whole array, then cut back: a copy of a size known at compile time.
+        let end = out.len() + self.len;
+        out.extend_from_slice(&self.bytes);
+        out.truncate(end);
+        self.len = 0;
+    }
 }
 
 /// Two refs as varints in the low seven bytes of a `u64`, their total length in the top byte;

@@ -88,11 +88,16 @@ impl Default for Interner {
 impl Interner {
     /// The id of `s`, adding it if new; takes one reference.
     pub(crate) fn intern(&mut self, s: &[u8]) -> SymbolId {
+        self.intern_new(s).0
+    }
+
+    /// The id of `s` and whether it was added by this call; takes one reference.
+    pub(crate) fn intern_new(&mut self, s: &[u8]) -> (SymbolId, bool) {
         let hash = self.hasher.hash_one(s);
         let slots = &self.slots;
         if let Some(&id) = self.table.find(hash, |&id| unprefix(slots[id as usize].bytes.as_slice()) == s) {
             self.slots[id as usize].refs += 1;
-            return id;
+            return (id, false);
         }
         let mut bytes = Vec::with_capacity(s.len() + 2);
         crate::proto::put_uvarint(&mut bytes, s.len() as u64);
@@ -110,17 +115,25 @@ impl Interner {
         };
         let (slots, hasher) = (&self.slots, &self.hasher);
         self.table.insert_unique(hash, id, |&i| hasher.hash_one(unprefix(slots[i as usize].bytes.as_slice())));
-        id
+        (id, true)
     }
 
-    /// Drops one reference to `id`; the string is freed with the last one.
-    pub(crate) fn release(&mut self, id: SymbolId) {
-        let Some(slot) = self.slots.get_mut(id as usize) else { return };
+    /// The id of `s` if it is interned; takes no reference.
+    pub(crate) fn find(&self, s: &[u8]) -> Option<SymbolId> {
+        let hash = self.hasher.hash_one(s);
+        let slots = &self.slots;
+        self.table.find(hash, |&id| unprefix(slots[id as usize].bytes.as_slice()) == s).copied()
+    }
+
+    /// Drops one reference to `id`; the string is freed with the last one, and then this returns
+    /// true.
+    pub(crate) fn release(&mut self, id: SymbolId) -> bool {
+        let Some(slot) = self.slots.get_mut(id as usize) else { return false };
         if slot.refs == 0 {
             // Releasing a free slot would corrupt the free list; Prometheus counts this case in
             // `string_interner_zero_reference_releases_total`. It cannot happen through the cache.
             debug_assert!(false, "release of unreferenced symbol {id}");
-            return;
+            return false;
         }
         slot.refs -= 1;
         if slot.refs == 0 {
@@ -131,7 +144,15 @@ impl Interner {
             self.slots[id as usize].bytes = Stored::Heap(Box::default());
             self.free.push(id);
             self.version = self.version.wrapping_add(1);
+            return true;
         }
+        false
+    }
+
+    /// One more than the highest id ever handed out: ids are dense, so arrays indexed by id
+    /// need this many entries.
+    pub(crate) fn id_bound(&self) -> usize {
+        self.slots.len()
     }
 
     /// Equal between two calls only if every id that was valid at the first still names the same
@@ -229,6 +250,23 @@ mod tests {
         assert_eq!(c, a, "freed id is reused");
         assert_eq!(i.get(c), b"other");
         assert_eq!(i.intern(b"job"), 2, "a freed string is interned anew");
+    }
+
+    #[test]
+    fn new_strings_lookups_and_frees_are_reported() {
+        let mut i = Interner::default();
+        assert_eq!(i.intern_new(b"a"), (0, true));
+        assert_eq!(i.intern_new(b"a"), (0, false));
+        assert_eq!(i.intern_new(b"b"), (1, true));
+        assert_eq!(i.id_bound(), 2);
+        assert_eq!(i.find(b"a"), Some(0));
+        assert_eq!(i.find(b"c"), None);
+        assert!(!i.release(0), "one reference left");
+        assert!(i.release(0), "the last reference frees");
+        assert_eq!(i.find(b"a"), None);
+        assert!(!i.release(7), "an unknown id frees nothing");
+        assert_eq!(i.intern_new(b"c"), (0, true), "the freed id is reused");
+        assert_eq!(i.id_bound(), 2);
     }
 
     #[test]

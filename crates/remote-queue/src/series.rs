@@ -6,7 +6,10 @@
 //! the remote-write 1.0 `Label` message (`0a len name 12 len value`), so `job="api"` is held once
 //! no matter how many series carry it, and writing a label into a 1.0 request is one tag byte and
 //! one copy — no per-string lookups. A series costs its slot, its index entry and one to three
-//! bytes per label; 2.0 splits the pair back into name and value for its symbols table.
+//! bytes per label. Each pair also holds a reference to its name and to its value in a second
+//! interner of plain strings (shared with metadata's help and unit), whose dense ids let 2.0
+//! find a string's symbol by array index instead of by hashing it: about 50 bytes more for each
+//! distinct string (typically one or two per series, the labels unique to it).
 
 use crate::intern::{Interner, SymbolId};
 use crate::metadata::Family;
@@ -52,8 +55,12 @@ pub(crate) enum Known {
 pub(crate) struct SeriesCache {
     /// Label pairs, as `Label` message bodies.
     pub(crate) pairs: Interner,
-    /// Metadata strings (help, unit).
+    /// Every string a series may reference: label names and values (one reference per pair that
+    /// holds them) and metadata strings (help, unit). Their dense ids let remote write 2.0 build
+    /// each request's symbols table with array lookups instead of hashing strings.
     pub(crate) strings: Interner,
+    /// Ids in `strings` of each pair's name and value, by pair id.
+    pair_strings: Vec<[SymbolId; 2]>,
     /// Ref → slot in `slots`. Queued items carry the slot, so encoding indexes an array instead
     /// of looking the ref up again.
     index: RefIndex,
@@ -87,6 +94,7 @@ impl SeriesCache {
         SeriesCache {
             pairs: Interner::default(),
             strings: Interner::default(),
+            pair_strings: Vec::new(),
             index: RefIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -145,7 +153,7 @@ impl SeriesCache {
         if self.external.is_empty() && self.relabel.is_empty() && is_sorted_unique(labels) {
             // Fast path: the WAL's labels are already sorted and final.
             for l in labels.iter().filter(|l| !l.value.is_empty()) {
-                let id = intern_pair(&mut self.pairs, &mut self.pair_buf, l.name, l.value);
+                let id = self.intern_pair(l.name, l.value);
                 put_uvarint(&mut self.ids, u64::from(id));
             }
             return if self.ids.is_empty() { None } else { Some(self.ids.as_slice().into()) };
@@ -162,20 +170,51 @@ impl SeriesCache {
         if !self.relabel.apply(&mut self.scratch) {
             return None;
         }
-        for (n, v) in self.scratch.iter() {
-            let id = intern_pair(&mut self.pairs, &mut self.pair_buf, n, v);
+        let scratch = std::mem::take(&mut self.scratch);
+        for (n, v) in scratch.iter() {
+            let id = self.intern_pair(n, v);
             put_uvarint(&mut self.ids, u64::from(id));
         }
+        self.scratch = scratch;
         Some(self.ids.as_slice().into())
+    }
+
+    /// Interns the pair as a `Label` message body (`0a len name 12 len value`); a new pair also
+    /// takes one reference to each of its two strings.
+    fn intern_pair(&mut self, name: &[u8], value: &[u8]) -> SymbolId {
+        self.pair_buf.clear();
+        put_label_body(&mut self.pair_buf, name, value);
+        let (id, new) = self.pairs.intern_new(&self.pair_buf);
+        if new {
+            let parts = [self.strings.intern(name), self.strings.intern(value)];
+            let i = id as usize;
+            if self.pair_strings.len() <= i {
+                self.pair_strings.resize(i + 1, [0; 2]);
+            }
+            self.pair_strings[i] = parts;
+        }
+        id
     }
 
     fn release(&mut self, ids: Option<&[u8]>) {
         if let Some(ids) = ids {
             let mut cur = ids;
             while let Some(id) = get_uvarint32(&mut cur) {
-                self.pairs.release(id);
+                if self.pairs.release(id) {
+                    if let Some(&[n, v]) = self.pair_strings.get(id as usize) {
+                        self.strings.release(n);
+                        self.strings.release(v);
+                    }
+                }
             }
         }
+    }
+
+    /// Ids in [`SeriesCache::strings`] of the name and value of label pair `id` (`None` for an
+    /// id that was never handed out).
+    #[inline]
+    pub(crate) fn pair_strings(&self, id: SymbolId) -> Option<[SymbolId; 2]> {
+        self.pair_strings.get(id as usize).copied()
     }
 
     /// Only records that the series were seen in `segment`.
@@ -357,7 +396,13 @@ impl SeriesCache {
         families
     }
 
+    #[inline]
     pub(crate) fn metadata(&self, r: SeriesRef) -> Option<SeriesMetadata> {
+        // Without any metadata (Prometheus 2.x WAL, no `--prometheus.url`), skip hashing the ref:
+        // remote write 2.0 asks for every sample.
+        if self.metadata.is_empty() {
+            return None;
+        }
         self.metadata.get(&r).copied()
     }
 
@@ -380,6 +425,7 @@ impl SeriesCache {
             + self.slots.iter().map(|e| e.labels.as_ref().map_or(0, |l| l.len())).sum::<usize>()
             + self.metadata.capacity() * meta_slot
             + self.pairs.heap_bytes()
+            + self.pair_strings.capacity() * std::mem::size_of::<[SymbolId; 2]>()
             + self.strings.heap_bytes()
     }
 }
@@ -403,14 +449,7 @@ impl Iterator for LabelIds<'_> {
     }
 }
 
-/// Interns the pair as a `Label` message body: `0a len name 12 len value`.
-fn intern_pair(pairs: &mut Interner, buf: &mut Vec<u8>, name: &[u8], value: &[u8]) -> SymbolId {
-    buf.clear();
-    put_label_body(buf, name, value);
-    pairs.intern(buf)
-}
-
-/// Name and value of a `Label` message body made by `intern_pair`.
+/// Name and value of a `Label` message body made by `SeriesCache::intern_pair`.
 #[inline]
 pub(crate) fn split_pair(body: &[u8]) -> (&[u8], &[u8]) {
     fn field<'a>(cur: &mut &'a [u8]) -> &'a [u8] {
@@ -524,7 +563,11 @@ mod tests {
         assert!(matches!(c.known(210), Known::Stored(..)));
         // Every pair of a collected series was released: 50 `i` pairs + the shared name pair.
         assert_eq!(c.pairs.len(), 50 + 1);
-        assert_eq!(c.strings.len(), 2);
+        // "__name__", "m", "i", 50 values of `i`, the help "h" and the empty unit.
+        assert_eq!(c.strings.len(), 3 + 50 + 2);
+        let id = c.label_ids(210).and_then(|ids| LabelIds::new(ids).last()).unwrap_or(u32::MAX);
+        let parts = c.pair_strings(id).map(|p| p.map(|s| c.strings.get(s).to_vec()));
+        assert_eq!(parts, Some([b"i".to_vec(), b"210".to_vec()]), "a pair's strings by id");
         c.reset(10);
         assert_eq!(c.pairs.len(), 0, "interner hygiene: everything released exactly once");
         assert_eq!(c.strings.len(), 0);

@@ -184,6 +184,16 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    if let Some(p) = std::env::var_os("RQ_BENCH_RSS") {
+        // Bytes of RSS per series a fresh cache of 1M series adds (see below).
+        let n = 1_000_000u64;
+        let protocol = if p == "2.0" { Protocol::V2 } else { Protocol::V1 };
+        let rss0 = rss_kib();
+        let cache = build_cache(n, protocol);
+        println!("{:.1}", (rss_kib().saturating_sub(rss0)) as f64 * 1024.0 / n as f64);
+        drop(cache);
+        return;
+    }
     if std::env::var_os("RQ_BENCH_E2E_ONLY").is_some() {
         let (e2e, cpu_per_m) = end_to_end();
         println!("end to end {:.2} M/s, {cpu_per_m:.3} CPU s per million", e2e / 1e6);
@@ -217,12 +227,17 @@ fn main() {
     }
     side_by_side();
     let n = 1_000_000u64;
-    // RSS of a fresh cache of 1M series.
-    let rss0 = rss_kib();
-    let cache = build_cache(n);
-    let rss = (rss_kib().saturating_sub(rss0)) as f64 * 1024.0 / n as f64;
-    drop(cache);
-    let (heap, label_bytes) = cache_usage(n);
+    // RSS of a fresh cache of 1M series, as a 1.0 and as a 2.0 endpoint keeps it, each in a
+    // process of its own (memory freed by the first would be reused by the second).
+    let rss = ["1.0", "2.0"].map(|p| {
+        let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+            .env("RQ_BENCH_RSS", p)
+            .output()
+            .expect("run the RSS measurement");
+        String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap_or(f64::NAN)
+    });
+    let heap = [Protocol::V1, Protocol::V2].map(|p| cache_usage(n, p).0);
+    let label_bytes = cache_usage(n, Protocol::V1).1;
     let (e2e, cpu_per_m) = end_to_end();
     let label_per_series = label_bytes as f64 / n as f64;
     let row = |name: &str, value: String, target: String| println!("| {name} | {value} | {target} |");
@@ -252,13 +267,13 @@ fn main() {
     row("RW 2.0 compressed bytes per sample", format!("{v2_bytes:.1}"), String::new());
     row("series cache: label bytes per series (uninterned)", format!("{label_per_series:.0}"), String::new());
     row(
-        "series cache: heap bytes per series (estimate, interned)",
-        format!("{:.0}", heap as f64 / n as f64),
+        "series cache: heap bytes per series (estimate, interned), 1.0 / 2.0 endpoint",
+        format!("{:.0} / {:.0}", heap[0] as f64 / n as f64, heap[1] as f64 / n as f64),
         String::new(),
     );
     row(
-        "series cache: RSS growth per series (1M series)",
-        format!("{rss:.0}"),
+        "series cache: RSS growth per series (1M series), 1.0 / 2.0 endpoint",
+        format!("{:.0} / {:.0}", rss[0], rss[1]),
         format!("≤ labels + 100 = {:.0}", label_per_series + 100.0),
     );
     row("end to end, null receiver on loopback, samples/s", format!("{:.2} M", e2e / 1e6), "≥ 2 M".into());

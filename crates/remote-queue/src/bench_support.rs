@@ -92,9 +92,11 @@ impl EncodeBench {
     }
 }
 
-/// Builds a cache of `n` typical series; returns `(estimated heap bytes, total label bytes)`.
-pub fn cache_usage(n: u64) -> (usize, usize) {
+/// Builds the cache an endpoint of `protocol` keeps for `n` typical series; returns
+/// `(estimated heap bytes, total label bytes)`.
+pub fn cache_usage(n: u64, protocol: Protocol) -> (usize, usize) {
     let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+    cache.keep_string_ids(protocol == Protocol::V2);
     let mut label_bytes = 0;
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
         let owned: Vec<Labels> = chunk.iter().map(|&i| typical_labels(i)).collect();
@@ -106,9 +108,11 @@ pub fn cache_usage(n: u64) -> (usize, usize) {
     (cache.heap_bytes(), label_bytes)
 }
 
-/// Keeps a cache of `n` typical series alive and returns it opaquely (for RSS measurements).
-pub fn build_cache(n: u64) -> Box<dyn std::any::Any> {
+/// Keeps the cache an endpoint of `protocol` keeps for `n` typical series alive and returns it
+/// opaquely (for RSS measurements).
+pub fn build_cache(n: u64, protocol: Protocol) -> Box<dyn std::any::Any> {
     let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+    cache.keep_string_ids(protocol == Protocol::V2);
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
         let owned: Vec<Labels> = chunk.iter().map(|&i| typical_labels(i)).collect();
         let refs: Vec<RefSeries<'_>> =

@@ -10,7 +10,13 @@ use wal_format::record::{FloatHistogram, Histogram, Labels, MetricType, RefMetad
 use crate::pb;
 
 fn cache_with(series: &[(u64, Vec<(String, String)>)]) -> SeriesCache {
+    cache_keeping_ids(series, true)
+}
+
+/// `keep_ids: false` is the cache of a 1.0 endpoint, which 2.0 must still encode right.
+fn cache_keeping_ids(series: &[(u64, Vec<(String, String)>)], keep_ids: bool) -> SeriesCache {
     let mut c = SeriesCache::new(LabelSet::from_pairs([("cluster", "c1")]), Relabeler::default());
+    c.keep_string_ids(keep_ids);
     for (r, l) in series {
         let l = Labels::from_pairs(l.iter().map(|(a, b)| (a.as_str(), b.as_str())));
         c.store(&[RefSeries { series_ref: *r, labels: l.as_ref() }], 0);
@@ -282,7 +288,13 @@ fn every_string_is_listed_once_whichever_way_it_comes() {
         (1, vec![("__name__".to_string(), "up".to_string()), ("instance".into(), "instance".into())]),
         (2, vec![("__name__".to_string(), "down".to_string()), ("note".into(), "up".into())]),
     ];
-    let mut cache = cache_with(&series);
+    for keep_ids in [true, false] {
+        every_string_once(&series, keep_ids);
+    }
+}
+
+fn every_string_once(series: &[(u64, Vec<(String, String)>)], keep_ids: bool) {
+    let mut cache = cache_keeping_ids(series, keep_ids);
     cache.store_metadata(&[RefMetadata { series_ref: 1, metric_type: MetricType::Gauge, unit: b"", help: b"up" }]);
     let exemplar = |labels: &[(&str, &str)]| Item {
         series: 2,
@@ -309,7 +321,7 @@ fn every_string_is_listed_once_whichever_way_it_comes() {
         let mut symbols = req.symbols.clone();
         symbols.sort();
         let want = ["", "__name__", "abc", "c1", "cluster", "down", "instance", "note", "trace_id", "up"];
-        assert_eq!(symbols, want, "round {round}");
+        assert_eq!(symbols, want, "round {round}, string ids kept: {keep_ids}");
         let ex: Vec<_> =
             [0, 3].map(|i| req.resolve(&req.timeseries[i].exemplars[0].labels_refs).unwrap_or_default()).into();
         assert_eq!(ex[0], [("instance".to_string(), "down".to_string()), ("trace_id".into(), "abc".into())]);

@@ -26,7 +26,7 @@ use crate::intern::SymbolId;
 use crate::item::{Item, Payload};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::series::{LabelIds, SeriesCache};
+use crate::series::{split_pair, LabelIds, SeriesCache};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 
@@ -275,7 +275,11 @@ impl SymbolTable {
                 self.overlap += usize::from(matches!(found, Found::Previous));
                 let (n, v) = match cache.pair_strings(id) {
                     Some([name, value]) => (self.string(cache, name), self.string(cache, value)),
-                    None => (0, 0),
+                    // A cache made for 1.0 keeps no string ids: look the strings up by content.
+                    None => {
+                        let (name, value) = split_pair(cache.pairs.get(id));
+                        (self.sym(cache, name), self.sym(cache, value))
+                    }
                 };
                 let packed = pack_refs(n, v).ok_or((n, v))?;
                 self.pairs.put(id, packed);

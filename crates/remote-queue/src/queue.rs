@@ -81,7 +81,8 @@ impl QueueManager {
         metrics.max_samples_per_send.store(q.max_samples_per_send as u64, Relaxed);
         metrics.set_desired(q.min_shards as f64);
         let min_shards = q.min_shards;
-        let cache = SeriesCache::new(external, relabel);
+        let mut cache = SeriesCache::new(external, relabel);
+        cache.keep_string_ids(cfg.protocol == Protocol::V2);
         let ctx = Arc::new(SendContext::new(cfg, cache, metrics, transport));
         let state = Arc::new(QueueState::new(ctx));
         *lock(&state.shards) = ShardSet::start(&state.ctx, min_shards);

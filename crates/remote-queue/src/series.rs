@@ -9,7 +9,8 @@
 //! bytes per label. Each pair also holds a reference to its name and to its value in a second
 //! interner of plain strings (shared with metadata's help and unit), whose dense ids let 2.0
 //! find a string's symbol by array index instead of by hashing it: about 50 bytes more for each
-//! distinct string (typically one or two per series, the labels unique to it).
+//! distinct string (typically one or two per series, the labels unique to it), paid only by the
+//! cache of a 2.0 endpoint.
 
 use crate::intern::{Interner, SymbolId};
 use crate::metadata::Family;
@@ -59,8 +60,12 @@ pub(crate) struct SeriesCache {
     /// holds them) and metadata strings (help, unit). Their dense ids let remote write 2.0 build
     /// each request's symbols table with array lookups instead of hashing strings.
     pub(crate) strings: Interner,
-    /// Ids in `strings` of each pair's name and value, by pair id.
+    /// Ids in `strings` of each pair's name and value, by pair id; kept only for remote write
+    /// 2.0 ([`SeriesCache::keep_string_ids`]), which is what needs them: a 1.0 endpoint does not
+    /// pay their memory.
     pair_strings: Vec<[SymbolId; 2]>,
+    /// Whether new pairs record [`SeriesCache::pair_strings`].
+    string_ids: bool,
     /// Ref → slot in `slots`. Queued items carry the slot, so encoding indexes an array instead
     /// of looking the ref up again.
     index: RefIndex,
@@ -95,6 +100,7 @@ impl SeriesCache {
             pairs: Interner::default(),
             strings: Interner::default(),
             pair_strings: Vec::new(),
+            string_ids: true,
             index: RefIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -185,7 +191,7 @@ impl SeriesCache {
         self.pair_buf.clear();
         put_label_body(&mut self.pair_buf, name, value);
         let (id, new) = self.pairs.intern_new(&self.pair_buf);
-        if new {
+        if new && self.string_ids {
             let parts = [self.strings.intern(name), self.strings.intern(value)];
             let i = id as usize;
             if self.pair_strings.len() <= i {
@@ -210,8 +216,16 @@ impl SeriesCache {
         }
     }
 
+    /// Whether label pairs also hold ids of their name and value strings (on by default). Only
+    /// remote write 2.0 uses them; a cache with series in it keeps its setting.
+    pub(crate) fn keep_string_ids(&mut self, keep: bool) {
+        if self.pairs.id_bound() == 0 {
+            self.string_ids = keep;
+        }
+    }
+
     /// Ids in [`SeriesCache::strings`] of the name and value of label pair `id` (`None` for an
-    /// id that was never handed out).
+    /// id that was never handed out, or when the cache keeps no string ids).
     #[inline]
     pub(crate) fn pair_strings(&self, id: SymbolId) -> Option<[SymbolId; 2]> {
         self.pair_strings.get(id as usize).copied()

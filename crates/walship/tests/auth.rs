@@ -500,3 +500,193 @@ fn oauth2_a_revoked_token_is_replaced_and_refused_credentials_stop_the_queue() {
     assert_eq!(granted.load(SeqCst), 2, "the first token and one more: {log}");
     assert_eq!(refused.load(SeqCst), 2, "one request per token: {log}");
 }
+
+/// An `Expiration` as AWS writes it (`2026-12-01T16:46:11Z`), `secs` after the Unix epoch.
+fn aws_time(secs: u64) -> String {
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Civil date from days since 1970-01-01 (proleptic Gregorian).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z", rest / 3600, rest % 3600 / 60, rest % 60)
+}
+
+/// Web identity (EKS IAM roles for service accounts): walship reads the token file, asks an STS
+/// of this test (`AssumeRoleWithWebIdentity`, unsigned) for the role's temporary credentials, and
+/// botocore verifies every remote-write request's signature with them.
+#[test]
+fn sigv4_web_identity_credentials_verified_by_botocore() {
+    let Some(python) = botocore_python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    assert_eq!(aws_time(1_796_143_571), "2026-12-01T16:46:11Z");
+    let sts_records = tmp.path().join("sts.jsonl");
+    let answer = "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+                  <AssumeRoleWithWebIdentityResult><Credentials><AccessKeyId>ASIAIRSAKEY</AccessKeyId>\
+                  <SecretAccessKey>irsa/secret+key</SecretAccessKey><SessionToken>irsa-session-token</SessionToken>\
+                  <Expiration>2099-01-01T00:00:00Z</Expiration></Credentials></AssumeRoleWithWebIdentityResult>\
+                  </AssumeRoleWithWebIdentityResponse>";
+    let (sts, sts_requests) = recording_receiver(sts_records.clone(), Some(answer.into()));
+    let records = tmp.path().join("irsa.jsonl");
+    let (rx, requests) = recording_receiver(records.clone(), None);
+    let token = tmp.path().join("token");
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.service-account-token.sig\n").unwrap();
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/workspaces/ws-1/api/v1/remote_write\n    sigv4: {{}}\n    \
+         queue_config: {{max_samples_per_send: 10000}}\n",
+        rx.port
+    );
+    let sts_url = format!("http://127.0.0.1:{}/", sts.port);
+    let run = tmp.path().join("irsa");
+    std::fs::create_dir_all(&run).unwrap();
+    ship(
+        &run,
+        &config,
+        &[
+            ("AWS_REGION", "eu-west-2"),
+            ("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap()),
+            ("AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/walship-irsa"),
+            ("AWS_ENDPOINT_URL_STS", &sts_url),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    drop((rx, sts));
+    assert_eq!(sts_requests.load(SeqCst), 1, "the role's credentials are cached");
+    let call = std::fs::read_to_string(&sts_records).unwrap();
+    let call: serde_json::Value = serde_json::from_str(call.trim()).unwrap();
+    assert!(call["headers"].get("authorization").is_none(), "AssumeRoleWithWebIdentity is not signed: {call}");
+    let form = url_form(&hex(call["body_hex"].as_str().unwrap()));
+    assert_eq!(form.get("Action").map(String::as_str), Some("AssumeRoleWithWebIdentity"), "{form:?}");
+    assert_eq!(form.get("RoleArn").map(String::as_str), Some("arn:aws:iam::123456789012:role/walship-irsa"));
+    assert_eq!(
+        form.get("WebIdentityToken").map(String::as_str),
+        Some("eyJhbGciOiJSUzI1NiJ9.service-account-token.sig")
+    );
+    let n = requests.load(SeqCst);
+    assert!(n > 10, "{n} requests");
+    let said = verify(python, &records, "ASIAIRSAKEY", "irsa/secret+key", "irsa-session-token", "eu-west-2");
+    assert_eq!(said.trim(), format!("{n} verified"));
+}
+
+/// Container credentials (ECS task roles, EKS Pod Identity) that live three seconds: walship asks
+/// the endpoint of this test (`AWS_CONTAINER_CREDENTIALS_FULL_URI`, with the token file's content
+/// as `Authorization`) again before they expire, every request arrives signed with credentials
+/// still valid, and botocore verifies each signature with the credentials it was made with. The
+/// endpoint is down for longer than credentials live in the middle of the run: sending waits,
+/// and nothing is lost (`ship` checks every sample).
+#[test]
+fn sigv4_container_credentials_refreshed_through_an_outage_and_verified_by_botocore() {
+    const LIFETIME: u64 = 3;
+    let Some(python) = botocore_python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    // key → (expiry in Unix seconds); requests with a wrong Authorization are counted.
+    let issued: Arc<Mutex<HashMap<String, u64>>> = Arc::default();
+    let unauthorized = Arc::new(AtomicU64::new(0));
+    let (down, refused) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicU64::new(0)));
+    let (iss, unauth, dn, rf) = (issued.clone(), unauthorized.clone(), down.clone(), refused.clone());
+    let agent = Server::start_json(move |req, _| {
+        if dn.load(SeqCst) {
+            rf.fetch_add(1, SeqCst);
+            return (503, "{}".into());
+        }
+        if headers(req).get("authorization").map(String::as_str) != Some("pod-identity-token") {
+            unauth.fetch_add(1, SeqCst);
+            return (401, "{}".into());
+        }
+        let mut i = iss.lock().unwrap();
+        let n = i.len() + 1;
+        let expires = unix_now() as u64 + LIFETIME;
+        i.insert(format!("ASIAPOD{n}"), expires);
+        let json = serde_json::json!({
+            "AccessKeyId": format!("ASIAPOD{n}"),
+            "SecretAccessKey": format!("pod/secret+{n}"),
+            "Token": format!("pod-token-{n}"),
+            "Expiration": aws_time(expires),
+        });
+        (200, json.to_string())
+    });
+    // The receiver records every request (for botocore) and spreads the run over seconds.
+    let records = tmp.path().join("pod.jsonl");
+    let out = Mutex::new(std::fs::File::create(&records).unwrap());
+    let rx = Server::start(move |req, body| {
+        std::thread::sleep(Duration::from_millis(25));
+        let rec = serde_json::json!({
+            "method": req.method().as_str(),
+            "path": req.url(),
+            "headers": headers(req),
+            "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "received": unix_now(),
+        });
+        use std::io::Write;
+        writeln!(out.lock().unwrap(), "{rec}").unwrap();
+        204
+    });
+    std::fs::write(tmp.path().join("pod-token"), "pod-identity-token\n").unwrap();
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/remote_write\n    sigv4: {{region: us-west-2}}\n    \
+         queue_config: {{max_shards: 1, max_samples_per_send: 4000, min_backoff: 20ms, max_backoff: 200ms}}\n",
+        rx.port
+    );
+    let full_uri = format!("http://127.0.0.1:{}/v1/credentials", agent.port);
+    let token_file = tmp.path().join("pod-token");
+    let run = tmp.path().join("pod");
+    std::fs::create_dir_all(&run).unwrap();
+    // Down 1 s after the first credentials were handed out, for 4 s.
+    let (dn, iss) = (down.clone(), issued.clone());
+    let outage = std::thread::spawn(move || {
+        let started = Instant::now();
+        while iss.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+        dn.store(true, SeqCst);
+        std::thread::sleep(Duration::from_secs(4));
+        dn.store(false, SeqCst);
+    });
+    let started = Instant::now();
+    let (log, _) = ship(
+        &run,
+        &config,
+        &[
+            ("AWS_CONTAINER_CREDENTIALS_FULL_URI", &full_uri),
+            ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token_file.to_str().unwrap()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ],
+    );
+    let took = started.elapsed();
+    outage.join().unwrap();
+    drop((rx, agent));
+    assert!(refused.load(SeqCst) > 0, "the outage was met");
+    assert!(log.contains("container credentials"), "the outage is in the log: {log}");
+    assert_eq!(unauthorized.load(SeqCst), 0);
+    let issued = issued.lock().unwrap().clone();
+
+    // Split the requests by the key they were signed with; each must have been valid on arrival.
+    let mut by_key: HashMap<String, Vec<String>> = HashMap::new();
+    for line in std::fs::read_to_string(&records).unwrap().lines() {
+        let rec: serde_json::Value = serde_json::from_str(line).unwrap();
+        let auth = rec["headers"]["authorization"].as_str().unwrap_or_default();
+        let key = auth.split("Credential=").nth(1).and_then(|c| c.split('/').next()).unwrap_or_default().to_string();
+        let expires = issued.get(&key).copied().unwrap_or_else(|| panic!("signed with {key:?}, never issued"));
+        let received = rec["received"].as_f64().unwrap();
+        assert!(received < expires as f64, "{key} expired at {expires}, request received at {received}");
+        by_key.entry(key).or_default().push(line.to_string());
+    }
+    let requests: usize = by_key.values().map(Vec::len).sum();
+    eprintln!("container credentials: {took:?}, {requests} requests, {} credentials issued", issued.len());
+    assert!(took > Duration::from_secs(5), "the run outlasted the outage ({took:?})");
+    assert!(by_key.len() >= 2, "credentials were refreshed: {:?}", by_key.keys());
+    assert!(issued.len() as u64 <= 2 + 2 * took.as_secs(), "fetched before expiry, not per request: {}", issued.len());
+    for (key, lines) in &by_key {
+        let n: usize = key["ASIAPOD".len()..].parse().unwrap();
+        let file = tmp.path().join(format!("{key}.jsonl"));
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        let said = verify(python, &file, key, &format!("pod/secret+{n}"), &format!("pod-token-{n}"), "us-west-2");
+        assert_eq!(said.trim(), format!("{} verified", lines.len()));
+    }
+}

@@ -2,11 +2,16 @@
 //! side by side (same run, alternated), bytes per cached series, end-to-end samples/s to a null
 //! receiver on loopback. Prints two tables.
 
+// The integration tests' support: the same HTTP request reader.
+#[path = "../tests/support/mod.rs"]
+mod support;
+
 use remote_queue::bench_support::{build_cache, cache_usage, EncodeBench};
-use remote_queue::{EndpointConfig, Position, Protocol, QueueManager, RefSample, RefSeries};
-use std::io::{BufRead, BufReader, Read, Write};
+use remote_queue::{EndpointConfig, Position, Protocol, QueueManager};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
+use support::read_request;
 
 /// CPU seconds used by the calling thread (the machine is shared: wall time would measure the
 /// other tenants too).
@@ -103,25 +108,8 @@ fn null_receiver() -> String {
             std::thread::spawn(move || {
                 let mut out = conn.try_clone().expect("clone");
                 let mut r = BufReader::new(conn);
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let t = line.trim_end();
-                        if t.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = t.strip_prefix("content-length:").or_else(|| t.strip_prefix("Content-Length:"))
-                        {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() || out.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").is_err() {
+                while read_request(&mut r).is_some() {
+                    if out.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").is_err() {
                         return;
                     }
                 }
@@ -138,24 +126,11 @@ fn end_to_end() -> (f64, f64) {
     cfg.queue.batch_send_deadline = Duration::from_millis(100);
     let q = QueueManager::new(cfg).expect("queue");
     let series = 10_000u64;
-    let owned: Vec<_> = (0..series).map(remote_queue::bench_support::typical_labels).collect();
-    let refs: Vec<RefSeries<'_>> =
-        owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
-    q.store_series(&refs, 0);
+    support::store_labels(&q, 0, &(0..series).map(remote_queue::bench_support::typical_labels).collect::<Vec<_>>());
     let rounds = 300u64;
     let cpu0 = cpu_seconds();
     let t0 = Instant::now();
-    let mut batch = Vec::with_capacity(series as usize);
-    for k in 0..rounds {
-        batch.clear();
-        batch.extend((0..series).map(|s| RefSample {
-            series_ref: s,
-            st: 0,
-            t: 1_700_000_000_000 + k as i64 * 1000,
-            v: k as f64,
-        }));
-        q.append_samples(&batch, Position { segment: 0, offset: k }).expect("append");
-    }
+    support::append_grid(&q, 0..series, 0..rounds, |_, k| (1_700_000_000_000 + k as i64 * 1000, k as f64));
     let end = Position { segment: 0, offset: rounds };
     q.mark_read(end).expect("mark");
     while q.low_watermark() != Some(end) {

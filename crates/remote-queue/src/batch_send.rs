@@ -142,7 +142,7 @@ impl<'a> BatchSend<'a> {
             })
         };
         let Some(mut stats) = self.encode(protocol, items, floor_seen) else { return cannot_compress() };
-        let mut backoff = sh.cfg.queue.min_backoff;
+        let mut backoff = sh.backoff();
         let mut attempt = 0u32;
         // Whether the next attempt sends items the remote has seen before. Such attempts count in
         // `*_retried_total` as well as `*_total`, so that total − retried − failed stays the
@@ -212,21 +212,18 @@ impl<'a> BatchSend<'a> {
                     return Settled::Rejected(Rejection { sent: stats.counts, status, message, written });
                 }
                 Err(StoreError::Recoverable { message, retry_after }) => {
-                    let sleep = retry_after.unwrap_or(backoff);
+                    let sleep = backoff.next(retry_after);
                     sh.throughput.pause(sleep * 2);
                     if !sh.sleep_unless_hard_stop(sleep) {
                         return Settled::Abandoned;
                     }
                     log::warn!("failed to send batch, retrying: {message}");
-                    backoff = (sleep * 2).min(sh.cfg.queue.max_backoff);
                     attempt += 1;
                 }
                 Err(StoreError::Local { message }) => {
-                    sh.local_fault(&message);
-                    if !sh.sleep_unless_hard_stop(backoff) {
+                    if !sh.wait_out_local_fault(&message, &mut backoff) {
                         return Settled::Abandoned;
                     }
-                    backoff = (backoff * 2).min(sh.cfg.queue.max_backoff);
                 }
             }
         }

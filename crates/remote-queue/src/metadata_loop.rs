@@ -45,7 +45,7 @@ fn send_all(ctx: &SendContext) -> bool {
             }
         };
         let n = chunk.len() as u64;
-        let mut backoff = ctx.cfg.queue.min_backoff;
+        let mut backoff = ctx.backoff();
         let mut attempt = 0;
         loop {
             if ctx.is_hard_stopped() {
@@ -69,21 +69,17 @@ fn send_all(ctx: &SendContext) -> bool {
                     break;
                 }
                 Err(StoreError::Recoverable { message, retry_after }) => {
-                    let sleep = retry_after.unwrap_or(backoff);
-                    if !ctx.sleep_unless_hard_stop(sleep) {
+                    if !ctx.sleep_unless_hard_stop(backoff.next(retry_after)) {
                         return false;
                     }
                     m.metadata_retried.fetch_add(n, Relaxed);
                     log::warn!("failed to send metadata, retrying: {message}");
-                    backoff = (sleep * 2).min(ctx.cfg.queue.max_backoff);
                     attempt += 1;
                 }
                 Err(StoreError::Local { message }) => {
-                    ctx.local_fault(&message);
-                    if !ctx.sleep_unless_hard_stop(backoff) {
+                    if !ctx.wait_out_local_fault(&message, &mut backoff) {
                         return false;
                     }
-                    backoff = (backoff * 2).min(ctx.cfg.queue.max_backoff);
                 }
             }
         }

@@ -70,19 +70,12 @@ pub(crate) fn put_histogram(buf: &mut Vec<u8>, field: u32, h: &Histogram, t: i64
     let start = begin_len(buf, field);
     put_tag(buf, 1, WIRE_VARINT);
     put_uvarint(buf, h.count);
-    put_double(buf, 3, h.sum);
-    put_int(buf, 4, zigzag32(h.schema));
-    put_double(buf, 5, h.zero_threshold);
+    put_histogram_shape(buf, h.sum, h.schema, h.zero_threshold);
     put_tag(buf, 6, WIRE_VARINT);
     put_uvarint(buf, h.zero_count);
-    put_spans(buf, 8, &h.negative_spans);
-    put_packed_sint64(buf, 9, &h.negative_buckets);
-    put_spans(buf, 11, &h.positive_spans);
-    put_packed_sint64(buf, 12, &h.positive_buckets);
-    put_int(buf, 14, u64::from(h.counter_reset_hint));
-    put_int(buf, 15, t as u64);
-    put_packed_double(buf, 16, &h.custom_values);
-    put_int(buf, 17, st as u64);
+    put_buckets(buf, 8, &h.negative_spans, 9, &h.negative_buckets, put_packed_sint64);
+    put_buckets(buf, 11, &h.positive_spans, 12, &h.positive_buckets, put_packed_sint64);
+    put_histogram_tail(buf, h.counter_reset_hint, t, &h.custom_values, st);
     end_len(buf, start);
 }
 
@@ -90,17 +83,41 @@ pub(crate) fn put_histogram(buf: &mut Vec<u8>, field: u32, h: &Histogram, t: i64
 pub(crate) fn put_float_histogram(buf: &mut Vec<u8>, field: u32, h: &FloatHistogram, t: i64, st: i64) {
     let start = begin_len(buf, field);
     put_double_always(buf, 2, h.count);
-    put_double(buf, 3, h.sum);
-    put_int(buf, 4, zigzag32(h.schema));
-    put_double(buf, 5, h.zero_threshold);
+    put_histogram_shape(buf, h.sum, h.schema, h.zero_threshold);
     put_double_always(buf, 7, h.zero_count);
-    put_spans(buf, 8, &h.negative_spans);
-    put_packed_double(buf, 10, &h.negative_buckets);
-    put_spans(buf, 11, &h.positive_spans);
-    put_packed_double(buf, 13, &h.positive_buckets);
-    put_int(buf, 14, u64::from(h.counter_reset_hint));
-    put_int(buf, 15, t as u64);
-    put_packed_double(buf, 16, &h.custom_values);
-    put_int(buf, 17, st as u64);
+    put_buckets(buf, 8, &h.negative_spans, 10, &h.negative_buckets, put_packed_double);
+    put_buckets(buf, 11, &h.positive_spans, 13, &h.positive_buckets, put_packed_double);
+    put_histogram_tail(buf, h.counter_reset_hint, t, &h.custom_values, st);
     end_len(buf, start);
+}
+
+/// The fields of both histogram kinds between the count and the zero count: `sum = 3`,
+/// `schema = 4`, `zero_threshold = 5`.
+fn put_histogram_shape(buf: &mut Vec<u8>, sum: f64, schema: i32, zero_threshold: f64) {
+    put_double(buf, 3, sum);
+    put_int(buf, 4, zigzag32(schema));
+    put_double(buf, 5, zero_threshold);
+}
+
+/// One side of the buckets: its spans, then its counts (deltas or absolute) as `put_counts`
+/// packs them.
+fn put_buckets<T>(
+    buf: &mut Vec<u8>,
+    spans_field: u32,
+    spans: &[Span],
+    counts_field: u32,
+    counts: &[T],
+    put_counts: fn(&mut Vec<u8>, u32, &[T]),
+) {
+    put_spans(buf, spans_field, spans);
+    put_counts(buf, counts_field, counts);
+}
+
+/// The fields of both histogram kinds after the buckets: `reset_hint = 14`, `timestamp = 15`,
+/// `custom_values = 16` and (2.0) `start_timestamp = 17`.
+fn put_histogram_tail(buf: &mut Vec<u8>, reset_hint: u8, t: i64, custom_values: &[f64], st: i64) {
+    put_int(buf, 14, u64::from(reset_hint));
+    put_int(buf, 15, t as u64);
+    put_packed_double(buf, 16, custom_values);
+    put_int(buf, 17, st as u64);
 }

@@ -44,6 +44,76 @@ impl Kind {
             Kind::Histogram => KindCounts { histograms: 1, ..Default::default() },
         }
     }
+
+    /// Whether `cfg` sends points of this kind (`send_exemplars`, `send_native_histograms`).
+    fn sent(self, cfg: &EndpointConfig) -> bool {
+        match self {
+            Kind::Sample => true,
+            Kind::Exemplar => cfg.send_exemplars,
+            Kind::Histogram => cfg.send_native_histograms,
+        }
+    }
+}
+
+/// A point the queue takes from the WAL: what it counts as, and the item it becomes.
+trait Point {
+    /// The kind it counts as.
+    const KIND: Kind;
+    /// Its series and timestamp.
+    fn key(&self) -> (SeriesRef, i64);
+    /// Whether it is a custom-bucket histogram, which remote write 1.0 cannot carry.
+    fn is_nhcb(&self) -> bool {
+        false
+    }
+    /// Its start timestamp and what it sends.
+    fn payload(&self) -> (i64, Payload);
+}
+
+impl Point for RefSample {
+    const KIND: Kind = Kind::Sample;
+    fn key(&self) -> (SeriesRef, i64) {
+        (self.series_ref, self.t)
+    }
+    fn payload(&self) -> (i64, Payload) {
+        (self.st, Payload::Sample(self.v))
+    }
+}
+
+impl Point for RefExemplar<'_> {
+    const KIND: Kind = Kind::Exemplar;
+    fn key(&self) -> (SeriesRef, i64) {
+        (self.series_ref, self.t)
+    }
+    fn payload(&self) -> (i64, Payload) {
+        let labels = LabelSet::from_pairs(self.labels.iter().map(|l| (l.name, l.value)));
+        (0, Payload::Exemplar(Box::new(ExemplarData { value: self.v, labels })))
+    }
+}
+
+impl Point for RefHistogramSample {
+    const KIND: Kind = Kind::Histogram;
+    fn key(&self) -> (SeriesRef, i64) {
+        (self.series_ref, self.t)
+    }
+    fn is_nhcb(&self) -> bool {
+        self.h.schema == CUSTOM_BUCKETS_SCHEMA
+    }
+    fn payload(&self) -> (i64, Payload) {
+        (self.st, Payload::Histogram(Box::new(self.h.clone())))
+    }
+}
+
+impl Point for RefFloatHistogramSample {
+    const KIND: Kind = Kind::Histogram;
+    fn key(&self) -> (SeriesRef, i64) {
+        (self.series_ref, self.t)
+    }
+    fn is_nhcb(&self) -> bool {
+        self.fh.schema == CUSTOM_BUCKETS_SCHEMA
+    }
+    fn payload(&self) -> (i64, Payload) {
+        (self.st, Payload::FloatHistogram(Box::new(self.fh.clone())))
+    }
 }
 
 /// One remote-write endpoint: series cache, shards, senders, resharding, metrics.
@@ -153,55 +223,22 @@ impl QueueManager {
     /// [`Error::Stopped`]. Samples of unknown or relabel-dropped series, or older than
     /// `sample_age_limit`, are dropped and counted.
     pub fn append_samples(&self, samples: &[RefSample], pos: Position) -> Result<()> {
-        self.append(samples, pos, Kind::Sample, |s| (s.series_ref, s.t), |_| false, |s| (s.st, Payload::Sample(s.v)))
+        self.append(samples, pos)
     }
 
     /// Queues exemplars (ignored unless `send_exemplars`).
     pub fn append_exemplars(&self, exemplars: &[RefExemplar<'_>], pos: Position) -> Result<()> {
-        if !self.state.ctx.cfg.send_exemplars {
-            return self.mark_read(pos);
-        }
-        self.append(
-            exemplars,
-            pos,
-            Kind::Exemplar,
-            |e| (e.series_ref, e.t),
-            |_| false,
-            |e| {
-                let labels = LabelSet::from_pairs(e.labels.iter().map(|l| (l.name, l.value)));
-                (0, Payload::Exemplar(Box::new(ExemplarData { value: e.v, labels })))
-            },
-        )
+        self.append(exemplars, pos)
     }
 
     /// Queues integer native histograms (ignored unless `send_native_histograms`).
     pub fn append_histograms(&self, hs: &[RefHistogramSample], pos: Position) -> Result<()> {
-        if !self.state.ctx.cfg.send_native_histograms {
-            return self.mark_read(pos);
-        }
-        self.append(
-            hs,
-            pos,
-            Kind::Histogram,
-            |h| (h.series_ref, h.t),
-            |h| h.h.schema == CUSTOM_BUCKETS_SCHEMA,
-            |h| (h.st, Payload::Histogram(Box::new(h.h.clone()))),
-        )
+        self.append(hs, pos)
     }
 
     /// Queues float native histograms (ignored unless `send_native_histograms`).
     pub fn append_float_histograms(&self, hs: &[RefFloatHistogramSample], pos: Position) -> Result<()> {
-        if !self.state.ctx.cfg.send_native_histograms {
-            return self.mark_read(pos);
-        }
-        self.append(
-            hs,
-            pos,
-            Kind::Histogram,
-            |h| (h.series_ref, h.t),
-            |h| h.fh.schema == CUSTOM_BUCKETS_SCHEMA,
-            |h| (h.st, Payload::FloatHistogram(Box::new(h.fh.clone()))),
-        )
+        self.append(hs, pos)
     }
 
     /// Tells the queue that everything up to `pos` has been read and holds nothing to send (a
@@ -211,15 +248,13 @@ impl QueueManager {
         Ok(())
     }
 
-    fn append<T>(
-        &self,
-        src: &[T],
-        pos: Position,
-        kind: Kind,
-        key: impl Fn(&T) -> (SeriesRef, i64),
-        is_nhcb: impl Fn(&T) -> bool,
-        make: impl Fn(&T) -> (i64, Payload),
-    ) -> Result<()> {
+    /// Queues points of one kind read at `pos` (see [`QueueManager::append_samples`]); points of
+    /// a kind this endpoint does not send only move the watermark.
+    fn append<T: Point>(&self, src: &[T], pos: Position) -> Result<()> {
+        if !T::KIND.sent(&self.state.ctx.cfg) {
+            return self.mark_read(pos);
+        }
+        let kind = T::KIND;
         let (state, sh) = (&self.state, &self.state.ctx);
         if sh.is_stopping() {
             return Err(Error::Stopped);
@@ -240,19 +275,19 @@ impl QueueManager {
         {
             let cache = sh.cache_read();
             for x in src {
-                let (r, t) = key(x);
+                let (r, t) = x.key();
                 highest_read = highest_read.max(t);
                 if floor.is_some_and(|f| t < f) {
                     m.dropped(DropReason::TooOld).add(&one);
                     continue;
                 }
-                if v1 && is_nhcb(x) {
+                if v1 && x.is_nhcb() {
                     m.dropped(DropReason::NhcbInRw1NotSupported).add(&one);
                     continue;
                 }
                 match cache.known(r) {
                     Known::Stored(slot, slot_gen) => {
-                        let (st, payload) = make(x);
+                        let (st, payload) = x.payload();
                         highest = highest.max(t);
                         remaining.push_back(Item { series: r, slot, slot_gen, ack: 0, t, st, payload });
                     }

@@ -147,6 +147,19 @@ impl SendContext {
         self.hard_stop.load(SeqCst)
     }
 
+    /// The backoff of a new request: from `min_backoff`, doubling up to `max_backoff`.
+    pub(crate) fn backoff(&self) -> Backoff {
+        Backoff { next: self.cfg.queue.min_backoff, max: self.cfg.queue.max_backoff }
+    }
+
+    /// After an attempt that could not be made on this side: notes the fault (see
+    /// [`SendContext::local_fault`]) and waits the backoff, which then doubles. False on hard stop.
+    pub(crate) fn wait_out_local_fault(&self, message: &str, backoff: &mut Backoff) -> bool {
+        self.local_fault(message);
+        let wait = backoff.next(None);
+        self.sleep_unless_hard_stop(wait)
+    }
+
     /// Sleeps `d` unless a hard stop comes first; false on hard stop.
     pub(crate) fn sleep_unless_hard_stop(&self, d: Duration) -> bool {
         let end = Instant::now() + d;
@@ -182,5 +195,42 @@ impl SendContext {
         self.hard_stop.store(true, SeqCst);
         let _g = lock(&self.sleeper.0);
         self.sleeper.1.notify_all();
+    }
+}
+
+/// The wait between the attempts of one request (data or metadata), as Prometheus's queue
+/// manager does it: `min_backoff` first, doubled after each failure up to `max_backoff`; a
+/// `Retry-After` from the remote replaces the wait, and the doubling goes on from there.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Backoff {
+    next: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    /// The wait before the next attempt: `retry_after` when the remote named one, else the
+    /// current backoff. The backoff after it is twice this wait, at most `max_backoff`.
+    pub(crate) fn next(&mut self, retry_after: Option<Duration>) -> Duration {
+        let wait = retry_after.unwrap_or(self.next);
+        self.next = (wait * 2).min(self.max);
+        wait
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Backoff;
+    use std::time::Duration;
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap_and_follows_retry_after() {
+        let ms = Duration::from_millis;
+        let mut b = Backoff { next: ms(30), max: ms(100) };
+        assert_eq!([b.next(None), b.next(None), b.next(None), b.next(None)], [ms(30), ms(60), ms(100), ms(100)]);
+        // A Retry-After replaces the wait; the backoff doubles from it, still capped.
+        assert_eq!(b.next(Some(ms(10))), ms(10));
+        assert_eq!(b.next(None), ms(20));
+        assert_eq!(b.next(Some(ms(500))), ms(500));
+        assert_eq!(b.next(None), ms(100));
     }
 }

@@ -77,6 +77,31 @@ fn start(bin: PathBuf, args: Vec<String>, dir: PathBuf, port: u16, ready_path: &
     panic!("peer did not become ready: {log}");
 }
 
+/// A Prometheus with its remote-write receiver on, scraping nothing, with `extra` flags.
+fn prometheus_receiver(bin: PathBuf, tag: &str, extra: &[&str]) -> Peer {
+    let dir = temp_dir(tag);
+    let port = free_port();
+    std::fs::write(dir.join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").expect("config");
+    let mut args = vec![
+        format!("--config.file={}", dir.join("prometheus.yml").display()),
+        format!("--storage.tsdb.path={}", dir.join("data").display()),
+        format!("--web.listen-address=127.0.0.1:{port}"),
+        "--web.enable-remote-write-receiver".into(),
+    ];
+    args.extend(extra.iter().map(|a| a.to_string()));
+    start(bin, args, dir, port, "/-/ready")
+}
+
+/// The JSON a peer's HTTP API answers `path` with, given query parameters.
+fn get_json(peer: &Peer, path: &str, params: &[(&str, String)]) -> serde_json::Value {
+    let mut req = ureq::get(&format!("{}{path}", peer.base));
+    for (k, v) in params {
+        req = req.query(k, v);
+    }
+    let body = req.call().expect("query").into_string().expect("body");
+    serde_json::from_str(&body).expect("json")
+}
+
 fn now_s() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
@@ -101,23 +126,10 @@ fn send_all(url: &str, protocol: Protocol) -> i64 {
     cfg.queue.min_shards = 4;
     cfg.queue.batch_send_deadline = Duration::from_millis(200);
     let q = QueueManager::new(cfg).expect("queue");
-    let owned: Vec<Labels> = (0..SERIES).map(labels).collect();
-    let refs: Vec<RefSeries<'_>> =
-        owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
-    q.store_series(&refs, 0);
+    support::store_labels(&q, 0, &(0..SERIES).map(labels).collect::<Vec<_>>());
     let start_ms = (now_s() - PER_SERIES as i64 - 10) * 1000;
     let t0 = Instant::now();
-    let mut batch = Vec::with_capacity(SERIES as usize);
-    for k in 0..PER_SERIES {
-        batch.clear();
-        batch.extend((0..SERIES).map(|s| RefSample {
-            series_ref: s,
-            st: 0,
-            t: start_ms + k as i64 * 1000,
-            v: value(s, k),
-        }));
-        q.append_samples(&batch, Position { segment: 0, offset: k }).expect("append");
-    }
+    support::append_grid(&q, 0..SERIES, 0..PER_SERIES, |s, k| (start_ms + k as i64 * 1000, value(s, k)));
     let done = Position { segment: 0, offset: PER_SERIES };
     q.mark_read(done).expect("mark");
     assert!(support::wait_for(Duration::from_secs(120), || q.low_watermark() == Some(done)), "not all acknowledged");
@@ -194,27 +206,9 @@ fn victoria_metrics_reads_back_exactly() {
 #[test]
 fn prometheus_reads_back_exactly() {
     let Some(bin) = binary_or_skip("prometheus") else { return };
-    let dir = temp_dir("prom");
-    let port = free_port();
-    std::fs::write(dir.join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").expect("config");
-    let args = vec![
-        format!("--config.file={}", dir.join("prometheus.yml").display()),
-        format!("--storage.tsdb.path={}", dir.join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".into(),
-    ];
-    let prom = start(bin, args, dir, port, "/-/ready");
+    let prom = prometheus_receiver(bin, "prom", &[]);
     let start_ms = send_all(&format!("{}/api/v1/write", prom.base), Protocol::V1);
-    let query = |q: &str, at: i64| -> serde_json::Value {
-        let body = ureq::get(&format!("{}/api/v1/query", prom.base))
-            .query("query", q)
-            .query("time", &at.to_string())
-            .call()
-            .expect("query")
-            .into_string()
-            .expect("body");
-        serde_json::from_str(&body).expect("json")
-    };
+    let query = |q: &str, at: i64| get_json(&prom, "/api/v1/query", &[("query", q.into()), ("time", at.to_string())]);
     let at = now_s();
     let scalar = |q: &str| -> f64 {
         let v = query(q, at);
@@ -242,17 +236,7 @@ fn prometheus_reads_back_exactly() {
 #[test]
 fn prometheus_accepts_native_histograms_and_exemplars() {
     let Some(bin) = binary_or_skip("prometheus") else { return };
-    let dir = temp_dir("prom-hist");
-    let port = free_port();
-    std::fs::write(dir.join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").expect("config");
-    let args = vec![
-        format!("--config.file={}", dir.join("prometheus.yml").display()),
-        format!("--storage.tsdb.path={}", dir.join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".into(),
-        "--enable-feature=exemplar-storage,native-histograms".into(),
-    ];
-    let prom = start(bin, args, dir, port, "/-/ready");
+    let prom = prometheus_receiver(bin, "prom-hist", &["--enable-feature=exemplar-storage,native-histograms"]);
     let mut cfg = EndpointConfig::new(format!("{}/api/v1/write", prom.base));
     cfg.send_exemplars = true;
     cfg.send_native_histograms = true;
@@ -295,14 +279,7 @@ fn prometheus_accepts_native_histograms_and_exemplars() {
     let m = q.metrics();
     assert_eq!((m.samples_failed_total, m.exemplars_failed_total, m.histograms_failed_total), (0, 0, 0));
     let at = now_s();
-    let get = |path: &str, params: &[(&str, String)]| -> serde_json::Value {
-        let mut req = ureq::get(&format!("{}{path}", prom.base));
-        for (k, v) in params {
-            req = req.query(k, v);
-        }
-        let body = req.call().expect("query").into_string().expect("body");
-        serde_json::from_str(&body).expect("json")
-    };
+    let get = |path: &str, params: &[(&str, String)]| get_json(&prom, path, params);
     let v = get("/api/v1/query", &[("query", "rq_native_hist[2m]".into()), ("time", at.to_string())]);
     let hs = v["data"]["result"][0]["histograms"].as_array().cloned().unwrap_or_default();
     assert_eq!(hs.len(), 10, "{v}");
@@ -325,16 +302,7 @@ fn prometheus_accepts_native_histograms_and_exemplars() {
 #[test]
 fn prometheus_refusing_one_series_drops_only_that_series() {
     let Some(bin) = binary_or_skip("prometheus") else { return };
-    let dir = temp_dir("prom-isolate");
-    let port = free_port();
-    std::fs::write(dir.join("prometheus.yml"), "global:\n  scrape_interval: 1m\n").expect("config");
-    let args = vec![
-        format!("--config.file={}", dir.join("prometheus.yml").display()),
-        format!("--storage.tsdb.path={}", dir.join("data").display()),
-        format!("--web.listen-address=127.0.0.1:{port}"),
-        "--web.enable-remote-write-receiver".into(),
-    ];
-    let prom = start(bin, args, dir, port, "/-/ready");
+    let prom = prometheus_receiver(bin, "prom-isolate", &[]);
     const N: u64 = 200; // series, and points per batch: one round per batch
     const ROUNDS: u64 = 20;
     const BAD: u64 = 77;
@@ -344,22 +312,13 @@ fn prometheus_refusing_one_series_drops_only_that_series() {
     cfg.queue.capacity = 4 * N as usize;
     cfg.queue.batch_send_deadline = Duration::from_secs(30);
     let q = QueueManager::new(cfg).expect("queue");
-    let owned: Vec<Labels> = (0..N).map(labels).collect();
-    let refs: Vec<RefSeries<'_>> =
-        owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
-    q.store_series(&refs, 0);
+    support::store_labels(&q, 0, &(0..N).map(labels).collect::<Vec<_>>());
     let start_ms = (now_s() - ROUNDS as i64 - 30) * 1000;
-    for k in 0..ROUNDS {
-        let batch: Vec<RefSample> = (0..N)
-            .map(|s| {
-                // The bad series' first point is later than all its others: each later one is out of order.
-                let t =
-                    if s == BAD && k == 0 { start_ms + (ROUNDS as i64 + 5) * 1000 } else { start_ms + k as i64 * 1000 };
-                RefSample { series_ref: s, st: 0, t, v: value(s, k) }
-            })
-            .collect();
-        q.append_samples(&batch, Position { segment: 0, offset: k }).expect("append");
-    }
+    support::append_grid(&q, 0..N, 0..ROUNDS, |s, k| {
+        // The bad series' first point is later than all its others: each later one is out of order.
+        let t = if s == BAD && k == 0 { start_ms + (ROUNDS as i64 + 5) * 1000 } else { start_ms + k as i64 * 1000 };
+        (t, value(s, k))
+    });
     let done = Position { segment: 0, offset: ROUNDS };
     q.mark_read(done).expect("mark");
     assert!(support::wait_for(Duration::from_secs(60), || q.low_watermark() == Some(done)), "not all settled");
@@ -370,14 +329,8 @@ fn prometheus_refusing_one_series_drops_only_that_series() {
     assert!(m.isolation_requests_total <= (ROUNDS - 1) * bound, "{} extra requests", m.isolation_requests_total);
     let at = now_s();
     let count = |sel: &str| -> f64 {
-        let body = ureq::get(&format!("{}/api/v1/query", prom.base))
-            .query("query", &format!("sum(count_over_time({sel}[10m]))"))
-            .query("time", &at.to_string())
-            .call()
-            .expect("query")
-            .into_string()
-            .expect("body");
-        let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+        let q = format!("sum(count_over_time({sel}[10m]))");
+        let v = get_json(&prom, "/api/v1/query", &[("query", q), ("time", at.to_string())]);
         v["data"]["result"][0]["value"][1].as_str().and_then(|s| s.parse().ok()).unwrap_or(f64::NAN)
     };
     assert_eq!(count("{job=\"rq-peer\"}"), ((N - 1) * ROUNDS + 1) as f64, "every other series complete");

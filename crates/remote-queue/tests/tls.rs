@@ -7,7 +7,7 @@ use remote_queue::{Auth, EndpointConfig, OAuth2Config, QueueManager, Secret, Tls
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection, StreamOwned};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -84,26 +84,7 @@ fn https_server_answering(
             std::thread::spawn(move || {
                 let Ok(conn) = ServerConnection::new(config) else { return };
                 let mut r = BufReader::new(StreamOwned::new(conn, tcp));
-                loop {
-                    let mut len = 0usize;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let t = line.trim_end().to_ascii_lowercase();
-                        if t.is_empty() {
-                            break;
-                        }
-                        if let Some(v) = t.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap_or(0);
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    if r.read_exact(&mut body).is_err() {
-                        return;
-                    }
+                while read_request(&mut r).is_some() {
                     c.fetch_add(1, Ordering::SeqCst);
                     let s = r.get_mut();
                     if s.write_all(answer).and_then(|_| s.flush()).is_err() {
@@ -119,6 +100,11 @@ fn https_server_answering(
 fn send_one(url: &str, tls: TlsConfig) -> QueueManager {
     let mut cfg = EndpointConfig::new(url);
     cfg.tls = tls;
+    send_with(cfg)
+}
+
+/// Sends one sample with `cfg`, quick to send and to retry.
+fn send_with(mut cfg: EndpointConfig) -> QueueManager {
     cfg.queue.batch_send_deadline = Duration::from_millis(20);
     cfg.queue.min_backoff = Duration::from_millis(20);
     cfg.queue.max_backoff = Duration::from_millis(50);
@@ -197,14 +183,7 @@ fn oauth2_token_endpoint_uses_its_own_tls_config() {
             tls,
             ..Default::default()
         });
-        cfg.queue.batch_send_deadline = Duration::from_millis(20);
-        cfg.queue.min_backoff = Duration::from_millis(20);
-        cfg.queue.max_backoff = Duration::from_millis(50);
-        cfg.flush_deadline = Duration::from_millis(100);
-        let q = QueueManager::new(cfg).expect("queue");
-        store_series(&q, 1);
-        append_rounds(&q, 1, 0..1, 1_000_000);
-        (q, rx)
+        (send_with(cfg), rx)
     };
     let (untrusted, rx) = send(TlsConfig::default());
     assert!(wait_for(Duration::from_secs(5), || untrusted.metrics().samples_pending == 1

@@ -9,6 +9,15 @@ use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// A fail point of the crash tests (`tests/crash.rs`). It exists only with the `failpoints`
+/// feature, so that other builds do not depend on the `fail` crate at all.
+macro_rules! fail_point {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name);
+    };
+}
+
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io { path: path.to_path_buf(), source }
 }
@@ -60,11 +69,11 @@ impl SegmentSink for SegmentFile {
     fn next_segment(&mut self) -> Result<(), Error> {
         // A finished segment is made durable before we leave it: Prometheus does the same (in the
         // background), and a reader may rely on finished segments being whole.
-        fail::fail_point!("wal::rollover::before_sync");
+        fail_point!("wal::rollover::before_sync");
         self.sync()?;
-        fail::fail_point!("wal::rollover::before_create");
+        fail_point!("wal::rollover::before_create");
         let next = SegmentFile::create(&self.dir, self.index + 1)?;
-        fail::fail_point!("wal::rollover::after_create");
+        fail_point!("wal::rollover::after_create");
         *self = next;
         Ok(())
     }
@@ -196,14 +205,14 @@ impl CheckpointWriter {
     /// Closes the checkpoint's segment and moves the directory into place.
     pub fn commit(self) -> Result<PathBuf, Error> {
         self.wal.close()?;
-        fail::fail_point!("checkpoint::before_dir_sync");
+        fail_point!("checkpoint::before_dir_sync");
         fsync_dir(&self.tmp)?;
-        fail::fail_point!("checkpoint::before_rename");
+        fail_point!("checkpoint::before_rename");
         if self.done.exists() {
             fs::remove_dir_all(&self.done).map_err(io_err(&self.done))?;
         }
         fs::rename(&self.tmp, &self.done).map_err(io_err(&self.done))?;
-        fail::fail_point!("checkpoint::after_rename");
+        fail_point!("checkpoint::after_rename");
         if let Some(parent) = self.done.parent() {
             fsync_dir(parent)?;
         }

@@ -13,9 +13,14 @@
 //! and says so. The target: ≥ 2 M samples/s on 2 cores (this machine has
 //! `available_parallelism` cores; the shipper, the receiver and the bench share them).
 
-use std::io::{BufRead, BufReader, Write};
+// The integration tests' helpers: the same receiver start and child guard.
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::{start_receiver, walship, Killed};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Series in the generated data directory.
@@ -31,17 +36,6 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
-/// Kills the child when dropped (the receiver, or the shipper on a failed run).
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Writes the OpenMetrics input: scrape-major, every series at every scrape.
 fn write_openmetrics(path: &Path) -> std::io::Result<()> {
     let mut out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
     // Fixed start (2026-01-01T00:00:00Z) so that the data directory is the same on every machine.
@@ -127,23 +121,9 @@ fn generated_data_dir() -> Option<PathBuf> {
 
 /// `walship receive` on a port the OS picks; the port.
 fn receiver() -> (Killed, u16) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_walship"))
-        .args(["receive", "--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start walship receive");
-    let stderr = child.stderr.take().expect("piped stderr");
-    let mut lines = BufReader::new(stderr).lines().map_while(Result::ok);
-    let first = lines.next().unwrap_or_default();
+    let (child, port, lines) = start_receiver(walship().args(["receive", "--listen", "127.0.0.1:0"]));
     // Keep draining its log so that it never blocks on a full pipe.
     std::thread::spawn(move || lines.for_each(drop));
-    let port = first
-        .split("http://")
-        .nth(1)
-        .and_then(|a| a.split('/').next())
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("receiver did not start: {first:?}"));
     (Killed(child), port)
 }
 
@@ -177,7 +157,7 @@ fn ship_once(data: &Path) -> Run {
     let cpu0 = waited_children_cpu();
     let t0 = Instant::now();
     let mut child = Killed(
-        Command::new(env!("CARGO_BIN_EXE_walship"))
+        walship()
             .arg("ship")
             .arg("--wal-dir")
             .arg(data)

@@ -117,28 +117,17 @@ fn screenshot_alerts(prom_port: u16) {
     let profile = tempfile::tempdir().unwrap();
     let shot = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("alerts-firing.png");
     let _ = std::fs::remove_file(&shot);
-    let status = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
+    chromium(
+        &[
             "--hide-scrollbars",
             "--window-size=1200,1400",
             "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.path().display()))
-        .arg(format!("--screenshot={}", shot.display()))
-        .arg(format!("http://127.0.0.1:{prom_port}/classic/alerts"))
-        .stderr(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success() && shot.exists(), "chromium did not take the alert list's screenshot");
+            &format!("--screenshot={}", shot.display()),
+        ],
+        &format!("http://127.0.0.1:{prom_port}/classic/alerts"),
+        profile.path(),
+    );
+    assert!(shot.exists(), "chromium did not take the alert list's screenshot");
     eprintln!("alert list screenshot: {}", shot.display());
 }
 

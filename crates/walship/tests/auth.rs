@@ -28,22 +28,24 @@ struct Server {
 }
 
 impl Server {
+    /// A server answering with an empty body and the status `handle` returns.
     fn start(handle: impl Fn(&mut tiny_http::Request, Vec<u8>) -> u16 + Send + 'static) -> Server {
-        let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
-        let port = server.server_addr().to_ip().unwrap().port();
-        let s = server.clone();
-        let thread = std::thread::spawn(move || {
-            for mut req in s.incoming_requests() {
-                let mut body = Vec::new();
-                let _ = req.as_reader().read_to_end(&mut body);
-                let status = handle(&mut req, body);
-                let _ = req.respond(tiny_http::Response::empty(status));
-            }
-        });
-        Server { server, port, thread: Some(thread) }
+        Self::serve(move |req, body| tiny_http::Response::from_data(Vec::new()).with_status_code(handle(req, body)))
     }
 
+    /// A server answering with the status and JSON text `handle` returns.
     fn start_json(handle: impl Fn(&tiny_http::Request, Vec<u8>) -> (u16, String) + Send + 'static) -> Server {
+        Self::serve(move |req, body| {
+            let (status, text) = handle(req, body);
+            let json = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
+            tiny_http::Response::from_string(text).with_status_code(status).with_header(json)
+        })
+    }
+
+    /// A server answering each request, given its body, with what `handle` returns.
+    fn serve(
+        handle: impl Fn(&mut tiny_http::Request, Vec<u8>) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> + Send + 'static,
+    ) -> Server {
         let server = Arc::new(tiny_http::Server::http("127.0.0.1:0").unwrap());
         let port = server.server_addr().to_ip().unwrap().port();
         let s = server.clone();
@@ -51,9 +53,8 @@ impl Server {
             for mut req in s.incoming_requests() {
                 let mut body = Vec::new();
                 let _ = req.as_reader().read_to_end(&mut body);
-                let (status, text) = handle(&req, body);
-                let json = tiny_http::Header::from_bytes("Content-Type", "application/json").unwrap();
-                let _ = req.respond(tiny_http::Response::from_string(text).with_status_code(status).with_header(json));
+                let response = handle(&mut req, body);
+                let _ = req.respond(response);
             }
         });
         Server { server, port, thread: Some(thread) }

@@ -152,14 +152,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     let (synth_port, _synth, synth) = synthetic_target(2_000);
     let (node_port, prom_port, rx_port, vm_port) = (free_port(), free_port(), free_port(), free_port());
     let mut vm = Some(victoria_metrics_at(dir, vm_port));
-    let _node = Killed(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _node = node_exporter(node_port);
     let scrape = format!(
         "scrape_configs:\n  - {{job_name: synth, static_configs: [{{targets: ['127.0.0.1:{synth_port}']}}]}}\n  - {{job_name: node, static_configs: [{{targets: ['127.0.0.1:{node_port}']}}]}}\n  - {{job_name: prometheus, static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]}}\n"
     );
@@ -192,24 +185,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
         ),
     )
     .unwrap();
-    let start_walship = || {
-        Killed(
-            walship()
-                .arg("ship")
-                .arg("--wal-dir")
-                .arg(dir.join("data"))
-                .arg("--config.file")
-                .arg(&rw)
-                .arg("--start=beginning")
-                .args(["--cursor.save-interval=1s", "--web.listen-address="])
-                .arg("--state-dir")
-                .arg(dir.join("state"))
-                .stdout(Stdio::null())
-                .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("walship.log")).unwrap())
-                .spawn()
-                .unwrap(),
-        )
-    };
+    let start_walship = || shipper(dir, &[format!("--config.file={}", rw.display()), "--start=beginning".into()]);
     let mut ship = start_walship();
     // Every segment and checkpoint the WAL directory held while walship read it.
     let mut wal_seen = BTreeSet::new();
@@ -252,11 +228,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
         eprintln!("e2e: scraped {extra} s longer, until Prometheus wrote a checkpoint");
     }
     // Stop scraping (the WAL stops growing), then let walship drain.
-    std::fs::write(&config, "global: {scrape_interval: 1s}\n").unwrap();
-    let _ = http(prom_port, "POST", "/-/reload");
-    std::thread::sleep(Duration::from_secs(2));
-    let t1 = now_ms();
-    std::thread::sleep(Duration::from_secs(20));
+    let t1 = stop_scraping_and_drain(&config, prom_port);
     look_at_wal(&mut wal_seen);
     let segments = wal_seen.iter().filter(|n| n.bytes().all(|b| b.is_ascii_digit())).count();
     let checkpoints: Vec<&String> = wal_seen.iter().filter(is_checkpoint).collect();
@@ -268,12 +240,9 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     let want = prometheus_samples(prom_port, t0, t1);
     let from_vm = vm_samples(vm_port, t0, t1);
     let from_rx = prometheus_samples(rx_port, t0, t1);
-    drop(ship);
-    drop(prom);
-    drop(vm);
+    drop((ship, prom, vm));
     synth.unblock();
-    let log = std::fs::read_to_string(dir.join("walship.log")).unwrap_or_default();
-    assert!(!log.contains("panicked"), "{log}");
+    let log = walship_log(dir);
     let mut failed = false;
     for (name, got) in [("victoria-metrics", &from_vm), ("prometheus receiver", &from_rx)] {
         let (series, samples, missing, extra) = compare(&want, got, name);
@@ -330,21 +299,8 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     let t0 = now_ms();
     let state = dir.join("state");
     let start_walship = || {
-        Killed(
-            walship()
-                .arg("ship")
-                .arg("--wal-dir")
-                .arg(dir.join("data"))
-                .arg(format!("--url=http://127.0.0.1:{vm_port}/api/v1/write"))
-                .args(["--start=oldest", "--queue.batch-send-deadline=1s"])
-                .args(["--cursor.save-interval=1s", "--web.listen-address="])
-                .arg("--state-dir")
-                .arg(&state)
-                .stdout(Stdio::null())
-                .stderr(std::fs::OpenOptions::new().create(true).append(true).open(dir.join("walship.log")).unwrap())
-                .spawn()
-                .unwrap(),
-        )
+        let url = format!("--url=http://127.0.0.1:{vm_port}/api/v1/write");
+        shipper(dir, &[url, "--start=oldest".into(), "--queue.batch-send-deadline=1s".into()])
     };
     let mut ship = start_walship();
     std::thread::sleep(Duration::from_secs(30));
@@ -369,19 +325,12 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     eprintln!("e2e: walship down {down} s, until Prometheus checkpointed {:?}", checkpoints(&wal));
     ship = start_walship();
     std::thread::sleep(Duration::from_secs(30));
-    std::fs::write(&config, "global: {scrape_interval: 1s}\n").unwrap();
-    let _ = http(prom_port, "POST", "/-/reload");
-    std::thread::sleep(Duration::from_secs(2));
-    let t1 = now_ms();
-    std::thread::sleep(Duration::from_secs(20));
+    let t1 = stop_scraping_and_drain(&config, prom_port);
     let want = prometheus_samples(prom_port, t0, t1);
     let got = vm_samples(vm_port, t0, t1);
-    drop(ship);
-    drop(prom);
-    drop(vm);
+    drop((ship, prom, vm));
     synth.unblock();
-    let log = std::fs::read_to_string(dir.join("walship.log")).unwrap_or_default();
-    assert!(!log.contains("panicked"), "{log}");
+    let log = walship_log(dir);
     let (series, samples, missing, extra) = compare(&want, &got, "victoria-metrics");
     eprintln!("e2e: victoria-metrics: {series} series, {samples} samples, missing {missing}, extra {extra}");
     let gap = log.lines().find(|l| l.contains("WAL segments missing")).unwrap_or_else(|| panic!("no gap line: {log}"));
@@ -399,6 +348,44 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     assert!(from_blocks.is_some_and(|n| n > 0), "{log}");
     assert!(samples > 1_000 * 200, "too few samples in the window: {samples}");
     assert_eq!(missing, 0, "samples missing; walship log:\n{log}");
+}
+
+/// `walship ship` of the WAL of [`source_prometheus`] in `dir/data` with `args`, its cursor saved
+/// every second in `dir/state`, its log appended to `dir/walship.log`, no web server.
+fn shipper(dir: &Path, args: &[String]) -> Killed {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(dir.join("walship.log")).unwrap();
+    Killed(
+        walship()
+            .arg("ship")
+            .arg("--wal-dir")
+            .arg(dir.join("data"))
+            .args(args)
+            .args(["--cursor.save-interval=1s", "--web.listen-address="])
+            .arg("--state-dir")
+            .arg(dir.join("state"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// Stops the scrapes of the Prometheus on `port` (its WAL stops growing) by reloading it with an
+/// empty `config`, then gives walship 20 s to drain. Returns the time scraping stopped, in ms.
+fn stop_scraping_and_drain(config: &Path, port: u16) -> i64 {
+    std::fs::write(config, "global: {scrape_interval: 1s}\n").unwrap();
+    let _ = http(port, "POST", "/-/reload");
+    std::thread::sleep(Duration::from_secs(2));
+    let t1 = now_ms();
+    std::thread::sleep(Duration::from_secs(20));
+    t1
+}
+
+/// What every walship of the test logged; none of them panicked.
+fn walship_log(dir: &Path) -> String {
+    let log = std::fs::read_to_string(dir.join("walship.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+    log
 }
 
 /// A Prometheus scraping as `config` says, into `dir/data`, its log in `dir/prometheus.log`: the

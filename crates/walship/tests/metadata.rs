@@ -36,21 +36,9 @@ struct Rx {
 
 impl Rx {
     fn start() -> Rx {
-        let mut child = walship()
-            .args(["receive", "--print", "--print-metadata", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut errors = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
-        let first = errors.next().unwrap_or_default();
-        let port: u16 = first
-            .split("http://")
-            .nth(1)
-            .and_then(|a| a.split('/').next())
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("receiver did not start: {first:?}"));
+        let mut cmd = walship();
+        cmd.args(["receive", "--print", "--print-metadata", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped());
+        let (mut child, port, errors) = start_receiver(&mut cmd);
         std::thread::spawn(move || errors.for_each(drop));
         let stdout = child.stdout.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
@@ -230,14 +218,7 @@ fn metadata_is_sent_as_prometheus_sends_it() {
     let dir = tmp.path();
     let (synth_port, _synth) = synthetic_target();
     let (node_port, prom_port) = (free_port(), free_port());
-    let _node = Killed(
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address=127.0.0.1:{node_port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let _node = node_exporter(node_port);
     let mut a = Rx::start();
     let mut b = Rx::start();
     let mut c = Rx::start();

@@ -15,27 +15,26 @@ use std::process::{Command, Stdio};
 /// slash: the name is also the cursor's file name.
 const HOSTILE_NAME: &str = r#"<img src=x onerror="alert(1)">&co"#;
 
-fn chromium(args: &[&str], url: &str, profile: &Path) -> Vec<u8> {
-    // The flags that keep Chromium from reaching for the network this machine does not have.
-    let out = Command::new("chromium")
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(args)
-        .arg(url)
-        .stderr(Stdio::null())
-        .output()
-        .expect("chromium runs");
-    assert!(out.status.success(), "chromium {args:?} failed: {}", out.status);
-    out.stdout
+/// The WAL these tests ship.
+fn wal() -> PathBuf {
+    testdata().join("prometheus-2.42/snappy-exemplars-checkpoint")
+}
+
+/// `walship ship` of [`wal`] from the beginning, configured by `config` (written to `dir`), its
+/// state in `dir/state`, its web server on `web`, its cursor saved every second.
+fn ship(dir: &Path, config: &str, web: u16) -> Command {
+    let file = dir.join("prometheus.yml");
+    std::fs::write(&file, config).unwrap();
+    let mut cmd = walship();
+    cmd.args(["ship", "--start", "beginning", "--cursor.save-interval", "1s"])
+        .arg("--wal-dir")
+        .arg(wal())
+        .arg("--config.file")
+        .arg(file)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .args(["--web.listen-address", &format!("127.0.0.1:{web}")]);
+    cmd
 }
 
 /// `name{labels} value` lines of an exposition, summed by name.
@@ -68,30 +67,12 @@ fn status_page_in_a_real_browser_agrees_with_metrics() {
     }
     let dir = tempfile::tempdir().unwrap();
     let receiver = receiver();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    name: '{}'\n    queue_config:\n      max_shards: 7\n",
-            receiver.port, HOSTILE_NAME
-        ),
-    )
-    .unwrap();
-    let web = free_port();
-    let wal = testdata().join("prometheus-2.42/snappy-exemplars-checkpoint");
-    let _ship = Killed(
-        walship()
-            .args(["ship", "--start", "beginning", "--cursor.save-interval", "1s"])
-            .arg("--wal-dir")
-            .arg(&wal)
-            .arg("--config.file")
-            .arg(&config)
-            .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .args(["--web.listen-address", &format!("127.0.0.1:{web}")])
-            .spawn()
-            .unwrap(),
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    name: '{}'\n    queue_config:\n      max_shards: 7\n",
+        receiver.port, HOSTILE_NAME
     );
+    let web = free_port();
+    let _ship = Killed(ship(dir.path(), &config, web).spawn().unwrap());
     // Everything read and acknowledged, the cursor saved: from then on the figures stand still,
     // so the page and /metrics can be compared.
     let mut before = HashMap::new();
@@ -149,7 +130,7 @@ fn status_page_in_a_real_browser_agrees_with_metrics() {
     assert_eq!(got("save_failures"), m["walship_cursor_save_failures_total"].to_string());
     assert!(got("saved").contains("ago"), "cursor saved: {}", got("saved"));
     let wal_bytes: u64 =
-        ["00000002", "00000003", "00000004"].iter().map(|s| wal.join(s).metadata().unwrap().len()).sum();
+        ["00000002", "00000003", "00000004"].iter().map(|s| wal().join(s).metadata().unwrap().len()).sum();
     assert_eq!(got("segments"), format!("3 (00000002 … 00000004, {:.1} MiB)", wal_bytes as f64 / 1048576.0));
     assert_eq!(got("checkpoint"), "checkpoint.00000001");
 
@@ -184,30 +165,11 @@ fn a_remote_that_is_down_shows_as_retrying_with_its_error() {
     let dir = tempfile::tempdir().unwrap();
     // A port nothing listens on yet: bound, then closed; the receiver takes it later.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let config = dir.path().join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "remote_write:\n  - url: http://walship:pa55w0rd@127.0.0.1:{port}/api/v1/write\n    name: down\n    headers:\n      X-Api-Key: k3y-s3cret\n    queue_config:\n      min_backoff: 50ms\n      max_backoff: 200ms\n"
-        ),
-    )
-    .unwrap();
-    let web = free_port();
-    let wal = testdata().join("prometheus-2.42/snappy-exemplars-checkpoint");
-    let _ship = Killed(
-        walship()
-            .args(["ship", "--start", "beginning", "--cursor.save-interval", "1s"])
-            .arg("--wal-dir")
-            .arg(&wal)
-            .arg("--config.file")
-            .arg(&config)
-            .arg("--state-dir")
-            .arg(dir.path().join("state"))
-            .args(["--web.listen-address", &format!("127.0.0.1:{web}")])
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+    let config = format!(
+        "remote_write:\n  - url: http://walship:pa55w0rd@127.0.0.1:{port}/api/v1/write\n    name: down\n    headers:\n      X-Api-Key: k3y-s3cret\n    queue_config:\n      min_backoff: 50ms\n      max_backoff: 200ms\n"
     );
+    let web = free_port();
+    let _ship = Killed(ship(dir.path(), &config, web).stderr(Stdio::null()).spawn().unwrap());
     wait_for("walship to retry", 60, || {
         metrics(web).get("prometheus_remote_storage_samples_retried_total").is_some_and(|n| *n > 0.0)
     });

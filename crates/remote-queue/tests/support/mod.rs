@@ -26,22 +26,64 @@ pub fn series_labels(i: u64) -> Labels {
 /// Stores `n` series with refs `1..=n`.
 pub fn store_series(q: &QueueManager, n: u64) {
     let labels: Vec<Labels> = (1..=n).map(series_labels).collect();
+    store_labels(q, 1, &labels);
+}
+
+/// Stores series with these labels, their refs counting up from `first_ref`.
+pub fn store_labels(q: &QueueManager, first_ref: u64, labels: &[Labels]) {
     let refs: Vec<RefSeries<'_>> =
-        labels.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64 + 1, labels: l.as_ref() }).collect();
+        labels.iter().zip(first_ref..).map(|(l, series_ref)| RefSeries { series_ref, labels: l.as_ref() }).collect();
     q.store_series(&refs, 0);
 }
 
 /// Appends `rounds` rounds of one sample per series; round `k` is at timestamp `base + k` and
 /// position `(0, k)`; the value encodes (series, round).
 pub fn append_rounds(q: &QueueManager, series: u64, rounds: std::ops::Range<u64>, base: i64) {
-    let mut buf = Vec::with_capacity(series as usize);
+    append_grid(q, 1..series + 1, rounds, |s, k| (base + k as i64, (s * 1_000_000 + k) as f64));
+}
+
+/// Appends one sample of each series in `refs` per round, round `k` at position `(0, k)`;
+/// `point(series, k)` gives the sample's timestamp and value.
+pub fn append_grid(
+    q: &QueueManager,
+    refs: std::ops::Range<u64>,
+    rounds: std::ops::Range<u64>,
+    point: impl Fn(u64, u64) -> (i64, f64),
+) {
+    let mut buf = Vec::with_capacity(refs.clone().count());
     for k in rounds {
         buf.clear();
-        for s in 1..=series {
-            buf.push(RefSample { series_ref: s, st: 0, t: base + k as i64, v: (s * 1_000_000 + k) as f64 });
-        }
+        buf.extend(refs.clone().map(|series_ref| {
+            let (t, v) = point(series_ref, k);
+            RefSample { series_ref, st: 0, t, v }
+        }));
         q.append_samples(&buf, Position { segment: 0, offset: k }).expect("append");
     }
+}
+
+/// Reads one HTTP/1.1 request from `r`: its header lines, then the body `Content-Length` names.
+/// Returns the body; `None` once the connection ends or breaks.
+pub fn read_request(r: &mut impl std::io::BufRead) -> Option<Vec<u8>> {
+    let mut len = 0usize;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let t = line.trim_end();
+        if t.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = t.split_once(':') {
+            if name.eq_ignore_ascii_case("content-length") {
+                len = value.trim().parse().unwrap_or(0);
+            }
+        }
+    }
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(body)
 }
 
 /// Waits until `f` holds or `timeout` passes.

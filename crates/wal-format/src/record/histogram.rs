@@ -5,7 +5,7 @@
 //! The custom-bucket types share the V1 layout: a histogram whose schema is
 //! [`CUSTOM_BUCKETS_SCHEMA`] carries its bucket bounds at the end, whatever the record type.
 
-use super::samples::{read_st_marker, v1_entries, write_st_marker};
+use super::samples::{put_v1_entries, read_st_marker, v1_entries, write_st_marker};
 use super::{fault, finish, open, RecordType, SeriesRef};
 use crate::error::{Error, RecordFault};
 use crate::varint::{put_be64, put_uvarint, put_varint, Cursor, ReadFail};
@@ -296,13 +296,7 @@ fn encode_entries<'h, B: Body + 'h>(
     let Some((first_ref, first_st, first_t, _)) = entries.clone().next() else { return };
     let v2 = matches!(typ, RecordType::HistogramSamplesV2 | RecordType::FloatHistogramSamplesV2);
     if !v2 {
-        put_be64(buf, first_ref);
-        put_be64(buf, first_t as u64);
-        for (r, _, t, body) in entries {
-            put_varint(buf, (r as i64).wrapping_sub(first_ref as i64));
-            put_varint(buf, t.wrapping_sub(first_t));
-            body.encode(buf);
-        }
+        put_v1_entries(buf, entries, |&(r, _, t, _)| (r, t), |buf, (_, _, _, body)| body.encode(buf));
         return;
     }
     put_varint(buf, first_ref as i64);

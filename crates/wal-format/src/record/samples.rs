@@ -1,6 +1,6 @@
 //! Samples (V1 and V2) and Exemplars records.
 
-use super::{fault, finish, open, LabelsRef, RecordType, RefExemplar, RefSample};
+use super::{fault, finish, open, LabelsRef, RecordType, RefExemplar, RefSample, SeriesRef};
 use crate::error::Error;
 use crate::varint::{put_be64, put_varint, uvarint, zigzag_decode, Cursor, ReadFail};
 
@@ -126,6 +126,27 @@ pub(super) fn v1_entries<'a>(
     Ok(())
 }
 
+/// Writes the entries of a V1 layout, the counterpart of [`v1_entries`]: the first entry's ref
+/// and time as big-endian bases, then per entry a varint delta of each (from `key`) and the body
+/// that `body` writes. Nothing at all for no entries.
+#[inline]
+pub(super) fn put_v1_entries<I: Iterator + Clone>(
+    buf: &mut Vec<u8>,
+    entries: I,
+    key: impl Fn(&I::Item) -> (SeriesRef, i64),
+    mut body: impl FnMut(&mut Vec<u8>, I::Item),
+) {
+    let Some((base_ref, base_t)) = entries.clone().next().map(|e| key(&e)) else { return };
+    put_be64(buf, base_ref);
+    put_be64(buf, base_t as u64);
+    for e in entries {
+        let (r, t) = key(&e);
+        put_varint(buf, (r as i64).wrapping_sub(base_ref as i64));
+        put_varint(buf, t.wrapping_sub(base_t));
+        body(buf, e);
+    }
+}
+
 // Start-timestamp markers of SamplesV2 and the V2 histogram records.
 const NO_ST: u8 = 0;
 const SAME_ST: u8 = 1;
@@ -181,15 +202,10 @@ fn samples_v2(cur: &mut Cursor<'_>, out: &mut Vec<RefSample>) -> Result<(), Read
 /// stored. An empty slice gives a record of just the type byte.
 pub fn encode_samples(samples: &[RefSample], buf: &mut Vec<u8>) {
     buf.push(RecordType::Samples.byte());
-    let Some(first) = samples.first() else { return };
-    buf.reserve(16 + samples.len() * 12);
-    put_be64(buf, first.series_ref);
-    put_be64(buf, first.t as u64);
-    for s in samples {
-        put_varint(buf, (s.series_ref as i64).wrapping_sub(first.series_ref as i64));
-        put_varint(buf, s.t.wrapping_sub(first.t));
-        put_be64(buf, s.v.to_bits());
+    if !samples.is_empty() {
+        buf.reserve(16 + samples.len() * 12);
     }
+    put_v1_entries(buf, samples.iter(), |s| (s.series_ref, s.t), |buf, s| put_be64(buf, s.v.to_bits()));
 }
 
 /// Encodes a SamplesV2 (type 11) record, with start timestamps, as the newest Prometheus does.
@@ -228,15 +244,15 @@ pub fn decode_exemplars<'a>(rec: &'a [u8], out: &mut Vec<RefExemplar<'a>>) -> Re
 /// Encodes an Exemplars (type 4) record.
 pub fn encode_exemplars(exemplars: &[RefExemplar<'_>], buf: &mut Vec<u8>) {
     buf.push(RecordType::Exemplars.byte());
-    let Some(first) = exemplars.first() else { return };
-    put_be64(buf, first.series_ref);
-    put_be64(buf, first.t as u64);
-    for e in exemplars {
-        put_varint(buf, (e.series_ref as i64).wrapping_sub(first.series_ref as i64));
-        put_varint(buf, e.t.wrapping_sub(first.t));
-        put_be64(buf, e.v.to_bits());
-        e.labels.encode(buf);
-    }
+    put_v1_entries(
+        buf,
+        exemplars.iter(),
+        |e| (e.series_ref, e.t),
+        |buf, e| {
+            put_be64(buf, e.v.to_bits());
+            e.labels.encode(buf);
+        },
+    );
 }
 
 #[cfg(test)]

@@ -66,6 +66,42 @@ pub fn have(bin: &str) -> bool {
     found
 }
 
+/// Runs headless Chromium on `url` with `args` (`--dump-dom`, `--screenshot=…`), its profile in
+/// `profile`, kept from reaching for a network; returns what it printed, asserting it succeeded.
+pub fn chromium(args: &[&str], url: &str, profile: &Path) -> Vec<u8> {
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(args)
+        .arg(url)
+        .stderr(Stdio::null())
+        .output()
+        .expect("chromium runs");
+    assert!(out.status.success(), "chromium {args:?} failed: {}", out.status);
+    out.stdout
+}
+
+/// Starts `prometheus-node-exporter` on `port`.
+pub fn node_exporter(port: u16) -> Killed {
+    Killed(
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    )
+}
+
 pub fn http(port: u16, method: &str, path: &str) -> Option<(u16, Vec<u8>)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
@@ -113,12 +149,7 @@ pub struct Receiver {
 }
 
 pub fn receiver() -> Receiver {
-    // Port 0: the receiver binds a port the OS picks and names it on its first line. A port
-    // picked here and bound later by the child can be taken in between by a test running alongside.
-    let mut child = walship().args(["receive", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
-    let first = lines.next().unwrap_or_default();
-    let port = listening_port(&first).unwrap_or_else(|| panic!("receiver did not start: {first:?}"));
+    let (child, port, lines) = start_receiver(walship().args(["receive", "--listen", "127.0.0.1:0"]));
     let samples = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let s = samples.clone();
     std::thread::spawn(move || {
@@ -133,6 +164,18 @@ pub fn receiver() -> Receiver {
 }
 
 /// The port in the receiver's "receiving remote write on http://127.0.0.1:PORT/api/v1/write".
+/// Starts `cmd`, a `walship receive` listening on port 0 or another, with its stderr piped.
+/// Returns the child, the port it names on its first line (it binds a port the OS picks: one
+/// picked here and bound later could be taken in between by a test running alongside), and the
+/// rest of its stderr, which the caller must keep reading so the child never blocks on a full pipe.
+pub fn start_receiver(cmd: &mut Command) -> (Child, u16, impl Iterator<Item = String> + Send + 'static) {
+    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("walship receive starts");
+    let mut lines = BufReader::new(child.stderr.take().expect("piped stderr")).lines().map_while(Result::ok);
+    let first = lines.next().unwrap_or_default();
+    let port = listening_port(&first).unwrap_or_else(|| panic!("receiver did not start: {first:?}"));
+    (child, port, lines)
+}
+
 fn listening_port(line: &str) -> Option<u16> {
     let addr = line.split("http://").nth(1)?.split('/').next()?;
     addr.rsplit(':').next()?.parse().ok()
@@ -164,16 +207,9 @@ impl Printer {
 
     /// A printing receiver on `port` (0: one the OS picks).
     pub fn start_at(port: u16) -> Printer {
-        let mut child = walship()
-            .args(["receive", "--print", "--listen"])
-            .arg(format!("127.0.0.1:{port}"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut errors = BufReader::new(child.stderr.take().unwrap()).lines().map_while(Result::ok);
-        let first = errors.next().unwrap_or_default();
-        let port = listening_port(&first).unwrap_or_else(|| panic!("receiver did not start: {first:?}"));
+        let mut cmd = walship();
+        cmd.args(["receive", "--print", "--listen"]).arg(format!("127.0.0.1:{port}")).stdout(Stdio::piped());
+        let (mut child, port, errors) = start_receiver(&mut cmd);
         // Drained so the child never blocks on a full pipe.
         std::thread::spawn(move || errors.for_each(drop));
         let stdout = child.stdout.take().unwrap();

@@ -406,3 +406,99 @@ fn source_prometheus(dir: &Path, config: &Path, port: u16, max_block: &str) -> K
             .unwrap(),
     )
 }
+
+/// The remote is down longer than the WAL keeps its segments, while walship runs: its queue
+/// fills, the watcher waits, and Prometheus deletes segments walship has not read yet (head
+/// truncations with 1-minute blocks). When the remote comes back, walship meets the gap while
+/// running, ships the time range the deleted segments held from the persisted blocks (and what
+/// the checkpoint kept), then goes on with the WAL: VictoriaMetrics holds every sample
+/// Prometheus holds for the whole run. Prometheus's own remote write loses that range.
+#[test]
+fn a_remote_down_longer_than_the_wal_loses_nothing() {
+    if !have("prometheus") || !have("victoria-metrics") {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (synth_port, _synth, synth) = synthetic_target(1_000);
+    let (prom_port, vm_port) = (free_port(), free_port());
+    let mut vm = Some(victoria_metrics_at(dir, vm_port));
+    let scrape = format!(
+        "scrape_configs:\n  - {{job_name: synth, static_configs: [{{targets: ['127.0.0.1:{synth_port}']}}]}}\n  - {{job_name: prometheus, static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]}}\n"
+    );
+    let config = dir.join("prometheus.yml");
+    std::fs::write(&config, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n{scrape}")).unwrap();
+    let prom = source_prometheus(dir, &config, prom_port, "1m");
+    wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = now_ms();
+    // A small queue, so that the watcher stops reading soon after the remote goes away.
+    let rw = dir.join("walship.yml");
+    std::fs::write(
+        &rw,
+        format!(
+            "remote_write:\n  - url: http://127.0.0.1:{vm_port}/api/v1/write\n    name: vm\n    queue_config: {{capacity: 2000, max_shards: 2, batch_send_deadline: 1s, max_backoff: 1s}}\n"
+        ),
+    )
+    .unwrap();
+    let state = dir.join("state");
+    let _ship = Killed(
+        walship()
+            .arg("ship")
+            .arg("--wal-dir")
+            .arg(dir.join("data"))
+            .arg("--config.file")
+            .arg(&rw)
+            .args(["--start=beginning", "--cursor.save-interval=1s", "--web.listen-address="])
+            .arg("--state-dir")
+            .arg(&state)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join("walship.log")).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_secs(30));
+    if let Some(v) = vm.take() {
+        v.terminate();
+    }
+    std::thread::sleep(Duration::from_secs(5));
+    let cursor_file = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("cursor-"))
+        .expect("a cursor after 30 s");
+    let cursor: serde_json::Value = serde_json::from_slice(&std::fs::read(cursor_file.path()).unwrap()).unwrap();
+    let segment = cursor["segment"].as_u64().expect("a WAL cursor");
+    eprintln!("e2e: VictoriaMetrics stopped at 30 s; walship's cursor {cursor}");
+    // Down until Prometheus deleted the segment after the one walship was reading.
+    let wal = dir.join("data/wal");
+    let mut down = 0;
+    while !checkpoints(&wal).iter().any(|&c| c > segment) {
+        assert!(down < 480, "Prometheus deleted no segment in 8 minutes");
+        std::thread::sleep(Duration::from_secs(1));
+        down += 1;
+    }
+    eprintln!("e2e: remote down {} s, until Prometheus checkpointed {:?}", down + 5, checkpoints(&wal));
+    vm = Some(victoria_metrics_at(dir, vm_port));
+    std::thread::sleep(Duration::from_secs(40));
+    std::fs::write(&config, "global: {scrape_interval: 1s}\n").unwrap();
+    let _ = http(prom_port, "POST", "/-/reload");
+    std::thread::sleep(Duration::from_secs(2));
+    let t1 = now_ms();
+    std::thread::sleep(Duration::from_secs(20));
+    let want = prometheus_samples(prom_port, t0, t1);
+    let got = vm_samples(vm_port, t0, t1);
+    drop(_ship);
+    drop(prom);
+    drop(vm);
+    synth.unblock();
+    let log = std::fs::read_to_string(dir.join("walship.log")).unwrap_or_default();
+    assert!(!log.contains("panicked"), "{log}");
+    let (series, samples, missing, extra) = compare(&want, &got, "victoria-metrics");
+    eprintln!("e2e: victoria-metrics: {series} series, {samples} samples, missing {missing}, extra {extra}");
+    let filled = log.lines().find(|l| l.contains("Gap filled from the persisted blocks"));
+    eprintln!("e2e: {filled:?}");
+    assert!(filled.is_some(), "the gap was met while running and filled: {log}");
+    assert!(samples > 1_000 * 200, "too few samples in the window: {samples}");
+    assert_eq!(missing, 0, "samples missing; walship log:\n{log}");
+}

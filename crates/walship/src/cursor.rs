@@ -7,6 +7,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use wal_format::Position;
 
+/// A fail point of the `fail` crate with the `failpoints` feature; nothing without it.
+macro_rules! fail_point {
+    ($name:literal) => {
+        #[cfg(feature = "failpoints")]
+        fail::fail_point!($name);
+    };
+}
+
 /// The longest encoded endpoint name a cursor file name holds whole: `cursor-` + name +
 /// `.json.tmp` (the name written before the rename) stays within 255 bytes.
 const NAME_MAX: usize = 232;
@@ -174,9 +182,9 @@ impl StateDir {
         }
         let written = File::create(&tmp).and_then(|mut f| {
             f.write_all(body.to_string().as_bytes())?;
-            fail::fail_point!("cursor::before_sync");
+            fail_point!("cursor::before_sync");
             f.sync_all()?;
-            fail::fail_point!("cursor::before_rename");
+            fail_point!("cursor::before_rename");
             Ok(())
         });
         if let Err(e) = written.and_then(|()| fs::rename(&tmp, &path)) {
@@ -184,7 +192,7 @@ impl StateDir {
             let _ = fs::remove_file(&tmp);
             return Err(StateError::Io(path, e));
         }
-        fail::fail_point!("cursor::after_rename");
+        fail_point!("cursor::after_rename");
         File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io(&self.dir))?;
         // The cursor is durable under its new name: the old file it was migrated from goes.
         let legacy = self.legacy_path(endpoint);

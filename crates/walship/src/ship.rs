@@ -401,6 +401,15 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
     };
     let from_ms = acked.saturating_sub(opts.fill_margin.as_millis() as i64);
     let Some(fill) = gap_fill(&opts.wal_dir, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
+    if fill.blocks.is_empty() {
+        // Nothing to fill from (no block persisted yet, or retention removed them): the watcher
+        // reports the gap as lost.
+        logging::warn(
+            "WAL segments after the cursor were deleted, and no persisted block holds the time they covered: the gap cannot be filled",
+            &[("endpoint", &key), ("cursor", &p), ("acknowledged_until_ms", &acked)],
+        );
+        return wal_only(StartMode::Position(p));
+    }
     logging::warn(
         "WAL segments after the cursor were deleted (walship was down longer than Prometheus keeps its WAL): shipping the time range they held from the persisted blocks first",
         &[
@@ -518,7 +527,7 @@ fn start_endpoint(
     let wal_dir = opts.wal_dir.clone();
     let (q, stopper, prog, ack) = (queue.clone(), stop.clone(), progress.clone(), acked.clone());
     let fill = plan.fill.clone();
-    let gap_filled = fill.as_ref().is_some_and(|f| f.not_in_blocks.is_none());
+    let gap_filled = fill.as_ref().is_some_and(|f| !f.blocks.is_empty() && f.not_in_blocks.is_none());
     let history_plan = plan.history;
     let thread = std::thread::Builder::new()
         .name(format!("watch-{key}"))

@@ -541,3 +541,24 @@ fn a_gap_met_while_running_is_filled_from_the_blocks() {
     assert!(got.received - got.samples <= got.series, "{} sent twice", got.received - got.samples);
     assert!(summary_field(&log, "wal_gaps") == "0", "{log}");
 }
+
+/// The same cursor in deleted segments, but the data directory holds no block (Prometheus had
+/// not persisted one, or retention removed them): nothing can fill the gap, so it is reported
+/// as lost (exit 2), never as filled.
+#[test]
+fn a_gap_no_block_holds_is_reported_lost() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cursor = serde_json::json!({"segment": 1, "offset": 0, "acked_ms": 1_796_113_320_000i64});
+    let (data, state, rx) = blocks_with_cursor(tmp.path(), cursor);
+    for e in std::fs::read_dir(&data).unwrap().flatten() {
+        if e.path().join("meta.json").exists() {
+            std::fs::remove_dir_all(e.path()).unwrap();
+        }
+    }
+    let out = run(&mut ship(&data, &state, &rx.url(), &["--gap-fill.margin=0s"]));
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{log}");
+    let gap_line = log.lines().find(|l| l.contains("WAL segments missing")).expect("a gap line");
+    assert!(!gap_line.contains("nothing lost"), "{gap_line}");
+    drop(rx.finish());
+}

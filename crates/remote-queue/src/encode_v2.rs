@@ -37,11 +37,12 @@ pub(crate) struct SymbolTable {
     symbols: Vec<u8>,
     /// Number of symbols in `symbols`.
     count: u32,
-    /// Symbol index of each string of the series cache, by string id: `table << 32 | index`,
-    /// meaningful only while `table` is the current table's number.
+    /// Symbol index of each string of the series cache, by string id: `table << 48 | ref`, `ref`
+    /// being the index already encoded (see [`enc_ref`]), meaningful only while `table` is the
+    /// current table's number.
     by_id: Vec<u64>,
     /// Number of the current table, never 0 (a zeroed entry of `by_id` is therefore never current).
-    table: u32,
+    table: u16,
     /// Symbols of strings the series cache does not hold (exemplar labels), as (index, start in
     /// `symbols`, length), hashed by their string.
     others: HashTable<(u32, u32, u32)>,
@@ -64,15 +65,18 @@ pub(crate) struct SymbolTable {
     ex_refs: Vec<u32>,
 }
 
-/// One entry of [`RecentIds`].
+/// One entry of [`RecentIds`]: 16 bytes, so that more of the array stays in the processor's
+/// caches.
 #[derive(Clone, Copy, Default)]
 struct Recent {
-    /// `table << 32 | id`.
+    /// `used << 48 | table << 32 | id`, `used` being the (16-bit) number of the request that
+    /// last used the entry.
     key: u64,
     value: u64,
-    /// The request that last used the entry.
-    used: u32,
 }
+
+/// The `table << 32 | id` part of [`Recent::key`].
+const KEY_MASK: u64 = (1 << 48) - 1;
 
 /// Remembers, for label pair ids of the series cache, the pair's two refs (encoded) in the
 /// current table. A lossy cache: a pair missing from it is looked up through its string ids.
@@ -81,16 +85,17 @@ struct RecentIds {
     /// A power-of-two length.
     slots: Vec<Recent>,
     /// Number of the current table, never 0 (a zeroed entry is therefore never current).
-    table: u32,
-    /// Number of the current request.
-    request: u32,
+    table: u16,
+    /// Number of the current request, modulo 2^16: an entry last used exactly a multiple of
+    /// 2^16 requests ago looks used already, which only makes a kept table look less used.
+    request: u16,
     /// Entries written since the table was started.
     held: usize,
     /// Entries the previous table had been written when it was given up.
     held_before: usize,
 }
 
-/// Entries of [`RecentIds`] to start with, and at most (24 bytes each).
+/// Entries of [`RecentIds`] to start with, and at most (16 bytes each).
 const RECENT_MIN: usize = 1 << 12;
 const RECENT_MAX: usize = 1 << 20;
 
@@ -126,8 +131,7 @@ impl RecentIds {
         if want > self.slots.len() {
             // Entries of the current table move to where the longer array wants them.
             let old = std::mem::replace(&mut self.slots, vec![Recent::default(); want]);
-            let table = u64::from(self.table) << 32;
-            for e in old.into_iter().filter(|e| e.key >> 32 << 32 == table) {
+            for e in old.into_iter().filter(|e| (e.key >> 32) as u16 == self.table) {
                 let i = (e.key as u32) as usize & (want - 1);
                 if let Some(slot) = self.slots.get_mut(i) {
                     *slot = e;
@@ -146,14 +150,15 @@ impl RecentIds {
     fn get(&mut self, id: SymbolId) -> Found {
         let i = self.index(id);
         let key = (u64::from(self.table) << 32) | u64::from(id);
-        let request = self.request;
+        let stamp = u64::from(self.request) << 48;
         match self.slots.get_mut(i) {
-            Some(e) if e.key == key => {
-                let first = e.used != request;
-                e.used = request;
+            Some(e) if e.key & KEY_MASK == key => {
+                let first = e.key >> 48 != stamp >> 48;
+                e.key = key | stamp;
                 Found::Current(e.value, first)
             }
-            Some(e) if e.key == key.wrapping_sub(1 << 32) => Found::Previous,
+            // The table number is never 0, so this is the previous table's number.
+            Some(e) if e.key & KEY_MASK == key - (1 << 32) => Found::Previous,
             _ => Found::Missing,
         }
     }
@@ -161,10 +166,10 @@ impl RecentIds {
     #[inline]
     fn put(&mut self, id: SymbolId, value: u64) {
         let i = self.index(id);
-        let key = (u64::from(self.table) << 32) | u64::from(id);
+        let key = (u64::from(self.request) << 48) | (u64::from(self.table) << 32) | u64::from(id);
         self.held += 1;
         if let Some(slot) = self.slots.get_mut(i) {
-            *slot = Recent { key, value, used: self.request };
+            *slot = Recent { key, value };
         }
     }
 }
@@ -209,13 +214,14 @@ impl SymbolTable {
         };
     }
 
-    /// The symbol index of the series cache's string `id`, adding it if new; "" is always 0.
+    /// The symbol index of the series cache's string `id`, encoded by [`enc_ref`], adding it if
+    /// new; "" is always 0.
     #[inline]
-    fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u32 {
+    fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
         // `begin` sized the array for every id of the cache; an id past it names no string.
-        let Some(e) = self.by_id.get_mut(id as usize) else { return 0 };
-        if (*e >> 32) as u32 == self.table {
-            return *e as u32;
+        let Some(e) = self.by_id.get_mut(id as usize) else { return EMPTY_REF };
+        if (*e >> 48) as u16 == self.table {
+            return *e & REF_MASK;
         }
         // The tag, then the length-prefixed string as the cache holds it; taken back if the
         // string is empty (a zero length byte).
@@ -229,7 +235,8 @@ impl SymbolTable {
             self.count += 1;
             self.count - 1
         };
-        *e = (u64::from(self.table) << 32) | u64::from(r);
+        let r = enc_ref(r);
+        *e = (u64::from(self.table) << 48) | r;
         r
     }
 
@@ -240,7 +247,7 @@ impl SymbolTable {
             return 0;
         }
         if let Some(id) = cache.strings.find(s) {
-            return self.string(cache, id);
+            return enc_index(self.string(cache, id));
         }
         let hash = self.hasher.hash_one(s);
         let symbols = &self.symbols;
@@ -262,9 +269,9 @@ impl SymbolTable {
     }
 
     /// The name and value refs of label pair `id`, as [`pack_refs`] packs them, or the two refs
-    /// when they need more than seven bytes.
+    /// (encoded by [`enc_ref`]) when they need more than seven bytes.
     #[inline]
-    fn pair_refs(&mut self, cache: &SeriesCache, id: SymbolId) -> Result<u64, (u32, u32)> {
+    fn pair_refs(&mut self, cache: &SeriesCache, id: SymbolId) -> Result<u64, (u64, u64)> {
         match self.pairs.get(id) {
             Found::Current(packed, first) => {
                 self.used += usize::from(first);
@@ -278,7 +285,7 @@ impl SymbolTable {
                     // A cache made for 1.0 keeps no string ids: look the strings up by content.
                     None => {
                         let (name, value) = split_pair(cache.pairs.get(id));
-                        (self.sym(cache, name), self.sym(cache, value))
+                        (enc_ref(self.sym(cache, name)), enc_ref(self.sym(cache, value)))
                     }
                 };
                 let packed = pack_refs(n, v).ok_or((n, v))?;
@@ -304,7 +311,8 @@ impl SymbolTable {
             let (typ, help, unit) = match cache.metadata(item.series) {
                 Some(m) => {
                     stats.with_metadata += 1;
-                    (metric_type_enum(m.metric_type), self.string(cache, m.help), self.string(cache, m.unit))
+                    let (help, unit) = (self.string(cache, m.help), self.string(cache, m.unit));
+                    (metric_type_enum(m.metric_type), enc_index(help), enc_index(unit))
                 }
                 None => (0, 0, 0),
             };
@@ -322,8 +330,8 @@ impl SymbolTable {
                     Err((n, v)) => {
                         // Symbol indices past 2^21: written one by one.
                         refs.flush(&mut self.series);
-                        put_uvarint(&mut self.series, u64::from(n));
-                        put_uvarint(&mut self.series, u64::from(v));
+                        put_ref(&mut self.series, n);
+                        put_ref(&mut self.series, v);
                     }
                 }
             }
@@ -448,16 +456,45 @@ impl RefsBuf {
     }
 }
 
-/// Two refs as varints in the low seven bytes of a `u64`, their total length in the top byte;
-/// `None` when they need more than seven bytes.
+/// Two refs encoded by [`enc_ref`] as varints in the low seven bytes of a `u64`, their total
+/// length in the top byte; `None` when they need more than seven bytes.
 #[inline]
-fn pack_refs(n: u32, v: u32) -> Option<u64> {
-    let ((wn, ln), (wv, lv)) = (varint_word(n), varint_word(v));
+fn pack_refs(n: u64, v: u64) -> Option<u64> {
+    let (ln, lv) = (n >> 40, v >> 40);
     if ln + lv > 7 {
         return None;
     }
-    Some(wn | (wv << (8 * ln)) | (((ln + lv) as u64) << 56))
+    Some((n & VARINT_MASK) | ((v & VARINT_MASK) << (8 * ln)) | ((ln + lv) << 56))
 }
+
+/// A symbol index as its varint (little-endian order) in the low five bytes, the varint's length
+/// in the next byte: what a new pair needs of its two strings, worked out once per string.
+#[inline]
+fn enc_ref(i: u32) -> u64 {
+    let (w, len) = varint_word(i);
+    w | ((len as u64) << 40)
+}
+
+/// The symbol index a ref made by [`enc_ref`] encodes.
+fn enc_index(r: u64) -> u32 {
+    let len = ((r >> 40) as u32).min(5);
+    (0..len).fold(0u32, |v, k| v | ((((r >> (8 * k)) & 0x7f) as u32) << (7 * k)))
+}
+
+/// Appends a ref made by [`enc_ref`] as its varint.
+#[inline]
+fn put_ref(buf: &mut Vec<u8>, r: u64) {
+    let end = buf.len() + ((r >> 40) as usize).min(5);
+    buf.extend_from_slice(&(r & VARINT_MASK).to_le_bytes());
+    buf.truncate(end);
+}
+
+/// The varint bytes of a ref made by [`enc_ref`].
+const VARINT_MASK: u64 = (1 << 40) - 1;
+/// A ref made by [`enc_ref`], without the table number `by_id` keeps above it.
+const REF_MASK: u64 = (1 << 48) - 1;
+/// [`enc_ref`] of 0 (the empty string).
+const EMPTY_REF: u64 = 1 << 40;
 
 /// `v` as a varint in the low bytes of a `u64` (little-endian order), and its length. Built
 /// without a branch per byte: the 7-bit groups are spread over the bytes and the continuation
@@ -519,13 +556,25 @@ mod tests {
 
     #[test]
     fn packed_refs_are_two_varints() {
-        for (n, v) in
-            [(0u32, 0u32), (1, 127), (128, 5), (300, 16384), (16383, 16383), ((1 << 21) - 1, 1), (1 << 21, 1 << 21)]
-        {
+        for (n, v) in [
+            (0u32, 0u32),
+            (1, 127),
+            (128, 5),
+            (300, 16384),
+            (16383, 16383),
+            ((1 << 21) - 1, 1),
+            (1 << 21, 1 << 21),
+            (1 << 28, u32::MAX),
+        ] {
             let mut want = Vec::new();
             put_uvarint(&mut want, u64::from(n));
             put_uvarint(&mut want, u64::from(v));
-            match pack_refs(n, v) {
+            assert_eq!(enc_index(enc_ref(n)), n);
+            let mut one = Vec::new();
+            put_ref(&mut one, enc_ref(n));
+            put_ref(&mut one, enc_ref(v));
+            assert_eq!(one, want, "{n} {v}");
+            match pack_refs(enc_ref(n), enc_ref(v)) {
                 Some(w) => {
                     let len = (w >> 56) as usize;
                     assert_eq!(&w.to_le_bytes()[..len], &want[..], "{n} {v}");
@@ -558,7 +607,7 @@ mod tests {
         assert!(r.slots.len() > RECENT_MIN);
         assert!(matches!(r.get(3 * RECENT_MIN as u32 - 1), Found::Current(v, true) if v == 3 * RECENT_MIN as u64 - 1));
         // Wrapping the table number clears the array instead of reusing old numbers.
-        r.table = u32::MAX;
+        r.table = u16::MAX;
         r.put(7, 1);
         r.new_table();
         assert_eq!(r.table, 1);

@@ -3,6 +3,8 @@
 //! field from its scrape number n, and served the sum as n * 1.25, so each sample says which
 //! histogram it must be (`testdata/prometheus-2.42-native-histograms/README.md`).
 
+mod common;
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
@@ -64,45 +66,38 @@ fn scraped_native_histograms_read_back_exactly() {
     let mut last_n: HashMap<String, u64> = HashMap::new();
     let (mut histograms, mut recoded_samples) = (0u64, 0u64);
     let mut encodings: BTreeMap<Encoding, u64> = BTreeMap::new();
-    for b in dir.blocks() {
-        let block = b.open().unwrap();
-        let (mut series, mut samples, mut chunks) = (0u64, 0u64, 0u64);
-        for s in block.series().unwrap() {
-            let s = s.unwrap();
-            series += 1;
-            chunks += s.chunks().len() as u64;
-            for c in s.chunks() {
-                *encodings.entry(block.chunk_files().chunk(c.chunk_ref).unwrap().chunk().encoding()).or_default() += 1;
-            }
-            let name = s.label("__name__").unwrap();
-            let key = format!("{:?}", s.labels());
-            for sample in block.samples(&s) {
-                let sample = sample.unwrap();
-                samples += 1;
-                let Value::Histogram(h) = sample.value else { continue };
-                let h: &Histogram = &h;
-                histograms += 1;
-                let n = (h.sum / 1.25) as u64;
-                assert_eq!(n as f64 * 1.25, h.sum, "{key}: sum {} is not n * 1.25", h.sum);
-                let v: u64 = s.label("variant").unwrap().parse().unwrap();
-                let (schema, zt, zc, pos, neg, sum) = served(name, n, v);
-                let at = format!("{key} n={n}");
-                assert_eq!((h.schema, h.zero_threshold.to_bits(), h.zero_count), (schema, zt.to_bits(), zc), "{at}");
-                assert_eq!(h.sum.to_bits(), sum.to_bits(), "{at}");
-                assert_eq!(absolute(&h.positive_spans, &h.positive_buckets), pos, "{at}");
-                assert_eq!(absolute(&h.negative_spans, &h.negative_buckets), neg, "{at}");
-                assert_eq!(h.count, zc + pos.values().sum::<u64>() + neg.values().sum::<u64>(), "{at}");
-                if name == "nh_layout_grows" && n < 60 && h.positive_spans.len() == 2 {
-                    recoded_samples += 1;
-                }
-                // Samples come in time order, so scrape numbers increase (by 1 unless a scrape failed).
-                let prev = last_n.insert(key.clone(), n);
-                assert!(prev.is_none_or(|p| p < n), "{at} after {prev:?}");
-            }
+    common::read_every_series(&dir, |block, s| {
+        let mut samples = 0;
+        for c in s.chunks() {
+            *encodings.entry(block.chunk_files().chunk(c.chunk_ref).unwrap().chunk().encoding()).or_default() += 1;
         }
-        let st = b.meta().stats;
-        assert_eq!((series, samples, chunks), (st.num_series, st.num_samples, st.num_chunks), "{}", b.meta().ulid);
-    }
+        let name = s.label("__name__").unwrap();
+        let key = format!("{:?}", s.labels());
+        for sample in block.samples(s) {
+            let sample = sample.unwrap();
+            samples += 1;
+            let Value::Histogram(h) = sample.value else { continue };
+            let h: &Histogram = &h;
+            histograms += 1;
+            let n = (h.sum / 1.25) as u64;
+            assert_eq!(n as f64 * 1.25, h.sum, "{key}: sum {} is not n * 1.25", h.sum);
+            let v: u64 = s.label("variant").unwrap().parse().unwrap();
+            let (schema, zt, zc, pos, neg, sum) = served(name, n, v);
+            let at = format!("{key} n={n}");
+            assert_eq!((h.schema, h.zero_threshold.to_bits(), h.zero_count), (schema, zt.to_bits(), zc), "{at}");
+            assert_eq!(h.sum.to_bits(), sum.to_bits(), "{at}");
+            assert_eq!(absolute(&h.positive_spans, &h.positive_buckets), pos, "{at}");
+            assert_eq!(absolute(&h.negative_spans, &h.negative_buckets), neg, "{at}");
+            assert_eq!(h.count, zc + pos.values().sum::<u64>() + neg.values().sum::<u64>(), "{at}");
+            if name == "nh_layout_grows" && n < 60 && h.positive_spans.len() == 2 {
+                recoded_samples += 1;
+            }
+            // Samples come in time order, so scrape numbers increase (by 1 unless a scrape failed).
+            let prev = last_n.insert(key.clone(), n);
+            assert!(prev.is_none_or(|p| p < n), "{at} after {prev:?}");
+        }
+        samples
+    });
     assert!(histograms > 400, "{histograms}");
     assert!(encodings.contains_key(&Encoding::Histogram), "{encodings:?}");
     // Some samples from before the layout grew sit in a chunk Prometheus recoded to the new layout.

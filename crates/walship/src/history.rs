@@ -437,38 +437,35 @@ fn spans(s: &[tsdb_block::Span]) -> Vec<record::Span> {
     s.iter().map(|s| record::Span { offset: s.offset, length: s.length }).collect()
 }
 
+/// The WAL record of type `$to` holding the block's histogram `$h`: the int and the float
+/// histogram have the same fields (of other number types), so one body serves both.
+macro_rules! histogram_record {
+    ($h:expr, $to:ident) => {{
+        let h = $h;
+        record::$to {
+            counter_reset_hint: h.counter_reset_hint.as_u8(),
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count: h.zero_count,
+            count: h.count,
+            sum: h.sum,
+            positive_spans: spans(&h.positive_spans),
+            negative_spans: spans(&h.negative_spans),
+            positive_buckets: h.positive_buckets,
+            negative_buckets: h.negative_buckets,
+            custom_values: h.custom_values,
+        }
+    }};
+}
+
 /// A block's histogram as the queue takes it (the WAL record's type).
 pub fn convert_histogram(h: tsdb_block::Histogram) -> record::Histogram {
-    record::Histogram {
-        counter_reset_hint: h.counter_reset_hint.as_u8(),
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count: h.zero_count,
-        count: h.count,
-        sum: h.sum,
-        positive_spans: spans(&h.positive_spans),
-        negative_spans: spans(&h.negative_spans),
-        positive_buckets: h.positive_buckets,
-        negative_buckets: h.negative_buckets,
-        custom_values: h.custom_values,
-    }
+    histogram_record!(h, Histogram)
 }
 
 /// A block's float histogram as the queue takes it.
 pub fn convert_float_histogram(h: tsdb_block::FloatHistogram) -> record::FloatHistogram {
-    record::FloatHistogram {
-        counter_reset_hint: h.counter_reset_hint.as_u8(),
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count: h.zero_count,
-        count: h.count,
-        sum: h.sum,
-        positive_spans: spans(&h.positive_spans),
-        negative_spans: spans(&h.negative_spans),
-        positive_buckets: h.positive_buckets,
-        negative_buckets: h.negative_buckets,
-        custom_values: h.custom_values,
-    }
+    histogram_record!(h, FloatHistogram)
 }
 
 #[cfg(test)]

@@ -77,6 +77,26 @@ fn headers(req: &tiny_http::Request) -> HashMap<String, String> {
         .collect()
 }
 
+/// A thread that sets `down` for `secs` seconds, `after` the moment `started` first holds
+/// (waiting 60 s at most for it).
+fn outage(
+    down: Arc<AtomicBool>,
+    started: impl Fn() -> bool + Send + 'static,
+    after: Duration,
+    secs: u64,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let waiting = Instant::now();
+        while !started() && waiting.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(after);
+        down.store(true, SeqCst);
+        std::thread::sleep(Duration::from_secs(secs));
+        down.store(false, SeqCst);
+    })
+}
+
 fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
@@ -127,21 +147,26 @@ fn botocore_python() -> Option<&'static str> {
     Some("python3")
 }
 
-/// Records every request as a JSON line for `sigv4_verify.py`, answers 204 (or 200 with `answer`).
+/// Appends `req` with its `body` to `out` as a JSON line for `sigv4_verify.py`.
+fn record(out: &Mutex<std::fs::File>, req: &tiny_http::Request, body: &[u8]) {
+    let rec = serde_json::json!({
+        "method": req.method().as_str(),
+        "path": req.url(),
+        "headers": headers(req),
+        "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "received": unix_now(),
+    });
+    use std::io::Write;
+    writeln!(out.lock().unwrap(), "{rec}").unwrap();
+}
+
+/// Records every request as a JSON line for `sigv4_verify.py` ([`record`]), answers 204 (or 200 with `answer`).
 fn recording_receiver(file: std::path::PathBuf, answer: Option<String>) -> (Server, Arc<AtomicU64>) {
     let count = Arc::new(AtomicU64::new(0));
     let c = count.clone();
     let out = Mutex::new(std::fs::File::create(file).unwrap());
     let server = Server::start_json(move |req, body| {
-        let rec = serde_json::json!({
-            "method": req.method().as_str(),
-            "path": req.url(),
-            "headers": headers(req),
-            "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            "received": unix_now(),
-        });
-        use std::io::Write;
-        writeln!(out.lock().unwrap(), "{rec}").unwrap();
+        record(&out, req, &body);
         c.fetch_add(1, SeqCst);
         match &answer {
             Some(a) => (200, a.clone()),
@@ -367,17 +392,8 @@ fn oauth2_tokens_refreshed_before_expiry_and_an_outage_loses_nothing() {
 
     // The token endpoint goes down 1.5 s after the first token request, for 3 s: longer than a
     // token lives, so sending must wait for it.
-    let (dn, first) = (down.clone(), first_request.clone());
-    let outage = std::thread::spawn(move || {
-        let started = Instant::now();
-        while first.lock().unwrap().is_none() && started.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_millis(1500));
-        dn.store(true, SeqCst);
-        std::thread::sleep(Duration::from_secs(3));
-        dn.store(false, SeqCst);
-    });
+    let first = first_request.clone();
+    let outage = outage(down.clone(), move || first.lock().unwrap().is_some(), Duration::from_millis(1500), 3);
 
     let config = format!(
         "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/write\n    \
@@ -616,15 +632,7 @@ fn sigv4_container_credentials_refreshed_through_an_outage_and_verified_by_botoc
     let out = Mutex::new(std::fs::File::create(&records).unwrap());
     let rx = Server::start(move |req, body| {
         std::thread::sleep(Duration::from_millis(25));
-        let rec = serde_json::json!({
-            "method": req.method().as_str(),
-            "path": req.url(),
-            "headers": headers(req),
-            "body_hex": body.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-            "received": unix_now(),
-        });
-        use std::io::Write;
-        writeln!(out.lock().unwrap(), "{rec}").unwrap();
+        record(&out, req, &body);
         204
     });
     std::fs::write(tmp.path().join("pod-token"), "pod-identity-token\n").unwrap();
@@ -638,17 +646,8 @@ fn sigv4_container_credentials_refreshed_through_an_outage_and_verified_by_botoc
     let run = tmp.path().join("pod");
     std::fs::create_dir_all(&run).unwrap();
     // Down 1 s after the first credentials were handed out, for 4 s.
-    let (dn, iss) = (down.clone(), issued.clone());
-    let outage = std::thread::spawn(move || {
-        let started = Instant::now();
-        while iss.lock().unwrap().is_empty() && started.elapsed() < Duration::from_secs(60) {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        std::thread::sleep(Duration::from_secs(1));
-        dn.store(true, SeqCst);
-        std::thread::sleep(Duration::from_secs(4));
-        dn.store(false, SeqCst);
-    });
+    let iss = issued.clone();
+    let outage = outage(down.clone(), move || !iss.lock().unwrap().is_empty(), Duration::from_secs(1), 4);
     let started = Instant::now();
     let (log, _) = ship(
         &run,

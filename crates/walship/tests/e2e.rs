@@ -153,11 +153,7 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     let (node_port, prom_port, rx_port, vm_port) = (free_port(), free_port(), free_port(), free_port());
     let mut vm = Some(victoria_metrics_at(dir, vm_port));
     let _node = node_exporter(node_port);
-    let scrape = format!(
-        "scrape_configs:\n  - {{job_name: synth, static_configs: [{{targets: ['127.0.0.1:{synth_port}']}}]}}\n  - {{job_name: node, static_configs: [{{targets: ['127.0.0.1:{node_port}']}}]}}\n  - {{job_name: prometheus, static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]}}\n"
-    );
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n{scrape}")).unwrap();
+    let config = scrape_config(dir, &[("synth", synth_port), ("node", node_port), ("prometheus", prom_port)]);
     // The receiving Prometheus scrapes nothing.
     std::fs::write(dir.join("rx.yml"), "global: {scrape_interval: 1m}\n").unwrap();
     let _rx = Killed(
@@ -173,19 +169,12 @@ fn ships_a_live_prometheus_wal_through_a_crash_and_an_outage() {
     );
     // The source Prometheus: small segments and short blocks, so segments roll over.
     let prom = source_prometheus(dir, &config, prom_port, "2m");
-    wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
     wait_for("receiving Prometheus", 30, || http(rx_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
     std::thread::sleep(Duration::from_secs(3));
     let t0 = now_ms();
-    let rw = dir.join("walship.yml");
-    std::fs::write(
-        &rw,
-        format!(
-            "remote_write:\n  - url: http://127.0.0.1:{vm_port}/api/v1/write\n    name: vm\n    queue_config: {{batch_send_deadline: 1s, max_backoff: 1s}}\n  - url: http://127.0.0.1:{rx_port}/api/v1/write\n    name: prometheus\n    queue_config: {{batch_send_deadline: 1s, max_backoff: 1s}}\n"
-        ),
-    )
-    .unwrap();
-    let start_walship = || shipper(dir, &[format!("--config.file={}", rw.display()), "--start=beginning".into()]);
+    let queue = "{batch_send_deadline: 1s, max_backoff: 1s}";
+    let args = from_the_beginning(dir, &[("vm", vm_port, queue), ("prometheus", rx_port, queue)]);
+    let start_walship = || shipper(dir, &args);
     let mut ship = start_walship();
     // Every segment and checkpoint the WAL directory held while walship read it.
     let mut wal_seen = BTreeSet::new();
@@ -278,26 +267,10 @@ fn checkpoints(wal: &std::path::Path) -> Vec<u64> {
 /// holds every sample Prometheus holds for the whole run.
 #[test]
 fn a_shipper_down_longer_than_the_wal_loses_nothing() {
-    if !have("prometheus") || !have("victoria-metrics") {
+    let Some(OneVm { tmp, synth, _synth_thread, prom_port, vm_port, config, prom, vm, t0 }) = one_vm() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let dir = tmp.path();
-    let (synth_port, _synth, synth) = synthetic_target(1_000);
-    let (prom_port, vm_port) = (free_port(), free_port());
-    let vm = victoria_metrics_at(dir, vm_port);
-    let scrape = format!(
-        "scrape_configs:\n  - {{job_name: synth, static_configs: [{{targets: ['127.0.0.1:{synth_port}']}}]}}\n  - {{job_name: prometheus, static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]}}\n"
-    );
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n{scrape}")).unwrap();
-    // 1-minute blocks: each head truncation starts a segment, and from the fourth one on,
-    // checkpoints delete old segments.
-    let prom = source_prometheus(dir, &config, prom_port, "1m");
-    wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
-    std::thread::sleep(Duration::from_secs(3));
-    let t0 = now_ms();
-    let state = dir.join("state");
     let start_walship = || {
         let url = format!("--url=http://127.0.0.1:{vm_port}/api/v1/write");
         shipper(dir, &[url, "--start=oldest".into(), "--queue.batch-send-deadline=1s".into()])
@@ -306,33 +279,15 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     std::thread::sleep(Duration::from_secs(30));
     let _ = ship.0.kill(); // SIGKILL
     let _ = ship.0.wait();
-    let cursor_file = std::fs::read_dir(&state)
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("cursor-"))
-        .expect("a cursor after 30 s");
-    let cursor: serde_json::Value = serde_json::from_slice(&std::fs::read(cursor_file.path()).unwrap()).unwrap();
-    let segment = cursor["segment"].as_u64().expect("a WAL cursor");
+    let (cursor, segment) = saved_cursor(dir);
     eprintln!("e2e: walship killed with SIGKILL at 30 s, cursor {cursor}");
     // Down until a checkpoint replaced the cursor's segment (it is deleted then).
-    let wal = dir.join("data/wal");
-    let mut down = 0;
-    while !checkpoints(&wal).iter().any(|&c| c >= segment) {
-        assert!(down < 480, "Prometheus deleted no segment in 8 minutes");
-        std::thread::sleep(Duration::from_secs(1));
-        down += 1;
-    }
-    eprintln!("e2e: walship down {down} s, until Prometheus checkpointed {:?}", checkpoints(&wal));
+    let down = wait_for_checkpoint(dir, segment);
+    eprintln!("e2e: walship down {down} s, until Prometheus checkpointed {:?}", checkpoints(&dir.join("data/wal")));
     ship = start_walship();
     std::thread::sleep(Duration::from_secs(30));
-    let t1 = stop_scraping_and_drain(&config, prom_port);
-    let want = prometheus_samples(prom_port, t0, t1);
-    let got = vm_samples(vm_port, t0, t1);
-    drop((ship, prom, vm));
-    synth.unblock();
-    let log = walship_log(dir);
-    let (series, samples, missing, extra) = compare(&want, &got, "victoria-metrics");
-    eprintln!("e2e: victoria-metrics: {series} series, {samples} samples, missing {missing}, extra {extra}");
+    let Shipped { log, samples, missing } =
+        stop_and_compare(dir, &config, (prom_port, vm_port), t0, (ship, prom, vm), &synth);
     let gap = log.lines().find(|l| l.contains("WAL segments missing")).unwrap_or_else(|| panic!("no gap line: {log}"));
     eprintln!("e2e: {gap}");
     assert!(gap.contains("shipped from the persisted blocks"), "{gap}");
@@ -348,6 +303,48 @@ fn a_shipper_down_longer_than_the_wal_loses_nothing() {
     assert!(from_blocks.is_some_and(|n| n > 0), "{log}");
     assert!(samples > 1_000 * 200, "too few samples in the window: {samples}");
     assert_eq!(missing, 0, "samples missing; walship log:\n{log}");
+}
+
+/// The peers of the tests with one VictoriaMetrics: a synthetic target of 1,000 series, a
+/// source Prometheus scraping it and itself every second with 1-minute blocks (each head
+/// truncation starts a segment, and from the fourth one on, checkpoints delete old segments),
+/// and a VictoriaMetrics for walship to ship to. `None` (the test skips) without the peers.
+struct OneVm {
+    /// Holds everything: the source's `data`, walship's `state` and the logs.
+    tmp: tempfile::TempDir,
+    /// The synthetic target, to stop it.
+    synth: std::sync::Arc<tiny_http::Server>,
+    /// The synthetic target's thread.
+    _synth_thread: std::thread::JoinHandle<()>,
+    /// The source Prometheus's port.
+    prom_port: u16,
+    /// VictoriaMetrics's port.
+    vm_port: u16,
+    /// The source Prometheus's configuration file.
+    config: std::path::PathBuf,
+    /// The source Prometheus.
+    prom: Killed,
+    /// VictoriaMetrics.
+    vm: Killed,
+    /// When the source Prometheus had been ready for 3 s: the start of the compared window.
+    t0: i64,
+}
+
+/// Starts the peers of [`OneVm`], or `None` without them.
+fn one_vm() -> Option<OneVm> {
+    if !have("prometheus") || !have("victoria-metrics") {
+        return None;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let (synth_port, _synth_thread, synth) = synthetic_target(1_000);
+    let (prom_port, vm_port) = (free_port(), free_port());
+    let vm = victoria_metrics_at(dir, vm_port);
+    let config = scrape_config(dir, &[("synth", synth_port), ("prometheus", prom_port)]);
+    let prom = source_prometheus(dir, &config, prom_port, "1m");
+    std::thread::sleep(Duration::from_secs(3));
+    let t0 = now_ms();
+    Some(OneVm { tmp, synth, _synth_thread, prom_port, vm_port, config, prom, vm, t0 })
 }
 
 /// `walship ship` of the WAL of [`source_prometheus`] in `dir/data` with `args`, its cursor saved
@@ -388,11 +385,97 @@ fn walship_log(dir: &Path) -> String {
     log
 }
 
+/// Writes `dir/prometheus.yml`: every second, scrape each `(job, port)` on 127.0.0.1.
+fn scrape_config(dir: &Path, jobs: &[(&str, u16)]) -> std::path::PathBuf {
+    let mut text = String::from("global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n");
+    for (job, port) in jobs {
+        text.push_str(&format!("  - {{job_name: {job}, static_configs: [{{targets: ['127.0.0.1:{port}']}}]}}\n"));
+    }
+    let config = dir.join("prometheus.yml");
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+/// Writes `dir/walship.yml` with one remote-write endpoint per `(name, port, queue_config)` (a
+/// receiver on 127.0.0.1) and returns the [`shipper`] arguments that ship the WAL from its
+/// beginning to them.
+fn from_the_beginning(dir: &Path, endpoints: &[(&str, u16, &str)]) -> [String; 2] {
+    let mut text = String::from("remote_write:\n");
+    for (name, port, queue) in endpoints {
+        text.push_str(&format!(
+            "  - url: http://127.0.0.1:{port}/api/v1/write\n    name: {name}\n    queue_config: {queue}\n"
+        ));
+    }
+    let config = dir.join("walship.yml");
+    std::fs::write(&config, text).unwrap();
+    [format!("--config.file={}", config.display()), "--start=beginning".into()]
+}
+
+/// The cursor walship saved in `dir/state` (it must have saved one), and the WAL segment it
+/// points into.
+fn saved_cursor(dir: &Path) -> (serde_json::Value, u64) {
+    let cursor_file = std::fs::read_dir(dir.join("state"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().starts_with("cursor-"))
+        .expect("a cursor after 30 s");
+    let cursor: serde_json::Value = serde_json::from_slice(&std::fs::read(cursor_file.path()).unwrap()).unwrap();
+    let segment = cursor["segment"].as_u64().expect("a WAL cursor");
+    (cursor, segment)
+}
+
+/// Waits (8 minutes at most) until the source Prometheus in `dir` wrote a checkpoint numbered
+/// `segment` or higher, that is, deleted every segment up to `segment`. Returns the seconds waited.
+fn wait_for_checkpoint(dir: &Path, segment: u64) -> u64 {
+    let wal = dir.join("data/wal");
+    let mut waited = 0;
+    while !checkpoints(&wal).iter().any(|&c| c >= segment) {
+        assert!(waited < 480, "Prometheus deleted no segment in 8 minutes");
+        std::thread::sleep(Duration::from_secs(1));
+        waited += 1;
+    }
+    waited
+}
+
+/// What one VictoriaMetrics received of what the source Prometheus holds.
+struct Shipped {
+    /// What every walship of the test logged.
+    log: String,
+    /// Samples the source Prometheus holds for the window.
+    samples: usize,
+    /// How many of those VictoriaMetrics lacks.
+    missing: usize,
+}
+
+/// The common end of the tests with one VictoriaMetrics: stops the scrapes of the source
+/// Prometheus and lets walship drain ([`stop_scraping_and_drain`]), reads what the source
+/// Prometheus (`ports.0`) and VictoriaMetrics (`ports.1`) hold since `t0`, stops the `running`
+/// processes and the synthetic target, and compares.
+fn stop_and_compare<T>(
+    dir: &Path,
+    config: &Path,
+    ports: (u16, u16),
+    t0: i64,
+    running: T,
+    synth: &tiny_http::Server,
+) -> Shipped {
+    let (prom_port, vm_port) = ports;
+    let t1 = stop_scraping_and_drain(config, prom_port);
+    let want = prometheus_samples(prom_port, t0, t1);
+    let got = vm_samples(vm_port, t0, t1);
+    drop(running);
+    synth.unblock();
+    let log = walship_log(dir);
+    let (series, samples, missing, extra) = compare(&want, &got, "victoria-metrics");
+    eprintln!("e2e: victoria-metrics: {series} series, {samples} samples, missing {missing}, extra {extra}");
+    Shipped { log, samples, missing }
+}
+
 /// A Prometheus scraping as `config` says, into `dir/data`, its log in `dir/prometheus.log`: the
 /// smallest WAL segments it allows (10 MB) and blocks of 1 minute up to `max_block`, so that
-/// segments roll over and head truncations come within a test's minutes.
+/// segments roll over and head truncations come within a test's minutes. Returns once it is ready.
 fn source_prometheus(dir: &Path, config: &Path, port: u16, max_block: &str) -> Killed {
-    Killed(
+    let prom = Killed(
         Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
             .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
@@ -404,7 +487,9 @@ fn source_prometheus(dir: &Path, config: &Path, port: u16, max_block: &str) -> K
             .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
             .spawn()
             .unwrap(),
-    )
+    );
+    wait_for("Prometheus", 30, || http(port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
+    prom
 }
 
 /// The remote is down longer than the WAL keeps its segments, while walship runs: its queue
@@ -415,87 +500,32 @@ fn source_prometheus(dir: &Path, config: &Path, port: u16, max_block: &str) -> K
 /// Prometheus holds for the whole run. Prometheus's own remote write loses that range.
 #[test]
 fn a_remote_down_longer_than_the_wal_loses_nothing() {
-    if !have("prometheus") || !have("victoria-metrics") {
+    let Some(OneVm { tmp, synth, _synth_thread, prom_port, vm_port, config, prom, vm, t0 }) = one_vm() else {
         return;
-    }
-    let tmp = tempfile::tempdir().unwrap();
+    };
     let dir = tmp.path();
-    let (synth_port, _synth, synth) = synthetic_target(1_000);
-    let (prom_port, vm_port) = (free_port(), free_port());
-    let mut vm = Some(victoria_metrics_at(dir, vm_port));
-    let scrape = format!(
-        "scrape_configs:\n  - {{job_name: synth, static_configs: [{{targets: ['127.0.0.1:{synth_port}']}}]}}\n  - {{job_name: prometheus, static_configs: [{{targets: ['127.0.0.1:{prom_port}']}}]}}\n"
-    );
-    let config = dir.join("prometheus.yml");
-    std::fs::write(&config, format!("global: {{scrape_interval: 1s, scrape_timeout: 1s}}\n{scrape}")).unwrap();
-    let prom = source_prometheus(dir, &config, prom_port, "1m");
-    wait_for("Prometheus", 30, || http(prom_port, "GET", "/-/ready").is_some_and(|r| r.0 == 200));
-    std::thread::sleep(Duration::from_secs(3));
-    let t0 = now_ms();
+    let mut vm = Some(vm);
     // A small queue, so that the watcher stops reading soon after the remote goes away.
-    let rw = dir.join("walship.yml");
-    std::fs::write(
-        &rw,
-        format!(
-            "remote_write:\n  - url: http://127.0.0.1:{vm_port}/api/v1/write\n    name: vm\n    queue_config: {{capacity: 2000, max_shards: 2, batch_send_deadline: 1s, max_backoff: 1s}}\n"
-        ),
-    )
-    .unwrap();
-    let state = dir.join("state");
-    let _ship = Killed(
-        walship()
-            .arg("ship")
-            .arg("--wal-dir")
-            .arg(dir.join("data"))
-            .arg("--config.file")
-            .arg(&rw)
-            .args(["--start=beginning", "--cursor.save-interval=1s", "--web.listen-address="])
-            .arg("--state-dir")
-            .arg(&state)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.join("walship.log")).unwrap())
-            .spawn()
-            .unwrap(),
-    );
+    let queue = "{capacity: 2000, max_shards: 2, batch_send_deadline: 1s, max_backoff: 1s}";
+    let ship = shipper(dir, &from_the_beginning(dir, &[("vm", vm_port, queue)]));
     std::thread::sleep(Duration::from_secs(30));
     if let Some(v) = vm.take() {
         v.terminate();
     }
     std::thread::sleep(Duration::from_secs(5));
-    let cursor_file = std::fs::read_dir(&state)
-        .unwrap()
-        .flatten()
-        .find(|e| e.file_name().to_string_lossy().starts_with("cursor-"))
-        .expect("a cursor after 30 s");
-    let cursor: serde_json::Value = serde_json::from_slice(&std::fs::read(cursor_file.path()).unwrap()).unwrap();
-    let segment = cursor["segment"].as_u64().expect("a WAL cursor");
+    let (cursor, segment) = saved_cursor(dir);
     eprintln!("e2e: VictoriaMetrics stopped at 30 s; walship's cursor {cursor}");
     // Down until Prometheus deleted the segment after the one walship was reading.
-    let wal = dir.join("data/wal");
-    let mut down = 0;
-    while !checkpoints(&wal).iter().any(|&c| c > segment) {
-        assert!(down < 480, "Prometheus deleted no segment in 8 minutes");
-        std::thread::sleep(Duration::from_secs(1));
-        down += 1;
-    }
-    eprintln!("e2e: remote down {} s, until Prometheus checkpointed {:?}", down + 5, checkpoints(&wal));
+    let down = wait_for_checkpoint(dir, segment + 1);
+    eprintln!(
+        "e2e: remote down {} s, until Prometheus checkpointed {:?}",
+        down + 5,
+        checkpoints(&dir.join("data/wal"))
+    );
     vm = Some(victoria_metrics_at(dir, vm_port));
     std::thread::sleep(Duration::from_secs(40));
-    std::fs::write(&config, "global: {scrape_interval: 1s}\n").unwrap();
-    let _ = http(prom_port, "POST", "/-/reload");
-    std::thread::sleep(Duration::from_secs(2));
-    let t1 = now_ms();
-    std::thread::sleep(Duration::from_secs(20));
-    let want = prometheus_samples(prom_port, t0, t1);
-    let got = vm_samples(vm_port, t0, t1);
-    drop(_ship);
-    drop(prom);
-    drop(vm);
-    synth.unblock();
-    let log = std::fs::read_to_string(dir.join("walship.log")).unwrap_or_default();
-    assert!(!log.contains("panicked"), "{log}");
-    let (series, samples, missing, extra) = compare(&want, &got, "victoria-metrics");
-    eprintln!("e2e: victoria-metrics: {series} series, {samples} samples, missing {missing}, extra {extra}");
+    let Shipped { log, samples, missing } =
+        stop_and_compare(dir, &config, (prom_port, vm_port), t0, (ship, prom, vm), &synth);
     let filled = log.lines().find(|l| l.contains("Gap filled from the persisted blocks"));
     eprintln!("e2e: {filled:?}");
     assert!(filled.is_some(), "the gap was met while running and filled: {log}");

@@ -205,6 +205,32 @@ fn hint(counter_reset: u8, i: usize) -> CounterResetHint {
     }
 }
 
+/// `n` histograms of type `$ty` laid out as `$layout`, each made of the `$one` strategy's
+/// (count, zero count, sum, positive buckets, negative buckets): the int and the float histogram
+/// have the same fields (of other number types), so one body serves both.
+macro_rules! histograms {
+    ($layout:expr, $n:expr, $one:expr, $ty:ident) => {{
+        let layout: Layout = $layout;
+        prop::collection::vec($one, $n).prop_map(move |hs| {
+            hs.into_iter()
+                .map(|(count, zero_count, sum, positive_buckets, negative_buckets)| $ty {
+                    counter_reset_hint: CounterResetHint::Unknown,
+                    schema: layout.schema,
+                    zero_threshold: layout.zero_threshold,
+                    zero_count,
+                    count,
+                    sum,
+                    positive_spans: layout.positive_spans.clone(),
+                    negative_spans: layout.negative_spans.clone(),
+                    positive_buckets,
+                    negative_buckets,
+                    custom_values: layout.custom_values.clone(),
+                })
+                .collect()
+        })
+    }};
+}
+
 /// Integer histograms of `layout`, values drifting like counters (or anything, sometimes).
 fn int_histograms(layout: Layout, n: usize) -> impl Strategy<Value = Vec<Histogram>> {
     let (np, nn) = layout.buckets();
@@ -212,46 +238,15 @@ fn int_histograms(layout: Layout, n: usize) -> impl Strategy<Value = Vec<Histogr
     let bucket = prop_oneof![3 => -50i64..50, 1 => any::<i64>()];
     let sum = prop_oneof![4 => any::<f64>(), 1 => Just(f64::from_bits(STALE_NAN_BITS))];
     let one = (count.clone(), count, sum, prop::collection::vec(bucket.clone(), np), prop::collection::vec(bucket, nn));
-    prop::collection::vec(one, n).prop_map(move |hs| {
-        hs.into_iter()
-            .map(|(count, zero_count, sum, positive_buckets, negative_buckets)| Histogram {
-                counter_reset_hint: CounterResetHint::Unknown,
-                schema: layout.schema,
-                zero_threshold: layout.zero_threshold,
-                zero_count,
-                count,
-                sum,
-                positive_spans: layout.positive_spans.clone(),
-                negative_spans: layout.negative_spans.clone(),
-                positive_buckets,
-                negative_buckets,
-                custom_values: layout.custom_values.clone(),
-            })
-            .collect()
-    })
+    histograms!(layout, n, one, Histogram)
 }
 
+/// Float histograms of `layout`, any values.
 fn float_histograms(layout: Layout, n: usize) -> impl Strategy<Value = Vec<FloatHistogram>> {
     let (np, nn) = layout.buckets();
     let f = value();
     let one = (f.clone(), f.clone(), f.clone(), prop::collection::vec(f.clone(), np), prop::collection::vec(f, nn));
-    prop::collection::vec(one, n).prop_map(move |hs| {
-        hs.into_iter()
-            .map(|(count, zero_count, sum, positive_buckets, negative_buckets)| FloatHistogram {
-                counter_reset_hint: CounterResetHint::Unknown,
-                schema: layout.schema,
-                zero_threshold: layout.zero_threshold,
-                zero_count,
-                count,
-                sum,
-                positive_spans: layout.positive_spans.clone(),
-                negative_spans: layout.negative_spans.clone(),
-                positive_buckets,
-                negative_buckets,
-                custom_values: layout.custom_values.clone(),
-            })
-            .collect()
-    })
+    histograms!(layout, n, one, FloatHistogram)
 }
 
 proptest! {

@@ -329,6 +329,30 @@ fn histogram_header(n: usize, counter_reset: u8, st: Option<u8>) -> Vec<u8> {
     }
 }
 
+/// What both histogram encoders start from.
+struct HistogramStart {
+    /// The samples' start timestamps.
+    sts: Vec<i64>,
+    /// The samples' timestamps.
+    ts: Vec<i64>,
+    /// The ST header byte ([`st_header`]).
+    st_head: u8,
+    /// The index of the first sample whose start timestamp changed (0: none, capped at 127).
+    changed_on: usize,
+    /// The writer, holding the chunk header ([`histogram_header`]).
+    w: BitWriter,
+}
+
+/// Splits `samples` (start timestamp, timestamp, histogram) into their timestamps and begins the
+/// chunk with its header.
+fn histogram_start<H>(samples: &[(i64, i64, H)], counter_reset: u8, with_st: bool) -> HistogramStart {
+    let sts: Vec<i64> = samples.iter().map(|s| s.0).collect();
+    let ts: Vec<i64> = samples.iter().map(|s| s.1).collect();
+    let (st_head, changed_on) = st_header(&sts);
+    let w = BitWriter::with_header(&histogram_header(samples.len(), counter_reset, with_st.then_some(st_head)));
+    HistogramStart { sts, ts, st_head, changed_on, w }
+}
+
 /// A `histogram` (2) or, with start timestamps, `histogramST` (5) chunk. Every histogram must
 /// have `layout`'s bucket counts; a stale marker is a histogram whose sum has the stale bits.
 pub(crate) fn histogram(
@@ -337,10 +361,7 @@ pub(crate) fn histogram(
     samples: &[(i64, i64, Histogram)],
     with_st: bool,
 ) -> Vec<u8> {
-    let sts: Vec<i64> = samples.iter().map(|s| s.0).collect();
-    let ts: Vec<i64> = samples.iter().map(|s| s.1).collect();
-    let (st_head, changed_on) = st_header(&sts);
-    let mut w = BitWriter::with_header(&histogram_header(samples.len(), counter_reset, with_st.then_some(st_head)));
+    let HistogramStart { sts, ts, st_head, changed_on, mut w } = histogram_start(samples, counter_reset, with_st);
     let (mut t_delta, mut cnt_delta, mut z_delta, mut st_diff) = (0i64, 0i64, 0i64, 0i64);
     let (mut prev, mut sum_win) = (Histogram::default(), Window::default());
     let (np, nn) = layout.buckets();
@@ -399,10 +420,7 @@ pub(crate) fn float_histogram(
     samples: &[(i64, i64, FloatHistogram)],
     with_st: bool,
 ) -> Vec<u8> {
-    let sts: Vec<i64> = samples.iter().map(|s| s.0).collect();
-    let ts: Vec<i64> = samples.iter().map(|s| s.1).collect();
-    let (st_head, changed_on) = st_header(&sts);
-    let mut w = BitWriter::with_header(&histogram_header(samples.len(), counter_reset, with_st.then_some(st_head)));
+    let HistogramStart { sts, ts, st_head, changed_on, mut w } = histogram_start(samples, counter_reset, with_st);
     let (mut t_delta, mut st_diff) = (0i64, 0i64);
     let mut prev = FloatHistogram::default();
     let (np, nn) = layout.buckets();

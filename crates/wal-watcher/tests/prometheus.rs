@@ -50,16 +50,9 @@ fn http_get(port: u16, path: &str) -> Option<Vec<u8>> {
     Some(buf[at + 4..].to_vec())
 }
 
+/// `q` as a URL query value.
 fn encode(q: &str) -> String {
-    q.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
+    url::form_urlencoded::byte_serialize(q.as_bytes()).collect()
 }
 
 fn now_ms() -> i64 {

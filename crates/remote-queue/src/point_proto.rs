@@ -7,30 +7,32 @@ use wal_format::record::{FloatHistogram, Histogram, Span};
 
 /// A `Sample { value = 1; timestamp = 2; start_timestamp = 3 }`; `st` is 0 for 1.0.
 ///
-/// Built in a stack buffer and appended with one copy: at most 2 + 9 + 11 + 11 bytes, so the
-/// length always fits one varint byte (`field` < 16 keeps the tag to one byte too).
+/// Written in place: 34 zero bytes (the most a sample takes: 2 + 9 + 11 + 11, so the length
+/// always fits one varint byte and `field` < 16 keeps the tag to one byte too) are appended with
+/// one fixed-size store, the fields written over them, and the tail cut back. Building the message
+/// in a stack array and copying it over made the processor wait: the copy's wide loads read bytes
+/// the narrow stores just before had not yet written to the cache ("store forwarding" fails).
 #[inline]
 pub(crate) fn put_sample(buf: &mut Vec<u8>, field: u32, v: f64, t: i64, st: i64) {
-    let mut tmp = [0u8; 34];
+    const MAX: usize = 34;
+    let start = buf.len();
+    buf.extend_from_slice(&[0u8; MAX]);
+    let Some(msg) = buf.get_mut(start..start + MAX) else { return };
     let mut n = 2;
     if v.to_bits() != 0 {
-        tmp[n] = 0x09;
-        tmp[n + 1..n + 9].copy_from_slice(&v.to_bits().to_le_bytes());
+        msg[n] = 0x09;
+        msg[n + 1..n + 9].copy_from_slice(&v.to_bits().to_le_bytes());
         n += 9;
     }
     for (tag, x) in [(0x10u8, t), (0x18, st)] {
         if x != 0 {
-            tmp[n] = tag;
-            n += 1 + write_uvarint(&mut tmp[n + 1..], x as u64);
+            msg[n] = tag;
+            n += 1 + write_uvarint(&mut msg[n + 1..], x as u64);
         }
     }
-    tmp[0] = ((field << 3) | u32::from(WIRE_LEN)) as u8;
-    tmp[1] = (n - 2) as u8;
-    // All 34 bytes, then cut back: a copy of a length known at compile time is two vector moves,
-    // where `&tmp[..n]` would be a call to memcpy for every sample.
-    let len = buf.len();
-    buf.extend_from_slice(&tmp);
-    buf.truncate(len + n);
+    msg[0] = ((field << 3) | u32::from(WIRE_LEN)) as u8;
+    msg[1] = (n - 2) as u8;
+    buf.truncate(start + n);
 }
 
 fn put_spans(buf: &mut Vec<u8>, field: u32, spans: &[Span]) {

@@ -48,8 +48,13 @@ fn per_cpu_second(mut step: impl FnMut(), per_step: usize) -> f64 {
 /// else every request carries the same 2000 series.
 fn encode_rates(rotating: bool) -> [(f64, f64); 2] {
     let protocols = [Protocol::V1, Protocol::V2];
-    let mut benches =
-        protocols.map(|_| if rotating { EncodeBench::rotating(10_000, 2000) } else { EncodeBench::new(10_000, 2000) });
+    let mut benches = protocols.map(|p| {
+        if rotating {
+            EncodeBench::rotating(p, 10_000, 2000)
+        } else {
+            EncodeBench::new(p, 10_000, 2000)
+        }
+    });
     let mut bytes = [0usize; 2];
     for (b, (p, n)) in benches.iter_mut().zip(protocols.iter().zip(bytes.iter_mut())) {
         for _ in 0..50 {
@@ -79,7 +84,8 @@ fn encode_rates(rotating: bool) -> [(f64, f64); 2] {
 /// bytes of a request of [`EncodeBench::rotating`] (whose 2.0 symbols are mostly strings no other
 /// request of the shard repeats).
 fn snappy_rate(protocol: Protocol, rotating: bool) -> f64 {
-    let mut b = if rotating { EncodeBench::rotating(10_000, 2000) } else { EncodeBench::new(10_000, 2000) };
+    let mut b =
+        if rotating { EncodeBench::rotating(protocol, 10_000, 2000) } else { EncodeBench::new(protocol, 10_000, 2000) };
     b.encode(protocol);
     let per = b.batch_len();
     per_cpu_second(
@@ -167,6 +173,26 @@ fn main() {
         let cache = build_cache(n, protocol);
         println!("{:.1}", (rss_kib().saturating_sub(rss0)) as f64 * 1024.0 / n as f64);
         drop(cache);
+        return;
+    }
+    if let Some(case) = std::env::var_os("RQ_BENCH_PROFILE") {
+        // One encode case alone for 5 CPU-seconds, to run under a profiler: `1.0`, `2.0`,
+        // `1.0-rotating` or `2.0-rotating`.
+        let case = case.to_string_lossy().into_owned();
+        let protocol = if case.starts_with("2.0") { Protocol::V2 } else { Protocol::V1 };
+        let mut b = if case.ends_with("rotating") {
+            EncodeBench::rotating(protocol, 10_000, 2000)
+        } else {
+            EncodeBench::new(protocol, 10_000, 2000)
+        };
+        let per = b.batch_len();
+        let c0 = thread_cpu_seconds();
+        let mut n = 0usize;
+        while thread_cpu_seconds() - c0 < 5.0 {
+            b.encode(protocol);
+            n += per;
+        }
+        println!("{case}: {:.2} M samples per CPU-second", n as f64 / (thread_cpu_seconds() - c0) / 1e6);
         return;
     }
     if std::env::var_os("RQ_BENCH_E2E_ONLY").is_some() {

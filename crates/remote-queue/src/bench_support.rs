@@ -24,7 +24,8 @@ pub fn typical_labels(i: u64) -> Labels {
     ])
 }
 
-/// A cache of `series` typical series and batches of `batch` samples over them.
+/// A cache of `series` typical series, as an endpoint of one protocol keeps it, and batches of
+/// `batch` samples over them.
 pub struct EncodeBench {
     cache: SeriesCache,
     /// The batches [`EncodeBench::encode`] takes in turn.
@@ -36,19 +37,20 @@ pub struct EncodeBench {
 impl EncodeBench {
     /// Builds the cache and one batch over the first `batch` series: every request carries the
     /// same series, as a shard's do when its series fit one request.
-    pub fn new(series: u64, batch: usize) -> EncodeBench {
-        EncodeBench::with_batches(series, batch, 1)
+    pub fn new(protocol: Protocol, series: u64, batch: usize) -> EncodeBench {
+        EncodeBench::with_batches(protocol, series, batch, 1)
     }
 
     /// Builds the cache and `series / batch` batches that together cover every series once:
     /// requests take turns over them, as a shard's do when it holds more series than one
     /// request carries (no request repeats the series of the one before).
-    pub fn rotating(series: u64, batch: usize) -> EncodeBench {
-        EncodeBench::with_batches(series, batch, (series as usize / batch.max(1)).max(1))
+    pub fn rotating(protocol: Protocol, series: u64, batch: usize) -> EncodeBench {
+        EncodeBench::with_batches(protocol, series, batch, (series as usize / batch.max(1)).max(1))
     }
 
-    fn with_batches(series: u64, batch: usize, batches: usize) -> EncodeBench {
+    fn with_batches(protocol: Protocol, series: u64, batch: usize, batches: usize) -> EncodeBench {
         let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+        cache.labels_as_strings(protocol == Protocol::V2);
         let owned: Vec<Labels> = (0..series).map(typical_labels).collect();
         let refs: Vec<RefSeries<'_>> =
             owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
@@ -96,7 +98,7 @@ impl EncodeBench {
 /// `(estimated heap bytes, total label bytes)`.
 pub fn cache_usage(n: u64, protocol: Protocol) -> (usize, usize) {
     let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
-    cache.keep_string_ids(protocol == Protocol::V2);
+    cache.labels_as_strings(protocol == Protocol::V2);
     let mut label_bytes = 0;
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
         let owned: Vec<Labels> = chunk.iter().map(|&i| typical_labels(i)).collect();
@@ -112,7 +114,7 @@ pub fn cache_usage(n: u64, protocol: Protocol) -> (usize, usize) {
 /// opaquely (for RSS measurements).
 pub fn build_cache(n: u64, protocol: Protocol) -> Box<dyn std::any::Any> {
     let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
-    cache.keep_string_ids(protocol == Protocol::V2);
+    cache.labels_as_strings(protocol == Protocol::V2);
     for chunk in (0..n).collect::<Vec<_>>().chunks(10_000) {
         let owned: Vec<Labels> = chunk.iter().map(|&i| typical_labels(i)).collect();
         let refs: Vec<RefSeries<'_>> =

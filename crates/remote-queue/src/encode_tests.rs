@@ -16,7 +16,7 @@ fn cache_with(series: &[(u64, Vec<(String, String)>)]) -> SeriesCache {
 /// `keep_ids: false` is the cache of a 1.0 endpoint, which 2.0 must still encode right.
 fn cache_keeping_ids(series: &[(u64, Vec<(String, String)>)], keep_ids: bool) -> SeriesCache {
     let mut c = SeriesCache::new(LabelSet::from_pairs([("cluster", "c1")]), Relabeler::default());
-    c.keep_string_ids(keep_ids);
+    c.labels_as_strings(keep_ids);
     for (r, l) in series {
         let l = Labels::from_pairs(l.iter().map(|(a, b)| (a.as_str(), b.as_str())));
         c.store(&[RefSeries { series_ref: *r, labels: l.as_ref() }], 0);
@@ -478,4 +478,28 @@ fn long_label_sets_use_multi_byte_lengths() {
     let v1 = pb::v1::WriteRequest::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
     assert_eq!(pairs(&v1.timeseries[1].labels), want);
     assert_eq!(v1.timeseries[1].samples[0].timestamp, 6);
+}
+
+proptest! {
+    /// Two parts compressed one after the other make one stream of their concatenation, whatever
+    /// their lengths (length prefixes of one to three bytes, parts across snappy's 64 KiB blocks,
+    /// empty second parts) and contents (repetitive, so that copies are made, or not).
+    #[test]
+    fn parts_compress_into_one_stream(
+        a_len in prop_oneof![0usize..200, 16_000usize..17_000, 65_000usize..140_000],
+        b_len in prop_oneof![0usize..200, 16_000usize..17_000, 65_000usize..140_000],
+        period in 1usize..300,
+        seed in any::<u8>(),
+    ) {
+        let bytes = |n: usize, salt: u8| -> Vec<u8> {
+            (0..n).map(|i| ((i % period) as u8).wrapping_mul(31).wrapping_add(salt ^ seed)).collect()
+        };
+        let (a, b) = (bytes(a_len, 1), bytes(b_len, 2));
+        let mut out = Vec::new();
+        let n = compress_parts(&mut snap::raw::Encoder::new(), [&a, &b], &mut out);
+        prop_assert!(n.is_ok());
+        let body = out.get(..n.unwrap_or(0)).unwrap_or_default();
+        let whole = snap::raw::Decoder::new().decompress_vec(body);
+        prop_assert_eq!(whole.ok(), Some([a.as_slice(), b.as_slice()].concat()));
+    }
 }

@@ -5,7 +5,7 @@ use crate::batch_stats::{admit, BatchStats};
 use crate::item::{Item, Payload};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::series::{LabelIds, SeriesCache};
+use crate::series::{Label, LabelEntries, LabelIds, SeriesCache};
 
 /// `prometheus.WriteRequest`: one `TimeSeries` per item, labels copied from the interned pairs.
 pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut Vec<u8>) -> BatchStats {
@@ -13,10 +13,25 @@ pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>
     for item in items {
         let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
         let ts = begin_len(buf, 1);
-        for p in LabelIds::new(ids) {
-            // `TimeSeries.labels` (field 1) + the interned, length-prefixed `Label` body.
-            buf.push(0x0a);
-            cache.pairs.append_prefixed(p, buf);
+        if cache.labels_are_strings() {
+            // A cache made for 2.0: a label held as two strings is put together from them.
+            for label in LabelEntries::new(ids) {
+                match label {
+                    Label::Pair(p) => {
+                        buf.push(0x0a);
+                        cache.pairs.append_prefixed(p, buf);
+                    }
+                    Label::Strings(n, v) => {
+                        put_label_prefixed(buf, cache.strings.get_prefixed(n), cache.strings.get_prefixed(v))
+                    }
+                }
+            }
+        } else {
+            for p in LabelIds::new(ids) {
+                // `TimeSeries.labels` (field 1) + the interned, length-prefixed `Label` body.
+                buf.push(0x0a);
+                cache.pairs.append_prefixed(p, buf);
+            }
         }
         match &item.payload {
             Payload::Sample(v) => put_sample(buf, 2, *v, item.t, 0),
@@ -35,6 +50,17 @@ pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>
         end_len(buf, ts);
     }
     stats
+}
+
+/// A `Label { name = 1; value = 2 }` as `TimeSeries.labels` (field 1), from its name and value
+/// each preceded by its varint length.
+fn put_label_prefixed(buf: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+    put_tag(buf, 1, WIRE_LEN);
+    put_uvarint(buf, (2 + name.len() + value.len()) as u64);
+    buf.push(0x0a);
+    buf.extend_from_slice(name);
+    buf.push(0x12);
+    buf.extend_from_slice(value);
 }
 
 /// A `Label { name = 1; value = 2 }` as field `field`.

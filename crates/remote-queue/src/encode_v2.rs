@@ -1,22 +1,27 @@
 //! Remote write 2.0: `io.prometheus.write.v2.Request` with a symbols table.
 //!
 //! Every string a request references is listed once in its `symbols`; the table's size follows
-//! the request, not the cache. The series cache gives every string it holds (label names and
-//! values, help and unit) a dense id, and each label pair the ids of its two strings, so a
-//! string's symbol is found without hashing it: `by_id` is an array indexed by string id whose
-//! entries carry the number of the table that wrote them, so that starting a new table clears
-//! nothing. A label pair's two refs, already encoded as varints, are remembered by pair id in
-//! [`RecentIds`], a direct-mapped array: a pair found there costs one load and one copy, as in
+//! the request, not the cache. The series cache of a 2.0 endpoint gives every string it holds a
+//! dense id (see `series.rs`), so a string's symbol is found without hashing it: `by_id` is an
+//! array indexed by string id whose entries carry the symbol's index, already encoded as a
+//! varint, and the number of the request that last used it; entries stamped since the current
+//! table was started are in the table, so starting a new one clears nothing.
+//!
+//! A label held as a pair (`job="api"`, shared by many series) finds both refs, already packed,
+//! by pair id in [`RecentIds`], a direct-mapped array: one load and one eight-byte store, as in
 //! 1.0. A pair evicted by another one that maps to the same entry is looked up through its string
 //! ids again and finds its symbols already in the table, so deduplication never depends on that
-//! array. Only strings the cache does not hold (exemplar labels) are looked up by content.
+//! array. A label held as its two strings (a value no other series has, such as a pod's name)
+//! skips the pair lookup: its value is new to nearly every request anyway, and costs one copy
+//! into `symbols`. Only strings the cache does not hold (exemplar labels, and labels of a cache
+//! made for 1.0) are looked up by content.
 //!
 //! **Keeping the table.** A shard whose requests carry the same series again and again (every
 //! shard whose series fit one request) would rebuild the same symbols in every request. So when
-//! most pairs of a request were also in the previous one, the next request starts from this
+//! most labels of a request were also in the previous one, the next request starts from this
 //! one's table instead of an empty one, and all of its ids stay known. A kept table is sent
-//! whole, so it is given up as soon as a request uses less than three quarters of the pairs it
-//! holds (and whenever the series cache frees an id, which could then name another string).
+//! whole, so it is given up as soon as a request uses less than three quarters of what it holds
+//! (and whenever the series cache frees an id, which could then name another string).
 //!
 //! Each series is written in place with one-byte length slots, filled in afterwards: a typical
 //! series' body is shorter than 128 bytes, so no body is moved to fit its length.
@@ -26,7 +31,7 @@ use crate::intern::SymbolId;
 use crate::item::{Item, Payload};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::series::{split_pair, LabelIds, SeriesCache};
+use crate::series::{split_pair, Label, LabelEntries, LabelIds, SeriesCache};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 
@@ -37,14 +42,18 @@ pub(crate) struct SymbolTable {
     symbols: Vec<u8>,
     /// Number of symbols in `symbols`.
     count: u32,
-    /// Symbol index of each string of the series cache, by string id: `table << 48 | ref`, `ref`
-    /// being the index already encoded (see [`enc_ref`]), meaningful only while `table` is the
-    /// current table's number.
+    /// By string id of the series cache: `request << STAMP_SHIFT | ref`, `ref` being the string's
+    /// symbol index encoded by [`enc_ref`] and `request` the number of the last request that used
+    /// it (0: none). Meaningful only when `request >= table_start`.
     by_id: Vec<u64>,
-    /// Number of the current table, never 0 (a zeroed entry of `by_id` is therefore never current).
-    table: u16,
-    /// Symbols of strings the series cache does not hold (exemplar labels), as (index, start in
-    /// `symbols`, length), hashed by their string.
+    /// Number of this request, from 1 up to [`REQUEST_LIMIT`].
+    request: u32,
+    /// Number of the request that started the current table.
+    table_start: u32,
+    /// Number of the request that started the table before it.
+    prev_start: u32,
+    /// Symbols of strings the series cache does not hold, as (index, start in `symbols`,
+    /// length), hashed by their string.
     others: HashTable<(u32, u32, u32)>,
     hasher: DefaultHashBuilder,
     /// Both refs of label pairs met since the table was started, by pair id.
@@ -55,15 +64,25 @@ pub(crate) struct SymbolTable {
     keep: bool,
     /// Whether this request started from an empty table.
     fresh: bool,
-    /// Distinct pairs this request used.
+    /// Labels held as strings whose value is in the current table (pairs: `pairs.held`).
+    held: usize,
+    /// Distinct pairs and values of labels held as strings this request used.
     used: usize,
-    /// Fresh requests: pairs this request used that the previous table held.
+    /// Fresh requests: those of `used` that the previous table held.
     overlap: usize,
     /// Encoded `TimeSeries` fields (field 5) of this request.
     series: Vec<u8>,
     /// Label refs of an exemplar.
     ex_refs: Vec<u32>,
 }
+
+/// Bit of a `by_id` entry where the request number starts (below it: a ref made by [`enc_ref`]).
+const STAMP_SHIFT: u32 = 43;
+/// A ref made by [`enc_ref`]: the bits of a `by_id` entry below its request number.
+const REF_MASK: u64 = (1 << STAMP_SHIFT) - 1;
+/// Request numbers fit the 21 bits above a ref; at this one `by_id` is cleared and numbering
+/// starts again (once every two million requests).
+const REQUEST_LIMIT: u32 = 1 << (64 - STAMP_SHIFT);
 
 /// One entry of [`RecentIds`]: 16 bytes, so that more of the array stays in the processor's
 /// caches.
@@ -80,6 +99,8 @@ const KEY_MASK: u64 = (1 << 48) - 1;
 
 /// Remembers, for label pair ids of the series cache, the pair's two refs (encoded) in the
 /// current table. A lossy cache: a pair missing from it is looked up through its string ids.
+/// While a table is kept, labels held as strings are remembered too, by their value's string id
+/// with [`STRING_KEY`] set.
 #[derive(Default)]
 struct RecentIds {
     /// A power-of-two length.
@@ -89,8 +110,11 @@ struct RecentIds {
     /// Number of the current request, modulo 2^16: an entry last used exactly a multiple of
     /// 2^16 requests ago looks used already, which only makes a kept table look less used.
     request: u16,
-    /// Entries written since the table was started.
+    /// Pair entries written since the table was started.
     held: usize,
+    /// Entries of labels held as strings written since the table was started (counted apart:
+    /// [`SymbolTable`] counts those labels itself).
+    extra: usize,
     /// Entries the previous table had been written when it was given up.
     held_before: usize,
 }
@@ -98,6 +122,18 @@ struct RecentIds {
 /// Entries of [`RecentIds`] to start with, and at most (16 bytes each).
 const RECENT_MIN: usize = 1 << 12;
 const RECENT_MAX: usize = 1 << 20;
+
+/// Set in the key of a label held as strings (pair ids, stored shifted by one, stay below it).
+const STRING_KEY: u32 = 1 << 31;
+
+/// Entry of `id` in an array of `len` (a power of two) entries: ids are dense slot numbers, so
+/// their low bits spread them evenly; string keys use the other half first, so that the few pair
+/// ids and string ids that are both small do not keep evicting each other.
+#[inline]
+fn recent_index(id: SymbolId, len: usize) -> usize {
+    let half = if id & STRING_KEY != 0 { len >> 1 } else { 0 };
+    (id as usize ^ half) & len.wrapping_sub(1)
+}
 
 /// What [`RecentIds::get`] found.
 enum Found {
@@ -111,8 +147,9 @@ enum Found {
 impl RecentIds {
     /// Forgets every entry, by numbering tables rather than by clearing.
     fn new_table(&mut self) {
-        self.held_before = self.held;
+        self.held_before = self.held + self.extra;
         self.held = 0;
+        self.extra = 0;
         self.table = self.table.wrapping_add(1);
         if self.table == 0 || self.slots.is_empty() {
             let len = self.slots.len().max(RECENT_MIN);
@@ -127,12 +164,13 @@ impl RecentIds {
     /// fills about as much as the last one did).
     fn next_request(&mut self) {
         self.request = self.request.wrapping_add(1);
-        let want = (self.held.max(self.held_before) * 4).clamp(RECENT_MIN, RECENT_MAX).next_power_of_two();
+        let want =
+            ((self.held + self.extra).max(self.held_before) * 4).clamp(RECENT_MIN, RECENT_MAX).next_power_of_two();
         if want > self.slots.len() {
             // Entries of the current table move to where the longer array wants them.
             let old = std::mem::replace(&mut self.slots, vec![Recent::default(); want]);
             for e in old.into_iter().filter(|e| (e.key >> 32) as u16 == self.table) {
-                let i = (e.key as u32) as usize & (want - 1);
+                let i = recent_index(e.key as u32, want);
                 if let Some(slot) = self.slots.get_mut(i) {
                     *slot = e;
                 }
@@ -142,8 +180,23 @@ impl RecentIds {
 
     #[inline]
     fn index(&self, id: SymbolId) -> usize {
-        // Ids are dense slot numbers: the low bits spread them evenly.
-        id as usize & (self.slots.len().wrapping_sub(1))
+        recent_index(id, self.slots.len())
+    }
+
+    /// The value of `id` when the current table holds it, and whether this is its first use in
+    /// the request: [`RecentIds::get`]'s common case, kept small enough to inline in the loop.
+    #[inline(always)]
+    fn hit(&mut self, id: SymbolId) -> Option<(u64, bool)> {
+        let i = self.index(id);
+        let key = (u64::from(self.table) << 32) | u64::from(id);
+        let e = self.slots.get_mut(i)?;
+        if e.key & KEY_MASK != key {
+            return None;
+        }
+        let stamp = u64::from(self.request) << 48;
+        let first = e.key & !KEY_MASK != stamp;
+        e.key = key | stamp;
+        Some((e.value, first))
     }
 
     #[inline]
@@ -167,7 +220,11 @@ impl RecentIds {
     fn put(&mut self, id: SymbolId, value: u64) {
         let i = self.index(id);
         let key = (u64::from(self.request) << 48) | (u64::from(self.table) << 32) | u64::from(id);
-        self.held += 1;
+        if id & STRING_KEY == 0 {
+            self.held += 1;
+        } else {
+            self.extra += 1;
+        }
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Recent { key, value };
         }
@@ -181,20 +238,26 @@ impl SymbolTable {
         let ids_valid = seen == self.seen;
         self.seen = seen;
         self.fresh = !(self.keep && ids_valid);
+        self.request += 1;
+        if self.request >= REQUEST_LIMIT {
+            self.by_id.fill(0);
+            self.request = 1;
+            self.table_start = 1;
+            self.fresh = true;
+        }
         if self.fresh {
             self.symbols.clear();
             self.others.clear();
             // symbols[0] is always "" (repeated string elements are written even when empty).
             self.symbols.extend_from_slice(&[SYMBOLS_TAG, 0]);
             self.count = 1;
-            self.table = self.table.wrapping_add(1);
-            if self.table == 0 {
-                self.by_id.fill(0);
-                self.table = 1;
-            }
+            // Stamps 0 (never used) are never in the previous table.
+            self.prev_start = self.table_start.max(1);
+            self.table_start = self.request;
+            self.held = 0;
             self.pairs.new_table();
         }
-        // Entries for ids the cache handed out since: zero, so never current.
+        // Entries for ids the cache handed out since: zero, so never in the table.
         let ids = cache.strings.id_bound();
         if self.by_id.len() < ids {
             self.by_id.resize(ids, 0);
@@ -210,33 +273,56 @@ impl SymbolTable {
         self.keep = if self.fresh {
             self.used > 0 && self.overlap * 4 >= self.used * 3
         } else {
-            self.used * 4 >= self.pairs.held * 3
+            self.used * 4 >= (self.pairs.held + self.held) * 3
         };
     }
 
     /// The symbol index of the series cache's string `id`, encoded by [`enc_ref`], adding it if
-    /// new; "" is always 0.
-    #[inline]
-    fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
+    /// new; "" is always 0. `VALUE`: the value of a label held as strings, counted in `used`,
+    /// `overlap` and `held` as pairs are in [`RecentIds`].
+    #[inline(always)]
+    fn string<const VALUE: bool>(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
         // `begin` sized the array for every id of the cache; an id past it names no string.
         let Some(e) = self.by_id.get_mut(id as usize) else { return EMPTY_REF };
-        if (*e >> 48) as u16 == self.table {
-            return *e & REF_MASK;
+        let stamp = (*e >> STAMP_SHIFT) as u32;
+        let r = *e & REF_MASK;
+        if stamp == self.request {
+            return r;
+        }
+        if stamp >= self.table_start {
+            // In the kept table, first use in this request.
+            *e = (u64::from(self.request) << STAMP_SHIFT) | r;
+            self.used += usize::from(VALUE);
+            return r;
+        }
+        self.add::<VALUE>(cache, id)
+    }
+
+    /// [`SymbolTable::string`] for a string not in the table: out of line, so that the common
+    /// cases stay a load and a compare or two.
+    #[inline(never)]
+    fn add<const VALUE: bool>(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
+        let Some(e) = self.by_id.get_mut(id as usize) else { return EMPTY_REF };
+        let stamp = (*e >> STAMP_SHIFT) as u32;
+        if VALUE {
+            self.used += 1;
+            self.overlap += usize::from(stamp >= self.prev_start);
+            self.held += 1;
         }
         // The tag, then the length-prefixed string as the cache holds it; taken back if the
         // string is empty (a zero length byte).
         let at = self.symbols.len();
         self.symbols.push(SYMBOLS_TAG);
         cache.strings.append_prefixed(id, &mut self.symbols);
-        let r = if self.symbols.get(at + 1) == Some(&0) {
+        let i = if self.symbols.get(at + 1) == Some(&0) {
             self.symbols.truncate(at);
             0
         } else {
             self.count += 1;
             self.count - 1
         };
-        let r = enc_ref(r);
-        *e = (u64::from(self.table) << 48) | r;
+        let r = enc_ref(i);
+        *e = (u64::from(self.request) << STAMP_SHIFT) | r;
         r
     }
 
@@ -247,7 +333,7 @@ impl SymbolTable {
             return 0;
         }
         if let Some(id) = cache.strings.find(s) {
-            return enc_index(self.string(cache, id));
+            return enc_index(self.string::<false>(cache, id));
         }
         let hash = self.hasher.hash_one(s);
         let symbols = &self.symbols;
@@ -269,8 +355,9 @@ impl SymbolTable {
     }
 
     /// The name and value refs of label pair `id`, as [`pack_refs`] packs them, or the two refs
-    /// (encoded by [`enc_ref`]) when they need more than seven bytes.
-    #[inline]
+    /// (encoded by [`enc_ref`]) when they need more than seven bytes. Out of line: the loop
+    /// calls it only when [`RecentIds::hit`] missed.
+    #[inline(never)]
     fn pair_refs(&mut self, cache: &SeriesCache, id: SymbolId) -> Result<u64, (u64, u64)> {
         match self.pairs.get(id) {
             Found::Current(packed, first) => {
@@ -281,7 +368,7 @@ impl SymbolTable {
                 self.used += 1;
                 self.overlap += usize::from(matches!(found, Found::Previous));
                 let (n, v) = match cache.pair_strings(id) {
-                    Some([name, value]) => (self.string(cache, name), self.string(cache, value)),
+                    Some([name, value]) => (self.string::<false>(cache, name), self.string::<false>(cache, value)),
                     // A cache made for 1.0 keeps no string ids: look the strings up by content.
                     None => {
                         let (name, value) = split_pair(cache.pairs.get(id));
@@ -295,14 +382,60 @@ impl SymbolTable {
         }
     }
 
-    /// Encodes a whole request into `out`.
-    pub(crate) fn encode(
-        &mut self,
-        items: &[Item],
-        cache: &SeriesCache,
-        min_ts: Option<i64>,
-        out: &mut Vec<u8>,
-    ) -> BatchStats {
+    /// Writes the `labels_refs` of a label run.
+    #[inline]
+    fn label_refs(&mut self, cache: &SeriesCache, ids: &[u8]) {
+        let mut refs = RefsWriter::new(&self.series);
+        if cache.labels_are_strings() {
+            // First uses of pairs found at once, counted here rather than in `self.used` label
+            // by label.
+            let mut first_uses = 0;
+            for label in LabelEntries::new(ids) {
+                match label {
+                    Label::Pair(p) => match self.pairs.hit(p) {
+                        Some((packed, first)) => {
+                            first_uses += usize::from(first);
+                            refs.push(packed, &mut self.series);
+                        }
+                        None => match self.pair_refs(cache, p) {
+                            Ok(packed) => refs.push(packed, &mut self.series),
+                            Err((n, v)) => refs.push_pair(n, v, &mut self.series),
+                        },
+                    },
+                    Label::Strings(n, v) if self.fresh => {
+                        // A value of its own: new to nearly every fresh table, so no pair lookup.
+                        let (n, v) = (self.string::<false>(cache, n), self.string::<true>(cache, v));
+                        refs.push_pair(n, v, &mut self.series);
+                    }
+                    Label::Strings(n, v) => {
+                        // A kept table holds it already: its refs packed, by value.
+                        if let Some((packed, first)) = self.pairs.hit(v | STRING_KEY) {
+                            first_uses += usize::from(first);
+                            refs.push(packed, &mut self.series);
+                            continue;
+                        }
+                        let (rn, rv) = (self.string::<false>(cache, n), self.string::<true>(cache, v));
+                        if let Some(packed) = pack_refs(rn, rv) {
+                            self.pairs.put(v | STRING_KEY, packed);
+                        }
+                        refs.push_pair(rn, rv, &mut self.series);
+                    }
+                }
+            }
+            self.used += first_uses;
+        } else {
+            // A cache made for 1.0 holds pairs only: their strings are looked up by content.
+            for p in LabelIds::new(ids) {
+                let (name, value) = split_pair(cache.pairs.get(p));
+                let (n, v) = (enc_ref(self.sym(cache, name)), enc_ref(self.sym(cache, value)));
+                refs.push_pair(n, v, &mut self.series);
+            }
+        }
+        refs.finish(&mut self.series);
+    }
+
+    /// Encodes a whole request; the request is [`SymbolTable::parts`] one after the other.
+    pub(crate) fn encode(&mut self, items: &[Item], cache: &SeriesCache, min_ts: Option<i64>) -> BatchStats {
         self.begin(cache);
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
         for item in items {
@@ -311,7 +444,7 @@ impl SymbolTable {
             let (typ, help, unit) = match cache.metadata(item.series) {
                 Some(m) => {
                     stats.with_metadata += 1;
-                    let (help, unit) = (self.string(cache, m.help), self.string(cache, m.unit));
+                    let (help, unit) = (self.string::<false>(cache, m.help), self.string::<false>(cache, m.unit));
                     (metric_type_enum(m.metric_type), enc_index(help), enc_index(unit))
                 }
                 None => (0, 0, 0),
@@ -319,23 +452,11 @@ impl SymbolTable {
             // Written in place: the `TimeSeries` tag, a one-byte slot for its length, the
             // `labels_refs` tag and a one-byte slot for its length; the slots are filled (and
             // widened in the rare case a length needs more than one byte) once the body is written.
-            // Each pair id takes at least one byte of `ids` and gives at most ten bytes of refs.
+            // Each id takes at least one byte of `ids` and gives at most ten bytes of refs.
             let start = self.series.len();
             self.series.reserve(ids.len() * 10 + 64);
             self.series.extend_from_slice(&[0x2a, 0, 0x0a, 0]);
-            let mut refs = RefsBuf::default();
-            for p in LabelIds::new(ids) {
-                match self.pair_refs(cache, p) {
-                    Ok(packed) => refs.push(packed, &mut self.series),
-                    Err((n, v)) => {
-                        // Symbol indices past 2^21: written one by one.
-                        refs.flush(&mut self.series);
-                        put_ref(&mut self.series, n);
-                        put_ref(&mut self.series, v);
-                    }
-                }
-            }
-            refs.flush(&mut self.series);
+            self.label_refs(cache, ids);
             let refs_len = self.series.len() - (start + 4);
             if refs_len == 0 {
                 // No labels: no `labels_refs` field.
@@ -365,10 +486,13 @@ impl SymbolTable {
             fill_len(&mut self.series, start + 1, body);
         }
         self.end();
-        out.reserve(self.symbols.len() + self.series.len());
-        out.extend_from_slice(&self.symbols);
-        out.extend_from_slice(&self.series);
         stats
+    }
+
+    /// The last request in two parts, its `symbols` then its `timeseries`: compressed one after
+    /// the other into one snappy stream (see `encode.rs`) rather than copied together first.
+    pub(crate) fn parts(&self) -> [&[u8]; 2] {
+        [&self.symbols, &self.series]
     }
 }
 
@@ -415,44 +539,59 @@ fn widen_len(buf: &mut Vec<u8>, slot: usize, len: usize) {
     buf.splice(slot..slot + 1, prefix[..n].iter().copied());
 }
 
-/// The `labels_refs` of one series gathered on the stack, so that each pair's refs cost a store
-/// rather than a growth check and a length update of the request's buffer.
-struct RefsBuf {
-    bytes: [u8; REFS_BUF],
-    len: usize,
+/// Writes the `labels_refs` of one series straight into the request's buffer: each pair's refs
+/// cost one eight-byte store rather than a growth check and a length update of the buffer. The
+/// buffer is lengthened 64 zero bytes at a time ahead of the refs and cut back to them at the end.
+/// (Gathering the refs in a stack array and copying it over was slower: the copy's wide loads
+/// waited for the eight-byte stores before them — store forwarding fails on such overlaps.)
+struct RefsWriter {
+    /// End of the refs written so far.
+    end: usize,
 }
 
-/// Bytes of a [`RefsBuf`]: the refs of a dozen typical labels.
-const REFS_BUF: usize = 64;
+/// Zero bytes [`RefsWriter`] adds at a time: the refs of about eight typical labels.
+const REFS_CHUNK: usize = 64;
 
-impl Default for RefsBuf {
-    fn default() -> Self {
-        RefsBuf { bytes: [0; REFS_BUF], len: 0 }
+impl RefsWriter {
+    /// Starts writing at the end of `out`.
+    #[inline]
+    fn new(out: &[u8]) -> Self {
+        RefsWriter { end: out.len() }
     }
-}
 
-impl RefsBuf {
-    /// Appends refs packed by [`pack_refs`], first moving what is gathered to `out` when full.
+    /// Appends refs packed by [`pack_refs`].
     #[inline]
     fn push(&mut self, packed: u64, out: &mut Vec<u8>) {
-        if self.len > REFS_BUF - 8 {
-            self.flush(out);
+        if out.len() < self.end + 8 {
+            out.truncate(self.end);
+            out.extend_from_slice(&[0u8; REFS_CHUNK]);
         }
-        // All eight bytes; the length counts only the refs.
-        if let Some(dst) = self.bytes.get_mut(self.len..self.len + 8) {
+        // All eight bytes; the end moves by the refs' length only.
+        if let Some(dst) = out.get_mut(self.end..self.end + 8) {
             dst.copy_from_slice(&packed.to_le_bytes());
         }
-        self.len += (packed >> 56) as usize;
+        self.end += (packed >> 56) as usize;
     }
 
-    /// Moves what is gathered to `out`.
+    /// Appends a name's and a value's refs made by [`enc_ref`].
     #[inline]
-    fn flush(&mut self, out: &mut Vec<u8>) {
-        // The whole array, then cut back: a copy of a size known at compile time.
-        let end = out.len() + self.len;
-        out.extend_from_slice(&self.bytes);
-        out.truncate(end);
-        self.len = 0;
+    fn push_pair(&mut self, n: u64, v: u64, out: &mut Vec<u8>) {
+        match pack_refs(n, v) {
+            Some(packed) => self.push(packed, out),
+            // Symbol indices past 2^21: written one by one.
+            None => {
+                self.finish(out);
+                put_ref(out, n);
+                put_ref(out, v);
+                self.end = out.len();
+            }
+        }
+    }
+
+    /// Cuts `out` back to the refs written, so that others can append.
+    #[inline]
+    fn finish(&mut self, out: &mut Vec<u8>) {
+        out.truncate(self.end);
     }
 }
 
@@ -491,8 +630,6 @@ fn put_ref(buf: &mut Vec<u8>, r: u64) {
 
 /// The varint bytes of a ref made by [`enc_ref`].
 const VARINT_MASK: u64 = (1 << 40) - 1;
-/// A ref made by [`enc_ref`], without the table number `by_id` keeps above it.
-const REF_MASK: u64 = (1 << 48) - 1;
 /// [`enc_ref`] of 0 (the empty string).
 const EMPTY_REF: u64 = 1 << 40;
 
@@ -582,35 +719,5 @@ mod tests {
                 None => assert!(want.len() > 7, "{n} {v} fits"),
             }
         }
-    }
-
-    #[test]
-    fn recent_ids_forget_old_tables_and_collisions() {
-        let mut r = RecentIds::default();
-        r.new_table();
-        r.next_request();
-        let n = r.slots.len() as u32;
-        r.put(5, 12);
-        assert!(matches!(r.get(5), Found::Current(12, false)), "used in this request already");
-        assert!(matches!(r.get(5 + n), Found::Missing), "same entry, other id");
-        r.next_request();
-        assert!(matches!(r.get(5), Found::Current(12, true)), "first use in this request");
-        r.new_table();
-        assert!(matches!(r.get(5), Found::Previous));
-        r.put(5 + n, 34);
-        assert!(matches!(r.get(5), Found::Missing), "evicted");
-        // Growing keeps the entries of the current table.
-        for id in 0..3 * RECENT_MIN as u32 {
-            r.put(id, u64::from(id));
-        }
-        r.next_request();
-        assert!(r.slots.len() > RECENT_MIN);
-        assert!(matches!(r.get(3 * RECENT_MIN as u32 - 1), Found::Current(v, true) if v == 3 * RECENT_MIN as u64 - 1));
-        // Wrapping the table number clears the array instead of reusing old numbers.
-        r.table = u16::MAX;
-        r.put(7, 1);
-        r.new_table();
-        assert_eq!(r.table, 1);
-        assert!(matches!(r.get(7), Found::Missing));
     }
 }

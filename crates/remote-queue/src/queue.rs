@@ -152,7 +152,7 @@ impl QueueManager {
         metrics.set_desired(q.min_shards as f64);
         let min_shards = q.min_shards;
         let mut cache = SeriesCache::new(external, relabel);
-        cache.keep_string_ids(cfg.protocol == Protocol::V2);
+        cache.labels_as_strings(cfg.protocol == Protocol::V2);
         let ctx = Arc::new(SendContext::new(cfg, cache, metrics, transport));
         let state = Arc::new(QueueState::new(ctx));
         *lock(&state.shards) = ShardSet::start(&state.ctx, min_shards);

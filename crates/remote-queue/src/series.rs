@@ -2,15 +2,21 @@
 //! same cache in `storage/remote/queue_manager.go`: `seriesLabels`, `StoreSeries`, `SeriesReset`).
 //!
 //! Each series' final label set (external labels merged, relabelled, sorted) is stored as a run of
-//! varint ids of interned **label pairs** in one boxed slice. A pair is interned as the body of
-//! the remote-write 1.0 `Label` message (`0a len name 12 len value`), so `job="api"` is held once
-//! no matter how many series carry it, and writing a label into a 1.0 request is one tag byte and
+//! varint ids in one boxed slice. A label is held as an interned **label pair**: the body of the
+//! remote write 1.0 `Label` message (`0a len name 12 len value`), so `job="api"` is held once no
+//! matter how many series carry it, and writing a label into a 1.0 request is one tag byte and
 //! one copy — no per-string lookups. A series costs its slot, its index entry and one to three
-//! bytes per label. Each pair also holds a reference to its name and to its value in a second
-//! interner of plain strings (shared with metadata's help and unit), whose dense ids let 2.0
-//! find a string's symbol by array index instead of by hashing it: about 50 bytes more for each
-//! distinct string (typically one or two per series, the labels unique to it), paid only by the
-//! cache of a 2.0 endpoint.
+//! bytes per label.
+//!
+//! The cache of a remote write 2.0 endpoint ([`SeriesCache::labels_as_strings`]) also keeps a
+//! second interner of plain strings (shared with metadata's help and unit): 2.0 lists strings,
+//! not pairs, in a request's symbols, and their dense ids let it find a string's symbol by array
+//! index instead of by hashing the string. There each pair holds the ids of its name and value,
+//! and a label whose value no other label holds yet (a pod's or an instance's name: typically
+//! one or two per series) is held as its two string ids instead of as a pair: such a label is
+//! written into every request as its strings anyway, and a pair of its own would cost memory and
+//! one more lookup per request. Run entries carry their form in their lowest bit
+//! ([`Label`]).
 
 use crate::intern::{Interner, SymbolId};
 use crate::metadata::Family;
@@ -56,16 +62,14 @@ pub(crate) enum Known {
 pub(crate) struct SeriesCache {
     /// Label pairs, as `Label` message bodies.
     pub(crate) pairs: Interner,
-    /// Every string a series may reference: label names and values (one reference per pair that
-    /// holds them) and metadata strings (help, unit). Their dense ids let remote write 2.0 build
-    /// each request's symbols table with array lookups instead of hashing strings.
+    /// Plain strings, with a reference per pair or label entry that holds them, and metadata
+    /// strings (help, unit).
     pub(crate) strings: Interner,
-    /// Ids in `strings` of each pair's name and value, by pair id; kept only for remote write
-    /// 2.0 ([`SeriesCache::keep_string_ids`]), which is what needs them: a 1.0 endpoint does not
-    /// pay their memory.
+    /// Ids in `strings` of each pair's name and value, by pair id, when `by_strings`.
     pair_strings: Vec<[SymbolId; 2]>,
-    /// Whether new pairs record [`SeriesCache::pair_strings`].
-    string_ids: bool,
+    /// Whether label runs hold [`Label`] entries and pairs their strings' ids: see
+    /// [`SeriesCache::labels_as_strings`].
+    by_strings: bool,
     /// Ref → slot in `slots`. Queued items carry the slot, so encoding indexes an array instead
     /// of looking the ref up again.
     index: RefIndex,
@@ -100,7 +104,7 @@ impl SeriesCache {
             pairs: Interner::default(),
             strings: Interner::default(),
             pair_strings: Vec::new(),
-            string_ids: true,
+            by_strings: false,
             index: RefIndex::default(),
             slots: Vec::new(),
             free: Vec::new(),
@@ -159,8 +163,7 @@ impl SeriesCache {
         if self.external.is_empty() && self.relabel.is_empty() && is_sorted_unique(labels) {
             // Fast path: the WAL's labels are already sorted and final.
             for l in labels.iter().filter(|l| !l.value.is_empty()) {
-                let id = self.intern_pair(l.name, l.value);
-                put_uvarint(&mut self.ids, u64::from(id));
+                self.intern_label(l.name, l.value);
             }
             return if self.ids.is_empty() { None } else { Some(self.ids.as_slice().into()) };
         }
@@ -178,20 +181,30 @@ impl SeriesCache {
         }
         let scratch = std::mem::take(&mut self.scratch);
         for (n, v) in scratch.iter() {
-            let id = self.intern_pair(n, v);
-            put_uvarint(&mut self.ids, u64::from(id));
+            self.intern_label(n, v);
         }
         self.scratch = scratch;
         Some(self.ids.as_slice().into())
     }
 
-    /// Interns the pair as a `Label` message body (`0a len name 12 len value`); a new pair also
-    /// takes one reference to each of its two strings.
-    fn intern_pair(&mut self, name: &[u8], value: &[u8]) -> SymbolId {
+    /// Interns one label and appends its entry to `ids`: a pair id, or (`by_strings`) a
+    /// [`Label`] entry.
+    fn intern_label(&mut self, name: &[u8], value: &[u8]) {
+        if self.by_strings {
+            let (v, new_value) = self.strings.intern_new(value);
+            if new_value {
+                let n = self.strings.intern(name);
+                put_uvarint(&mut self.ids, (u64::from(n) << 1) | 1);
+                put_uvarint(&mut self.ids, u64::from(v));
+                return;
+            }
+            // Held by a pair: the pair takes its own references.
+            self.strings.release(v);
+        }
         self.pair_buf.clear();
         put_label_body(&mut self.pair_buf, name, value);
         let (id, new) = self.pairs.intern_new(&self.pair_buf);
-        if new && self.string_ids {
+        if new && self.by_strings {
             let parts = [self.strings.intern(name), self.strings.intern(value)];
             let i = id as usize;
             if self.pair_strings.len() <= i {
@@ -199,36 +212,70 @@ impl SeriesCache {
             }
             self.pair_strings[i] = parts;
         }
-        id
+        put_uvarint(&mut self.ids, if self.by_strings { u64::from(id) << 1 } else { u64::from(id) });
     }
 
     fn release(&mut self, ids: Option<&[u8]>) {
-        if let Some(ids) = ids {
-            let mut cur = ids;
-            while let Some(id) = get_uvarint32(&mut cur) {
-                if self.pairs.release(id) {
-                    if let Some(&[n, v]) = self.pair_strings.get(id as usize) {
-                        self.strings.release(n);
-                        self.strings.release(v);
+        let Some(ids) = ids else { return };
+        if !self.by_strings {
+            for id in LabelIds::new(ids) {
+                self.pairs.release(id);
+            }
+            return;
+        }
+        for label in LabelEntries::new(ids) {
+            match label {
+                Label::Pair(id) => {
+                    if self.pairs.release(id) {
+                        if let Some(&[n, v]) = self.pair_strings.get(id as usize) {
+                            self.strings.release(n);
+                            self.strings.release(v);
+                        }
                     }
+                }
+                Label::Strings(n, v) => {
+                    self.strings.release(n);
+                    self.strings.release(v);
                 }
             }
         }
     }
 
-    /// Whether label pairs also hold ids of their name and value strings (on by default). Only
-    /// remote write 2.0 uses them; a cache with series in it keeps its setting.
-    pub(crate) fn keep_string_ids(&mut self, keep: bool) {
-        if self.pairs.id_bound() == 0 {
-            self.string_ids = keep;
+    /// Whether this is the cache of a remote write 2.0 endpoint: pairs hold their strings' ids
+    /// and labels with a value of their own are held as strings (see the module's comment). Off
+    /// by default (remote write 1.0); a cache with series in it keeps its form.
+    pub(crate) fn labels_as_strings(&mut self, yes: bool) {
+        if self.pairs.id_bound() == 0 && self.strings.id_bound() == 0 {
+            self.by_strings = yes;
         }
     }
 
+    /// Whether label runs hold [`Label`] entries ([`LabelEntries`]) rather than only pair ids
+    /// ([`LabelIds`]).
+    #[inline]
+    pub(crate) fn labels_are_strings(&self) -> bool {
+        self.by_strings
+    }
+
     /// Ids in [`SeriesCache::strings`] of the name and value of label pair `id` (`None` for an
-    /// id that was never handed out, or when the cache keeps no string ids).
+    /// id that was never handed out, or in a 1.0 endpoint's cache).
     #[inline]
     pub(crate) fn pair_strings(&self, id: SymbolId) -> Option<[SymbolId; 2]> {
         self.pair_strings.get(id as usize).copied()
+    }
+
+    /// The name and value of each label of a label run, whichever its form.
+    pub(crate) fn labels<'a>(&'a self, ids: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
+        let (mut pairs, mut labels) = (LabelIds::new(ids), LabelEntries::new(ids));
+        std::iter::from_fn(move || {
+            if !self.by_strings {
+                return pairs.next().map(|p| split_pair(self.pairs.get(p)));
+            }
+            Some(match labels.next()? {
+                Label::Pair(p) => split_pair(self.pairs.get(p)),
+                Label::Strings(n, v) => (self.strings.get(n), self.strings.get(v)),
+            })
+        })
     }
 
     /// Only records that the series were seen in `segment`.
@@ -310,8 +357,7 @@ impl SeriesCache {
         let found = match (&self.targets, self.label_ids(r)) {
             (Some(t), Some(ids)) => {
                 let (mut name, mut job, mut instance): (&[u8], &[u8], &[u8]) = (b"", b"", b"");
-                for p in LabelIds::new(ids) {
-                    let (n, v) = split_pair(self.pairs.get(p));
+                for (n, v) in self.labels(ids) {
                     match n {
                         b"__name__" => name = v,
                         b"job" => job = v,
@@ -370,8 +416,7 @@ impl SeriesCache {
     /// `{name="value", …}` of a label run, for log lines about one series.
     pub(crate) fn labels_text(&self, ids: &[u8]) -> String {
         let mut out = String::from("{");
-        for (i, p) in LabelIds::new(ids).enumerate() {
-            let (n, v) = split_pair(self.pairs.get(p));
+        for (i, (n, v)) in self.labels(ids).enumerate() {
             if i > 0 {
                 out.push_str(", ");
             }
@@ -390,7 +435,7 @@ impl SeriesCache {
         let mut out = std::collections::BTreeSet::new();
         for (r, m) in self.metadata.iter().filter(|(_, m)| m.from_wal) {
             let Some(ids) = self.label_ids(*r) else { continue };
-            let name = LabelIds::new(ids).map(|p| split_pair(self.pairs.get(p))).find(|(n, _)| *n == b"__name__");
+            let name = self.labels(ids).find(|(n, _)| *n == b"__name__");
             if let Some((_, v)) = name {
                 let key = (
                     v.to_vec(),
@@ -444,7 +489,7 @@ impl SeriesCache {
     }
 }
 
-/// Iterates the pair ids of a stored label run.
+/// Iterates the pair ids of the label run of a 1.0 endpoint's cache.
 pub(crate) struct LabelIds<'a> {
     cur: &'a [u8],
 }
@@ -463,7 +508,37 @@ impl Iterator for LabelIds<'_> {
     }
 }
 
-/// Name and value of a `Label` message body made by `SeriesCache::intern_pair`.
+/// An entry of the label run of a 2.0 endpoint's cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Label {
+    /// A pair id (stored as `id << 1`).
+    Pair(SymbolId),
+    /// The string ids of a name and a value (stored as `name << 1 | 1`, then `value`).
+    Strings(SymbolId, SymbolId),
+}
+
+/// Iterates the entries of the label run of a 2.0 endpoint's cache. (Ids stay below 2^31 once
+/// shifted: that many strings would not fit in memory.)
+pub(crate) struct LabelEntries<'a> {
+    cur: &'a [u8],
+}
+
+impl<'a> LabelEntries<'a> {
+    pub(crate) fn new(ids: &'a [u8]) -> Self {
+        LabelEntries { cur: ids }
+    }
+}
+
+impl Iterator for LabelEntries<'_> {
+    type Item = Label;
+    #[inline]
+    fn next(&mut self) -> Option<Label> {
+        let x = get_uvarint32(&mut self.cur)?;
+        Some(if x & 1 == 0 { Label::Pair(x >> 1) } else { Label::Strings(x >> 1, get_uvarint32(&mut self.cur)?) })
+    }
+}
+
+/// Name and value of a `Label` message body made by `SeriesCache::intern_label`.
 #[inline]
 pub(crate) fn split_pair(body: &[u8]) -> (&[u8], &[u8]) {
     fn field<'a>(cur: &mut &'a [u8]) -> &'a [u8] {
@@ -499,11 +574,8 @@ mod tests {
 
     fn labels_of(c: &SeriesCache, r: SeriesRef) -> Vec<(String, String)> {
         let ids = c.label_ids(r).unwrap_or_default();
-        LabelIds::new(ids)
-            .map(|p| {
-                let (n, v) = split_pair(c.pairs.get(p));
-                (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned())
-            })
+        c.labels(ids)
+            .map(|(n, v)| (String::from_utf8_lossy(n).into_owned(), String::from_utf8_lossy(v).into_owned()))
             .collect()
     }
 
@@ -556,46 +628,67 @@ mod tests {
 
     #[test]
     fn series_reset_keeps_newer_segments() {
-        let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
-        for seg in 0..4u64 {
-            for i in 0..25u64 {
-                let r = seg * 100 + i;
-                let l = Labels::from_pairs([("__name__", "m".to_string()), ("i", r.to_string())]);
-                c.store(&[RefSeries { series_ref: r, labels: l.as_ref() }], seg);
-                c.store_metadata(&[RefMetadata {
-                    series_ref: r,
-                    metric_type: MetricType::Counter,
-                    unit: b"",
-                    help: b"h",
-                }]);
+        for by_strings in [true, false] {
+            let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
+            c.labels_as_strings(by_strings);
+            for seg in 0..4u64 {
+                for i in 0..25u64 {
+                    let r = seg * 100 + i;
+                    let l = Labels::from_pairs([("__name__", "m".to_string()), ("i", r.to_string())]);
+                    c.store(&[RefSeries { series_ref: r, labels: l.as_ref() }], seg);
+                    c.store_metadata(&[RefMetadata {
+                        series_ref: r,
+                        metric_type: MetricType::Counter,
+                        unit: b"",
+                        help: b"h",
+                    }]);
+                }
             }
+            assert_eq!(c.reset(2), 50);
+            assert_eq!(c.len(), 50);
+            assert_eq!(c.metadata_len(), 50);
+            assert_eq!(c.known(150), Known::Unknown);
+            assert!(matches!(c.known(210), Known::Stored(..)));
+            assert_eq!(labels_of(&c, 210), pairs(&[("__name__", "m"), ("i", "210")]));
+            if by_strings {
+                // Each `i` value was new, so held as strings; the shared name pair.
+                // "__name__", "m", "i", 50 values of `i`, the help "h" and the empty unit.
+                assert_eq!((c.pairs.len(), c.strings.len()), (1, 3 + 50 + 2));
+                let first = c.label_ids(210).and_then(|ids| LabelEntries::new(ids).last());
+                let strings = match first {
+                    Some(Label::Strings(n, v)) => Some([c.strings.get(n), c.strings.get(v)]),
+                    _ => None,
+                };
+                assert_eq!(strings, Some([&b"i"[..], &b"210"[..]]), "a label of its own, by its strings");
+                let first = c.label_ids(210).and_then(|ids| LabelEntries::new(ids).next());
+                let pair = match first {
+                    Some(Label::Pair(p)) => c.pair_strings(p).map(|p| p.map(|s| c.strings.get(s).to_vec())),
+                    _ => None,
+                };
+                assert_eq!(pair, Some([b"__name__".to_vec(), b"m".to_vec()]), "a shared label, by its pair");
+            } else {
+                // 50 `i` pairs + the shared name pair; the help "h" and the empty unit.
+                assert_eq!((c.pairs.len(), c.strings.len()), (50 + 1, 2));
+            }
+            c.reset(10);
+            assert_eq!(c.pairs.len(), 0, "interner hygiene: everything released exactly once");
+            assert_eq!(c.strings.len(), 0);
         }
-        assert_eq!(c.reset(2), 50);
-        assert_eq!(c.len(), 50);
-        assert_eq!(c.metadata_len(), 50);
-        assert_eq!(c.known(150), Known::Unknown);
-        assert!(matches!(c.known(210), Known::Stored(..)));
-        // Every pair of a collected series was released: 50 `i` pairs + the shared name pair.
-        assert_eq!(c.pairs.len(), 50 + 1);
-        // "__name__", "m", "i", 50 values of `i`, the help "h" and the empty unit.
-        assert_eq!(c.strings.len(), 3 + 50 + 2);
-        let id = c.label_ids(210).and_then(|ids| LabelIds::new(ids).last()).unwrap_or(u32::MAX);
-        let parts = c.pair_strings(id).map(|p| p.map(|s| c.strings.get(s).to_vec()));
-        assert_eq!(parts, Some([b"i".to_vec(), b"210".to_vec()]), "a pair's strings by id");
-        c.reset(10);
-        assert_eq!(c.pairs.len(), 0, "interner hygiene: everything released exactly once");
-        assert_eq!(c.strings.len(), 0);
     }
 
     #[test]
     fn overwrite_releases_old_strings() {
-        let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
-        for v in 0..100 {
-            let l = Labels::from_pairs([("a", format!("v{v}"))]);
-            c.store(&[RefSeries { series_ref: 7, labels: l.as_ref() }], 0);
+        for by_strings in [true, false] {
+            let mut c = SeriesCache::new(LabelSet::default(), Relabeler::default());
+            c.labels_as_strings(by_strings);
+            for v in 0..100 {
+                let l = Labels::from_pairs([("a", format!("v{v}"))]);
+                c.store(&[RefSeries { series_ref: 7, labels: l.as_ref() }], 0);
+            }
+            // Each new value is held as strings; the old one is released.
+            assert_eq!(c.pairs.len() + c.strings.len(), if by_strings { 2 } else { 1 });
+            assert_eq!(labels_of(&c, 7), pairs(&[("a", "v99")]));
         }
-        assert_eq!(c.pairs.len(), 1);
-        assert_eq!(labels_of(&c, 7), pairs(&[("a", "v99")]));
     }
 
     #[test]

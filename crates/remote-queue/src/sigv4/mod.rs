@@ -42,7 +42,9 @@
 //!
 //! With `role_arn`, the credentials found are used only to call STS `AssumeRole`
 //! (`https://sts.REGION.amazonaws.com/`, or `AWS_ENDPOINT_URL_STS`); requests are signed with
-//! the role's temporary credentials, fetched again a minute before their 15 minutes run out.
+//! the role's temporary credentials (asked for 15 minutes), kept and renewed like those of steps
+//! 4–6: until five minutes before the `Expiration` STS gives them (half their life when that is
+//! shorter), through a failing renewal while they are still valid.
 //!
 //! [`check`] (at start) finds the source; of steps 4 and 5 it checks only what is local (the
 //! token file readable, the URI allowed), so that an STS or agent briefly down holds data back
@@ -380,7 +382,7 @@ impl Signer {
         let region = region(&self.cfg, env)?;
         let mut creds = self.credentials(&region, now, env)?;
         if let Some(role) = &self.role {
-            creds = role.credentials(&self.cfg, &region, creds, env)?;
+            creds = role.credentials(&self.cfg, &region, &creds, now, env)?;
         }
         sign_request(&creds, &region, &self.cfg.service, url, headers, body, now)
     }

@@ -351,3 +351,58 @@ fn off_ec2_the_chain_fails_fast_and_says_where_it_looked() {
     }
     drop(silent);
 }
+
+fn assume_role_answer(n: u32, expiration: &str) -> String {
+    format!(
+        "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE{n}</AccessKeyId>\
+         <SecretAccessKey>role/{n}</SecretAccessKey><SessionToken>role-session-{n}</SessionToken>\
+         <Expiration>{expiration}</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"
+    )
+}
+
+/// `role_arn`: the role's credentials are kept until five minutes before the `Expiration` STS
+/// gives (an hour here, not a fixed quarter of an hour), and through a failing refresh while valid.
+#[test]
+fn assumed_role_renewed_on_its_expiration() {
+    let failing = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(Mutex::new(0));
+    let (f, c) = (failing.clone(), count.clone());
+    let sts = Fake::start(move |_| {
+        if f.load(SeqCst) {
+            return (503, "<ErrorResponse><Error><Code>ServiceUnavailable</Code></Error></ErrorResponse>".into());
+        }
+        let mut n = c.lock().unwrap();
+        *n += 1;
+        (200, assume_role_answer(*n, EXPIRES))
+    });
+    let sts_url = format!("{}/", sts.url);
+    let e = env(&[("HOME", "/nonexistent-home"), ("AWS_ENDPOINT_URL_STS", &sts_url)]);
+    let cfg = SigV4Config {
+        region: "eu-west-1".into(),
+        access_key: "AKIDBASE".into(),
+        secret_key: crate::config::Secret::new("base-secret"),
+        role_arn: "arn:aws:iam::123456789012:role/shipper".into(),
+        ..Default::default()
+    };
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    let now = SystemTime::now();
+    let role = |n: u32| Ok((format!("ASIAROLE{n}"), Some(format!("role-session-{n}"))));
+    assert_eq!(signed_with(&signer, &e, now), role(1));
+    // Past the quarter of an hour asked for, the credentials STS said are valid longer still serve.
+    assert_eq!(signed_with(&signer, &e, now + Duration::from_secs(3600)), role(1));
+    assert_eq!(sts.seen().len(), 1);
+    let seen = &sts.seen()[0];
+    assert!(seen.headers.get("authorization").is_some_and(|a| a.contains("Credential=AKIDBASE/")), "{seen:?}");
+    assert_eq!(form(&seen.body).get("Action").map(String::as_str), Some("AssumeRole"));
+
+    // Five minutes before the expiration: renewed.
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(301)), role(1));
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(299)), role(2));
+    assert_eq!(sts.seen().len(), 2);
+
+    // STS down while the credentials are valid: they go on signing; shortly before expiry, not.
+    failing.store(true, SeqCst);
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(200)), role(2));
+    let err = signed_with(&signer, &e, expires() - Duration::from_secs(5)).unwrap_err();
+    assert!(err.contains("ServiceUnavailable") && err.contains("arn:aws:iam::123456789012:role/shipper"), "{err}");
+}

@@ -3,16 +3,15 @@
 //! the proof).
 
 use super::credentials::{parse_time, Credentials, Env, Temporary};
+use super::refresh;
 use super::sign::sign_request;
 use crate::config::SigV4Config;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How long the role's credentials are asked for (the AWS SDKs' default for assumed roles), and
-/// how long before they run out new ones are fetched.
+/// How long the role's credentials are asked for (the AWS SDKs' default for assumed roles).
 const ROLE_DURATION: Duration = Duration::from_secs(900);
-const ROLE_REFRESH_EARLY: Duration = Duration::from_secs(60);
 
 /// The STS endpoint: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL` (the SDKs' overrides), else
 /// the region's (FIPS with `use_fips_sts_endpoint`).
@@ -85,43 +84,33 @@ fn session_name() -> String {
 }
 
 /// `role_arn`: credentials of the role, from STS `AssumeRole` called with the chain's credentials,
-/// cached until shortly before they expire.
+/// kept until shortly before the `Expiration` STS gives them, as the other temporary
+/// credentials are (see [`refresh::Cache`]).
 pub(super) struct Role {
     client: StsClient,
-    cached: Mutex<Option<(Credentials, Instant)>>,
+    cache: refresh::Cache,
 }
 
 impl Role {
     pub(super) fn new(timeout: Duration) -> Role {
-        Role { client: StsClient::new(timeout), cached: Mutex::new(None) }
+        Role { client: StsClient::new(timeout), cache: refresh::Cache::default() }
     }
 
+    /// The role's credentials at `now`, assumed with `base` when the cached ones are due.
     pub(super) fn credentials(
         &self,
         cfg: &SigV4Config,
         region: &str,
-        base: Credentials,
+        base: &Credentials,
+        now: SystemTime,
         env: &dyn Env,
     ) -> Result<Credentials, String> {
-        let mut slot = crate::lock::lock(&self.cached);
-        if let Some((c, refresh_at)) = slot.as_ref() {
-            if Instant::now() < *refresh_at {
-                return Ok(c.clone());
-            }
-        }
-        let started = Instant::now();
-        let c = self.assume(cfg, region, &base, env)?;
-        *slot = Some((c.clone(), started + ROLE_DURATION - ROLE_REFRESH_EARLY));
-        Ok(c)
+        // Keyed by the identity that assumes the role too: other keys, another session.
+        let source = format!("role {} assumed by {}", cfg.role_arn, base.access_key);
+        self.cache.get(&source, now, || self.assume(cfg, region, base, env))
     }
 
-    fn assume(
-        &self,
-        cfg: &SigV4Config,
-        region: &str,
-        base: &Credentials,
-        env: &dyn Env,
-    ) -> Result<Credentials, String> {
+    fn assume(&self, cfg: &SigV4Config, region: &str, base: &Credentials, env: &dyn Env) -> Result<Temporary, String> {
         let url = endpoint(cfg, region, env);
         let body = url::form_urlencoded::Serializer::new(String::new())
             .append_pair("Action", "AssumeRole")
@@ -134,7 +123,7 @@ impl Role {
         let signed = sign_request(base, region, "sts", &url, &headers, body.as_bytes(), SystemTime::now())?;
         let what = format!("sigv4: assuming role {} through STS at {url}", cfg.role_arn);
         let xml = self.client.call(&url, &signed, &body, &what)?;
-        Ok(answer_credentials(&xml, format!("role {}", cfg.role_arn), &what)?.creds)
+        answer_credentials(&xml, format!("role {}", cfg.role_arn), &what)
     }
 }
 

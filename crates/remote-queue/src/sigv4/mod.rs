@@ -11,8 +11,12 @@
 //! 3. else the profile (`profile`, else `AWS_PROFILE`, else `default`) of the shared
 //!    credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), then of the
 //!    shared config file (`AWS_CONFIG_FILE`, else `~/.aws/config`, section `[profile NAME]`).
-//!    A profile named by `profile` or `AWS_PROFILE` that holds no keys ends the search here
-//!    (an error): walship does not sign as some other identity than the one asked for;
+//!    Keys in the profile (either file) come first; without them, its `credential_process`
+//!    is run: the command line goes to `sh -c`, as the Go SDK does, and must print JSON with
+//!    `Version` 1, `AccessKeyId`, `SecretAccessKey`, optionally `SessionToken` and
+//!    `Expiration` (see the `process` module for its limits). A profile named by `profile` or
+//!    `AWS_PROFILE` that holds neither ends the search here (an error): walship does not sign
+//!    as some other identity than the one asked for;
 //! 4. else web identity (EKS IAM roles for service accounts): with `AWS_WEB_IDENTITY_TOKEN_FILE`
 //!    and `AWS_ROLE_ARN` (and `AWS_ROLE_SESSION_NAME`, else `walship-SECONDS`), the token file is
 //!    read and sent to STS `AssumeRoleWithWebIdentity` (not signed; at the STS endpoint
@@ -30,9 +34,11 @@
 //!    search fails fast, with a message listing every place it looked.
 //!
 //! Steps 1–3 are local and looked up again for every request, so rotated keys in the shared
-//! files are picked up without a restart. The credentials of steps 4–6 are temporary: they are
-//! kept until five minutes before their `Expiration` (half their life when that is shorter),
-//! then fetched again (the web identity token file read again too). When a refresh fails while
+//! files are picked up without a restart. The credentials of `credential_process` and of
+//! steps 4–6 are temporary: they are
+//! kept until five minutes before their `Expiration` (half their life when that is shorter;
+//! 15 minutes when there is none), then fetched again (the command run again, the web
+//! identity token file read again). When a refresh fails while
 //! the old credentials are still valid, those go on signing and the source is asked again
 //! every 10 seconds; when there are no valid ones, the data is held back: a lookup that fails
 //! is retried, never a drop.
@@ -46,17 +52,19 @@
 //! 4–6: until five minutes before the `Expiration` STS gives them (half their life when that is
 //! shorter), through a failing renewal while they are still valid.
 //!
-//! [`check`] (at start) finds the source; of steps 4 and 5 it checks only what is local (the
-//! token file readable, the URI allowed), so that an STS or agent briefly down holds data back
-//! rather than stopping walship; step 6 it asks, since only the metadata service can tell
-//! whether walship runs on EC2 with a role.
+//! [`check`] (at start) finds the source; it does not run a `credential_process`, and of steps
+//! 4 and 5 it checks only what is local (the token file readable, the URI allowed), so that a
+//! failing command, or an STS or agent briefly down, holds data back rather than stopping
+//! walship; step 6 it asks, since only the metadata service can tell whether walship runs on
+//! EC2 with a role.
 //!
-//! Not supported: SSO, `credential_process`, `role_arn`, `source_profile` and
+//! Not supported: SSO, `role_arn`, `source_profile` and
 //! `web_identity_token_file` inside a shared-config profile, and IMDSv1 (an instance that
 //! allows only v1 answers no credentials).
 
 mod credentials;
 mod metadata;
+mod process;
 mod refresh;
 mod sign;
 #[cfg(test)]
@@ -68,6 +76,7 @@ use crate::{Error, Result};
 pub(crate) use credentials::Credentials;
 use credentials::{Env, ProcessEnv};
 use metadata::{Container, ContainerAuth, Instance, MetadataClient};
+use process::Process;
 use sign::sign_request;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -87,6 +96,7 @@ fn check_with(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<(), Strin
         Found::Ready(_) => Ok(()),
         Found::Remote(Remote::WebIdentity(w)) => w.token().map(drop),
         Found::Remote(Remote::Container(c)) => c.authorization().map(drop),
+        Found::Remote(Remote::Process(_)) => Ok(()),
         Found::Remote(r @ Remote::Instance { .. }) => {
             r.fetch(cfg, "", env, &Clients::new(Duration::from_secs(1))).map(drop)
         }
@@ -144,6 +154,8 @@ enum Found {
 /// A source of temporary credentials (steps 4–6 of the module documentation).
 #[derive(Debug, Clone, PartialEq)]
 enum Remote {
+    /// A profile's `credential_process`.
+    Process(Process),
     WebIdentity(WebIdentity),
     Container(Container),
     /// `looked`: where the chain looked before, for the message when this fails too.
@@ -157,6 +169,7 @@ impl Remote {
     /// The source, for the cache and messages.
     fn describe(&self) -> String {
         match self {
+            Remote::Process(p) => p.describe(),
             Remote::WebIdentity(w) => format!("web identity {} {}", w.role_arn, w.token_file.display()),
             Remote::Container(c) => format!("container {}", c.url),
             Remote::Instance { instance, .. } => format!("instance {}", instance.endpoint),
@@ -172,6 +185,7 @@ impl Remote {
         clients: &Clients,
     ) -> std::result::Result<credentials::Temporary, String> {
         match self {
+            Remote::Process(p) => p.fetch(),
             Remote::WebIdentity(w) => w.fetch(&clients.sts, &sts::endpoint(cfg, region, env)),
             Remote::Container(c) => c.fetch(&clients.metadata),
             Remote::Instance { instance, looked } => instance
@@ -219,13 +233,19 @@ fn find(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<Found, String> 
     }
     let profile = profile_name(cfg, env);
     let mut looked = Vec::new();
+    let mut sections = Vec::new();
     for (var, name, section) in [
         ("AWS_SHARED_CREDENTIALS_FILE", "credentials", profile.clone()),
         ("AWS_CONFIG_FILE", "config", config_section(&profile)),
     ] {
         let Some(path) = shared_file(env, var, name) else { continue };
         looked.push(path.display().to_string());
-        let Some(s) = read_section(&path, &section)? else { continue };
+        if let Some(s) = read_section(&path, &section)? {
+            sections.push((path, s));
+        }
+    }
+    // Keys first, in either file; then a command that prints them (the SDKs' order).
+    for (path, s) in &sections {
         let get = |k: &str| s.get(k).filter(|v| !v.is_empty()).cloned();
         match (get("aws_access_key_id"), get("aws_secret_access_key")) {
             (Some(access_key), Some(secret_key)) => {
@@ -243,6 +263,15 @@ fn find(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<Found, String> 
                     path.display()
                 ))
             }
+        }
+    }
+    for (path, s) in &sections {
+        if let Some(command) = s.get("credential_process").filter(|c| !c.trim().is_empty()) {
+            return Ok(Found::Remote(Remote::Process(Process {
+                command: command.clone(),
+                profile: profile.clone(),
+                file: path.clone(),
+            })));
         }
     }
     let looked = format!(

@@ -406,3 +406,76 @@ fn assumed_role_renewed_on_its_expiration() {
     let err = signed_with(&signer, &e, expires() - Duration::from_secs(5)).unwrap_err();
     assert!(err.contains("ServiceUnavailable") && err.contains("arn:aws:iam::123456789012:role/shipper"), "{err}");
 }
+
+/// `credential_process` of a profile: run through `sh -c` (its quoted argument arrives whole),
+/// its credentials kept until five minutes before their `Expiration`, a failing run told with
+/// the profile, the command and what it printed on standard error.
+#[test]
+fn credential_process_of_a_profile() {
+    let dir = tempdir("process");
+    let script = dir.join("creds.sh");
+    let answer = dir.join("answer.json");
+    let runs = dir.join("runs");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{runs}'\n[ \"$1\" = 'two words' ] || {{ echo \"bad argument: $1\" >&2; exit 2; }}\n\
+             cat '{answer}'\n",
+            runs = runs.display(),
+            answer = answer.display()
+        ),
+    )
+    .unwrap();
+    let answer_with = |key: &str| {
+        let json = format!(
+            "{{\"Version\": 1, \"AccessKeyId\": \"{key}\", \"SecretAccessKey\": \"proc/secret\", \
+             \"SessionToken\": \"proc-token\", \"Expiration\": \"{EXPIRES}\"}}"
+        );
+        std::fs::write(&answer, json).unwrap();
+    };
+    answer_with("ASIAPROC1");
+    let command = format!("sh {} 'two words'", script.display());
+    let creds = dir.join("credentials");
+    std::fs::write(&creds, format!("[shipper]\ncredential_process = {command}\n")).unwrap();
+    let e = env(&[
+        ("HOME", "/nonexistent-home"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+        ("AWS_PROFILE", "shipper"),
+    ]);
+    let runs_count = || std::fs::read_to_string(&runs).map_or(0, |r| r.lines().count());
+    let cfg = SigV4Config::default();
+    assert_eq!(check_with(&cfg, &e), Ok(()));
+    assert_eq!(runs_count(), 0, "check runs no command");
+
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    let now = SystemTime::now();
+    let proc = |key: &str| Ok((key.to_string(), Some("proc-token".to_string())));
+    assert_eq!(signed_with(&signer, &e, now), proc("ASIAPROC1"));
+    assert_eq!(signed_with(&signer, &e, now + Duration::from_secs(3600)), proc("ASIAPROC1"));
+    assert_eq!(runs_count(), 1, "kept until shortly before the expiration");
+    answer_with("ASIAPROC2");
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(299)), proc("ASIAPROC2"));
+    assert_eq!(runs_count(), 2);
+
+    // The command fails: the credentials still valid go on signing; near their expiry, the
+    // error names the profile and the command, and tells what the command said.
+    std::fs::write(&answer, "{\"Version\": 2}").unwrap();
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(100)), proc("ASIAPROC2"));
+    let err = signed_with(&signer, &e, expires() - Duration::from_secs(5)).unwrap_err();
+    assert!(err.contains("\"shipper\"") && err.contains(&command) && err.contains("Version Some(2)"), "{err}");
+    let fresh = Signer::new(&SigV4Config { profile: "shipper".into(), ..Default::default() }, Duration::from_secs(5));
+    std::fs::write(&creds, "[shipper]\ncredential_process = sh -c 'echo no such token >&2; exit 7'\n").unwrap();
+    let err = signed_with(&fresh, &e, now).unwrap_err();
+    assert!(err.contains("\"shipper\"") && err.contains("no such token") && err.contains('7'), "{err}");
+
+    // Keys in the profile come before its command.
+    std::fs::write(
+        &creds,
+        "[keys]\naws_access_key_id = AKIDKEYS\naws_secret_access_key = s\ncredential_process = false\n",
+    )
+    .unwrap();
+    let keys = Signer::new(&SigV4Config { profile: "keys".into(), ..Default::default() }, Duration::from_secs(5));
+    assert_eq!(signed_with(&keys, &e, now), Ok(("AKIDKEYS".into(), None)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -6,6 +6,7 @@ use super::*;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -477,5 +478,108 @@ fn credential_process_of_a_profile() {
     .unwrap();
     let keys = Signer::new(&SigV4Config { profile: "keys".into(), ..Default::default() }, Duration::from_secs(5));
     assert_eq!(signed_with(&keys, &e, now), Ok(("AKIDKEYS".into(), None)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Chains inside shared-config profiles, read (as by the Go SDK) only with
+/// `AWS_SDK_LOAD_CONFIG`: each role assumed in turn with the credentials before it.
+#[test]
+fn profile_chains_with_aws_sdk_load_config() {
+    // Answers with credentials named after the role (or the web identity's role).
+    let sts = Fake::start(|req| {
+        let f = form(&req.body);
+        let role = f.get("RoleArn").and_then(|r| r.rsplit('/').next()).unwrap_or("none").to_string();
+        let action = f.get("Action").cloned().unwrap_or_default();
+        let xml = format!(
+            "<{action}Response><{action}Result><Credentials><AccessKeyId>ASIA-{role}</AccessKeyId>\
+             <SecretAccessKey>s/{role}</SecretAccessKey><SessionToken>token-{role}</SessionToken>\
+             <Expiration>{EXPIRES}</Expiration></Credentials></{action}Result></{action}Response>"
+        );
+        (200, xml)
+    });
+    let dir = tempdir("chains");
+    let token = dir.join("token");
+    std::fs::write(&token, "web-token").unwrap();
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile base]\naws_access_key_id = AKIDSRC\naws_secret_access_key = src-secret\n\
+             [profile middle]\nrole_arn = arn:aws:iam::1:role/middle\nsource_profile = base\nexternal_id = ext-1\n\
+             [profile shipper]\nrole_arn = arn:aws:iam::1:role/shipper\nsource_profile = middle\n\
+             role_session_name = shipper-session\nduration_seconds = 3600\n\
+             [profile fromenv]\nrole_arn = arn:aws:iam::1:role/env\ncredential_source = Environment\n\
+             [profile web]\nrole_arn = arn:aws:iam::1:role/web\nweb_identity_token_file = {}\n\
+             [profile loop1]\nrole_arn = arn:aws:iam::1:role/l1\nsource_profile = loop2\n\
+             [profile loop2]\nrole_arn = arn:aws:iam::1:role/l2\nsource_profile = loop1\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let sts_url = format!("{}/", sts.url);
+    let pairs = [
+        ("HOME", "/nonexistent-home"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent-home/credentials"),
+        ("AWS_ENDPOINT_URL_STS", &sts_url),
+    ];
+    let with = |profile: &'static str, load: bool, extra: &[(&'static str, &'static str)]| {
+        let mut p = pairs.to_vec();
+        p.push(("AWS_PROFILE", profile));
+        if load {
+            p.push(("AWS_SDK_LOAD_CONFIG", "1"));
+        }
+        p.extend_from_slice(extra);
+        env(&p)
+    };
+    let cfg = SigV4Config::default();
+    let now = SystemTime::now();
+
+    // Without AWS_SDK_LOAD_CONFIG the Go SDK ignores these keys: so does walship, and says so.
+    let err = check_with(&cfg, &with("shipper", false, &[])).unwrap_err();
+    assert!(err.contains("AWS_SDK_LOAD_CONFIG") && err.contains("\"shipper\""), "{err}");
+
+    // base's keys assume middle (with its external id), whose credentials assume shipper.
+    let e = with("shipper", true, &[]);
+    assert_eq!(check_with(&cfg, &e), Ok(()));
+    assert!(sts.seen().is_empty(), "check asks no STS for a chain of keys");
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    assert_eq!(signed_with(&signer, &e, now), Ok(("ASIA-shipper".into(), Some("token-shipper".into()))));
+    assert_eq!(
+        signed_with(&signer, &e, now + Duration::from_secs(3600)),
+        Ok(("ASIA-shipper".into(), Some("token-shipper".into())))
+    );
+    let seen = sts.seen();
+    assert_eq!(seen.len(), 2, "both roles cached: {seen:?}");
+    let (middle, shipper) = (form(&seen[0].body), form(&seen[1].body));
+    assert!(seen[0].headers["authorization"].contains("Credential=AKIDSRC/"), "{seen:?}");
+    assert_eq!(middle.get("RoleArn").map(String::as_str), Some("arn:aws:iam::1:role/middle"));
+    assert_eq!(middle.get("ExternalId").map(String::as_str), Some("ext-1"));
+    assert!(seen[1].headers["authorization"].contains("Credential=ASIA-middle/"), "{seen:?}");
+    assert_eq!(seen[1].headers.get("x-amz-security-token").map(String::as_str), Some("token-middle"));
+    assert_eq!(shipper.get("RoleSessionName").map(String::as_str), Some("shipper-session"));
+    assert_eq!(shipper.get("DurationSeconds").map(String::as_str), Some("3600"));
+
+    // credential_source Environment: the environment's keys assume the role (the profile named
+    // in the configuration, else the environment's keys would sign directly, as in the Go SDK).
+    let e = with("fromenv", true, &[("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")]);
+    let signer = Signer::new(&SigV4Config { profile: "fromenv".into(), ..Default::default() }, Duration::from_secs(5));
+    assert_eq!(signed_with(&signer, &e, now), Ok(("ASIA-env".into(), Some("token-env".into()))));
+    assert!(sts.seen()[2].headers["authorization"].contains("Credential=AKIDENV/"));
+    let err = check_with(&cfg, &with("fromenv", true, &[])).unwrap_err();
+    assert!(err.contains("credential_source Environment"), "{err}");
+
+    // web_identity_token_file: the token assumes the profile's role, unsigned.
+    let e = with("web", true, &[]);
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    assert_eq!(signed_with(&signer, &e, now), Ok(("ASIA-web".into(), Some("token-web".into()))));
+    let web = &sts.seen()[3];
+    assert!(!web.headers.contains_key("authorization"));
+    assert_eq!(form(&web.body).get("WebIdentityToken").map(String::as_str), Some("web-token"));
+
+    // A loop of source profiles is an error, not a hang.
+    let err = check_with(&cfg, &with("loop1", true, &[])).unwrap_err();
+    assert!(err.contains("leads back"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

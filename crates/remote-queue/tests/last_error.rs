@@ -100,7 +100,3 @@ fn a_failed_metadata_request_is_kept_too() {
     assert!(rx.log().iter().all(|r| r.points.is_empty() && !r.metadata.is_empty()), "metadata only");
     q.stop();
 }
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
-}

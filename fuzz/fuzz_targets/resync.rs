@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use std::collections::HashMap;
-use wal_reader::{IoMode, LiveReader, Reader};
+use wal_reader::{IoMode, LiveReader, Reader, Record};
 
 static SEGMENT: &[u8] = include_bytes!("../../testdata/prometheus-go-writer/none/00000002");
 
@@ -38,6 +38,18 @@ fn extents() -> &'static [(usize, usize, Vec<u8>)] {
     })
 }
 
+/// One step of draining a reader: a record is kept by its offset, a damaged span skipped (the
+/// reader goes on after it); false at the end. Any other error fails the target.
+fn keep(out: &mut HashMap<u64, Vec<u8>>, next: Result<Option<Record<'_>>, wal_reader::Error>) -> bool {
+    match next {
+        Ok(Some(rec)) => drop(out.insert(rec.position.offset, rec.data.to_vec())),
+        Ok(None) => return false,
+        Err(wal_reader::Error::Corruption { .. }) => {}
+        Err(e) => panic!("{e}"),
+    }
+    true
+}
+
 fn read(bytes: &[u8]) -> Vec<HashMap<u64, Vec<u8>>> {
     let dir = std::env::temp_dir().join(format!("walship-fuzz-resync-{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -47,36 +59,15 @@ fn read(bytes: &[u8]) -> Vec<HashMap<u64, Vec<u8>>> {
         let mut r = Reader::open(&dir).unwrap();
         r.set_io_mode(io);
         let mut out = HashMap::new();
-        loop {
-            match r.next_record() {
-                Ok(Some(rec)) => drop(out.insert(rec.position.offset, rec.data.to_vec())),
-                Ok(None) => break,
-                Err(wal_reader::Error::Corruption { .. }) => {}
-                Err(e) => panic!("{e}"),
-            }
-        }
+        while keep(&mut out, r.next_record()) {}
         outs.push(out);
     }
     let mut live = LiveReader::new(bytes, "fuzz", 0);
     let mut out = HashMap::new();
-    loop {
-        match live.next_record() {
-            Ok(Some(rec)) => drop(out.insert(rec.position.offset, rec.data.to_vec())),
-            Ok(None) => break,
-            Err(wal_reader::Error::Corruption { .. }) => {}
-            Err(e) => panic!("{e}"),
-        }
-    }
+    while keep(&mut out, live.next_record()) {}
     // The segment is complete: seal it (pad its last page) and read what that lets through.
     if live.seal() {
-        loop {
-            match live.next_record() {
-                Ok(Some(rec)) => drop(out.insert(rec.position.offset, rec.data.to_vec())),
-                Ok(None) => break,
-                Err(wal_reader::Error::Corruption { .. }) => {}
-                Err(e) => panic!("{e}"),
-            }
-        }
+        while keep(&mut out, live.next_record()) {}
     }
     let _ = live.finish();
     outs.push(out);

@@ -1,9 +1,9 @@
 //! [`LastError`]: the newest failed send attempt of a queue, kept for a status page — so that an
 //! operator can read why an endpoint retries, not only that it does.
 //!
-//! Every attempt of a sample, exemplar or histogram request that did not succeed replaces it;
-//! the next attempt that succeeds marks it recovered. Its text is the error the attempt met,
-//! with secrets taken out (see [`ErrorSlot::failed`]).
+//! Every attempt of a sample, exemplar or histogram request, or of a 1.0 metadata request, that
+//! did not succeed replaces it; the next attempt that succeeds marks it recovered. Its text is
+//! the error the attempt met, with secrets taken out (see [`ErrorSlot::failed`]).
 
 use crate::client::StoreError;
 use crate::clock::now_ms;

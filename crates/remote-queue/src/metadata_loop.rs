@@ -57,6 +57,11 @@ fn send_all(ctx: &SendContext) -> bool {
                 m.observe_duration(t0.elapsed());
                 ctx.local_fault_cleared();
             }
+            // Shown like a batch's: an endpoint whose metadata fails is not reported healthy.
+            match &r {
+                Ok(_) => ctx.last_error.succeeded(),
+                Err(e) => ctx.last_error.failed(e, false),
+            }
             match r {
                 Ok(_) => {
                     m.metadata_total.fetch_add(n, Relaxed);

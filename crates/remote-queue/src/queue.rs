@@ -383,7 +383,7 @@ impl QueueManager {
         self.state.ctx.fatal()
     }
 
-    /// The newest failed send attempt of sample, exemplar and histogram requests, whether its
+    /// The newest failed send attempt of sample, exemplar, histogram and 1.0 metadata requests, whether its
     /// data is retried, and whether a later attempt succeeded; `None` if no attempt failed yet.
     /// Its text has the passwords, credentials and header values of the configuration replaced
     /// by `xxxxx` (see [`LastError::message`]).

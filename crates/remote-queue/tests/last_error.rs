@@ -3,7 +3,7 @@
 
 mod support;
 
-use remote_queue::{Auth, EndpointConfig, QueueManager, Secret};
+use remote_queue::{Auth, EndpointConfig, MetricType, QueueManager, RefMetadata, Secret};
 use std::time::Duration;
 use support::receiver::{Fault, Receiver};
 use support::*;
@@ -81,6 +81,22 @@ fn a_remote_that_is_down_leaves_no_secret_in_the_text() {
     assert!(!e.retrying && e.message.contains("401") && !e.message.contains("t0ken-s3cret"), "{e:?}");
 }
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64
+/// 1.0 metadata requests (sent on their own, no samples here) count too: a receiver that refuses
+/// them shows in the last error, and their later success marks it recovered.
+#[test]
+fn a_failed_metadata_request_is_kept_too() {
+    let rx = Receiver::start(|n, _| if n < 2 { Fault::Status(503, None) } else { Fault::Accept });
+    let mut cfg = config(&rx.url);
+    cfg.metadata.send_interval = Duration::from_millis(50);
+    let q = QueueManager::new(cfg).unwrap();
+    store_series(&q, 1);
+    q.store_metadata(&[RefMetadata { series_ref: 1, metric_type: MetricType::Gauge, unit: b"", help: b"Help." }]);
+    assert!(wait_for(Duration::from_secs(5), || q.last_error().is_some()), "no error after a 503");
+    let e = q.last_error().unwrap();
+    assert!(e.retrying && e.message.contains("503"), "{e:?}");
+    assert!(wait_for(Duration::from_secs(10), || q.metrics().metadata_total >= 1), "metadata not delivered");
+    let done = q.last_error().unwrap();
+    assert!(done.recovered_ms.is_some_and(|t| t >= done.at_ms), "{done:?}");
+    assert!(rx.log().iter().all(|r| r.points.is_empty() && !r.metadata.is_empty()), "metadata only");
+    q.stop();
 }

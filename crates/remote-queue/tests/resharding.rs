@@ -7,15 +7,11 @@ use remote_queue::{EndpointConfig, Position, QueueManager, RefSample};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use support::receiver::{Fault, Receiver};
 use support::*;
 
 const SERIES: u64 = 50;
-
-fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
 
 #[test]
 fn shards_follow_the_receiver() {

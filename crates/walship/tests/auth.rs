@@ -690,3 +690,45 @@ fn sigv4_container_credentials_refreshed_through_an_outage_and_verified_by_botoc
         assert_eq!(said.trim(), format!("{} verified", lines.len()));
     }
 }
+
+/// A profile's `credential_process` that fails its first two runs: the data waits (nothing
+/// dropped, `ship` checks every sample was sent), the failure is logged with the profile and
+/// the command, and every request is signed with the command's credentials, as botocore checks.
+#[test]
+fn sigv4_credential_process_failing_then_answering_loses_nothing() {
+    let Some(python) = botocore_python() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("process");
+    std::fs::create_dir_all(run.join(".aws")).unwrap();
+    let runs = tmp.path().join("runs");
+    let script = tmp.path().join("creds.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "n=$(cat '{runs}' 2>/dev/null || echo 0); n=$((n + 1)); echo $n > '{runs}'\n\
+             if [ $n -le 2 ]; then echo 'token service unavailable' >&2; exit 1; fi\n\
+             printf '%s' '{{\"Version\": 1, \"AccessKeyId\": \"ASIAPROC\", \"SecretAccessKey\": \"proc/secret+key\", \
+             \"SessionToken\": \"proc-session\", \"Expiration\": \"2099-01-01T00:00:00Z\"}}'\n",
+            runs = runs.display()
+        ),
+    )
+    .unwrap();
+    let command = format!("sh {}", script.display());
+    std::fs::write(run.join(".aws/credentials"), format!("[default]\ncredential_process = {command}\n")).unwrap();
+    let records = tmp.path().join("process.jsonl");
+    let (rx, requests) = recording_receiver(records.clone(), None);
+    let config = format!(
+        "remote_write:\n  - url: http://127.0.0.1:{}/api/v1/remote_write\n    sigv4: {{region: ap-southeast-2}}\n    \
+         queue_config: {{max_samples_per_send: 10000, min_backoff: 20ms, max_backoff: 200ms}}\n",
+        rx.port
+    );
+    let (log, _) = ship(&run, &config, &[("AWS_EC2_METADATA_DISABLED", "true")]);
+    drop(rx);
+    assert!(log.contains("token service unavailable") && log.contains(&command), "the failure is logged: {log}");
+    let ran: u32 = std::fs::read_to_string(&runs).unwrap().trim().parse().unwrap();
+    assert_eq!(ran, 3, "run until it answered, then its credentials kept");
+    let n = requests.load(SeqCst);
+    assert!(n > 10, "{n} requests");
+    let said = verify(python, &records, "ASIAPROC", "proc/secret+key", "proc-session", "ap-southeast-2");
+    assert_eq!(said.trim(), format!("{n} verified"));
+}

@@ -11,8 +11,12 @@
 //! 3. else the profile (`profile`, else `AWS_PROFILE`, else `default`) of the shared
 //!    credentials file (`AWS_SHARED_CREDENTIALS_FILE`, else `~/.aws/credentials`), then of the
 //!    shared config file (`AWS_CONFIG_FILE`, else `~/.aws/config`, section `[profile NAME]`).
-//!    A profile named by `profile` or `AWS_PROFILE` that holds no keys ends the search here
-//!    (an error): walship does not sign as some other identity than the one asked for;
+//!    Keys in the profile (either file) come first; without them, its `credential_process`
+//!    is run: the command line goes to `sh -c`, as the Go SDK does, and must print JSON with
+//!    `Version` 1, `AccessKeyId`, `SecretAccessKey`, optionally `SessionToken` and
+//!    `Expiration` (see the `process` module for its limits). A profile named by `profile` or
+//!    `AWS_PROFILE` that holds neither ends the search here (an error): walship does not sign
+//!    as some other identity than the one asked for;
 //! 4. else web identity (EKS IAM roles for service accounts): with `AWS_WEB_IDENTITY_TOKEN_FILE`
 //!    and `AWS_ROLE_ARN` (and `AWS_ROLE_SESSION_NAME`, else `walship-SECONDS`), the token file is
 //!    read and sent to STS `AssumeRoleWithWebIdentity` (not signed; at the STS endpoint
@@ -30,9 +34,11 @@
 //!    search fails fast, with a message listing every place it looked.
 //!
 //! Steps 1–3 are local and looked up again for every request, so rotated keys in the shared
-//! files are picked up without a restart. The credentials of steps 4–6 are temporary: they are
-//! kept until five minutes before their `Expiration` (half their life when that is shorter),
-//! then fetched again (the web identity token file read again too). When a refresh fails while
+//! files are picked up without a restart. The credentials of `credential_process` and of
+//! steps 4–6 are temporary: they are
+//! kept until five minutes before their `Expiration` (half their life when that is shorter;
+//! 15 minutes when there is none), then fetched again (the command run again, the web
+//! identity token file read again). When a refresh fails while
 //! the old credentials are still valid, those go on signing and the source is asked again
 //! every 10 seconds; when there are no valid ones, the data is held back: a lookup that fails
 //! is retried, never a drop.
@@ -42,19 +48,33 @@
 //!
 //! With `role_arn`, the credentials found are used only to call STS `AssumeRole`
 //! (`https://sts.REGION.amazonaws.com/`, or `AWS_ENDPOINT_URL_STS`); requests are signed with
-//! the role's temporary credentials, fetched again a minute before their 15 minutes run out.
+//! the role's temporary credentials (asked for 15 minutes), kept and renewed like those of steps
+//! 4–6: until five minutes before the `Expiration` STS gives them (half their life when that is
+//! shorter), through a failing renewal while they are still valid.
 //!
-//! [`check`] (at start) finds the source; of steps 4 and 5 it checks only what is local (the
-//! token file readable, the URI allowed), so that an STS or agent briefly down holds data back
-//! rather than stopping walship; step 6 it asks, since only the metadata service can tell
-//! whether walship runs on EC2 with a role.
+//! [`check`] (at start) finds the source; it does not run a `credential_process`, and of steps
+//! 4 and 5 it checks only what is local (the token file readable, the URI allowed), so that a
+//! failing command, or an STS or agent briefly down, holds data back rather than stopping
+//! walship; step 6 it asks, since only the metadata service can tell whether walship runs on
+//! EC2 with a role.
 //!
-//! Not supported: SSO, `credential_process`, `role_arn`, `source_profile` and
-//! `web_identity_token_file` inside a shared-config profile, and IMDSv1 (an instance that
-//! allows only v1 answers no credentials).
+//! Chains inside a profile — `role_arn` with `source_profile` (keys, `credential_process` or
+//! another chain), `credential_source` (`Environment`, `Ec2InstanceMetadata`, `EcsContainer`)
+//! or `web_identity_token_file`, with `role_session_name`, `external_id`, `duration_seconds` —
+//! are followed only when `AWS_SDK_LOAD_CONFIG` is true, as the Go SDK (v1) that Prometheus
+//! uses does; without it they are ignored there, and a named profile holding only them is an
+//! error saying so. Each role is assumed in turn and kept like the temporary credentials above.
+//! walship reads the shared config file's keys, `credential_process` and `region` also without
+//! `AWS_SDK_LOAD_CONFIG` (the Go SDK then reads only the credentials file).
+//!
+//! Not supported: SSO, `mfa_serial` (a one-time code nobody is there to type), and IMDSv1 (an
+//! instance that allows only v1 answers no credentials).
 
 mod credentials;
+mod files;
 mod metadata;
+mod process;
+mod profile;
 mod refresh;
 mod sign;
 #[cfg(test)]
@@ -65,11 +85,12 @@ use crate::config::SigV4Config;
 use crate::{Error, Result};
 pub(crate) use credentials::Credentials;
 use credentials::{Env, ProcessEnv};
+use files::{config_section, read_section, shared_file};
 use metadata::{Container, ContainerAuth, Instance, MetadataClient};
+use process::Process;
 use sign::sign_request;
-use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
-use sts::{Role, StsClient, WebIdentity};
+use sts::{AssumeRole, Role, StsClient, WebIdentity};
 
 /// Checks now that `cfg` can sign: a region and credentials are found (see the module
 /// documentation for what is asked of sources that hand out temporary credentials). For
@@ -81,10 +102,16 @@ pub fn check(cfg: &SigV4Config) -> Result<()> {
 
 fn check_with(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<(), String> {
     region(cfg, env)?;
-    match find(cfg, env)? {
+    check_found(find(cfg, env)?, cfg, env)
+}
+
+fn check_found(found: Found, cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<(), String> {
+    match found {
+        Found::Chain { base, .. } => check_found(*base, cfg, env),
         Found::Ready(_) => Ok(()),
         Found::Remote(Remote::WebIdentity(w)) => w.token().map(drop),
         Found::Remote(Remote::Container(c)) => c.authorization().map(drop),
+        Found::Remote(Remote::Process(_)) => Ok(()),
         Found::Remote(r @ Remote::Instance { .. }) => {
             r.fetch(cfg, "", env, &Clients::new(Duration::from_secs(1))).map(drop)
         }
@@ -96,10 +123,6 @@ fn profile_name(cfg: &SigV4Config, env: &dyn Env) -> String {
         return cfg.profile.clone();
     }
     env.var("AWS_PROFILE").unwrap_or_else(|| "default".into())
-}
-
-fn shared_file(env: &dyn Env, var: &str, name: &str) -> Option<PathBuf> {
-    env.var(var).map(PathBuf::from).or_else(|| env.home().map(|h| h.join(".aws").join(name)))
 }
 
 /// The region to sign for.
@@ -123,25 +146,24 @@ pub(crate) fn region(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<St
     ))
 }
 
-/// The section name of `profile` in the shared config file (`[default]`, `[profile NAME]`).
-fn config_section(profile: &str) -> String {
-    if profile == "default" {
-        profile.into()
-    } else {
-        format!("profile {profile}")
-    }
-}
-
 /// What the chain found: credentials to sign with, or a source of temporary ones to ask.
 #[derive(Debug)]
 enum Found {
     Ready(Credentials),
     Remote(Remote),
+    /// Roles of shared-config profiles, assumed in this order with what `base` gives.
+    Chain {
+        /// Never a `Chain` itself.
+        base: Box<Found>,
+        roles: Vec<AssumeRole>,
+    },
 }
 
 /// A source of temporary credentials (steps 4–6 of the module documentation).
 #[derive(Debug, Clone, PartialEq)]
 enum Remote {
+    /// A profile's `credential_process`.
+    Process(Process),
     WebIdentity(WebIdentity),
     Container(Container),
     /// `looked`: where the chain looked before, for the message when this fails too.
@@ -155,6 +177,7 @@ impl Remote {
     /// The source, for the cache and messages.
     fn describe(&self) -> String {
         match self {
+            Remote::Process(p) => p.describe(),
             Remote::WebIdentity(w) => format!("web identity {} {}", w.role_arn, w.token_file.display()),
             Remote::Container(c) => format!("container {}", c.url),
             Remote::Instance { instance, .. } => format!("instance {}", instance.endpoint),
@@ -170,6 +193,7 @@ impl Remote {
         clients: &Clients,
     ) -> std::result::Result<credentials::Temporary, String> {
         match self {
+            Remote::Process(p) => p.fetch(),
             Remote::WebIdentity(w) => w.fetch(&clients.sts, &sts::endpoint(cfg, region, env)),
             Remote::Container(c) => c.fetch(&clients.metadata),
             Remote::Instance { instance, looked } => instance
@@ -204,26 +228,30 @@ fn find(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<Found, String> 
         });
     }
     if cfg.profile.is_empty() {
-        let id = env.var("AWS_ACCESS_KEY_ID").or_else(|| env.var("AWS_ACCESS_KEY"));
-        let secret = env.var("AWS_SECRET_ACCESS_KEY").or_else(|| env.var("AWS_SECRET_KEY"));
-        if let (Some(access_key), Some(secret_key)) = (id, secret) {
-            return ready(Credentials {
-                access_key,
-                secret_key,
-                session_token: env.var("AWS_SESSION_TOKEN"),
-                source: "the environment".into(),
-            });
+        if let Some(c) = env_keys(env) {
+            return ready(c);
         }
     }
     let profile = profile_name(cfg, env);
+    if profile::load_config(env) {
+        if let Some(chain) = profile::chain(env, &profile)? {
+            return from_chain(chain, env);
+        }
+    }
     let mut looked = Vec::new();
+    let mut sections = Vec::new();
     for (var, name, section) in [
         ("AWS_SHARED_CREDENTIALS_FILE", "credentials", profile.clone()),
         ("AWS_CONFIG_FILE", "config", config_section(&profile)),
     ] {
         let Some(path) = shared_file(env, var, name) else { continue };
         looked.push(path.display().to_string());
-        let Some(s) = read_section(&path, &section)? else { continue };
+        if let Some(s) = read_section(&path, &section)? {
+            sections.push((path, s));
+        }
+    }
+    // Keys first, in either file; then a command that prints them (the SDKs' order).
+    for (path, s) in &sections {
         let get = |k: &str| s.get(k).filter(|v| !v.is_empty()).cloned();
         match (get("aws_access_key_id"), get("aws_secret_access_key")) {
             (Some(access_key), Some(secret_key)) => {
@@ -243,13 +271,30 @@ fn find(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<Found, String> 
             }
         }
     }
+    for (path, s) in &sections {
+        if let Some(command) = s.get("credential_process").filter(|c| !c.trim().is_empty()) {
+            return Ok(Found::Remote(Remote::Process(Process {
+                command: command.clone(),
+                profile: profile.clone(),
+                file: path.clone(),
+            })));
+        }
+    }
     let looked = format!(
         "not in the configuration, {}nor in profile {profile:?} of {}",
         if cfg.profile.is_empty() { "the environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), " } else { "" },
         if looked.is_empty() { "the shared files (no home directory)".into() } else { looked.join(" or ") }
     );
     if !cfg.profile.is_empty() || env.var("AWS_PROFILE").is_some() {
-        return Err(format!("sigv4: no AWS credentials: {looked} (a named profile is not looked for elsewhere)"));
+        let hint = if sections.iter().any(|(_, s)| profile::CHAIN_KEYS.iter().any(|k| s.contains_key(*k))) {
+            format!(
+                "; its {} are read only with AWS_SDK_LOAD_CONFIG=1, as by the Go SDK",
+                profile::CHAIN_KEYS.join(", ")
+            )
+        } else {
+            String::new()
+        };
+        return Err(format!("sigv4: no AWS credentials: {looked} (a named profile is not looked for elsewhere){hint}"));
     }
     if let Some(token_file) = env.var("AWS_WEB_IDENTITY_TOKEN_FILE") {
         let Some(role_arn) = env.var("AWS_ROLE_ARN") else {
@@ -264,6 +309,61 @@ fn find(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<Found, String> 
             session_name,
         })));
     }
+    if let Some(container) = container_source(env)? {
+        return Ok(Found::Remote(container));
+    }
+    let looked = format!(
+        "{looked}, nor from web identity (AWS_WEB_IDENTITY_TOKEN_FILE), nor the container's \
+         (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_CONTAINER_CREDENTIALS_FULL_URI)"
+    );
+    instance_source(env, looked).map(Found::Remote)
+}
+
+/// What a profile's chain starts from, and the roles it then assumes.
+fn from_chain(chain: profile::Chain, env: &dyn Env) -> std::result::Result<Found, String> {
+    use profile::Base;
+    let base = match chain.base {
+        Base::Keys(k) => Found::Ready(k),
+        Base::WebIdentity(w) => Found::Remote(Remote::WebIdentity(w)),
+        Base::Process(p) => Found::Remote(Remote::Process(p)),
+        Base::Environment { profile } => Found::Ready(env_keys(env).ok_or_else(|| {
+            format!(
+                "sigv4: profile {profile:?}: credential_source Environment, but AWS_ACCESS_KEY_ID and \
+                 AWS_SECRET_ACCESS_KEY are not set"
+            )
+        })?),
+        Base::EcsContainer { profile } => Found::Remote(container_source(env)?.ok_or_else(|| {
+            format!(
+                "sigv4: profile {profile:?}: credential_source EcsContainer, but neither \
+                 AWS_CONTAINER_CREDENTIALS_RELATIVE_URI nor AWS_CONTAINER_CREDENTIALS_FULL_URI is set"
+            )
+        })?),
+        Base::Ec2InstanceMetadata { profile } => Found::Remote(instance_source(
+            env,
+            format!("profile {profile:?} names credential_source Ec2InstanceMetadata"),
+        )?),
+    };
+    if chain.roles.is_empty() {
+        return Ok(base);
+    }
+    Ok(Found::Chain { base: Box::new(base), roles: chain.roles })
+}
+
+/// Keys in the environment.
+fn env_keys(env: &dyn Env) -> Option<Credentials> {
+    let id = env.var("AWS_ACCESS_KEY_ID").or_else(|| env.var("AWS_ACCESS_KEY"));
+    let secret = env.var("AWS_SECRET_ACCESS_KEY").or_else(|| env.var("AWS_SECRET_KEY"));
+    let (Some(access_key), Some(secret_key)) = (id, secret) else { return None };
+    Some(Credentials {
+        access_key,
+        secret_key,
+        session_token: env.var("AWS_SESSION_TOKEN"),
+        source: "the environment".into(),
+    })
+}
+
+/// The container's credentials endpoint, when the environment names one.
+fn container_source(env: &dyn Env) -> std::result::Result<Option<Remote>, String> {
     let container =
         match (env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"), env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI")) {
             (Some(r), _) => Some(format!("{}/{}", metadata::ECS_HOST, r.trim_start_matches('/'))),
@@ -280,12 +380,13 @@ fn find(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<Found, String> 
                 (None, Some(v)) => Some(ContainerAuth::Value(v)),
                 (None, None) => None,
             };
-        return Ok(Found::Remote(Remote::Container(Container { url, auth })));
+        return Ok(Some(Remote::Container(Container { url, auth })));
     }
-    let looked = format!(
-        "{looked}, nor from web identity (AWS_WEB_IDENTITY_TOKEN_FILE), nor the container's \
-         (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, AWS_CONTAINER_CREDENTIALS_FULL_URI)"
-    );
+    Ok(None)
+}
+
+/// The instance metadata service, unless disabled; `looked`: where the chain looked before.
+fn instance_source(env: &dyn Env, looked: String) -> std::result::Result<Remote, String> {
     if env.var("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")) {
         return Err(format!(
             "sigv4: no AWS credentials: {looked}; the EC2 instance metadata is disabled (AWS_EC2_METADATA_DISABLED)"
@@ -295,48 +396,7 @@ fn find(cfg: &SigV4Config, env: &dyn Env) -> std::result::Result<Found, String> 
         let v6 = env.var("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE").is_some_and(|m| m.eq_ignore_ascii_case("ipv6"));
         if v6 { metadata::IMDS_ENDPOINT_V6 } else { metadata::IMDS_ENDPOINT }.to_string()
     });
-    Ok(Found::Remote(Remote::Instance { instance: Instance { endpoint }, looked }))
-}
-
-/// The `key = value` pairs of section `[name]` of an INI-style AWS file; `Ok(None)` when the
-/// file does not exist or has no such section. Keys are lower-cased, as the SDKs compare them.
-fn read_section(
-    path: &std::path::Path,
-    name: &str,
-) -> std::result::Result<Option<std::collections::HashMap<String, String>>, String> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("sigv4: cannot read {}: {e}", path.display())),
-    };
-    Ok(parse_section(&text, name))
-}
-
-fn parse_section(text: &str, name: &str) -> Option<std::collections::HashMap<String, String>> {
-    let mut found = None;
-    let mut inside = false;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            // `[profile  name]` and `[ name ]` are the same section to the SDKs.
-            let header = header.split_whitespace().collect::<Vec<_>>().join(" ");
-            inside = header == name;
-            if inside {
-                found.get_or_insert_with(std::collections::HashMap::new);
-            }
-            continue;
-        }
-        if !inside {
-            continue;
-        }
-        if let (Some(map), Some((k, v))) = (found.as_mut(), line.split_once('=')) {
-            map.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
-        }
-    }
-    found
+    Ok(Remote::Instance { instance: Instance { endpoint }, looked })
 }
 
 /// Signs requests of one endpoint.
@@ -346,6 +406,9 @@ pub(crate) struct Signer {
     role: Option<Role>,
     /// The last temporary credentials of a remote source (web identity, container, instance).
     remote: refresh::Cache,
+    /// The roles of a chain of shared-config profiles, by their place in it.
+    profile_roles: std::sync::Mutex<Vec<std::sync::Arc<Role>>>,
+    timeout: Duration,
     clients: Clients,
 }
 
@@ -353,7 +416,14 @@ impl Signer {
     /// `timeout` bounds one STS request (the endpoint's `remote_timeout`).
     pub(crate) fn new(cfg: &SigV4Config, timeout: Duration) -> Signer {
         let role = (!cfg.role_arn.is_empty()).then(|| Role::new(timeout));
-        Signer { cfg: cfg.clone(), role, remote: refresh::Cache::default(), clients: Clients::new(timeout) }
+        Signer {
+            cfg: cfg.clone(),
+            role,
+            remote: refresh::Cache::default(),
+            profile_roles: std::sync::Mutex::new(Vec::new()),
+            timeout,
+            clients: Clients::new(timeout),
+        }
     }
 
     /// The headers to add to a `POST` of `body` to `url` that already carries `headers` (all of
@@ -380,16 +450,40 @@ impl Signer {
         let region = region(&self.cfg, env)?;
         let mut creds = self.credentials(&region, now, env)?;
         if let Some(role) = &self.role {
-            creds = role.credentials(&self.cfg, &region, creds, env)?;
+            creds = role.credentials(&AssumeRole::configured(&self.cfg), &self.cfg, &region, &creds, now, env)?;
         }
         sign_request(&creds, &region, &self.cfg.service, url, headers, body, now)
     }
 
     /// The chain's credentials at `now`: found locally, or the remote source's, cached.
     fn credentials(&self, region: &str, now: SystemTime, env: &dyn Env) -> std::result::Result<Credentials, String> {
-        match find(&self.cfg, env)? {
+        self.resolve(find(&self.cfg, env)?, region, now, env)
+    }
+
+    fn resolve(
+        &self,
+        found: Found,
+        region: &str,
+        now: SystemTime,
+        env: &dyn Env,
+    ) -> std::result::Result<Credentials, String> {
+        match found {
             Found::Ready(c) => Ok(c),
             Found::Remote(r) => self.remote.get(&r.describe(), now, || r.fetch(&self.cfg, region, env, &self.clients)),
+            Found::Chain { base, roles } => {
+                let mut creds = self.resolve(*base, region, now, env)?;
+                for (i, role) in roles.iter().enumerate() {
+                    let r = {
+                        let mut all = crate::lock::lock(&self.profile_roles);
+                        while all.len() <= i {
+                            all.push(std::sync::Arc::new(Role::new(self.timeout)));
+                        }
+                        all[i].clone()
+                    };
+                    creds = r.credentials(role, &self.cfg, region, &creds, now, env)?;
+                }
+                Ok(creds)
+            }
         }
     }
 }
@@ -418,6 +512,11 @@ mod tests {
         match find(cfg, env)? {
             Found::Ready(c) => Ok(c),
             Found::Remote(r) => Err(format!("remote: {}", r.describe())),
+            Found::Chain { base, roles } => Err(format!(
+                "chain: {:?} then {}",
+                base,
+                roles.iter().map(|r| r.role_arn.as_str()).collect::<Vec<_>>().join(", ")
+            )),
         }
     }
 

@@ -1,4 +1,4 @@
-//! Temporary credentials (web identity, container, instance role) kept until shortly before
+//! Temporary credentials (web identity, container, instance role, `role_arn`) kept until shortly before
 //! they expire.
 
 use super::credentials::{Credentials, Temporary};

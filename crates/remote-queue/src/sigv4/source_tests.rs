@@ -6,6 +6,7 @@ use super::*;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -350,4 +351,235 @@ fn off_ec2_the_chain_fails_fast_and_says_where_it_looked() {
         }
     }
     drop(silent);
+}
+
+fn assume_role_answer(n: u32, expiration: &str) -> String {
+    format!(
+        "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>ASIAROLE{n}</AccessKeyId>\
+         <SecretAccessKey>role/{n}</SecretAccessKey><SessionToken>role-session-{n}</SessionToken>\
+         <Expiration>{expiration}</Expiration></Credentials></AssumeRoleResult></AssumeRoleResponse>"
+    )
+}
+
+/// `role_arn`: the role's credentials are kept until five minutes before the `Expiration` STS
+/// gives (an hour here, not a fixed quarter of an hour), and through a failing refresh while valid.
+#[test]
+fn assumed_role_renewed_on_its_expiration() {
+    let failing = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(Mutex::new(0));
+    let (f, c) = (failing.clone(), count.clone());
+    let sts = Fake::start(move |_| {
+        if f.load(SeqCst) {
+            return (503, "<ErrorResponse><Error><Code>ServiceUnavailable</Code></Error></ErrorResponse>".into());
+        }
+        let mut n = c.lock().unwrap();
+        *n += 1;
+        (200, assume_role_answer(*n, EXPIRES))
+    });
+    let sts_url = format!("{}/", sts.url);
+    let e = env(&[("HOME", "/nonexistent-home"), ("AWS_ENDPOINT_URL_STS", &sts_url)]);
+    let cfg = SigV4Config {
+        region: "eu-west-1".into(),
+        access_key: "AKIDBASE".into(),
+        secret_key: crate::config::Secret::new("base-secret"),
+        role_arn: "arn:aws:iam::123456789012:role/shipper".into(),
+        ..Default::default()
+    };
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    let now = SystemTime::now();
+    let role = |n: u32| Ok((format!("ASIAROLE{n}"), Some(format!("role-session-{n}"))));
+    assert_eq!(signed_with(&signer, &e, now), role(1));
+    // Past the quarter of an hour asked for, the credentials STS said are valid longer still serve.
+    assert_eq!(signed_with(&signer, &e, now + Duration::from_secs(3600)), role(1));
+    assert_eq!(sts.seen().len(), 1);
+    let seen = &sts.seen()[0];
+    assert!(seen.headers.get("authorization").is_some_and(|a| a.contains("Credential=AKIDBASE/")), "{seen:?}");
+    assert_eq!(form(&seen.body).get("Action").map(String::as_str), Some("AssumeRole"));
+
+    // Five minutes before the expiration: renewed.
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(301)), role(1));
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(299)), role(2));
+    assert_eq!(sts.seen().len(), 2);
+
+    // STS down while the credentials are valid: they go on signing; shortly before expiry, not.
+    failing.store(true, SeqCst);
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(200)), role(2));
+    let err = signed_with(&signer, &e, expires() - Duration::from_secs(5)).unwrap_err();
+    assert!(err.contains("ServiceUnavailable") && err.contains("arn:aws:iam::123456789012:role/shipper"), "{err}");
+}
+
+/// `credential_process` of a profile: run through `sh -c` (its quoted argument arrives whole),
+/// its credentials kept until five minutes before their `Expiration`, a failing run told with
+/// the profile, the command and what it printed on standard error.
+#[test]
+fn credential_process_of_a_profile() {
+    let dir = tempdir("process");
+    let script = dir.join("creds.sh");
+    let answer = dir.join("answer.json");
+    let runs = dir.join("runs");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho run >> '{runs}'\n[ \"$1\" = 'two words' ] || {{ echo \"bad argument: $1\" >&2; exit 2; }}\n\
+             cat '{answer}'\n",
+            runs = runs.display(),
+            answer = answer.display()
+        ),
+    )
+    .unwrap();
+    let answer_with = |key: &str| {
+        let json = format!(
+            "{{\"Version\": 1, \"AccessKeyId\": \"{key}\", \"SecretAccessKey\": \"proc/secret\", \
+             \"SessionToken\": \"proc-token\", \"Expiration\": \"{EXPIRES}\"}}"
+        );
+        std::fs::write(&answer, json).unwrap();
+    };
+    answer_with("ASIAPROC1");
+    let command = format!("sh {} 'two words'", script.display());
+    let creds = dir.join("credentials");
+    std::fs::write(&creds, format!("[shipper]\ncredential_process = {command}\n")).unwrap();
+    let e = env(&[
+        ("HOME", "/nonexistent-home"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
+        ("AWS_PROFILE", "shipper"),
+    ]);
+    let runs_count = || std::fs::read_to_string(&runs).map_or(0, |r| r.lines().count());
+    let cfg = SigV4Config::default();
+    assert_eq!(check_with(&cfg, &e), Ok(()));
+    assert_eq!(runs_count(), 0, "check runs no command");
+
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    let now = SystemTime::now();
+    let proc = |key: &str| Ok((key.to_string(), Some("proc-token".to_string())));
+    assert_eq!(signed_with(&signer, &e, now), proc("ASIAPROC1"));
+    assert_eq!(signed_with(&signer, &e, now + Duration::from_secs(3600)), proc("ASIAPROC1"));
+    assert_eq!(runs_count(), 1, "kept until shortly before the expiration");
+    answer_with("ASIAPROC2");
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(299)), proc("ASIAPROC2"));
+    assert_eq!(runs_count(), 2);
+
+    // The command fails: the credentials still valid go on signing; near their expiry, the
+    // error names the profile and the command, and tells what the command said.
+    std::fs::write(&answer, "{\"Version\": 2}").unwrap();
+    assert_eq!(signed_with(&signer, &e, expires() - Duration::from_secs(100)), proc("ASIAPROC2"));
+    let err = signed_with(&signer, &e, expires() - Duration::from_secs(5)).unwrap_err();
+    assert!(err.contains("\"shipper\"") && err.contains(&command) && err.contains("Version Some(2)"), "{err}");
+    let fresh = Signer::new(&SigV4Config { profile: "shipper".into(), ..Default::default() }, Duration::from_secs(5));
+    std::fs::write(&creds, "[shipper]\ncredential_process = sh -c 'echo no such token >&2; exit 7'\n").unwrap();
+    let err = signed_with(&fresh, &e, now).unwrap_err();
+    assert!(err.contains("\"shipper\"") && err.contains("no such token") && err.contains('7'), "{err}");
+
+    // Keys in the profile come before its command.
+    std::fs::write(
+        &creds,
+        "[keys]\naws_access_key_id = AKIDKEYS\naws_secret_access_key = s\ncredential_process = false\n",
+    )
+    .unwrap();
+    let keys = Signer::new(&SigV4Config { profile: "keys".into(), ..Default::default() }, Duration::from_secs(5));
+    assert_eq!(signed_with(&keys, &e, now), Ok(("AKIDKEYS".into(), None)));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Chains inside shared-config profiles, read (as by the Go SDK) only with
+/// `AWS_SDK_LOAD_CONFIG`: each role assumed in turn with the credentials before it.
+#[test]
+fn profile_chains_with_aws_sdk_load_config() {
+    // Answers with credentials named after the role (or the web identity's role).
+    let sts = Fake::start(|req| {
+        let f = form(&req.body);
+        let role = f.get("RoleArn").and_then(|r| r.rsplit('/').next()).unwrap_or("none").to_string();
+        let action = f.get("Action").cloned().unwrap_or_default();
+        let xml = format!(
+            "<{action}Response><{action}Result><Credentials><AccessKeyId>ASIA-{role}</AccessKeyId>\
+             <SecretAccessKey>s/{role}</SecretAccessKey><SessionToken>token-{role}</SessionToken>\
+             <Expiration>{EXPIRES}</Expiration></Credentials></{action}Result></{action}Response>"
+        );
+        (200, xml)
+    });
+    let dir = tempdir("chains");
+    let token = dir.join("token");
+    std::fs::write(&token, "web-token").unwrap();
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile base]\naws_access_key_id = AKIDSRC\naws_secret_access_key = src-secret\n\
+             [profile middle]\nrole_arn = arn:aws:iam::1:role/middle\nsource_profile = base\nexternal_id = ext-1\n\
+             [profile shipper]\nrole_arn = arn:aws:iam::1:role/shipper\nsource_profile = middle\n\
+             role_session_name = shipper-session\nduration_seconds = 3600\n\
+             [profile fromenv]\nrole_arn = arn:aws:iam::1:role/env\ncredential_source = Environment\n\
+             [profile web]\nrole_arn = arn:aws:iam::1:role/web\nweb_identity_token_file = {}\n\
+             [profile loop1]\nrole_arn = arn:aws:iam::1:role/l1\nsource_profile = loop2\n\
+             [profile loop2]\nrole_arn = arn:aws:iam::1:role/l2\nsource_profile = loop1\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let sts_url = format!("{}/", sts.url);
+    let pairs = [
+        ("HOME", "/nonexistent-home"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_CONFIG_FILE", config.to_str().unwrap()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent-home/credentials"),
+        ("AWS_ENDPOINT_URL_STS", &sts_url),
+    ];
+    let with = |profile: &'static str, load: bool, extra: &[(&'static str, &'static str)]| {
+        let mut p = pairs.to_vec();
+        p.push(("AWS_PROFILE", profile));
+        if load {
+            p.push(("AWS_SDK_LOAD_CONFIG", "1"));
+        }
+        p.extend_from_slice(extra);
+        env(&p)
+    };
+    let cfg = SigV4Config::default();
+    let now = SystemTime::now();
+
+    // Without AWS_SDK_LOAD_CONFIG the Go SDK ignores these keys: so does walship, and says so.
+    let err = check_with(&cfg, &with("shipper", false, &[])).unwrap_err();
+    assert!(err.contains("AWS_SDK_LOAD_CONFIG") && err.contains("\"shipper\""), "{err}");
+
+    // base's keys assume middle (with its external id), whose credentials assume shipper.
+    let e = with("shipper", true, &[]);
+    assert_eq!(check_with(&cfg, &e), Ok(()));
+    assert!(sts.seen().is_empty(), "check asks no STS for a chain of keys");
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    assert_eq!(signed_with(&signer, &e, now), Ok(("ASIA-shipper".into(), Some("token-shipper".into()))));
+    assert_eq!(
+        signed_with(&signer, &e, now + Duration::from_secs(3600)),
+        Ok(("ASIA-shipper".into(), Some("token-shipper".into())))
+    );
+    let seen = sts.seen();
+    assert_eq!(seen.len(), 2, "both roles cached: {seen:?}");
+    let (middle, shipper) = (form(&seen[0].body), form(&seen[1].body));
+    assert!(seen[0].headers["authorization"].contains("Credential=AKIDSRC/"), "{seen:?}");
+    assert_eq!(middle.get("RoleArn").map(String::as_str), Some("arn:aws:iam::1:role/middle"));
+    assert_eq!(middle.get("ExternalId").map(String::as_str), Some("ext-1"));
+    assert!(seen[1].headers["authorization"].contains("Credential=ASIA-middle/"), "{seen:?}");
+    assert_eq!(seen[1].headers.get("x-amz-security-token").map(String::as_str), Some("token-middle"));
+    assert_eq!(shipper.get("RoleSessionName").map(String::as_str), Some("shipper-session"));
+    assert_eq!(shipper.get("DurationSeconds").map(String::as_str), Some("3600"));
+
+    // credential_source Environment: the environment's keys assume the role (the profile named
+    // in the configuration, else the environment's keys would sign directly, as in the Go SDK).
+    let e = with("fromenv", true, &[("AWS_ACCESS_KEY_ID", "AKIDENV"), ("AWS_SECRET_ACCESS_KEY", "env-secret")]);
+    let signer = Signer::new(&SigV4Config { profile: "fromenv".into(), ..Default::default() }, Duration::from_secs(5));
+    assert_eq!(signed_with(&signer, &e, now), Ok(("ASIA-env".into(), Some("token-env".into()))));
+    assert!(sts.seen()[2].headers["authorization"].contains("Credential=AKIDENV/"));
+    let err = check_with(&cfg, &with("fromenv", true, &[])).unwrap_err();
+    assert!(err.contains("credential_source Environment"), "{err}");
+
+    // web_identity_token_file: the token assumes the profile's role, unsigned.
+    let e = with("web", true, &[]);
+    let signer = Signer::new(&cfg, Duration::from_secs(5));
+    assert_eq!(signed_with(&signer, &e, now), Ok(("ASIA-web".into(), Some("token-web".into()))));
+    let web = &sts.seen()[3];
+    assert!(!web.headers.contains_key("authorization"));
+    assert_eq!(form(&web.body).get("WebIdentityToken").map(String::as_str), Some("web-token"));
+
+    // A loop of source profiles is an error, not a hang.
+    let err = check_with(&cfg, &with("loop1", true, &[])).unwrap_err();
+    assert!(err.contains("leads back"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -3,16 +3,15 @@
 //! the proof).
 
 use super::credentials::{parse_time, Credentials, Env, Temporary};
+use super::refresh;
 use super::sign::sign_request;
 use crate::config::SigV4Config;
 use std::path::PathBuf;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// How long the role's credentials are asked for (the AWS SDKs' default for assumed roles), and
-/// how long before they run out new ones are fetched.
-const ROLE_DURATION: Duration = Duration::from_secs(900);
-const ROLE_REFRESH_EARLY: Duration = Duration::from_secs(60);
+/// How long the role's credentials are asked for (the AWS SDKs' default for assumed roles).
+pub(super) const ROLE_DURATION: Duration = Duration::from_secs(900);
 
 /// The STS endpoint: `AWS_ENDPOINT_URL_STS`, `AWS_ENDPOINT_URL` (the SDKs' overrides), else
 /// the region's (FIPS with `use_fips_sts_endpoint`).
@@ -84,57 +83,84 @@ fn session_name() -> String {
     format!("walship-{}", SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
 }
 
-/// `role_arn`: credentials of the role, from STS `AssumeRole` called with the chain's credentials,
-/// cached until shortly before they expire.
+/// A role to assume through STS `AssumeRole`: `role_arn` of the configuration, or of a
+/// shared-config profile (with its `role_session_name`, `external_id`, `duration_seconds`).
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct AssumeRole {
+    pub(super) role_arn: String,
+    pub(super) session_name: Option<String>,
+    pub(super) external_id: Option<String>,
+    pub(super) duration: Duration,
+    /// The profile it is configured in, for messages; `None`: the configuration's `role_arn`.
+    pub(super) profile: Option<String>,
+}
+
+impl AssumeRole {
+    /// The configuration's `role_arn`.
+    pub(super) fn configured(cfg: &SigV4Config) -> AssumeRole {
+        AssumeRole {
+            role_arn: cfg.role_arn.clone(),
+            session_name: None,
+            external_id: None,
+            duration: ROLE_DURATION,
+            profile: None,
+        }
+    }
+}
+
+/// The credentials of an assumed role, from STS `AssumeRole` called with the chain's
+/// credentials, kept until shortly before the `Expiration` STS gives them, as the other
+/// temporary credentials are (see [`refresh::Cache`]).
 pub(super) struct Role {
     client: StsClient,
-    cached: Mutex<Option<(Credentials, Instant)>>,
+    cache: refresh::Cache,
 }
 
 impl Role {
     pub(super) fn new(timeout: Duration) -> Role {
-        Role { client: StsClient::new(timeout), cached: Mutex::new(None) }
+        Role { client: StsClient::new(timeout), cache: refresh::Cache::default() }
     }
 
+    /// The credentials of `role` at `now`, assumed with `base` when the cached ones are due.
     pub(super) fn credentials(
         &self,
+        role: &AssumeRole,
         cfg: &SigV4Config,
         region: &str,
-        base: Credentials,
+        base: &Credentials,
+        now: SystemTime,
         env: &dyn Env,
     ) -> Result<Credentials, String> {
-        let mut slot = crate::lock::lock(&self.cached);
-        if let Some((c, refresh_at)) = slot.as_ref() {
-            if Instant::now() < *refresh_at {
-                return Ok(c.clone());
-            }
-        }
-        let started = Instant::now();
-        let c = self.assume(cfg, region, &base, env)?;
-        *slot = Some((c.clone(), started + ROLE_DURATION - ROLE_REFRESH_EARLY));
-        Ok(c)
+        // Keyed by the identity that assumes the role too: other keys, another session.
+        let source = format!("role {} assumed by {}", role.role_arn, base.access_key);
+        self.cache.get(&source, now, || self.assume(role, cfg, region, base, env))
     }
 
     fn assume(
         &self,
+        role: &AssumeRole,
         cfg: &SigV4Config,
         region: &str,
         base: &Credentials,
         env: &dyn Env,
-    ) -> Result<Credentials, String> {
+    ) -> Result<Temporary, String> {
         let url = endpoint(cfg, region, env);
-        let body = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("Action", "AssumeRole")
-            .append_pair("DurationSeconds", &ROLE_DURATION.as_secs().to_string())
-            .append_pair("RoleArn", &cfg.role_arn)
-            .append_pair("RoleSessionName", &session_name())
+        let mut form = url::form_urlencoded::Serializer::new(String::new());
+        form.append_pair("Action", "AssumeRole").append_pair("DurationSeconds", &role.duration.as_secs().to_string());
+        if let Some(id) = &role.external_id {
+            form.append_pair("ExternalId", id);
+        }
+        let body = form
+            .append_pair("RoleArn", &role.role_arn)
+            .append_pair("RoleSessionName", role.session_name.as_deref().unwrap_or(&session_name()))
             .append_pair("Version", "2011-06-15")
             .finish();
         let headers = vec![("Content-Type".to_string(), FORM.to_string())];
         let signed = sign_request(base, region, "sts", &url, &headers, body.as_bytes(), SystemTime::now())?;
-        let what = format!("sigv4: assuming role {} through STS at {url}", cfg.role_arn);
+        let of = role.profile.as_ref().map(|p| format!(" (profile {p:?})")).unwrap_or_default();
+        let what = format!("sigv4: assuming role {}{of} through STS at {url}", role.role_arn);
         let xml = self.client.call(&url, &signed, &body, &what)?;
-        Ok(answer_credentials(&xml, format!("role {}", cfg.role_arn), &what)?.creds)
+        answer_credentials(&xml, format!("role {}{of}", role.role_arn), &what)
     }
 }
 

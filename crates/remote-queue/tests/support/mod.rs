@@ -97,3 +97,8 @@ pub fn wait_for(timeout: std::time::Duration, mut f: impl FnMut() -> bool) -> bo
     }
     f()
 }
+
+/// Now, in milliseconds since the Unix epoch (the queue's time unit).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+}

@@ -199,6 +199,14 @@ impl RecentIds {
         Some((e.value, first))
     }
 
+    /// [`RecentIds::hit`] in a table started by this request: whatever it holds was put during
+    /// this request, so there is no first use to note and nothing to store.
+    #[inline(always)]
+    fn hit_fresh(&self, id: SymbolId) -> Option<u64> {
+        let key = (u64::from(self.table) << 32) | u64::from(id);
+        self.slots.get(self.index(id)).filter(|e| e.key & KEY_MASK == key).map(|e| e.value)
+    }
+
     #[inline]
     fn get(&mut self, id: SymbolId) -> Found {
         let i = self.index(id);
@@ -392,6 +400,13 @@ impl SymbolTable {
             let mut first_uses = 0;
             for label in LabelEntries::new(ids) {
                 match label {
+                    Label::Pair(p) if self.fresh => match self.pairs.hit_fresh(p) {
+                        Some(packed) => refs.push(packed, &mut self.series),
+                        None => match self.pair_refs(cache, p) {
+                            Ok(packed) => refs.push(packed, &mut self.series),
+                            Err((n, v)) => refs.push_pair(n, v, &mut self.series),
+                        },
+                    },
                     Label::Pair(p) => match self.pairs.hit(p) {
                         Some((packed, first)) => {
                             first_uses += usize::from(first);

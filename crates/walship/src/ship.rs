@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wal_format::Position;
-use wal_watcher::{Event, StartMode, StopHandle, Watcher, WatcherOptions};
+use wal_watcher::{Event, GapAnswer, StartMode, StopHandle, Watcher, WatcherOptions};
 
 /// How often the main thread looks at the endpoints (stop requests, cursors, progress). Waking
 /// more often bought nothing but CPU: at 20 wake-ups a second this loop was 5 % of walship's CPU
@@ -502,7 +502,6 @@ fn start_endpoint(
     let progress = Arc::new(HistoryProgress::default());
     let running_fills = Arc::new(RunningFillCounts::default());
     let fills = Arc::new(Mutex::new(VecDeque::new()));
-    let late = Arc::new(OnceLock::new());
     let filler = RunningFill {
         key: key.clone(),
         cfg: cfg.clone(),
@@ -516,11 +515,10 @@ fn start_endpoint(
         counts: running_fills.clone(),
     };
     let stop_for_fill = filler.stop.clone();
-    let watch = GapWatch::new(late.clone(), Box::new(move |gap| fill_running_gap(&filler, gap)));
+    let watch = GapWatch::new(Box::new(move |gap| fill_running_gap(&filler, gap)));
     let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone(), acked.clone(), Some(watch)));
     let stop = watcher.stop_handle();
     let metrics = watcher.metrics();
-    let _ = late.set(metrics.clone());
     let _ = stop_for_fill.set(stop.clone());
     let once = opts.once;
     let name = key.clone();
@@ -950,9 +948,10 @@ struct RunningFill {
 
 /// Fills a gap the watcher met while running, as a gap after the saved cursor is filled at
 /// start: the time range from the newest acknowledged sample (less the margin) to the end of
-/// the newest block is shipped from the blocks, then the watcher goes on with what follows the
-/// gap. Runs on the watcher's thread, before anything read after the gap is queued, so that per
-/// series samples stay in time order:
+/// the newest block is shipped from the blocks, then the watcher goes on with the checkpoint
+/// Prometheus wrote with the gap (its samples from the blocks' end on, as the answer says) and
+/// the segments after it. Runs on the watcher's thread, before anything read after the gap is
+/// queued, so that per series samples stay in time order:
 ///
 /// 1. waits until the remote acknowledged everything queued before the gap (the newest
 ///    acknowledged sample time is then exact);
@@ -961,13 +960,13 @@ struct RunningFill {
 ///
 /// Meanwhile the cursor stays before the gap: a walship stopped during the fill fills the same
 /// range at its next start.
-fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
-    let Some(stop) = f.stop.get() else { return };
+fn fill_running_gap(f: &RunningFill, gap: RunningGap) -> GapAnswer {
+    let Some(stop) = f.stop.get() else { return GapAnswer::GoOn };
     let stopped = || stop.is_stopped() || f.queue.fatal_error().is_some();
     let missing = format!("{:08}..{:08}", gap.from_segment, gap.to_segment);
     // A WAL directory without blocks beside it (a copy of the WAL alone): nothing to fill from.
     if !tsdb_block::DataDir::open(&history::data_dir_of(&f.wal_dir)).is_ok_and(|d| !d.blocks().is_empty()) {
-        return;
+        return GapAnswer::GoOn;
     }
     logging::warn(
         "WAL segments were deleted before walship read them (it fell behind Prometheus): once the remote has acknowledged what was sent before them, the time range they held is shipped from the persisted blocks",
@@ -977,7 +976,7 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
         Some(before) => {
             while f.queue.low_watermark().is_none_or(|w| w < before) {
                 if stopped() {
-                    return;
+                    return GapAnswer::Stop;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -991,26 +990,19 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
             "Nothing was acknowledged before the gap, so the time it starts at is unknown: it cannot be filled from blocks",
             &[("endpoint", &f.key), ("missing", &missing)],
         );
-        return;
+        return GapAnswer::GoOn;
     };
     let from_ms = acked.saturating_sub(f.margin.as_millis() as i64);
-    let Some(mut fill) = gap_fill(&f.wal_dir, &f.key, from_ms, acked) else { return };
+    let Some(mut fill) = gap_fill(&f.wal_dir, &f.key, from_ms, acked) else { return GapAnswer::GoOn };
     let queue = match QueueManager::new(queue_config(&f.cfg)) {
         Ok(q) => q,
         Err(e) => {
             logging::error("Cannot start a queue to fill the gap", &[("endpoint", &f.key), ("err", &e)]);
-            return;
+            return GapAnswer::GoOn;
         }
     };
     let start = HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() };
-    let mut ran = history::run(&history::data_dir_of(&f.wal_dir), start, gap.before, &queue, stop, &f.progress);
-    let mut checkpoint_read = false;
-    if let Ok(HistoryEnd::Done { upto_ms, .. }) = ran {
-        match checkpoint_after_gap(f, gap, upto_ms, &queue, stop) {
-            Some(read) => checkpoint_read = read,
-            None => ran = Ok(HistoryEnd::Stopped),
-        }
-    }
+    let ran = history::run(&history::data_dir_of(&f.wal_dir), start, gap.before, &queue, stop, &f.progress);
     queue.stop();
     let m = queue.metrics();
     f.counts.samples_sent.fetch_add(m.samples_accepted, Ordering::Relaxed);
@@ -1019,148 +1011,34 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
         Ok(HistoryEnd::Done { upto_ms, .. }) => {
             fill.to_ms = upto_ms;
             f.acked.set(Some(acked.max(upto_ms.saturating_sub(1))));
+            let cp = gap.checkpoint.map_or("none".to_string(), wal_format::checkpoint_dir_name);
             logging::info(
-                "Gap filled from the persisted blocks; the WAL takes over after it",
+                "Gap filled from the persisted blocks; the checkpoint written with it (its samples from the blocks' end on) and the WAL take over",
                 &[
                     ("endpoint", &f.key),
                     ("missing", &missing),
                     ("filled_from_ms", &from_ms),
                     ("filled_to_ms", &upto_ms),
-                    ("checkpoint_read", &checkpoint_read),
+                    ("checkpoint", &cp),
                 ],
             );
-            // Whole only when blocks hold the range from the acknowledged time on and the
-            // checkpoint written with the gap kept what is newer than them; otherwise the
+            // Whole only when blocks hold the range from the acknowledged time on and a
+            // checkpoint of every missing segment keeps what is newer than them; otherwise the
             // watcher's gap line reports the gap as it would without a fill.
-            if !fill.blocks.is_empty() && fill.not_in_blocks.is_none() && checkpoint_read {
+            let covered = gap.checkpoint.is_some_and(|c| c >= gap.to_segment);
+            if !fill.blocks.is_empty() && fill.not_in_blocks.is_none() && covered {
                 f.counts.filled.fetch_add(1, Ordering::Relaxed);
                 f.fills.lock().unwrap_or_else(|p| p.into_inner()).push_back(fill);
             }
+            GapAnswer::From(upto_ms)
         }
-        Ok(HistoryEnd::Stopped) => {}
-        Err(e) => logging::error(
-            "Reading the persisted blocks to fill a gap failed; the gap's samples may be lost",
-            &[("endpoint", &f.key), ("err", &e)],
-        ),
-    }
-}
-
-/// The rest of a gap met while running: the checkpoint Prometheus wrote when it deleted the
-/// segments (the watcher, reading on after the gap, does not read it). Its series go into the
-/// endpoint's cache, so that later segments' samples of series created in the missing segments
-/// are not dropped as unknown; its samples from `blocks_end` on (those no block holds yet) are
-/// shipped through the fill's `queue` and acknowledged before the WAL goes on. Returns whether
-/// such a checkpoint was read whole, `None` when stopped.
-fn checkpoint_after_gap(
-    f: &RunningFill,
-    gap: RunningGap,
-    blocks_end: i64,
-    queue: &QueueManager,
-    stop: &StopHandle,
-) -> Option<bool> {
-    use wal_format::record::{self, RecordType};
-    let wal = wal_reader::resolve_wal_dir(&f.wal_dir);
-    let cp = match wal_reader::last_checkpoint(&wal) {
-        Ok(Some(cp)) if cp.index >= gap.from_segment => cp,
-        Ok(_) => return Some(false),
+        Ok(HistoryEnd::Stopped) => GapAnswer::Stop,
         Err(e) => {
-            logging::warn("Cannot look for the checkpoint written with the gap", &[("endpoint", &f.key), ("err", &e)]);
-            return Some(false);
-        }
-    };
-    let mut replay = match wal_reader::Replay::checkpoint(&cp, wal_reader::IoMode::default()) {
-        Ok(r) => r,
-        Err(e) => {
-            logging::warn("Cannot read the checkpoint written with the gap", &[("endpoint", &f.key), ("err", &e)]);
-            return Some(false);
-        }
-    };
-    let (mut floats, mut hists, mut fhists) = (Vec::new(), Vec::new(), Vec::new());
-    let mut last = None;
-    let (mut sent, mut failed) = (0u64, 0u64);
-    loop {
-        let (data, at) = match replay.next() {
-            Ok(Some(wal_reader::ReplayItem::Record { record, .. })) => (record.data, record.position),
-            Ok(Some(wal_reader::ReplayItem::Damage { error, .. })) => {
-                failed += 1;
-                logging::warn("Checkpoint damage skipped", &[("endpoint", &f.key), ("err", &error)]);
-                continue;
-            }
-            Ok(Some(_)) => continue,
-            Ok(None) => break,
-            Err(e) => {
-                failed += 1;
-                logging::warn("Reading the checkpoint failed", &[("endpoint", &f.key), ("err", &e)]);
-                break;
-            }
-        };
-        // Checkpoint positions name the checkpoint's own segments, not the WAL's: they only
-        // order this queue's acknowledgements.
-        let decoded = match RecordType::of(data) {
-            RecordType::Series => {
-                let mut series = Vec::new();
-                record::decode_series(data, &mut series).map(|()| {
-                    f.queue.store_series(&series, cp.index);
-                    queue.store_series(&series, cp.index);
-                })
-            }
-            RecordType::Samples | RecordType::SamplesV2 => {
-                floats.clear();
-                record::decode_samples(data, &mut floats).map(|()| {
-                    floats.retain(|s| s.t >= blocks_end);
-                    if !floats.is_empty() {
-                        sent += floats.len() as u64;
-                        last = Some(at);
-                        let _ = queue.append_samples(&floats, at);
-                    }
-                })
-            }
-            RecordType::HistogramSamples
-            | RecordType::CustomBucketsHistogramSamples
-            | RecordType::HistogramSamplesV2 => {
-                hists.clear();
-                record::decode_histogram_samples(data, &mut hists).map(|()| {
-                    hists.retain(|s| s.t >= blocks_end);
-                    if !hists.is_empty() {
-                        sent += hists.len() as u64;
-                        last = Some(at);
-                        let _ = queue.append_histograms(&hists, at);
-                    }
-                })
-            }
-            RecordType::FloatHistogramSamples
-            | RecordType::CustomBucketsFloatHistogramSamples
-            | RecordType::FloatHistogramSamplesV2 => {
-                fhists.clear();
-                record::decode_float_histogram_samples(data, &mut fhists).map(|()| {
-                    fhists.retain(|s| s.t >= blocks_end);
-                    if !fhists.is_empty() {
-                        sent += fhists.len() as u64;
-                        last = Some(at);
-                        let _ = queue.append_float_histograms(&fhists, at);
-                    }
-                })
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = decoded {
-            failed += 1;
-            logging::warn("Checkpoint record does not decode; skipped", &[("endpoint", &f.key), ("err", &e)]);
+            logging::error(
+                "Reading the persisted blocks to fill a gap failed; the gap's samples may be lost",
+                &[("endpoint", &f.key), ("err", &e)],
+            );
+            GapAnswer::GoOn
         }
     }
-    f.progress.samples_read.fetch_add(sent, Ordering::Relaxed);
-    f.progress.errors.fetch_add(failed, Ordering::Relaxed);
-    if let Some(last) = last {
-        while queue.low_watermark().is_none_or(|w| w < last) {
-            if stop.is_stopped() || queue.fatal_error().is_some() {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    logging::info(
-        "Checkpoint written with the gap read: its series kept, its samples newer than the blocks shipped",
-        &[("endpoint", &f.key), ("checkpoint", &wal_format::checkpoint_dir_name(cp.index)), ("samples", &sent)],
-    );
-    Some(failed == 0)
 }

@@ -396,6 +396,15 @@ impl QueueManager {
         self.state.ctx.metrics.snapshot()
     }
 
+    /// Adds the counters of `other` — a second queue for the same endpoint, stopped — to this
+    /// queue's self-metrics: what it sent, failed, retried, dropped and accepted then counts on
+    /// this queue's `remote_name` and `url`, in [`Self::metrics`] and [`render_metrics`]. This
+    /// queue's gauges (shards, capacity, pending) stay its own; the highest-timestamp gauges rise
+    /// to `other`'s. Meant to be called once per other queue, after it stopped.
+    pub fn add_counters_of(&self, other: &QueueManager) {
+        self.state.ctx.metrics.add_counters(&other.state.ctx.metrics);
+    }
+
     /// Histograms dropped for `reason` so far: one counter, where [`Self::metrics`] copies them
     /// all (for a caller that watches one of them often).
     pub fn histograms_dropped(&self, reason: DropReason) -> u64 {

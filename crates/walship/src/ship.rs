@@ -202,14 +202,12 @@ struct Running {
     running_fills: Arc<RunningFillCounts>,
 }
 
-/// What gap fills while running did, for the summary: their queue is not the endpoint's.
+/// What gap fills while running did, for the summary (what their queues sent is added to the
+/// endpoint queue's counters).
 #[derive(Default)]
 struct RunningFillCounts {
     /// Gaps filled leaving nothing unaccounted.
     filled: AtomicU64,
-    /// Samples and histograms the fills' queues delivered.
-    samples_sent: AtomicU64,
-    histograms_sent: AtomicU64,
 }
 
 /// What became of an endpoint's cursor saves.
@@ -737,8 +735,6 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
         let gaps = r.metrics.gaps.load(Ordering::Relaxed);
         let filled = u64::from(r.gap_filled) + r.running_fills.filled.load(Ordering::Relaxed);
         summary.wal_gaps += gaps.saturating_sub(filled);
-        summary.samples.sent += r.running_fills.samples_sent.load(Ordering::Relaxed);
-        summary.histograms.sent += r.running_fills.histograms_sent.load(Ordering::Relaxed);
         let reached = match (end, r.queue.low_watermark()) {
             (Some(e), Some(w)) => w >= *e,
             (Some(_), None) => false,
@@ -1004,9 +1000,8 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) -> GapAnswer {
     let start = HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() };
     let ran = history::run(&history::data_dir_of(&f.wal_dir), start, gap.before, &queue, stop, &f.progress);
     queue.stop();
-    let m = queue.metrics();
-    f.counts.samples_sent.fetch_add(m.samples_accepted, Ordering::Relaxed);
-    f.counts.histograms_sent.fetch_add(m.histograms_accepted, Ordering::Relaxed);
+    // Its requests count as the endpoint's, on /metrics and in the summary.
+    f.queue.add_counters_of(&queue);
     match ran {
         Ok(HistoryEnd::Done { upto_ms, .. }) => {
             fill.to_ms = upto_ms;

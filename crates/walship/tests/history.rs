@@ -488,11 +488,12 @@ fn a_gap_met_while_running_is_filled_from_the_blocks() {
     let records = dump_wal(&data);
     let (want_samples, want_sum_t, want_series) = wal_samples(&records);
     // The receiver is down at first: walship, one small shard, stalls in segment 2.
-    let port = free_port();
+    let (port, web_port) = (free_port(), free_port());
     let url = format!("http://127.0.0.1:{port}/api/v1/write");
     let log_path = tmp.path().join("walship.log");
     let child = walship()
-        .args(["ship", "--start=beginning", "--web.listen-address=", "--cursor.save-interval=100ms"])
+        .args(["ship", "--start=beginning", "--cursor.save-interval=100ms"])
+        .arg(format!("--web.listen-address=127.0.0.1:{web_port}"))
         .args(["--queue.min-shards=1", "--queue.max-shards=1", "--queue.capacity=200"])
         .args(["--queue.max-samples-per-send=100", "--gap-fill.margin=0s"])
         .arg("--wal-dir")
@@ -519,6 +520,20 @@ fn a_gap_met_while_running_is_filled_from_the_blocks() {
         log().contains("Gap filled") && rx.lines.lock().unwrap().iter().any(|l| l.1 == 1_796_113_521_816)
     });
     std::thread::sleep(Duration::from_secs(2));
+    // The fill's requests count on the endpoint's /metrics (same remote_name and url): every
+    // sample the receiver got was counted as sent, blocks' included.
+    let (code, body) = http(web_port, "GET", "/metrics").expect("/metrics answers");
+    assert_eq!(code, 200);
+    let metrics = String::from_utf8(body).unwrap();
+    let value = |family: &str| -> u64 {
+        let found: Vec<&str> =
+            metrics.lines().filter(|l| l.starts_with(&format!("prometheus_remote_storage_{family}{{"))).collect();
+        assert_eq!(found.len(), 1, "one {family} line: {found:?}");
+        assert!(found[0].contains(&format!("url=\"{url}\"")), "{}", found[0]);
+        found[0].rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let sent = value("samples_total") - value("samples_retried_total") - value("samples_failed_total");
+    assert_eq!(sent as usize, rx.lines.lock().unwrap().len(), "samples counted on /metrics vs received");
     child.terminate();
     let log = log();
     eprintln!("{log}");

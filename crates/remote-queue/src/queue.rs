@@ -210,6 +210,13 @@ impl QueueManager {
         }
     }
 
+    /// The scrape targets' metadata this queue holds (the last given to
+    /// [`Self::set_target_metadata`] that it uses), if any: for a second queue to the same
+    /// endpoint.
+    pub fn target_metadata(&self) -> Option<Arc<TargetMetadata>> {
+        self.state.ctx.cache_read().targets()
+    }
+
     /// Forgets every series last seen in a segment lower than `segment` (called after a
     /// checkpoint). The collection waits until every point already appended has been sent, so
     /// queued points never lose their labels.

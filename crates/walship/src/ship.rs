@@ -997,6 +997,11 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) -> GapAnswer {
             return GapAnswer::GoOn;
         }
     };
+    // Block series carry their family's metadata over 2.0 as WAL series do: the targets'
+    // metadata the endpoint's queue holds now.
+    if let Some(t) = f.queue.target_metadata() {
+        queue.set_target_metadata(t);
+    }
     let start = HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() };
     let ran = history::run(&history::data_dir_of(&f.wal_dir), start, gap.before, &queue, stop, &f.progress);
     queue.stop();

@@ -383,7 +383,10 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
     };
     if let Some(h) = &c.history {
         // A gap fill that was under way when walship stopped goes on, and is reported as one.
-        let fill = c.wal.and_then(|_| gap_fill(&opts.wal_dir, key, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
+        let fill = c
+            .wal
+            .and_then(|_| blocks_beside(&opts.wal_dir, key))
+            .map(|d| gap_fill(&d, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
         return Plan { start: StartMode::Beginning, history: Some((h.clone(), c.wal)), fill };
     }
     let Some(p) = c.wal else { return wal_only(StartMode::Beginning) };
@@ -398,7 +401,8 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
         return wal_only(StartMode::Position(p));
     };
     let from_ms = acked.saturating_sub(opts.fill_margin.as_millis() as i64);
-    let Some(fill) = gap_fill(&opts.wal_dir, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
+    let Some(dir) = blocks_beside(&opts.wal_dir, key) else { return wal_only(StartMode::Position(p)) };
+    let fill = gap_fill(&dir, from_ms, acked);
     if fill.blocks.is_empty() {
         // Nothing to fill from (no block persisted yet, or retention removed them): the watcher
         // reports the gap as lost.
@@ -426,22 +430,27 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
     }
 }
 
-/// What a gap fill from `from_ms` takes from the blocks, given the newest sample acknowledged.
-fn gap_fill(wal_dir: &std::path::Path, key: &str, from_ms: i64, acked: i64) -> Option<GapFill> {
-    let dir = match tsdb_block::DataDir::open(&history::data_dir_of(wal_dir)) {
-        Ok(d) => d,
+/// The data directory beside the WAL at `wal_dir`, listed; `None` (logged) when it cannot be.
+fn blocks_beside(wal_dir: &std::path::Path, key: &str) -> Option<tsdb_block::DataDir> {
+    match tsdb_block::DataDir::open(&history::data_dir_of(wal_dir)) {
+        Ok(d) => Some(d),
         Err(e) => {
             logging::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
-            return None;
+            None
         }
-    };
-    let to_ms = history::blocks_end(&dir).unwrap_or(i64::MIN);
-    let blocks: Vec<String> = history::plan(&dir, from_ms, to_ms).iter().flat_map(|w| w.ulids()).collect();
+    }
+}
+
+/// What a gap fill from `from_ms` takes from the blocks of `dir`, given the newest sample
+/// acknowledged.
+fn gap_fill(dir: &tsdb_block::DataDir, from_ms: i64, acked: i64) -> GapFill {
+    let to_ms = history::blocks_end(dir).unwrap_or(i64::MIN);
+    let blocks: Vec<String> = history::plan(dir, from_ms, to_ms).iter().flat_map(|w| w.ulids()).collect();
     // Blocks start at their first sample; only when the newest acknowledged sample is older than
     // every block can data have existed that no block holds (retention deleted it).
     let oldest = dir.blocks().iter().map(|b| b.meta().min_time).min();
     let not_in_blocks = oldest.filter(|&o| acked.saturating_add(1) < o).map(|o| (acked + 1, o));
-    Some(GapFill { from_ms, to_ms, blocks, not_in_blocks })
+    GapFill { from_ms, to_ms, blocks, not_in_blocks }
 }
 
 /// Whether the segment of `p` (and maybe more after it) is gone from the WAL at `dir`.
@@ -961,9 +970,11 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) -> GapAnswer {
     let stopped = || stop.is_stopped() || f.queue.fatal_error().is_some();
     let missing = format!("{:08}..{:08}", gap.from_segment, gap.to_segment);
     // A WAL directory without blocks beside it (a copy of the WAL alone): nothing to fill from.
-    if !tsdb_block::DataDir::open(&history::data_dir_of(&f.wal_dir)).is_ok_and(|d| !d.blocks().is_empty()) {
+    let Some(dir) =
+        tsdb_block::DataDir::open(&history::data_dir_of(&f.wal_dir)).ok().filter(|d| !d.blocks().is_empty())
+    else {
         return GapAnswer::GoOn;
-    }
+    };
     logging::warn(
         "WAL segments were deleted before walship read them (it fell behind Prometheus): once the remote has acknowledged what was sent before them, the time range they held is shipped from the persisted blocks",
         &[("endpoint", &f.key), ("missing", &missing)],
@@ -989,7 +1000,7 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) -> GapAnswer {
         return GapAnswer::GoOn;
     };
     let from_ms = acked.saturating_sub(f.margin.as_millis() as i64);
-    let Some(mut fill) = gap_fill(&f.wal_dir, &f.key, from_ms, acked) else { return GapAnswer::GoOn };
+    let mut fill = gap_fill(&dir, from_ms, acked);
     let queue = match QueueManager::new(queue_config(&f.cfg)) {
         Ok(q) => q,
         Err(e) => {
@@ -1032,7 +1043,19 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) -> GapAnswer {
             }
             GapAnswer::From(upto_ms)
         }
-        Ok(HistoryEnd::Stopped) => GapAnswer::Stop,
+        Ok(HistoryEnd::Stopped) => {
+            // The fill's queue refuses points only when stopping or refused by the remote.
+            let why = match (stop.is_stopped(), queue.fatal_error().or_else(|| f.queue.fatal_error())) {
+                (true, _) => "walship is stopping".to_string(),
+                (false, Some(e)) => format!("the remote refused the credentials: {e}"),
+                (false, None) => "the fill's queue refused points".to_string(),
+            };
+            logging::warn(
+                "Gap fill stopped before its end; the cursor stays before the gap, so the next start fills it again",
+                &[("endpoint", &f.key), ("missing", &missing), ("why", &why)],
+            );
+            GapAnswer::Stop
+        }
         Err(e) => {
             logging::error(
                 "Reading the persisted blocks to fill a gap failed; the gap's samples may be lost",

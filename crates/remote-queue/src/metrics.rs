@@ -62,6 +62,12 @@ impl Kinds {
     fn get(&self) -> [u64; 3] {
         [self.samples.load(Relaxed), self.exemplars.load(Relaxed), self.histograms.load(Relaxed)]
     }
+    fn add_all(&self, o: &Kinds) {
+        let [s, e, h] = o.get();
+        self.samples.fetch_add(s, Relaxed);
+        self.exemplars.fetch_add(e, Relaxed);
+        self.histograms.fetch_add(h, Relaxed);
+    }
 }
 
 #[derive(Default)]
@@ -132,6 +138,49 @@ impl QueueMetrics {
         }
         self.duration_count.fetch_add(1, Relaxed);
         self.duration_sum_ns.fetch_add(d.as_nanos() as u64, Relaxed);
+    }
+
+    /// Adds the counters of `o` (another queue's) to these, and raises the timestamp gauges to
+    /// its; the other gauges (shards, capacity, pending, cached series) stay this queue's own.
+    pub(crate) fn add_counters(&self, o: &QueueMetrics) {
+        let add = |a: &AtomicU64, b: &AtomicU64| {
+            a.fetch_add(b.load(Relaxed), Relaxed);
+        };
+        for (a, b) in [
+            (&self.sent, &o.sent),
+            (&self.failed, &o.failed),
+            (&self.retried, &o.retried),
+            (&self.accepted, &o.accepted),
+            (&self.items_in, &o.items_in),
+        ] {
+            a.add_all(b);
+        }
+        for (a, b) in self.dropped.iter().zip(&o.dropped) {
+            a.add_all(b);
+        }
+        for (a, b) in self.duration_buckets.iter().zip(&o.duration_buckets) {
+            add(a, b);
+        }
+        for (a, b) in [
+            (&self.metadata_total, &o.metadata_total),
+            (&self.metadata_failed, &o.metadata_failed),
+            (&self.metadata_retried, &o.metadata_retried),
+            (&self.metadata_bytes, &o.metadata_bytes),
+            (&self.enqueue_retries, &o.enqueue_retries),
+            (&self.bytes_total, &o.bytes_total),
+            (&self.duration_count, &o.duration_count),
+            (&self.duration_sum_ns, &o.duration_sum_ns),
+            (&self.isolation_requests, &o.isolation_requests),
+        ] {
+            add(a, b);
+        }
+        for (a, b) in [
+            (&self.highest_enqueued_s, &o.highest_enqueued_s),
+            (&self.highest_sent_s, &o.highest_sent_s),
+            (&self.highest_read_s, &o.highest_read_s),
+        ] {
+            a.fetch_max(b.load(Relaxed), Relaxed);
+        }
     }
 
     pub(crate) fn set_desired(&self, v: f64) {

@@ -210,6 +210,13 @@ impl QueueManager {
         }
     }
 
+    /// The scrape targets' metadata this queue holds (the last given to
+    /// [`Self::set_target_metadata`] that it uses), if any: for a second queue to the same
+    /// endpoint.
+    pub fn target_metadata(&self) -> Option<Arc<TargetMetadata>> {
+        self.state.ctx.cache_read().targets()
+    }
+
     /// Forgets every series last seen in a segment lower than `segment` (called after a
     /// checkpoint). The collection waits until every point already appended has been sent, so
     /// queued points never lose their labels.
@@ -394,6 +401,15 @@ impl QueueManager {
     /// A copy of the self-metrics.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.state.ctx.metrics.snapshot()
+    }
+
+    /// Adds the counters of `other` — a second queue for the same endpoint, stopped — to this
+    /// queue's self-metrics: what it sent, failed, retried, dropped and accepted then counts on
+    /// this queue's `remote_name` and `url`, in [`Self::metrics`] and [`render_metrics`]. This
+    /// queue's gauges (shards, capacity, pending) stay its own; the highest-timestamp gauges rise
+    /// to `other`'s. Meant to be called once per other queue, after it stopped.
+    pub fn add_counters_of(&self, other: &QueueManager) {
+        self.state.ctx.metrics.add_counters(&other.state.ctx.metrics);
     }
 
     /// Histograms dropped for `reason` so far: one counter, where [`Self::metrics`] copies them

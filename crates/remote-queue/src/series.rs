@@ -331,6 +331,11 @@ impl SeriesCache {
         gone.len()
     }
 
+    /// The targets' metadata held, if any.
+    pub(crate) fn targets(&self) -> Option<Arc<TargetMetadata>> {
+        self.targets.clone()
+    }
+
     /// Replaces the targets' metadata; with `per_series`, every series without WAL metadata takes
     /// its family's. Returns false (and does nothing) when it equals the metadata already held.
     pub(crate) fn set_targets(&mut self, targets: Arc<TargetMetadata>, per_series: bool) -> bool {

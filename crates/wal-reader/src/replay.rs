@@ -37,6 +37,10 @@ pub struct Gap {
     /// The checkpoint read, when it covers some of the missing segments: it holds their series
     /// still alive and the samples Prometheus kept of them.
     pub checkpoint: Option<u64>,
+    /// The checkpoint read right after this gap, before the next segment: one Prometheus wrote
+    /// when it deleted the missing segments while they were being read (see
+    /// [`Replay`]). `None` for a gap met at the start of a replay, whose checkpoint came first.
+    pub checkpoint_next: Option<u64>,
 }
 
 /// One step of a [`Replay`].
@@ -124,6 +128,12 @@ struct Tail {
 /// what was written since, and moves on to newer segments as Prometheus creates them. A segment
 /// is read to its end, and its leftover bytes judged as damage, only once a newer segment exists:
 /// until then they may be a write in progress.
+///
+/// Segments missing where the next one was expected are a [`Gap`]. When they were deleted
+/// while this replay read the WAL, Prometheus wrote a checkpoint of them first: the newest
+/// checkpoint, when it is newer than the one read so far and numbered at least the first missing
+/// segment less one, is read right after the gap, then the segments after it — the order of a
+/// replay that started then ([`Gap::checkpoint_next`]).
 ///
 /// Damage never ends a replay: a bad record, a torn tail, a damaged checkpoint or a missing
 /// segment costs only what it touches, and each is reported once with what it cost. Errors are
@@ -313,11 +323,11 @@ impl Replay {
                     }
                     Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
                         // Deleted between the listing and its opening: Prometheus truncated the
-                        // WAL under us. A gap, like any other missing segment.
-                        let segment = reader.current_segment().map_or(self.next_segment, |s| s.index);
-                        reader.skip_segment();
-                        self.next_segment = segment + 1;
-                        return Ok(Some(ReplayItem::Gap(self.gap(segment..=segment))));
+                        // WAL under us. Listed again, the segments gone are a gap like any other
+                        // (with the checkpoint written with it).
+                        self.next_segment = reader.current_segment().map_or(self.next_segment, |s| s.index);
+                        self.phase = Phase::Next;
+                        self.relist(true)?;
                     }
                     Err(e) => return Err(e),
                 },
@@ -383,7 +393,25 @@ impl Replay {
 
     fn gap(&self, missing: RangeInclusive<u64>) -> Gap {
         let checkpoint = self.checkpoint.as_ref().map(|c| c.index).filter(|&c| c >= *missing.start());
-        Gap { missing, checkpoint }
+        Gap { missing, checkpoint, checkpoint_next: None }
+    }
+
+    /// The gap of the `missing` segments, met while reading. When Prometheus deleted them, it
+    /// first wrote a checkpoint of them (numbered like the last segment it covers): a checkpoint
+    /// newer than the one read so far and numbered at least `missing.start() - 1` is read next,
+    /// as at the start of a replay, and the segments after it then. Without one, reading goes on
+    /// with the next segment there is.
+    fn gap_met(&mut self, missing: RangeInclusive<u64>) -> Result<ReplayItem<'static>, Error> {
+        let read = self.checkpoint.as_ref().map(|c| c.index);
+        let newer = last_checkpoint(&self.dir)?
+            .filter(|c| c.index.saturating_add(1) >= *missing.start() && read.is_none_or(|r| c.index > r));
+        let Some(cp) = newer else { return Ok(ReplayItem::Gap(self.gap(missing))) };
+        self.phase = Phase::Checkpoint { reader: checkpoint_reader(&cp, self.io)?, index: cp.index };
+        self.next_segment = self.next_segment.max(cp.index + 1);
+        self.wanted = Some(self.next_segment);
+        let index = cp.index;
+        self.checkpoint = Some(cp);
+        Ok(ReplayItem::Gap(Gap { checkpoint_next: Some(index), ..self.gap(missing) }))
     }
 
     /// Lists the directory again, at most every [`RELIST_EVERY`] unless `force`.
@@ -416,7 +444,7 @@ impl Replay {
         self.wanted = None;
         if first > wanted {
             self.next_segment = first;
-            return Ok(Some(ReplayItem::Gap(self.gap(wanted..=first - 1))));
+            return self.gap_met(wanted..=first - 1).map(Some);
         }
         // Finished segments: those with a newer one after them, read as one run so that a record
         // may cross from one into the next (Prometheus's writer does that only with records
@@ -442,7 +470,7 @@ impl Replay {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 self.listing.remove(pos);
                 self.next_segment = first + 1;
-                return Ok(Some(ReplayItem::Gap(self.gap(first..=first))));
+                return self.gap_met(first..=first).map(Some);
             }
             Err(e) => return Err(io_err(&seg.path)(e)),
         };

@@ -21,8 +21,9 @@ pub(crate) struct Scratch {
 pub(crate) enum Purpose {
     /// A WAL segment: series, and samples as the filter allows.
     Segment,
-    /// The checkpoint at start-up: series, and samples only when `samples` is set.
-    Checkpoint { samples: bool },
+    /// A checkpoint read at start-up or after a gap met while running: series, and samples
+    /// only when `samples_after` is set, those with a timestamp greater than it.
+    Checkpoint { samples_after: Option<i64> },
     /// A new checkpoint read for garbage collection: series only, as updates.
     Gc,
 }
@@ -63,8 +64,12 @@ impl Dispatcher {
         metrics.record(typ.byte());
         let samples_wanted = match purpose {
             Purpose::Segment => filter.wants_record(at),
-            Purpose::Checkpoint { samples } => samples,
+            Purpose::Checkpoint { samples_after } => samples_after.is_some(),
             Purpose::Gc => false,
+        };
+        let after_t = match purpose {
+            Purpose::Checkpoint { samples_after: Some(t) } => t.max(filter.after_t),
+            _ => filter.after_t,
         };
         let decode = Failed::Decode;
         let result = (|| {
@@ -86,7 +91,7 @@ impl Dispatcher {
                     if self.first_t.is_none() {
                         self.first_t = buf.first().map(|s| s.t);
                     }
-                    buf.retain(|s| s.t > filter.after_t);
+                    buf.retain(|s| s.t > after_t);
                     if buf.is_empty() {
                         return Ok(true);
                     }
@@ -96,7 +101,7 @@ impl Dispatcher {
                 RecordType::Exemplars if samples_wanted && opts.send_exemplars => {
                     let mut ex = Vec::new();
                     record::decode_exemplars(rec, &mut ex).map_err(decode)?;
-                    ex.retain(|e| e.t > filter.after_t);
+                    ex.retain(|e| e.t > after_t);
                     if ex.is_empty() {
                         return Ok(true);
                     }
@@ -111,7 +116,7 @@ impl Dispatcher {
                     buf.clear();
                     record::decode_histogram_samples(rec, buf).map_err(decode)?;
                     note_newest(metrics, buf.iter().map(|s| s.t));
-                    buf.retain(|h| h.t > filter.after_t);
+                    buf.retain(|h| h.t > after_t);
                     if buf.is_empty() {
                         return Ok(true);
                     }
@@ -126,7 +131,7 @@ impl Dispatcher {
                     buf.clear();
                     record::decode_float_histogram_samples(rec, buf).map_err(decode)?;
                     note_newest(metrics, buf.iter().map(|s| s.t));
-                    buf.retain(|h| h.t > filter.after_t);
+                    buf.retain(|h| h.t > after_t);
                     if buf.is_empty() {
                         return Ok(true);
                     }

@@ -44,7 +44,7 @@ mod watcher;
 pub use error::Error;
 pub use metrics::WatcherMetrics;
 pub use options::WatcherOptions;
-pub use sink::Sink;
+pub use sink::{GapAnswer, Sink};
 pub use start::StartMode;
 pub use wal_format::Position;
 pub use watcher::{Event, StopHandle, Watcher};

@@ -71,12 +71,42 @@ pub trait Sink {
         Ok(true)
     }
 
+    /// The segments `missing` were gone when they were to be read, after the watcher had read
+    /// what came before them: Prometheus deleted them under a lagging reader. Called before
+    /// anything read after them. `checkpoint` is the checkpoint Prometheus wrote with the
+    /// deletion, when there is one: its series and (as the answer says) its samples come next,
+    /// at the checkpoint's place (the first missing segment's, if later), then the segments after it.
+    ///
+    /// The default takes the checkpoint's samples newer than the newest sample read before the
+    /// gap; a sink that got the missing time range from elsewhere (persisted blocks) says where
+    /// that ended with [`GapAnswer::From`].
+    fn gap(
+        &mut self,
+        _missing: std::ops::RangeInclusive<u64>,
+        _checkpoint: Option<u64>,
+    ) -> Result<GapAnswer, Self::Error> {
+        Ok(GapAnswer::GoOn)
+    }
+
     /// Everything before `next` has been handed over (or had nothing for the sink). Called when
     /// the watcher has caught up with the WAL and at the end of each segment, so a consumer can
     /// move its acknowledged position past records that carried nothing for it.
     fn progress(&mut self, _next: Position) -> Result<bool, Self::Error> {
         Ok(true)
     }
+}
+
+/// What a [`Sink`] wants after a gap met while running ([`Sink::gap`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GapAnswer {
+    /// Go on; of the checkpoint written with the gap, take the samples newer than the newest
+    /// sample read before the gap.
+    GoOn,
+    /// Go on; of the checkpoint written with the gap, take the samples at or after this time
+    /// (ms since the epoch): the sink has what came before from elsewhere.
+    From(i64),
+    /// Stop before anything read after the gap, as a sink call answering `false` does.
+    Stop,
 }
 
 macro_rules! forward {
@@ -109,6 +139,13 @@ macro_rules! forward {
         }
         fn store_metadata(&mut self, metadata: &[RefMetadata<'_>], at: Position) -> Result<bool, Self::Error> {
             (**self).store_metadata(metadata, at)
+        }
+        fn gap(
+            &mut self,
+            missing: std::ops::RangeInclusive<u64>,
+            checkpoint: Option<u64>,
+        ) -> Result<GapAnswer, Self::Error> {
+            (**self).gap(missing, checkpoint)
         }
         fn progress(&mut self, next: Position) -> Result<bool, Self::Error> {
             (**self).progress(next)

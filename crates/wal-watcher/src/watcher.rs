@@ -4,7 +4,7 @@ use crate::dispatch::{Dispatcher, Failed, Purpose};
 use crate::error::Error;
 use crate::metrics::WatcherMetrics;
 use crate::options::WatcherOptions;
-use crate::sink::Sink;
+use crate::sink::{GapAnswer, Sink};
 use crate::start::{SampleFilter, StartMode};
 use crate::wakeup::Wakeup;
 use std::path::{Path, PathBuf};
@@ -232,6 +232,9 @@ impl<S: Sink> Watcher<S> {
         let wakeup = Wakeup::new(&self.dir, self.opts.use_notify);
         let mut caught_up = false;
         let mut pending_gap: Option<PendingGap> = None;
+        // The checkpoint written with a gap met while running: its index, where its records
+        // stand (the gap's place), and the time its samples must be newer than.
+        let mut gap_checkpoint: Option<(u64, Position, i64)> = None;
         let mut last_checkpoint_check = Instant::now();
         loop {
             if self.stopped() {
@@ -241,13 +244,20 @@ impl<S: Sink> Watcher<S> {
             let at_end = item.is_none();
             match item {
                 Some(ReplayItem::Record { source, record }) => {
-                    let (at, segment, purpose) = match source {
+                    let (at, segment, purpose) = match (source, gap_checkpoint) {
+                        // After a gap met while running, the checkpoint's records stand at the
+                        // gap's place: after everything read before it.
+                        (Source::Checkpoint(index), Some((c, at, after))) if c == index => {
+                            (at, index, Purpose::Checkpoint { samples_after: Some(after) })
+                        }
                         // Checkpoint records all stand at the checkpoint's place in the WAL:
                         // before the first segment after it.
-                        Source::Checkpoint(index) => (
+                        (Source::Checkpoint(index), _) => (
                             Position::new(index, 0),
                             index,
-                            Purpose::Checkpoint { samples: dispatcher.filter.checkpoint_samples },
+                            Purpose::Checkpoint {
+                                samples_after: dispatcher.filter.checkpoint_samples.then_some(i64::MIN),
+                            },
                         ),
                         _ => (record.position, record.position.segment, Purpose::Segment),
                     };
@@ -258,6 +268,10 @@ impl<S: Sink> Watcher<S> {
                         Ok(false) => return Ok(PassEnd::Stopped),
                         Err(Failed::Decode(error)) => on_event(Event::BadRecord { at: record.position, error: &error }),
                         Err(Failed::Sink(e)) => return Err(Error::Sink(Box::new(e))),
+                    }
+                    if source != Source::Segment && pending_gap.is_some() {
+                        // The time a gap ended at is that of the first segment after it.
+                        dispatcher.take_first_timestamp();
                     }
                     if source == Source::Segment {
                         self.metrics.current_segment.store(segment, Ordering::Relaxed);
@@ -283,7 +297,20 @@ impl<S: Sink> Watcher<S> {
                     report_gap(pending_gap.take(), on_event);
                     dispatcher.take_first_timestamp();
                     let before_t = self.metrics.newest_timestamp_ms.load(Ordering::Relaxed);
-                    pending_gap = Some(PendingGap { gap, before_t: (before_t > 0).then_some(before_t), after_t: None });
+                    let before_t = (before_t > 0).then_some(before_t);
+                    // Met while running (something was read before it): the sink is told before
+                    // anything after it, and says which of the checkpoint's samples it wants.
+                    if self.next.is_some() {
+                        let after = match self.sink.gap(gap.missing.clone(), gap.checkpoint_next) {
+                            Ok(GapAnswer::Stop) => return Ok(PassEnd::Stopped),
+                            Ok(GapAnswer::GoOn) => before_t.unwrap_or(i64::MIN),
+                            Ok(GapAnswer::From(t)) => t.saturating_sub(1),
+                            Err(e) => return Err(Error::Sink(Box::new(e))),
+                        };
+                        let at = Position::new(*gap.missing.start(), 0);
+                        gap_checkpoint = gap.checkpoint_next.map(|c| (c, at.max(Position::new(c, 0)), after));
+                    }
+                    pending_gap = Some(PendingGap { gap, before_t, after_t: None });
                 }
                 Some(ReplayItem::SegmentDeleted { segment }) => on_event(Event::SegmentDeleted { segment }),
                 Some(ReplayItem::SegmentEnd { segment }) => {

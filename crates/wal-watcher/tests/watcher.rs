@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use std::time::{Duration, Instant};
-use wal_watcher::{Event, StartMode, Watcher};
+use wal_watcher::{Event, Sink, StartMode, Watcher};
 
 fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -246,6 +246,106 @@ fn position_in_a_deleted_segment_is_a_reported_gap() {
     // The checkpoint kept the samples of the deleted segments: they are sent, then segment 2.
     let ts: Vec<i64> = rec.seen().samples.iter().map(|s| s.1).collect();
     assert_eq!(ts, [vec![1; 10], vec![2; 10]].concat());
+}
+
+/// A sink that, at the first samples it takes, does what Prometheus does to a lagging reader:
+/// writes checkpoint 2 (every series, with samples at t = 2 and 3) and deletes segments 0 to 2.
+/// It answers the gap as told and records what it was told.
+struct Truncating {
+    rec: Recorder,
+    dir: std::path::PathBuf,
+    truncated: bool,
+    answer: wal_watcher::GapAnswer,
+    gaps: Vec<(std::ops::RangeInclusive<u64>, Option<u64>, usize)>,
+}
+
+impl Sink for Truncating {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, s: &[wal_format::record::RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
+        self.rec.store_series(s, segment)
+    }
+    fn append_samples(
+        &mut self,
+        samples: &[wal_format::record::RefSample],
+        at: wal_format::Position,
+    ) -> Result<bool, Self::Error> {
+        self.rec.append_samples(samples, at)?;
+        if !std::mem::replace(&mut self.truncated, true) {
+            let mut cp = wal_format::CheckpointWriter::create(&self.dir, 2, wal_format::Compression::Snappy).unwrap();
+            cp.log(&[series_record(1..=11), samples_record(1..=11, 2), samples_record(1..=11, 3)]).unwrap();
+            cp.commit().unwrap();
+            for i in 0..=2 {
+                std::fs::remove_file(self.dir.join(wal_format::segment_file_name(i))).unwrap();
+            }
+        }
+        Ok(true)
+    }
+    fn gap(
+        &mut self,
+        missing: std::ops::RangeInclusive<u64>,
+        checkpoint: Option<u64>,
+    ) -> Result<wal_watcher::GapAnswer, Self::Error> {
+        self.gaps.push((missing, checkpoint, self.rec.seen().samples.len()));
+        Ok(self.answer)
+    }
+}
+
+/// Segments deleted while the watcher reads the WAL (Prometheus truncated its head under it):
+/// the checkpoint written with the deletion is read right after the gap, as at start — its
+/// series (one created in a deleted segment) and the samples the sink asks for — then the
+/// segments after it. The sink hears of the gap before anything read after it.
+#[test]
+fn the_checkpoint_written_with_a_gap_met_while_running_is_read() {
+    use wal_watcher::GapAnswer;
+    let run = |answer: GapAnswer| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = small_wal(dir.path());
+        w.log(&[series_record(1..=10), samples_record(1..=10, 1)]).unwrap();
+        w.next_segment().unwrap(); // 1: series 11 is created here
+        w.log(&[series_record(11..=11), samples_record(1..=11, 2)]).unwrap();
+        for t in 3..=5 {
+            w.next_segment().unwrap(); // 2, 3, 4
+            w.log(&[samples_record(1..=11, t)]).unwrap();
+        }
+        w.close().unwrap();
+        let rec = Recorder::default();
+        let sink = Truncating { rec: rec.clone(), dir: dir.path().into(), truncated: false, answer, gaps: Vec::new() };
+        let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), sink);
+        let mut events = Vec::new();
+        watcher
+            .run_to_end(|e| {
+                if let Event::Gap { missing, checkpoint, .. } = e {
+                    events.push((missing, checkpoint));
+                }
+            })
+            .unwrap();
+        if answer != GapAnswer::Stop {
+            assert_eq!(events, [(1..=2, Some(2))]);
+        }
+        // Told once, after segment 0's 10 samples and before anything else.
+        assert_eq!(watcher.sink().gaps, [(1..=2, Some(2), 10)]);
+        let seen = rec.seen();
+        let want = (answer != GapAnswer::Stop).then_some(2);
+        assert_eq!(seen.series.get(&11).map(|s| s.1), want, "series 11 came from the checkpoint");
+        // Checkpoint samples stand at the checkpoint's place, after segment 0 and before segment 3.
+        let cp: Vec<_> = seen.samples.iter().filter(|s| s.3 == wal_format::Position::new(2, 0)).collect();
+        assert!(seen.samples.windows(2).all(|w| w[0].3 <= w[1].3), "positions in order");
+        let ts: Vec<i64> = seen.samples.iter().map(|s| s.1).collect();
+        (ts, cp.len())
+    };
+    let per_t = |ts: &[i64], t: i64| ts.iter().filter(|&&x| x == t).count();
+    // The sink has everything before t = 3 from elsewhere: the checkpoint gives t = 3 only.
+    let (ts, from_cp) = run(GapAnswer::From(3));
+    assert_eq!([1, 2, 3, 4, 5].map(|t| per_t(&ts, t)), [10, 0, 11, 11, 11]);
+    assert_eq!(from_cp, 11);
+    // By default: what is newer than the newest sample read before the gap (t = 1).
+    let (ts, from_cp) = run(GapAnswer::GoOn);
+    assert_eq!([1, 2, 3, 4, 5].map(|t| per_t(&ts, t)), [10, 11, 11, 11, 11]);
+    assert_eq!(from_cp, 22);
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "in time order: {ts:?}");
+    // Stop: nothing after the gap.
+    let (ts, _) = run(GapAnswer::Stop);
+    assert_eq!(ts, vec![1; 10]);
 }
 
 /// Damage in a finished segment is reported and counted; the next segments are still read.

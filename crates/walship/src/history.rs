@@ -176,7 +176,7 @@ pub fn run(
     stop: &StopHandle,
     progress: &HistoryProgress,
 ) -> Result<HistoryEnd, tsdb_block::Error> {
-    let mut shipper = Shipper { queue, stop, progress, epoch: 0, stored: 0 };
+    let mut shipper = Shipper { queue, stop, progress, epoch: 0, stored: 0, sample: Sample::default() };
     let mut from = start.from_ms;
     let mut upto = start.upto_ms;
     let mut resume = (!start.blocks.is_empty()).then(|| (start.blocks.clone(), start.next_series));
@@ -260,6 +260,8 @@ struct Shipper<'a> {
     /// series, with a collection of the earlier ones once their points are sent.
     epoch: u64,
     stored: u64,
+    /// The sample each block sample is decoded into (its histogram's memory reused).
+    sample: Sample,
 }
 
 /// Points of one series waiting to be queued.
@@ -280,12 +282,14 @@ impl Shipper<'_> {
         let mut batch = Batch::default();
         let mut index = 0u64;
         if let [block] = blocks.as_slice() {
-            // One block: its own series order, and only the chunks the range needs.
+            // One block: its own series order, and only the chunks the range needs, decoded into
+            // one reused sample.
             for series in block.series()? {
                 let series = series?;
                 if index >= skip {
-                    let samples = block.samples_between(&series, lo, hi);
-                    if !self.series(series.labels(), samples, Position::new(segment, index), &mut batch)? {
+                    let mut samples = block.samples_between(&series, lo, hi);
+                    let at = Position::new(segment, index);
+                    if !self.series(series.labels(), &mut samples, at, &mut batch)? {
                         return Ok(false);
                     }
                 }
@@ -301,7 +305,8 @@ impl Shipper<'_> {
                 if index >= skip {
                     let labels = series.labels().to_vec();
                     let samples = series.samples().filter(|s| s.as_ref().map_or(true, |s| s.t >= lo && s.t <= hi));
-                    if !self.series(&labels, samples, Position::new(segment, index), &mut batch)? {
+                    let at = Position::new(segment, index);
+                    if !self.series(&labels, &mut Samples(samples), at, &mut batch)? {
                         return Ok(false);
                     }
                 }
@@ -320,17 +325,33 @@ impl Shipper<'_> {
     fn series(
         &mut self,
         labels: &[tsdb_block::Label<'_>],
-        samples: impl Iterator<Item = Result<Sample, tsdb_block::Error>>,
+        samples: &mut dyn NextSample,
         at: Position,
         batch: &mut Batch,
+    ) -> Result<bool, tsdb_block::Error> {
+        let mut sample = std::mem::take(&mut self.sample);
+        let sent = self.series_with(labels, samples, at, batch, &mut sample);
+        self.sample = sample;
+        sent
+    }
+
+    /// [`Self::series`], each sample decoded into `sample`.
+    fn series_with(
+        &mut self,
+        labels: &[tsdb_block::Label<'_>],
+        samples: &mut dyn NextSample,
+        at: Position,
+        batch: &mut Batch,
+        sample: &mut Sample,
     ) -> Result<bool, tsdb_block::Error> {
         if self.stop.is_stopped() {
             return Ok(false);
         }
         let mut series_ref = None;
-        for sample in samples {
-            let sample = match sample {
-                Ok(s) => s,
+        loop {
+            match samples.next_sample(sample) {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
                     self.progress.errors.fetch_add(1, Ordering::Relaxed);
                     logging::error(
@@ -339,7 +360,7 @@ impl Shipper<'_> {
                     );
                     break;
                 }
-            };
+            }
             let r = match series_ref {
                 Some(r) => r,
                 None => {
@@ -359,16 +380,19 @@ impl Shipper<'_> {
                 return Ok(false);
             }
             let (st, t) = (sample.st, sample.t);
-            match sample.value {
-                Value::Float(v) => batch.floats.push(RefSample { series_ref: r, st, t, v }),
-                Value::Histogram(h) => {
-                    batch.histograms.push(RefHistogramSample { series_ref: r, st, t, h: convert_histogram(*h) })
-                }
+            match &sample.value {
+                Value::Float(v) => batch.floats.push(RefSample { series_ref: r, st, t, v: *v }),
+                Value::Histogram(h) => batch.histograms.push(RefHistogramSample {
+                    series_ref: r,
+                    st,
+                    t,
+                    h: convert_histogram((**h).clone()),
+                }),
                 Value::FloatHistogram(h) => batch.float_histograms.push(RefFloatHistogramSample {
                     series_ref: r,
                     st,
                     t,
-                    fh: convert_float_histogram(*h),
+                    fh: convert_float_histogram((**h).clone()),
                 }),
             }
             let n = batch.floats.len() + batch.histograms.len() + batch.float_histograms.len();
@@ -414,6 +438,35 @@ impl Shipper<'_> {
         let owned = Labels::from_pairs(labels.iter().map(|l| (l.name, l.value)));
         self.queue.store_series(&[RefSeries { series_ref: r, labels: owned.as_ref() }], self.epoch);
         r
+    }
+}
+
+/// The samples of one series, one at a time into a sample the caller reuses.
+trait NextSample {
+    /// Puts the next sample into `out`; `Ok(false)` at the end.
+    fn next_sample(&mut self, out: &mut Sample) -> Result<bool, tsdb_block::Error>;
+}
+
+/// One block's samples: decoded in place, reusing the histogram `out` holds.
+impl NextSample for tsdb_block::SeriesSamples<'_> {
+    fn next_sample(&mut self, out: &mut Sample) -> Result<bool, tsdb_block::Error> {
+        self.next_into(out)
+    }
+}
+
+/// Any other sample iterator (the merge of overlapping blocks).
+struct Samples<I>(I);
+
+impl<I: Iterator<Item = Result<Sample, tsdb_block::Error>>> NextSample for Samples<I> {
+    fn next_sample(&mut self, out: &mut Sample) -> Result<bool, tsdb_block::Error> {
+        match self.0.next() {
+            Some(Ok(s)) => {
+                *out = s;
+                Ok(true)
+            }
+            Some(Err(e)) => Err(e),
+            None => Ok(false),
+        }
     }
 }
 

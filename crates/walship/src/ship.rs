@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 use wal_format::Position;
-use wal_watcher::{Event, StartMode, StopHandle, Watcher, WatcherOptions};
+use wal_watcher::{Event, GapAnswer, StartMode, StopHandle, Watcher, WatcherOptions};
 
 /// How often the main thread looks at the endpoints (stop requests, cursors, progress). Waking
 /// more often bought nothing but CPU: at 20 wake-ups a second this loop was 5 % of walship's CPU
@@ -202,14 +202,12 @@ struct Running {
     running_fills: Arc<RunningFillCounts>,
 }
 
-/// What gap fills while running did, for the summary: their queue is not the endpoint's.
+/// What gap fills while running did, for the summary (what their queues sent is added to the
+/// endpoint queue's counters).
 #[derive(Default)]
 struct RunningFillCounts {
     /// Gaps filled leaving nothing unaccounted.
     filled: AtomicU64,
-    /// Samples and histograms the fills' queues delivered.
-    samples_sent: AtomicU64,
-    histograms_sent: AtomicU64,
 }
 
 /// What became of an endpoint's cursor saves.
@@ -385,7 +383,10 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
     };
     if let Some(h) = &c.history {
         // A gap fill that was under way when walship stopped goes on, and is reported as one.
-        let fill = c.wal.and_then(|_| gap_fill(&opts.wal_dir, key, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
+        let fill = c
+            .wal
+            .and_then(|_| blocks_beside(&opts.wal_dir, key))
+            .map(|d| gap_fill(&d, h.from_ms, c.acked_ms.unwrap_or(h.from_ms)));
         return Plan { start: StartMode::Beginning, history: Some((h.clone(), c.wal)), fill };
     }
     let Some(p) = c.wal else { return wal_only(StartMode::Beginning) };
@@ -400,7 +401,8 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
         return wal_only(StartMode::Position(p));
     };
     let from_ms = acked.saturating_sub(opts.fill_margin.as_millis() as i64);
-    let Some(fill) = gap_fill(&opts.wal_dir, key, from_ms, acked) else { return wal_only(StartMode::Position(p)) };
+    let Some(dir) = blocks_beside(&opts.wal_dir, key) else { return wal_only(StartMode::Position(p)) };
+    let fill = gap_fill(&dir, from_ms, acked);
     if fill.blocks.is_empty() {
         // Nothing to fill from (no block persisted yet, or retention removed them): the watcher
         // reports the gap as lost.
@@ -428,22 +430,27 @@ fn plan(opts: &ShipOptions, key: &str, cursor: Option<&Cursor>) -> Plan {
     }
 }
 
-/// What a gap fill from `from_ms` takes from the blocks, given the newest sample acknowledged.
-fn gap_fill(wal_dir: &std::path::Path, key: &str, from_ms: i64, acked: i64) -> Option<GapFill> {
-    let dir = match tsdb_block::DataDir::open(&history::data_dir_of(wal_dir)) {
-        Ok(d) => d,
+/// The data directory beside the WAL at `wal_dir`, listed; `None` (logged) when it cannot be.
+fn blocks_beside(wal_dir: &std::path::Path, key: &str) -> Option<tsdb_block::DataDir> {
+    match tsdb_block::DataDir::open(&history::data_dir_of(wal_dir)) {
+        Ok(d) => Some(d),
         Err(e) => {
             logging::warn("Cannot list the persisted blocks to fill a WAL gap", &[("endpoint", &key), ("err", &e)]);
-            return None;
+            None
         }
-    };
-    let to_ms = history::blocks_end(&dir).unwrap_or(i64::MIN);
-    let blocks: Vec<String> = history::plan(&dir, from_ms, to_ms).iter().flat_map(|w| w.ulids()).collect();
+    }
+}
+
+/// What a gap fill from `from_ms` takes from the blocks of `dir`, given the newest sample
+/// acknowledged.
+fn gap_fill(dir: &tsdb_block::DataDir, from_ms: i64, acked: i64) -> GapFill {
+    let to_ms = history::blocks_end(dir).unwrap_or(i64::MIN);
+    let blocks: Vec<String> = history::plan(dir, from_ms, to_ms).iter().flat_map(|w| w.ulids()).collect();
     // Blocks start at their first sample; only when the newest acknowledged sample is older than
     // every block can data have existed that no block holds (retention deleted it).
     let oldest = dir.blocks().iter().map(|b| b.meta().min_time).min();
     let not_in_blocks = oldest.filter(|&o| acked.saturating_add(1) < o).map(|o| (acked + 1, o));
-    Some(GapFill { from_ms, to_ms, blocks, not_in_blocks })
+    GapFill { from_ms, to_ms, blocks, not_in_blocks }
 }
 
 /// Whether the segment of `p` (and maybe more after it) is gone from the WAL at `dir`.
@@ -502,7 +509,6 @@ fn start_endpoint(
     let progress = Arc::new(HistoryProgress::default());
     let running_fills = Arc::new(RunningFillCounts::default());
     let fills = Arc::new(Mutex::new(VecDeque::new()));
-    let late = Arc::new(OnceLock::new());
     let filler = RunningFill {
         key: key.clone(),
         cfg: cfg.clone(),
@@ -516,11 +522,10 @@ fn start_endpoint(
         counts: running_fills.clone(),
     };
     let stop_for_fill = filler.stop.clone();
-    let watch = GapWatch::new(late.clone(), Box::new(move |gap| fill_running_gap(&filler, gap)));
+    let watch = GapWatch::new(Box::new(move |gap| fill_running_gap(&filler, gap)));
     let mut watcher = Watcher::new(&opts.wal_dir, wopts, QueueSink(queue.clone(), acked.clone(), Some(watch)));
     let stop = watcher.stop_handle();
     let metrics = watcher.metrics();
-    let _ = late.set(metrics.clone());
     let _ = stop_for_fill.set(stop.clone());
     let once = opts.once;
     let name = key.clone();
@@ -739,8 +744,6 @@ fn summarise(opts: &ShipOptions, running: &[Running], ends: &[Option<Position>],
         let gaps = r.metrics.gaps.load(Ordering::Relaxed);
         let filled = u64::from(r.gap_filled) + r.running_fills.filled.load(Ordering::Relaxed);
         summary.wal_gaps += gaps.saturating_sub(filled);
-        summary.samples.sent += r.running_fills.samples_sent.load(Ordering::Relaxed);
-        summary.histograms.sent += r.running_fills.histograms_sent.load(Ordering::Relaxed);
         let reached = match (end, r.queue.low_watermark()) {
             (Some(e), Some(w)) => w >= *e,
             (Some(_), None) => false,
@@ -950,9 +953,10 @@ struct RunningFill {
 
 /// Fills a gap the watcher met while running, as a gap after the saved cursor is filled at
 /// start: the time range from the newest acknowledged sample (less the margin) to the end of
-/// the newest block is shipped from the blocks, then the watcher goes on with what follows the
-/// gap. Runs on the watcher's thread, before anything read after the gap is queued, so that per
-/// series samples stay in time order:
+/// the newest block is shipped from the blocks, then the watcher goes on with the checkpoint
+/// Prometheus wrote with the gap (its samples from the blocks' end on, as the answer says) and
+/// the segments after it. Runs on the watcher's thread, before anything read after the gap is
+/// queued, so that per series samples stay in time order:
 ///
 /// 1. waits until the remote acknowledged everything queued before the gap (the newest
 ///    acknowledged sample time is then exact);
@@ -961,14 +965,16 @@ struct RunningFill {
 ///
 /// Meanwhile the cursor stays before the gap: a walship stopped during the fill fills the same
 /// range at its next start.
-fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
-    let Some(stop) = f.stop.get() else { return };
+fn fill_running_gap(f: &RunningFill, gap: RunningGap) -> GapAnswer {
+    let Some(stop) = f.stop.get() else { return GapAnswer::GoOn };
     let stopped = || stop.is_stopped() || f.queue.fatal_error().is_some();
     let missing = format!("{:08}..{:08}", gap.from_segment, gap.to_segment);
     // A WAL directory without blocks beside it (a copy of the WAL alone): nothing to fill from.
-    if !tsdb_block::DataDir::open(&history::data_dir_of(&f.wal_dir)).is_ok_and(|d| !d.blocks().is_empty()) {
-        return;
-    }
+    let Some(dir) =
+        tsdb_block::DataDir::open(&history::data_dir_of(&f.wal_dir)).ok().filter(|d| !d.blocks().is_empty())
+    else {
+        return GapAnswer::GoOn;
+    };
     logging::warn(
         "WAL segments were deleted before walship read them (it fell behind Prometheus): once the remote has acknowledged what was sent before them, the time range they held is shipped from the persisted blocks",
         &[("endpoint", &f.key), ("missing", &missing)],
@@ -977,7 +983,7 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
         Some(before) => {
             while f.queue.low_watermark().is_none_or(|w| w < before) {
                 if stopped() {
-                    return;
+                    return GapAnswer::Stop;
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -991,176 +997,71 @@ fn fill_running_gap(f: &RunningFill, gap: RunningGap) {
             "Nothing was acknowledged before the gap, so the time it starts at is unknown: it cannot be filled from blocks",
             &[("endpoint", &f.key), ("missing", &missing)],
         );
-        return;
+        return GapAnswer::GoOn;
     };
     let from_ms = acked.saturating_sub(f.margin.as_millis() as i64);
-    let Some(mut fill) = gap_fill(&f.wal_dir, &f.key, from_ms, acked) else { return };
+    let mut fill = gap_fill(&dir, from_ms, acked);
     let queue = match QueueManager::new(queue_config(&f.cfg)) {
         Ok(q) => q,
         Err(e) => {
             logging::error("Cannot start a queue to fill the gap", &[("endpoint", &f.key), ("err", &e)]);
-            return;
+            return GapAnswer::GoOn;
         }
     };
-    let start = HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() };
-    let mut ran = history::run(&history::data_dir_of(&f.wal_dir), start, gap.before, &queue, stop, &f.progress);
-    let mut checkpoint_read = false;
-    if let Ok(HistoryEnd::Done { upto_ms, .. }) = ran {
-        match checkpoint_after_gap(f, gap, upto_ms, &queue, stop) {
-            Some(read) => checkpoint_read = read,
-            None => ran = Ok(HistoryEnd::Stopped),
-        }
+    // Block series carry their family's metadata over 2.0 as WAL series do: the targets'
+    // metadata the endpoint's queue holds now.
+    if let Some(t) = f.queue.target_metadata() {
+        queue.set_target_metadata(t);
     }
+    let start = HistoryCursor { from_ms, upto_ms: from_ms, ..Default::default() };
+    let ran = history::run(&history::data_dir_of(&f.wal_dir), start, gap.before, &queue, stop, &f.progress);
     queue.stop();
-    let m = queue.metrics();
-    f.counts.samples_sent.fetch_add(m.samples_accepted, Ordering::Relaxed);
-    f.counts.histograms_sent.fetch_add(m.histograms_accepted, Ordering::Relaxed);
+    // Its requests count as the endpoint's, on /metrics and in the summary.
+    f.queue.add_counters_of(&queue);
     match ran {
         Ok(HistoryEnd::Done { upto_ms, .. }) => {
             fill.to_ms = upto_ms;
             f.acked.set(Some(acked.max(upto_ms.saturating_sub(1))));
+            let cp = gap.checkpoint.map_or("none".to_string(), wal_format::checkpoint_dir_name);
             logging::info(
-                "Gap filled from the persisted blocks; the WAL takes over after it",
+                "Gap filled from the persisted blocks; the checkpoint written with it (its samples from the blocks' end on) and the WAL take over",
                 &[
                     ("endpoint", &f.key),
                     ("missing", &missing),
                     ("filled_from_ms", &from_ms),
                     ("filled_to_ms", &upto_ms),
-                    ("checkpoint_read", &checkpoint_read),
+                    ("checkpoint", &cp),
                 ],
             );
-            // Whole only when blocks hold the range from the acknowledged time on and the
-            // checkpoint written with the gap kept what is newer than them; otherwise the
+            // Whole only when blocks hold the range from the acknowledged time on and a
+            // checkpoint of every missing segment keeps what is newer than them; otherwise the
             // watcher's gap line reports the gap as it would without a fill.
-            if !fill.blocks.is_empty() && fill.not_in_blocks.is_none() && checkpoint_read {
+            let covered = gap.checkpoint.is_some_and(|c| c >= gap.to_segment);
+            if !fill.blocks.is_empty() && fill.not_in_blocks.is_none() && covered {
                 f.counts.filled.fetch_add(1, Ordering::Relaxed);
                 f.fills.lock().unwrap_or_else(|p| p.into_inner()).push_back(fill);
             }
+            GapAnswer::From(upto_ms)
         }
-        Ok(HistoryEnd::Stopped) => {}
-        Err(e) => logging::error(
-            "Reading the persisted blocks to fill a gap failed; the gap's samples may be lost",
-            &[("endpoint", &f.key), ("err", &e)],
-        ),
-    }
-}
-
-/// The rest of a gap met while running: the checkpoint Prometheus wrote when it deleted the
-/// segments (the watcher, reading on after the gap, does not read it). Its series go into the
-/// endpoint's cache, so that later segments' samples of series created in the missing segments
-/// are not dropped as unknown; its samples from `blocks_end` on (those no block holds yet) are
-/// shipped through the fill's `queue` and acknowledged before the WAL goes on. Returns whether
-/// such a checkpoint was read whole, `None` when stopped.
-fn checkpoint_after_gap(
-    f: &RunningFill,
-    gap: RunningGap,
-    blocks_end: i64,
-    queue: &QueueManager,
-    stop: &StopHandle,
-) -> Option<bool> {
-    use wal_format::record::{self, RecordType};
-    let wal = wal_reader::resolve_wal_dir(&f.wal_dir);
-    let cp = match wal_reader::last_checkpoint(&wal) {
-        Ok(Some(cp)) if cp.index >= gap.from_segment => cp,
-        Ok(_) => return Some(false),
+        Ok(HistoryEnd::Stopped) => {
+            // The fill's queue refuses points only when stopping or refused by the remote.
+            let why = match (stop.is_stopped(), queue.fatal_error().or_else(|| f.queue.fatal_error())) {
+                (true, _) => "walship is stopping".to_string(),
+                (false, Some(e)) => format!("the remote refused the credentials: {e}"),
+                (false, None) => "the fill's queue refused points".to_string(),
+            };
+            logging::warn(
+                "Gap fill stopped before its end; the cursor stays before the gap, so the next start fills it again",
+                &[("endpoint", &f.key), ("missing", &missing), ("why", &why)],
+            );
+            GapAnswer::Stop
+        }
         Err(e) => {
-            logging::warn("Cannot look for the checkpoint written with the gap", &[("endpoint", &f.key), ("err", &e)]);
-            return Some(false);
-        }
-    };
-    let mut replay = match wal_reader::Replay::checkpoint(&cp, wal_reader::IoMode::default()) {
-        Ok(r) => r,
-        Err(e) => {
-            logging::warn("Cannot read the checkpoint written with the gap", &[("endpoint", &f.key), ("err", &e)]);
-            return Some(false);
-        }
-    };
-    let (mut floats, mut hists, mut fhists) = (Vec::new(), Vec::new(), Vec::new());
-    let mut last = None;
-    let (mut sent, mut failed) = (0u64, 0u64);
-    loop {
-        let (data, at) = match replay.next() {
-            Ok(Some(wal_reader::ReplayItem::Record { record, .. })) => (record.data, record.position),
-            Ok(Some(wal_reader::ReplayItem::Damage { error, .. })) => {
-                failed += 1;
-                logging::warn("Checkpoint damage skipped", &[("endpoint", &f.key), ("err", &error)]);
-                continue;
-            }
-            Ok(Some(_)) => continue,
-            Ok(None) => break,
-            Err(e) => {
-                failed += 1;
-                logging::warn("Reading the checkpoint failed", &[("endpoint", &f.key), ("err", &e)]);
-                break;
-            }
-        };
-        // Checkpoint positions name the checkpoint's own segments, not the WAL's: they only
-        // order this queue's acknowledgements.
-        let decoded = match RecordType::of(data) {
-            RecordType::Series => {
-                let mut series = Vec::new();
-                record::decode_series(data, &mut series).map(|()| {
-                    f.queue.store_series(&series, cp.index);
-                    queue.store_series(&series, cp.index);
-                })
-            }
-            RecordType::Samples | RecordType::SamplesV2 => {
-                floats.clear();
-                record::decode_samples(data, &mut floats).map(|()| {
-                    floats.retain(|s| s.t >= blocks_end);
-                    if !floats.is_empty() {
-                        sent += floats.len() as u64;
-                        last = Some(at);
-                        let _ = queue.append_samples(&floats, at);
-                    }
-                })
-            }
-            RecordType::HistogramSamples
-            | RecordType::CustomBucketsHistogramSamples
-            | RecordType::HistogramSamplesV2 => {
-                hists.clear();
-                record::decode_histogram_samples(data, &mut hists).map(|()| {
-                    hists.retain(|s| s.t >= blocks_end);
-                    if !hists.is_empty() {
-                        sent += hists.len() as u64;
-                        last = Some(at);
-                        let _ = queue.append_histograms(&hists, at);
-                    }
-                })
-            }
-            RecordType::FloatHistogramSamples
-            | RecordType::CustomBucketsFloatHistogramSamples
-            | RecordType::FloatHistogramSamplesV2 => {
-                fhists.clear();
-                record::decode_float_histogram_samples(data, &mut fhists).map(|()| {
-                    fhists.retain(|s| s.t >= blocks_end);
-                    if !fhists.is_empty() {
-                        sent += fhists.len() as u64;
-                        last = Some(at);
-                        let _ = queue.append_float_histograms(&fhists, at);
-                    }
-                })
-            }
-            _ => Ok(()),
-        };
-        if let Err(e) = decoded {
-            failed += 1;
-            logging::warn("Checkpoint record does not decode; skipped", &[("endpoint", &f.key), ("err", &e)]);
+            logging::error(
+                "Reading the persisted blocks to fill a gap failed; the gap's samples may be lost",
+                &[("endpoint", &f.key), ("err", &e)],
+            );
+            GapAnswer::GoOn
         }
     }
-    f.progress.samples_read.fetch_add(sent, Ordering::Relaxed);
-    f.progress.errors.fetch_add(failed, Ordering::Relaxed);
-    if let Some(last) = last {
-        while queue.low_watermark().is_none_or(|w| w < last) {
-            if stop.is_stopped() || queue.fatal_error().is_some() {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-    logging::info(
-        "Checkpoint written with the gap read: its series kept, its samples newer than the blocks shipped",
-        &[("endpoint", &f.key), ("checkpoint", &wal_format::checkpoint_dir_name(cp.index)), ("samples", &sent)],
-    );
-    Some(failed == 0)
 }

@@ -6,84 +6,60 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use wal_format::record::{RefExemplar, RefFloatHistogramSample, RefHistogramSample, RefMetadata, RefSample, RefSeries};
 use wal_format::Position;
-use wal_watcher::Sink;
+use wal_watcher::{GapAnswer, Sink};
 
 /// Feeds one endpoint's queue from a watcher. Appends block while the queue is full; a queue
 /// that is stopping refuses them, and the sink then answers `false`, which stops the watcher at
 /// once with its position before the refused record.
 ///
-/// With a [`GapWatch`], the sink also notices when the watcher skipped WAL segments while
-/// running (Prometheus deleted them before they were read) and, before it passes on anything
-/// read after them, lets the gap's hook fill the time range they held from the blocks.
+/// With a [`GapWatch`], a gap the watcher meets while running (Prometheus deleted segments
+/// before they were read) goes to the gap's hook before anything read after it: it fills the
+/// time range they held from the blocks and says which of the checkpoint's samples follow.
 pub struct QueueSink(pub Arc<QueueManager>, pub Arc<AckedTime>, pub Option<GapWatch>);
 
-/// What a running gap fill is told: the segments found missing (as far as the sink can tell:
-/// from the one it expected next to the one before the record that came instead) and the last
-/// position passed to the queue before them.
+/// What a running gap fill is told: the segments found missing, the checkpoint Prometheus
+/// wrote with their deletion (read by the watcher right after), and the last position passed to
+/// the queue before them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RunningGap {
     /// The first segment missing.
     pub from_segment: u64,
     /// The last segment missing.
     pub to_segment: u64,
+    /// The checkpoint read after the gap, if any.
+    pub checkpoint: Option<u64>,
     /// The last position the queue was given before the gap; `None` if none was.
     pub before: Option<Position>,
 }
 
-/// Notices gaps while the watcher runs. A gap is reported when the watcher counted one
-/// (`gaps`, which it raises before it passes on anything read after the gap) and the next
-/// record comes from a segment beyond the one expected next: a new checkpoint's records or a
-/// later segment.
+/// Hands the gaps the watcher meets while running to a hook, with the last position given to
+/// the queue before them.
 pub struct GapWatch {
-    /// The watcher's gap counter (set once the watcher exists).
-    gaps: Arc<std::sync::OnceLock<Arc<wal_watcher::WatcherMetrics>>>,
-    seen_gaps: u64,
-    /// The segment the next record should come from (at most).
-    expect: Option<u64>,
     /// The last position given to the queue.
     last: Option<Position>,
-    hook: Box<dyn FnMut(RunningGap) + Send>,
+    hook: Box<dyn FnMut(RunningGap) -> GapAnswer + Send>,
 }
 
 impl GapWatch {
-    /// A watch that calls `hook` for every gap, blocking the watcher until it returns. `gaps`
-    /// is filled with the watcher's metrics once the watcher is made (before it runs).
-    pub fn new(
-        gaps: Arc<std::sync::OnceLock<Arc<wal_watcher::WatcherMetrics>>>,
-        hook: Box<dyn FnMut(RunningGap) + Send>,
-    ) -> GapWatch {
-        GapWatch { gaps, seen_gaps: 0, expect: None, last: None, hook }
-    }
-
-    fn counted_gaps(&self) -> u64 {
-        self.gaps.get().map_or(0, |m| m.gaps.load(std::sync::atomic::Ordering::Relaxed))
-    }
-
-    /// Called before anything of `segment` goes to the queue.
-    fn before(&mut self, segment: u64) {
-        let counted = self.counted_gaps();
-        if let Some(expect) = self.expect {
-            if segment > expect && counted > self.seen_gaps {
-                (self.hook)(RunningGap { from_segment: expect, to_segment: segment - 1, before: self.last });
-            }
-        }
-        self.seen_gaps = counted;
-        self.expect = Some(self.expect.map_or(segment, |e| e.max(segment)));
+    /// A watch that calls `hook` for every gap met while running, blocking the watcher until it
+    /// returns; its answer goes to the watcher.
+    pub fn new(hook: Box<dyn FnMut(RunningGap) -> GapAnswer + Send>) -> GapWatch {
+        GapWatch { last: None, hook }
     }
 
     /// Called after `at` was given to the queue.
     fn after(&mut self, at: Position) {
         self.last = Some(self.last.map_or(at, |l| l.max(at)));
     }
+
+    fn gap(&mut self, missing: std::ops::RangeInclusive<u64>, checkpoint: Option<u64>) -> GapAnswer {
+        let gap =
+            RunningGap { from_segment: *missing.start(), to_segment: *missing.end(), checkpoint, before: self.last };
+        (self.hook)(gap)
+    }
 }
 
 impl QueueSink {
-    fn before(&mut self, segment: u64) {
-        if let Some(w) = self.2.as_mut() {
-            w.before(segment);
-        }
-    }
-
     fn after(&mut self, at: Position) {
         if let Some(w) = self.2.as_mut() {
             w.after(at);
@@ -153,12 +129,10 @@ fn go_on(taken: Result<(), remote_queue::Error>) -> Result<bool, Infallible> {
 impl Sink for QueueSink {
     type Error = Infallible;
     fn store_series(&mut self, series: &[RefSeries<'_>], segment: u64) -> Result<bool, Infallible> {
-        self.before(segment);
         self.0.store_series(series, segment);
         Ok(true)
     }
     fn append_samples(&mut self, samples: &[RefSample], at: Position) -> Result<bool, Infallible> {
-        self.before(at.segment);
         self.1.note(at, samples.iter().map(|s| s.t));
         let taken = self.0.append_samples(samples, at);
         self.after(at);
@@ -174,13 +148,11 @@ impl Sink for QueueSink {
         Ok(true)
     }
     fn append_exemplars(&mut self, exemplars: &[RefExemplar<'_>], at: Position) -> Result<bool, Infallible> {
-        self.before(at.segment);
         let taken = self.0.append_exemplars(exemplars, at);
         self.after(at);
         go_on(taken)
     }
     fn append_histograms(&mut self, histograms: &[RefHistogramSample], at: Position) -> Result<bool, Infallible> {
-        self.before(at.segment);
         self.1.note(at, histograms.iter().map(|s| s.t));
         let taken = self.0.append_histograms(histograms, at);
         self.after(at);
@@ -191,7 +163,6 @@ impl Sink for QueueSink {
         histograms: &[RefFloatHistogramSample],
         at: Position,
     ) -> Result<bool, Infallible> {
-        self.before(at.segment);
         self.1.note(at, histograms.iter().map(|s| s.t));
         let taken = self.0.append_float_histograms(histograms, at);
         self.after(at);
@@ -201,8 +172,14 @@ impl Sink for QueueSink {
         self.0.store_metadata(metadata);
         Ok(true)
     }
+    fn gap(
+        &mut self,
+        missing: std::ops::RangeInclusive<u64>,
+        checkpoint: Option<u64>,
+    ) -> Result<GapAnswer, Infallible> {
+        Ok(self.2.as_mut().map_or(GapAnswer::GoOn, |w| w.gap(missing, checkpoint)))
+    }
     fn progress(&mut self, next: Position) -> Result<bool, Infallible> {
-        self.before(next.segment);
         let taken = self.0.mark_read(next);
         self.after(next);
         go_on(taken)
@@ -213,34 +190,26 @@ impl Sink for QueueSink {
 mod tests {
     use super::*;
 
-    /// A gap is reported once, when the watcher counted one and the next thing comes from a
-    /// later segment than expected; a counted gap alone, or a later segment alone, is none.
+    /// The hook is told each gap with the last position the queue was given before it, and its
+    /// answer goes back to the watcher.
     #[test]
-    fn gap_watch_reports_a_counted_gap_before_what_follows_it() {
-        use std::sync::atomic::Ordering::Relaxed;
-        let metrics = Arc::new(wal_watcher::WatcherMetrics::default());
-        let late = Arc::new(std::sync::OnceLock::new());
-        late.set(metrics.clone()).unwrap();
+    fn gap_watch_tells_the_last_position_before_the_gap() {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let s2 = seen.clone();
-        let mut w = GapWatch::new(late, Box::new(move |g| s2.lock().unwrap().push(g)));
-        w.before(2);
-        w.after(Position::new(2, 100));
-        // The next segment, no gap counted: none.
-        w.before(3);
+        let mut w = GapWatch::new(Box::new(move |g| {
+            s2.lock().unwrap().push(g);
+            GapAnswer::From(7)
+        }));
+        assert_eq!(w.gap(0..=1, None), GapAnswer::From(7));
         w.after(Position::new(3, 0));
-        // A gap counted (the watcher's CursorAhead, say) but nothing skipped: none.
-        metrics.gaps.fetch_add(1, Relaxed);
-        w.before(3);
-        assert!(seen.lock().unwrap().is_empty());
-        // A gap counted, then a record from segment 6: reported, with the last position before.
-        metrics.gaps.fetch_add(1, Relaxed);
-        w.before(6);
-        w.after(Position::new(6, 0));
-        w.before(6);
-        w.before(7);
-        let want = RunningGap { from_segment: 3, to_segment: 5, before: Some(Position::new(3, 0)) };
-        assert_eq!(*seen.lock().unwrap(), [want]);
+        w.after(Position::new(3, 100));
+        w.after(Position::new(2, 5));
+        assert_eq!(w.gap(4..=5, Some(5)), GapAnswer::From(7));
+        let want = [
+            RunningGap { from_segment: 0, to_segment: 1, checkpoint: None, before: None },
+            RunningGap { from_segment: 4, to_segment: 5, checkpoint: Some(5), before: Some(Position::new(3, 100)) },
+        ];
+        assert_eq!(*seen.lock().unwrap(), want);
     }
 
     #[test]

@@ -488,16 +488,26 @@ fn a_gap_met_while_running_is_filled_from_the_blocks() {
     let records = dump_wal(&data);
     let (want_samples, want_sum_t, want_series) = wal_samples(&records);
     // The receiver is down at first: walship, one small shard, stalls in segment 2.
-    let port = free_port();
+    let (port, web_port) = (free_port(), free_port());
     let url = format!("http://127.0.0.1:{port}/api/v1/write");
     let log_path = tmp.path().join("walship.log");
+    // Over remote write 2.0 with target metadata: block series get theirs too.
+    let (api, families) = fake_targets_api(&records);
+    let cfg = tmp.path().join("walship.yml");
+    let rw = format!(
+        "remote_write:\n  - url: {url}\n    protobuf_message: io.prometheus.write.v2.Request\n    \
+         queue_config: {{min_shards: 1, max_shards: 1, capacity: 200, max_samples_per_send: 100}}\n"
+    );
+    std::fs::write(&cfg, rw).unwrap();
     let child = walship()
-        .args(["ship", "--start=beginning", "--web.listen-address=", "--cursor.save-interval=100ms"])
-        .args(["--queue.min-shards=1", "--queue.max-shards=1", "--queue.capacity=200"])
-        .args(["--queue.max-samples-per-send=100", "--gap-fill.margin=0s"])
+        .args(["ship", "--start=beginning", "--cursor.save-interval=100ms"])
+        .arg(format!("--web.listen-address=127.0.0.1:{web_port}"))
+        .args(["--gap-fill.margin=0s"])
+        .arg(format!("--prometheus.url={api}"))
         .arg("--wal-dir")
         .arg(&data)
-        .arg(format!("--url={url}"))
+        .arg("--config.file")
+        .arg(&cfg)
         .arg("--state-dir")
         .arg(tmp.path().join("state"))
         .stdout(Stdio::null())
@@ -513,16 +523,33 @@ fn a_gap_met_while_running_is_filled_from_the_blocks() {
     write_checkpoint(&wal, &records, 3, blocks_end);
     std::fs::remove_file(wal.join("00000003")).unwrap();
     std::fs::remove_dir_all(wal.join("checkpoint.00000001")).unwrap();
-    let rx = Printer::start_at(port);
+    let rx = Printer::start_with(port, &["--print-metadata"]);
     let log = || std::fs::read_to_string(&log_path).unwrap_or_default();
     wait_for("the newest WAL sample to arrive after the gap fill", 240, || {
         log().contains("Gap filled") && rx.lines.lock().unwrap().iter().any(|l| l.1 == 1_796_113_521_816)
     });
     std::thread::sleep(Duration::from_secs(2));
+    // The fill's requests count on the endpoint's /metrics (same remote_name and url): every
+    // sample the receiver got was counted as sent, blocks' included.
+    let (code, body) = http(web_port, "GET", "/metrics").expect("/metrics answers");
+    assert_eq!(code, 200);
+    let metrics = String::from_utf8(body).unwrap();
+    let value = |family: &str| -> u64 {
+        let found: Vec<&str> =
+            metrics.lines().filter(|l| l.starts_with(&format!("prometheus_remote_storage_{family}{{"))).collect();
+        assert_eq!(found.len(), 1, "one {family} line: {found:?}");
+        assert!(found[0].contains(&format!("url=\"{url}\"")), "{}", found[0]);
+        found[0].rsplit(' ').next().unwrap().parse().unwrap()
+    };
+    let sent = value("samples_total") - value("samples_retried_total") - value("samples_failed_total");
+    assert_eq!(sent as usize, rx.lines.lock().unwrap().len(), "samples counted on /metrics vs received");
     child.terminate();
     let log = log();
     eprintln!("{log}");
+    let meta = rx.meta.clone();
     let lines = without_resent(rx.finish(), &log);
+    let (checked, _) = assert_series_metadata(&meta.lock().unwrap(), &families);
+    assert!(checked > 1000, "{checked} series lines checked");
     let gap_line = log.lines().find(|l| l.contains("WAL segments missing")).expect("a gap line");
     assert!(gap_line.contains("missing=00000003..00000003"), "{gap_line}");
     assert!(gap_line.contains("blocks=01M8RB95BM1GW3F630835WP2XZ"), "{gap_line}");
@@ -540,6 +567,114 @@ fn a_gap_met_while_running_is_filled_from_the_blocks() {
     // Only samples at the acknowledged time itself may come twice.
     assert!(got.received - got.samples <= got.series, "{} sent twice", got.received - got.samples);
     assert!(summary_field(&log, "wal_gaps") == "0", "{log}");
+}
+
+/// A stand-in for Prometheus's `/api/v1/targets/metadata`: one family per (job, instance,
+/// metric name) of the WAL's series, typed by name, with a help text naming it. Returns its
+/// base URL and the families it lists.
+fn fake_targets_api(records: &[serde_json::Value]) -> (String, HashSet<(String, String, String)>) {
+    let mut families = HashSet::new();
+    for s in records.iter().flat_map(|r| r["series"].as_array().into_iter().flatten()) {
+        let l = &s["labels"];
+        let text = |k: &str| l[k].as_str().unwrap_or_default().to_string();
+        families.insert((text("job"), text("instance"), text("__name__")));
+    }
+    let data: Vec<serde_json::Value> = families
+        .iter()
+        .map(|(job, instance, name)| {
+            let typ = if name.ends_with("_total") { "counter" } else { "gauge" };
+            serde_json::json!({"target": {"job": job, "instance": instance}, "metric": name, "type": typ,
+                "help": format!("help of {name}"), "unit": ""})
+        })
+        .collect();
+    let body = serde_json::json!({"status": "success", "data": data}).to_string();
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let port = server.server_addr().to_ip().unwrap().port();
+    std::thread::spawn(move || {
+        for req in server.incoming_requests() {
+            let _ = req.respond(tiny_http::Response::from_string(body.clone()));
+        }
+    });
+    (format!("http://127.0.0.1:{port}"), families)
+}
+
+/// The labels of a receiver's `{a="1", b="2"}` text, as name → value.
+fn parse_labels(text: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut rest = text.trim_start_matches('{');
+    while let Some((name, after)) = rest.split_once("=\"") {
+        let (mut value, mut chars, mut end) = (String::new(), after.char_indices(), after.len());
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '\\' => value.extend(chars.next().map(|(_, c)| c)),
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                c => value.push(c),
+            }
+        }
+        out.insert(name.trim_start_matches(", ").to_string(), value);
+        rest = &after[end..];
+    }
+    out
+}
+
+/// Checks every `# SERIES` line (remote write 2.0) of a series whose family `families` lists:
+/// it carries that family's type, help and unit. Returns (series lines checked, lines of series
+/// no family lists).
+fn assert_series_metadata(meta: &[String], families: &HashSet<(String, String, String)>) -> (usize, usize) {
+    let (mut checked, mut unlisted) = (0, 0);
+    for line in meta {
+        let Some(rest) = line.strip_prefix("# SERIES ") else { continue };
+        let close = rest.find("} ").unwrap();
+        let labels = parse_labels(&rest[..close]);
+        let get = |k: &str| labels.get(k).cloned().unwrap_or_default();
+        let name = get("__name__");
+        if !families.contains(&(get("job"), get("instance"), name.clone())) {
+            unlisted += 1;
+            continue;
+        }
+        let typ = if name.ends_with("_total") { "counter" } else { "gauge" };
+        let want = format!("{typ} {:?} \"\"", format!("help of {name}"));
+        assert_eq!(&rest[close + 2..], want, "{line}");
+        checked += 1;
+    }
+    (checked, unlisted)
+}
+
+/// Over remote write 2.0 with `--prometheus.url`, the series of the startup block phase
+/// (`--start=oldest`) carry their family's type, help and unit, as WAL series do.
+#[test]
+fn block_series_carry_target_metadata_over_2_0() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    copy_dir(&testdata().join("prometheus-2.42-blocks/data"), &data);
+    let (api, families) = fake_targets_api(&dump_wal(&data));
+    let rx = Printer::start_with(0, &["--print-metadata"]);
+    let cfg = tmp.path().join("walship.yml");
+    let rw = format!("remote_write:\n  - url: {}\n    protobuf_message: io.prometheus.write.v2.Request\n", rx.url());
+    std::fs::write(&cfg, rw).unwrap();
+    let out = walship()
+        .args(["ship", "--once", "--start=oldest", "--web.listen-address="])
+        .arg(format!("--prometheus.url={api}"))
+        .arg("--config.file")
+        .arg(&cfg)
+        .arg("--wal-dir")
+        .arg(&data)
+        .arg("--state-dir")
+        .arg(tmp.path().join("state"))
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let meta = rx.meta.clone();
+    let lines = rx.finish();
+    let blocks_end = 1_796_113_440_000i64;
+    assert!(lines.iter().any(|l| l.1 < blocks_end - 120_000), "samples only blocks hold arrived");
+    let (checked, unlisted) = assert_series_metadata(&meta.lock().unwrap(), &families);
+    eprintln!("{checked} series lines with their family's metadata, {unlisted} of series no family lists");
+    assert!(checked > 1000, "{checked} series lines checked");
 }
 
 /// The same cursor in deleted segments, but the data directory holds no block (Prometheus had

@@ -196,6 +196,8 @@ pub struct Printer {
     child: Option<Killed>,
     pub port: u16,
     pub lines: Arc<Mutex<Vec<(String, i64, u64)>>>,
+    /// The `# METADATA` and `# SERIES` lines, with `--print-metadata`.
+    pub meta: Arc<Mutex<Vec<String>>>,
     reader: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -207,16 +209,30 @@ impl Printer {
 
     /// A printing receiver on `port` (0: one the OS picks).
     pub fn start_at(port: u16) -> Printer {
+        Self::start_with(port, &[])
+    }
+
+    /// A printing receiver on `port` with more `receive` arguments (`--print-metadata`: its
+    /// `# …` lines go to [`Printer::meta`]).
+    pub fn start_with(port: u16, extra: &[&str]) -> Printer {
         let mut cmd = walship();
-        cmd.args(["receive", "--print", "--listen"]).arg(format!("127.0.0.1:{port}")).stdout(Stdio::piped());
+        cmd.args(["receive", "--print", "--listen"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args(extra)
+            .stdout(Stdio::piped());
         let (mut child, port, errors) = start_receiver(&mut cmd);
         // Drained so the child never blocks on a full pipe.
         std::thread::spawn(move || errors.for_each(drop));
         let stdout = child.stdout.take().unwrap();
         let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
+        let meta = Arc::new(Mutex::new(Vec::new()));
+        let (sink, meta_sink) = (lines.clone(), meta.clone());
         let reader = std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("# ") {
+                    meta_sink.lock().unwrap().push(line);
+                    continue;
+                }
                 // `{labels} value timestamp`
                 let (rest, t) = line.rsplit_once(' ').unwrap();
                 let (labels, v) = rest.rsplit_once(' ').unwrap();
@@ -224,7 +240,7 @@ impl Printer {
                 sink.lock().unwrap().push((labels.to_string(), t.parse().unwrap(), value_bits(v)));
             }
         });
-        Printer { child: Some(Killed(child)), port, lines, reader: Some(reader) }
+        Printer { child: Some(Killed(child)), port, lines, meta, reader: Some(reader) }
     }
 
     pub fn url(&self) -> String {

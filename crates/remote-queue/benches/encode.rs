@@ -41,20 +41,36 @@ fn per_cpu_second(mut step: impl FnMut(), per_step: usize) -> f64 {
     n as f64 / (thread_cpu_seconds() - cpu0).max(0.01)
 }
 
-/// Encode + snappy of 2000-sample requests over 10k typical series, 1.0 and 2.0: samples per
+/// Which series the requests of an encode measurement carry.
+#[derive(Clone, Copy, PartialEq)]
+enum Case {
+    /// Every request the same 2000 series.
+    Same,
+    /// Requests take turns over 10k series with two label values of their own each (see
+    /// [`EncodeBench::rotating`]).
+    Rotating,
+    /// Requests take turns over 10k series of 100 targets, every label value shared (see
+    /// [`EncodeBench::rotating_targets`]).
+    Targets,
+}
+
+impl Case {
+    fn bench(self, p: Protocol) -> EncodeBench {
+        match self {
+            Case::Same => EncodeBench::new(p, 10_000, 2000),
+            Case::Rotating => EncodeBench::rotating(p, 10_000, 2000),
+            Case::Targets => EncodeBench::rotating_targets(p, 10_000, 2000),
+        }
+    }
+}
+
+/// Encode + snappy of 2000-sample requests over 10k series, 1.0 and 2.0: samples per
 /// CPU-second and compressed bytes per sample of each. The two are measured in alternating slices
 /// of 0.2 CPU-seconds, 2 CPU-seconds each in all, so that both see the same load of a shared
-/// machine. `rotating`: requests take turns over all series (see [`EncodeBench::rotating`]);
-/// else every request carries the same 2000 series.
-fn encode_rates(rotating: bool) -> [(f64, f64); 2] {
+/// machine.
+fn encode_rates(case: Case) -> [(f64, f64); 2] {
     let protocols = [Protocol::V1, Protocol::V2];
-    let mut benches = protocols.map(|p| {
-        if rotating {
-            EncodeBench::rotating(p, 10_000, 2000)
-        } else {
-            EncodeBench::new(p, 10_000, 2000)
-        }
-    });
+    let mut benches = protocols.map(|p| case.bench(p));
     let mut bytes = [0usize; 2];
     for (b, (p, n)) in benches.iter_mut().zip(protocols.iter().zip(bytes.iter_mut())) {
         for _ in 0..50 {
@@ -80,12 +96,9 @@ fn encode_rates(rotating: bool) -> [(f64, f64); 2] {
     [0, 1].map(|i| (samples[i] as f64 / cpu[i].max(0.01), bytes[i] as f64 / per))
 }
 
-/// Snappy alone on the same request bytes: the ceiling for encode + compress. `rotating`: on the
-/// bytes of a request of [`EncodeBench::rotating`] (whose 2.0 symbols are mostly strings no other
-/// request of the shard repeats).
-fn snappy_rate(protocol: Protocol, rotating: bool) -> f64 {
-    let mut b =
-        if rotating { EncodeBench::rotating(protocol, 10_000, 2000) } else { EncodeBench::new(protocol, 10_000, 2000) };
+/// Snappy alone on the same request bytes: the ceiling for encode + compress.
+fn snappy_rate(protocol: Protocol, case: Case) -> f64 {
+    let mut b = case.bench(protocol);
     b.encode(protocol);
     let per = b.batch_len();
     per_cpu_second(
@@ -176,15 +189,18 @@ fn main() {
         return;
     }
     if let Some(case) = std::env::var_os("RQ_BENCH_PROFILE") {
-        // One encode case alone for 5 CPU-seconds, to run under a profiler: `1.0`, `2.0`,
-        // `1.0-rotating` or `2.0-rotating`.
+        // One encode case alone for 5 CPU-seconds, to run under a profiler: `1.0` or `2.0`,
+        // alone or followed by `-rotating` or `-targets`.
         let case = case.to_string_lossy().into_owned();
         let protocol = if case.starts_with("2.0") { Protocol::V2 } else { Protocol::V1 };
-        let mut b = if case.ends_with("rotating") {
-            EncodeBench::rotating(protocol, 10_000, 2000)
+        let which = if case.ends_with("rotating") {
+            Case::Rotating
+        } else if case.ends_with("targets") {
+            Case::Targets
         } else {
-            EncodeBench::new(protocol, 10_000, 2000)
+            Case::Same
         };
+        let mut b = which.bench(protocol);
         let per = b.batch_len();
         let c0 = thread_cpu_seconds();
         let mut n = 0usize;
@@ -200,15 +216,17 @@ fn main() {
         println!("end to end {:.2} M/s, {cpu_per_m:.3} CPU s per million", e2e / 1e6);
         return;
     }
-    let [(v1, v1_bytes), (v2, v2_bytes)] = encode_rates(false);
-    let [(r1, r1_bytes), (r2, r2_bytes)] = encode_rates(true);
-    let (s1, s2) = (snappy_rate(Protocol::V1, false), snappy_rate(Protocol::V2, false));
+    let [(v1, v1_bytes), (v2, v2_bytes)] = encode_rates(Case::Same);
+    let [(r1, r1_bytes), (r2, r2_bytes)] = encode_rates(Case::Rotating);
+    let [(t1, t1_bytes), (t2, t2_bytes)] = encode_rates(Case::Targets);
+    let (s1, s2) = (snappy_rate(Protocol::V1, Case::Same), snappy_rate(Protocol::V2, Case::Same));
     let side_by_side = || {
         println!("| encode + snappy, samples per CPU-second | RW 1.0 | RW 2.0 | 2.0 / 1.0 |");
         println!("|---|---|---|---|");
         for (name, a, b, ab, bb) in [
             ("same 2000 series in every request", v1, v2, v1_bytes, v2_bytes),
-            ("requests take turns over 10k series", r1, r2, r1_bytes, r2_bytes),
+            ("requests take turns over 10k series, 2 label values of their own each", r1, r2, r1_bytes, r2_bytes),
+            ("requests take turns over 10k series of 100 targets", t1, t2, t1_bytes, t2_bytes),
         ] {
             println!(
                 "| {name} | {:.2} M ({ab:.1} B/sample) | {:.2} M ({bb:.1} B/sample) | {:.2} |",
@@ -222,8 +240,8 @@ fn main() {
     if std::env::var_os("RQ_BENCH_ENCODE_ONLY").is_some() {
         side_by_side();
         println!("snappy alone on the same bytes: 1.0 {:.2} M/s, 2.0 {:.2} M/s", s1 / 1e6, s2 / 1e6);
-        let (t1, t2) = (snappy_rate(Protocol::V1, true), snappy_rate(Protocol::V2, true));
-        println!("… on the bytes of a rotating request: 1.0 {:.2} M/s, 2.0 {:.2} M/s", t1 / 1e6, t2 / 1e6);
+        let (r1, r2) = (snappy_rate(Protocol::V1, Case::Rotating), snappy_rate(Protocol::V2, Case::Rotating));
+        println!("… on the bytes of a rotating request: 1.0 {:.2} M/s, 2.0 {:.2} M/s", r1 / 1e6, r2 / 1e6);
         return;
     }
     side_by_side();

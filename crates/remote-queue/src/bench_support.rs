@@ -24,6 +24,24 @@ pub fn typical_labels(i: u64) -> Labels {
     ])
 }
 
+/// [`typical_labels`] as a scrape target's series have them: `instance` and `pod` are those of
+/// the target (100 series each), shared with its other series, as Prometheus's scrapes give them.
+pub fn target_labels(i: u64) -> Labels {
+    let target = i / 100;
+    Labels::from_pairs([
+        ("__name__", format!("http_server_requests_seconds_{}", ["count", "sum", "bucket"][(i % 3) as usize])),
+        ("job", "api-gateway".to_string()),
+        ("instance", format!("10.1.{}.{}:9100", (target / 250) % 250, target % 250)),
+        ("method", ["GET", "POST", "PUT", "DELETE"][(i % 4) as usize].to_string()),
+        ("status", ["200", "404", "500"][(i % 3) as usize].to_string()),
+        ("path", format!("/api/v1/resource/{}", i % 50)),
+        ("le", format!("{}", (i % 12) as f64 * 0.25)),
+        ("env", "production".to_string()),
+        ("region", "eu-west-1".to_string()),
+        ("pod", format!("api-gateway-7d9f8b{:05}", target)),
+    ])
+}
+
 /// A cache of `series` typical series, as an endpoint of one protocol keeps it, and batches of
 /// `batch` samples over them.
 pub struct EncodeBench {
@@ -48,10 +66,28 @@ impl EncodeBench {
         EncodeBench::with_batches(protocol, series, batch, (series as usize / batch.max(1)).max(1))
     }
 
+    /// [`EncodeBench::rotating`] over series of [`target_labels`]: every label value is shared
+    /// with other series (the two of [`typical_labels`] that are each series' own here are the
+    /// target's).
+    pub fn rotating_targets(protocol: Protocol, series: u64, batch: usize) -> EncodeBench {
+        let batches = (series as usize / batch.max(1)).max(1);
+        EncodeBench::with_labels(protocol, series, batch, batches, target_labels)
+    }
+
     fn with_batches(protocol: Protocol, series: u64, batch: usize, batches: usize) -> EncodeBench {
+        EncodeBench::with_labels(protocol, series, batch, batches, typical_labels)
+    }
+
+    fn with_labels(
+        protocol: Protocol,
+        series: u64,
+        batch: usize,
+        batches: usize,
+        labels: fn(u64) -> Labels,
+    ) -> EncodeBench {
         let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
         cache.labels_as_strings(protocol == Protocol::V2);
-        let owned: Vec<Labels> = (0..series).map(typical_labels).collect();
+        let owned: Vec<Labels> = (0..series).map(labels).collect();
         let refs: Vec<RefSeries<'_>> =
             owned.iter().enumerate().map(|(i, l)| RefSeries { series_ref: i as u64, labels: l.as_ref() }).collect();
         cache.store(&refs, 0);

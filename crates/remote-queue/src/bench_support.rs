@@ -10,35 +10,28 @@ use wal_format::record::{Labels, RefSeries};
 
 /// Labels of a typical scraped series (10 labels, ~190 bytes).
 pub fn typical_labels(i: u64) -> Labels {
-    Labels::from_pairs([
-        ("__name__", format!("http_server_requests_seconds_{}", ["count", "sum", "bucket"][(i % 3) as usize])),
-        ("job", "api-gateway".to_string()),
-        ("instance", format!("10.1.{}.{}:9100", (i / 250) % 250, i % 250)),
-        ("method", ["GET", "POST", "PUT", "DELETE"][(i % 4) as usize].to_string()),
-        ("status", ["200", "404", "500"][(i % 3) as usize].to_string()),
-        ("path", format!("/api/v1/resource/{}", i % 50)),
-        ("le", format!("{}", (i % 12) as f64 * 0.25)),
-        ("env", "production".to_string()),
-        ("region", "eu-west-1".to_string()),
-        ("pod", format!("api-gateway-7d9f8b{:05}", i)),
-    ])
+    scraped_labels(i, i)
 }
 
 /// [`typical_labels`] as a scrape target's series have them: `instance` and `pod` are those of
 /// the target (100 series each), shared with its other series, as Prometheus's scrapes give them.
 pub fn target_labels(i: u64) -> Labels {
-    let target = i / 100;
+    scraped_labels(i, i / 100)
+}
+
+/// Labels of series `i`, whose `instance` and `pod` are numbered `own`.
+fn scraped_labels(i: u64, own: u64) -> Labels {
     Labels::from_pairs([
         ("__name__", format!("http_server_requests_seconds_{}", ["count", "sum", "bucket"][(i % 3) as usize])),
         ("job", "api-gateway".to_string()),
-        ("instance", format!("10.1.{}.{}:9100", (target / 250) % 250, target % 250)),
+        ("instance", format!("10.1.{}.{}:9100", (own / 250) % 250, own % 250)),
         ("method", ["GET", "POST", "PUT", "DELETE"][(i % 4) as usize].to_string()),
         ("status", ["200", "404", "500"][(i % 3) as usize].to_string()),
         ("path", format!("/api/v1/resource/{}", i % 50)),
         ("le", format!("{}", (i % 12) as f64 * 0.25)),
         ("env", "production".to_string()),
         ("region", "eu-west-1".to_string()),
-        ("pod", format!("api-gateway-7d9f8b{:05}", target)),
+        ("pod", format!("api-gateway-7d9f8b{:05}", own)),
     ])
 }
 

@@ -190,7 +190,9 @@ impl SeriesCache {
     /// Interns one label and appends its entry to `ids`: a pair id, or (`by_strings`) a
     /// [`Label`] entry.
     fn intern_label(&mut self, name: &[u8], value: &[u8]) {
-        if self.by_strings {
+        // The value's reference, taken first: the label keeps it if the value is new, a new pair
+        // keeps it, an existing pair gives it back.
+        let value_id = if self.by_strings {
             let (v, new_value) = self.strings.intern_new(value);
             if new_value {
                 let n = self.strings.intern(name);
@@ -198,19 +200,26 @@ impl SeriesCache {
                 put_uvarint(&mut self.ids, u64::from(v));
                 return;
             }
-            // Held by a pair: the pair takes its own references.
-            self.strings.release(v);
-        }
+            Some(v)
+        } else {
+            None
+        };
         self.pair_buf.clear();
         put_label_body(&mut self.pair_buf, name, value);
         let (id, new) = self.pairs.intern_new(&self.pair_buf);
-        if new && self.by_strings {
-            let parts = [self.strings.intern(name), self.strings.intern(value)];
-            let i = id as usize;
-            if self.pair_strings.len() <= i {
-                self.pair_strings.resize(i + 1, [0; 2]);
+        match value_id {
+            Some(v) if new => {
+                let parts = [self.strings.intern(name), v];
+                let i = id as usize;
+                if self.pair_strings.len() <= i {
+                    self.pair_strings.resize(i + 1, [0; 2]);
+                }
+                self.pair_strings[i] = parts;
             }
-            self.pair_strings[i] = parts;
+            Some(v) => {
+                self.strings.release(v);
+            }
+            None => {}
         }
         put_uvarint(&mut self.ids, if self.by_strings { u64::from(id) << 1 } else { u64::from(id) });
     }

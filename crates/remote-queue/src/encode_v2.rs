@@ -400,14 +400,11 @@ impl SymbolTable {
             let mut first_uses = 0;
             for label in LabelEntries::new(ids) {
                 match label {
-                    Label::Pair(p) if self.fresh => match self.pairs.hit_fresh(p) {
-                        Some(packed) => refs.push(packed, &mut self.series),
-                        None => match self.pair_refs(cache, p) {
-                            Ok(packed) => refs.push(packed, &mut self.series),
-                            Err((n, v)) => refs.push_pair(n, v, &mut self.series),
-                        },
-                    },
-                    Label::Pair(p) => match self.pairs.hit(p) {
+                    Label::Pair(p) => match if self.fresh {
+                        self.pairs.hit_fresh(p).map(|packed| (packed, false))
+                    } else {
+                        self.pairs.hit(p)
+                    } {
                         Some((packed, first)) => {
                             first_uses += usize::from(first);
                             refs.push(packed, &mut self.series);
@@ -734,5 +731,41 @@ mod tests {
                 None => assert!(want.len() > 7, "{n} {v} fits"),
             }
         }
+    }
+
+    #[test]
+    fn recent_ids_forget_old_tables_and_collisions() {
+        let mut r = RecentIds::default();
+        r.new_table();
+        r.next_request();
+        let n = r.slots.len() as u32;
+        r.put(5, 12);
+        assert!(matches!(r.get(5), Found::Current(12, false)), "used in this request already");
+        assert!(matches!(r.get(5 + n), Found::Missing), "same entry, other id");
+        assert_eq!(r.hit_fresh(5), Some(12));
+        r.next_request();
+        assert_eq!(r.hit(5), Some((12, true)), "first use in this request");
+        assert_eq!(r.hit(5), Some((12, false)));
+        // A label held as strings, keyed by its value's id, does not evict the pair of that id.
+        r.put(5 | STRING_KEY, 56);
+        assert_eq!((r.hit_fresh(5), r.hit_fresh(5 | STRING_KEY)), (Some(12), Some(56)));
+        r.new_table();
+        assert!(matches!(r.get(5), Found::Previous));
+        assert_eq!(r.hit(5), None);
+        r.put(5 + n, 34);
+        assert!(matches!(r.get(5), Found::Missing), "evicted");
+        // Growing keeps the entries of the current table.
+        for id in 0..3 * RECENT_MIN as u32 {
+            r.put(id, u64::from(id));
+        }
+        r.next_request();
+        assert!(r.slots.len() > RECENT_MIN);
+        assert!(matches!(r.get(3 * RECENT_MIN as u32 - 1), Found::Current(v, true) if v == 3 * RECENT_MIN as u64 - 1));
+        // Wrapping the table number clears the array instead of reusing old numbers.
+        r.table = u16::MAX;
+        r.put(7, 1);
+        r.new_table();
+        assert_eq!(r.table, 1);
+        assert!(matches!(r.get(7), Found::Missing));
     }
 }

@@ -392,6 +392,60 @@ fn kept_symbol_table_forgets_ids_the_cache_freed() {
     assert_eq!(v2_labels(&enc), vec![vec![("b".to_string(), "two".to_string())]]);
 }
 
+#[test]
+fn kept_symbol_table_does_not_copy_refs_to_a_slot_taken_by_another_series() {
+    // Series 1 and 3 have the same labels (as after a Prometheus restart), so dropping series 1
+    // frees no id and the table stays; series 2 then takes series 1's slot.
+    let x = Labels::from_pairs([("a", "x")]);
+    let mut cache = SeriesCache::new(LabelSet::default(), Relabeler::default());
+    cache.labels_as_strings(true);
+    cache.store(&[RefSeries { series_ref: 1, labels: x.as_ref() }], 0);
+    cache.store(&[RefSeries { series_ref: 3, labels: x.as_ref() }], 1);
+    let slot_of = |c: &SeriesCache, r| c.known(r).slot_and_generation().0;
+    let slot = slot_of(&cache, 1);
+    let mut enc = RequestEncoder::default();
+    let items = |c: &SeriesCache, refs: [u64; 2]| -> Vec<Item> {
+        refs.iter()
+            .map(|&r| {
+                let (slot, slot_gen) = c.known(r).slot_and_generation();
+                Item { slot, slot_gen, ..sample(r, 1, 1.0) }
+            })
+            .collect()
+    };
+    let x_labels = vec![("a".to_string(), "x".to_string())];
+    for _ in 0..3 {
+        let _ = enc.encode(Protocol::V2, &items(&cache, [1, 3]), &cache, None);
+        assert_eq!(v2_labels(&enc), vec![x_labels.clone(), x_labels.clone()]);
+    }
+    cache.reset(1);
+    let y = Labels::from_pairs([("a", "x"), ("b", "x")]);
+    cache.store(&[RefSeries { series_ref: 2, labels: y.as_ref() }], 1);
+    assert_eq!(slot_of(&cache, 2), slot, "the slot is taken again");
+    let _ = enc.encode(Protocol::V2, &items(&cache, [2, 3]), &cache, None);
+    let y_labels = vec![("a".to_string(), "x".to_string()), ("b".into(), "x".into())];
+    assert_eq!(v2_labels(&enc), vec![y_labels, x_labels]);
+}
+
+#[test]
+fn long_series_keep_their_refs_across_kept_tables() {
+    // Bodies over 127 bytes: both length slots widen, which moves the refs a request reuses.
+    let list: Vec<(u64, Vec<(String, String)>)> = (0..3u64)
+        .map(|s| (s, (0..70).map(|i| (format!("l{i:03}"), format!("v{s}-{}", i % (5 + s as usize)))).collect()))
+        .collect();
+    let cache = cache_with(&list);
+    let mut enc = RequestEncoder::default();
+    let items: Vec<Item> = [0u64, 1, 2, 1, 0].iter().map(|&s| sample(s, 5, 1.0)).collect();
+    for round in 0..4 {
+        let _ = enc.encode(Protocol::V2, &items, &cache, None);
+        for (item, got) in items.iter().zip(v2_labels(&enc)) {
+            let mut want = list[item.series as usize].1.clone();
+            want.push(("cluster".into(), "c1".into()));
+            want.sort();
+            assert_eq!(got, want, "round {round}, series {}", item.series);
+        }
+    }
+}
+
 proptest! {
     #[test]
     fn random_series_roundtrip(

@@ -18,17 +18,20 @@
 //!
 //! **Keeping the table.** A shard whose requests carry the same series again and again (every
 //! shard whose series fit one request) would rebuild the same symbols in every request. So when
-//! most labels of a request were also in the previous one, the next request starts from this
+//! most series of a request were also in the previous one, the next request starts from this
 //! one's table instead of an empty one, and all of its ids stay known. A kept table is sent
-//! whole, so it is given up as soon as a request uses less than three quarters of what it holds
-//! (and whenever the series cache frees an id, which could then name another string).
+//! whole, so it is given up as soon as a request carries less than three quarters of the series
+//! it was built for (and whenever the series cache frees an id, which could then name another
+//! string). While a table is kept, a series' `labels_refs` do not change: a series the previous
+//! request carried copies its refs from that request's buffer ([`Memo`]) instead of looking up
+//! its labels one by one; so does a series met earlier in the same request.
 //!
 //! Each series is written in place with one-byte length slots, filled in afterwards: a typical
 //! series' body is shorter than 128 bytes, so no body is moved to fit its length.
 
 use crate::batch_stats::{admit, BatchStats};
 use crate::intern::SymbolId;
-use crate::item::{Item, Payload};
+use crate::item::{Item, Payload, NO_SLOT};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
 use crate::series::{split_pair, Label, LabelEntries, LabelIds, SeriesCache};
@@ -43,8 +46,8 @@ pub(crate) struct SymbolTable {
     /// Number of symbols in `symbols`.
     count: u32,
     /// By string id of the series cache: `request << STAMP_SHIFT | ref`, `ref` being the string's
-    /// symbol index encoded by [`enc_ref`] and `request` the number of the last request that used
-    /// it (0: none). Meaningful only when `request >= table_start`.
+    /// symbol index encoded by [`enc_ref`] and `request` the number of the request that added it
+    /// (0: none). Meaningful only when `request >= table_start`.
     by_id: Vec<u64>,
     /// Number of this request, from 1 up to [`REQUEST_LIMIT`].
     request: u32,
@@ -64,14 +67,18 @@ pub(crate) struct SymbolTable {
     keep: bool,
     /// Whether this request started from an empty table.
     fresh: bool,
-    /// Labels held as strings whose value is in the current table (pairs: `pairs.held`).
-    held: usize,
-    /// Distinct pairs and values of labels held as strings this request used.
+    /// Distinct series this request carries.
     used: usize,
-    /// Fresh requests: those of `used` that the previous table held.
+    /// Fresh requests: those of `used` that the previous table was built for.
     overlap: usize,
+    /// Distinct series the current table was built for.
+    in_table: usize,
     /// Encoded `TimeSeries` fields (field 5) of this request.
     series: Vec<u8>,
+    /// `series` of the previous request (the two are swapped at each request).
+    prev_series: Vec<u8>,
+    /// By cache slot: where the series' `labels_refs` were last written.
+    memo: Vec<Memo>,
     /// Label refs of an exemplar.
     ex_refs: Vec<u32>,
 }
@@ -80,22 +87,31 @@ pub(crate) struct SymbolTable {
 const STAMP_SHIFT: u32 = 43;
 /// A ref made by [`enc_ref`]: the bits of a `by_id` entry below its request number.
 const REF_MASK: u64 = (1 << STAMP_SHIFT) - 1;
-/// Request numbers fit the 21 bits above a ref; at this one `by_id` is cleared and numbering
-/// starts again (once every two million requests).
+/// Request numbers fit the 21 bits above a ref; at this one `by_id` and the memos are cleared and
+/// numbering starts again (once every two million requests).
 const REQUEST_LIMIT: u32 = 1 << (64 - STAMP_SHIFT);
 
 /// One entry of [`RecentIds`]: 16 bytes, so that more of the array stays in the processor's
 /// caches.
 #[derive(Clone, Copy, Default)]
 struct Recent {
-    /// `used << 48 | table << 32 | id`, `used` being the (16-bit) number of the request that
-    /// last used the entry.
+    /// `table << 32 | id`.
     key: u64,
     value: u64,
 }
 
-/// The `table << 32 | id` part of [`Recent::key`].
-const KEY_MASK: u64 = (1 << 48) - 1;
+/// Where the `labels_refs` of the series in a cache slot were last written: 16 bytes.
+#[derive(Clone, Copy, Default)]
+struct Memo {
+    /// Generation of the slot when they were written (another series may take the slot later).
+    gen: u32,
+    /// Number of the request that wrote them (0: none).
+    request: u32,
+    /// Their start in that request's `series` buffer.
+    at: u32,
+    /// Their length.
+    len: u32,
+}
 
 /// Remembers, for label pair ids of the series cache, the pair's two refs (encoded) in the
 /// current table. A lossy cache: a pair missing from it is looked up through its string ids.
@@ -106,15 +122,9 @@ struct RecentIds {
     /// A power-of-two length.
     slots: Vec<Recent>,
     /// Number of the current table, never 0 (a zeroed entry is therefore never current).
-    table: u16,
-    /// Number of the current request, modulo 2^16: an entry last used exactly a multiple of
-    /// 2^16 requests ago looks used already, which only makes a kept table look less used.
-    request: u16,
-    /// Pair entries written since the table was started.
+    table: u32,
+    /// Entries written since the table was started.
     held: usize,
-    /// Entries of labels held as strings written since the table was started (counted apart:
-    /// [`SymbolTable`] counts those labels itself).
-    extra: usize,
     /// Entries the previous table had been written when it was given up.
     held_before: usize,
 }
@@ -135,21 +145,11 @@ fn recent_index(id: SymbolId, len: usize) -> usize {
     (id as usize ^ half) & len.wrapping_sub(1)
 }
 
-/// What [`RecentIds::get`] found.
-enum Found {
-    /// The value, and whether this is its first use in the request.
-    Current(u64, bool),
-    /// Not in the current table, but in the one before.
-    Previous,
-    Missing,
-}
-
 impl RecentIds {
     /// Forgets every entry, by numbering tables rather than by clearing.
     fn new_table(&mut self) {
-        self.held_before = self.held + self.extra;
+        self.held_before = self.held;
         self.held = 0;
-        self.extra = 0;
         self.table = self.table.wrapping_add(1);
         if self.table == 0 || self.slots.is_empty() {
             let len = self.slots.len().max(RECENT_MIN);
@@ -159,17 +159,15 @@ impl RecentIds {
         }
     }
 
-    /// Starts a request; keeps about four entries per id the table holds, or the last one held
-    /// when it was given up (a fresh table of a shard whose requests take turns over its series
-    /// fills about as much as the last one did).
-    fn next_request(&mut self) {
-        self.request = self.request.wrapping_add(1);
-        let want =
-            ((self.held + self.extra).max(self.held_before) * 4).clamp(RECENT_MIN, RECENT_MAX).next_power_of_two();
+    /// Sizes the array for a request: about four entries per id the table holds, or the last one
+    /// held when it was given up (a fresh table of a shard whose requests take turns over its
+    /// series fills about as much as the last one did).
+    fn fit(&mut self) {
+        let want = (self.held.max(self.held_before) * 4).clamp(RECENT_MIN, RECENT_MAX).next_power_of_two();
         if want > self.slots.len() {
             // Entries of the current table move to where the longer array wants them.
             let old = std::mem::replace(&mut self.slots, vec![Recent::default(); want]);
-            for e in old.into_iter().filter(|e| (e.key >> 32) as u16 == self.table) {
+            for e in old.into_iter().filter(|e| (e.key >> 32) as u32 == self.table) {
                 let i = recent_index(e.key as u32, want);
                 if let Some(slot) = self.slots.get_mut(i) {
                     *slot = e;
@@ -183,56 +181,18 @@ impl RecentIds {
         recent_index(id, self.slots.len())
     }
 
-    /// The value of `id` when the current table holds it, and whether this is its first use in
-    /// the request: [`RecentIds::get`]'s common case, kept small enough to inline in the loop.
+    /// The value of `id` when the current table holds it.
     #[inline(always)]
-    fn hit(&mut self, id: SymbolId) -> Option<(u64, bool)> {
-        let i = self.index(id);
+    fn hit(&self, id: SymbolId) -> Option<u64> {
         let key = (u64::from(self.table) << 32) | u64::from(id);
-        let e = self.slots.get_mut(i)?;
-        if e.key & KEY_MASK != key {
-            return None;
-        }
-        let stamp = u64::from(self.request) << 48;
-        let first = e.key & !KEY_MASK != stamp;
-        e.key = key | stamp;
-        Some((e.value, first))
-    }
-
-    /// [`RecentIds::hit`] in a table started by this request: whatever it holds was put during
-    /// this request, so there is no first use to note and nothing to store.
-    #[inline(always)]
-    fn hit_fresh(&self, id: SymbolId) -> Option<u64> {
-        let key = (u64::from(self.table) << 32) | u64::from(id);
-        self.slots.get(self.index(id)).filter(|e| e.key & KEY_MASK == key).map(|e| e.value)
-    }
-
-    #[inline]
-    fn get(&mut self, id: SymbolId) -> Found {
-        let i = self.index(id);
-        let key = (u64::from(self.table) << 32) | u64::from(id);
-        let stamp = u64::from(self.request) << 48;
-        match self.slots.get_mut(i) {
-            Some(e) if e.key & KEY_MASK == key => {
-                let first = e.key >> 48 != stamp >> 48;
-                e.key = key | stamp;
-                Found::Current(e.value, first)
-            }
-            // The table number is never 0, so this is the previous table's number.
-            Some(e) if e.key & KEY_MASK == key - (1 << 32) => Found::Previous,
-            _ => Found::Missing,
-        }
+        self.slots.get(self.index(id)).filter(|e| e.key == key).map(|e| e.value)
     }
 
     #[inline]
     fn put(&mut self, id: SymbolId, value: u64) {
         let i = self.index(id);
-        let key = (u64::from(self.request) << 48) | (u64::from(self.table) << 32) | u64::from(id);
-        if id & STRING_KEY == 0 {
-            self.held += 1;
-        } else {
-            self.extra += 1;
-        }
+        let key = (u64::from(self.table) << 32) | u64::from(id);
+        self.held += 1;
         if let Some(slot) = self.slots.get_mut(i) {
             *slot = Recent { key, value };
         }
@@ -249,6 +209,7 @@ impl SymbolTable {
         self.request += 1;
         if self.request >= REQUEST_LIMIT {
             self.by_id.fill(0);
+            self.memo.fill(Memo::default());
             self.request = 1;
             self.table_start = 1;
             self.fresh = true;
@@ -262,7 +223,7 @@ impl SymbolTable {
             // Stamps 0 (never used) are never in the previous table.
             self.prev_start = self.table_start.max(1);
             self.table_start = self.request;
-            self.held = 0;
+            self.in_table = 0;
             self.pairs.new_table();
         }
         // Entries for ids the cache handed out since: zero, so never in the table.
@@ -270,9 +231,10 @@ impl SymbolTable {
         if self.by_id.len() < ids {
             self.by_id.resize(ids, 0);
         }
-        self.pairs.next_request();
+        self.pairs.fit();
         self.used = 0;
         self.overlap = 0;
+        std::mem::swap(&mut self.series, &mut self.prev_series);
         self.series.clear();
     }
 
@@ -281,42 +243,26 @@ impl SymbolTable {
         self.keep = if self.fresh {
             self.used > 0 && self.overlap * 4 >= self.used * 3
         } else {
-            self.used * 4 >= (self.pairs.held + self.held) * 3
+            self.used * 4 >= self.in_table * 3
         };
     }
 
     /// The symbol index of the series cache's string `id`, encoded by [`enc_ref`], adding it if
-    /// new; "" is always 0. `VALUE`: the value of a label held as strings, counted in `used`,
-    /// `overlap` and `held` as pairs are in [`RecentIds`].
+    /// new; "" is always 0.
     #[inline(always)]
-    fn string<const VALUE: bool>(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
+    fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
         // `begin` sized the array for every id of the cache; an id past it names no string.
-        let Some(e) = self.by_id.get_mut(id as usize) else { return EMPTY_REF };
-        let stamp = (*e >> STAMP_SHIFT) as u32;
-        let r = *e & REF_MASK;
-        if stamp == self.request {
-            return r;
+        let Some(&e) = self.by_id.get(id as usize) else { return EMPTY_REF };
+        if (e >> STAMP_SHIFT) as u32 >= self.table_start {
+            return e & REF_MASK;
         }
-        if stamp >= self.table_start {
-            // In the kept table, first use in this request.
-            *e = (u64::from(self.request) << STAMP_SHIFT) | r;
-            self.used += usize::from(VALUE);
-            return r;
-        }
-        self.add::<VALUE>(cache, id)
+        self.add(cache, id)
     }
 
     /// [`SymbolTable::string`] for a string not in the table: out of line, so that the common
-    /// cases stay a load and a compare or two.
+    /// case stays a load and a compare.
     #[inline(never)]
-    fn add<const VALUE: bool>(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
-        let Some(e) = self.by_id.get_mut(id as usize) else { return EMPTY_REF };
-        let stamp = (*e >> STAMP_SHIFT) as u32;
-        if VALUE {
-            self.used += 1;
-            self.overlap += usize::from(stamp >= self.prev_start);
-            self.held += 1;
-        }
+    fn add(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
         // The tag, then the length-prefixed string as the cache holds it; taken back if the
         // string is empty (a zero length byte).
         let at = self.symbols.len();
@@ -330,7 +276,9 @@ impl SymbolTable {
             self.count - 1
         };
         let r = enc_ref(i);
-        *e = (u64::from(self.request) << STAMP_SHIFT) | r;
+        if let Some(e) = self.by_id.get_mut(id as usize) {
+            *e = (u64::from(self.request) << STAMP_SHIFT) | r;
+        }
         r
     }
 
@@ -341,7 +289,7 @@ impl SymbolTable {
             return 0;
         }
         if let Some(id) = cache.strings.find(s) {
-            return enc_index(self.string::<false>(cache, id));
+            return enc_index(self.string(cache, id));
         }
         let hash = self.hasher.hash_one(s);
         let symbols = &self.symbols;
@@ -367,26 +315,62 @@ impl SymbolTable {
     /// calls it only when [`RecentIds::hit`] missed.
     #[inline(never)]
     fn pair_refs(&mut self, cache: &SeriesCache, id: SymbolId) -> Result<u64, (u64, u64)> {
-        match self.pairs.get(id) {
-            Found::Current(packed, first) => {
-                self.used += usize::from(first);
-                Ok(packed)
+        let (n, v) = match cache.pair_strings(id) {
+            Some([name, value]) => (self.string(cache, name), self.string(cache, value)),
+            // A cache made for 1.0 keeps no string ids: look the strings up by content.
+            None => {
+                let (name, value) = split_pair(cache.pairs.get(id));
+                (enc_ref(self.sym(cache, name)), enc_ref(self.sym(cache, value)))
             }
-            found => {
-                self.used += 1;
-                self.overlap += usize::from(matches!(found, Found::Previous));
-                let (n, v) = match cache.pair_strings(id) {
-                    Some([name, value]) => (self.string::<false>(cache, name), self.string::<false>(cache, value)),
-                    // A cache made for 1.0 keeps no string ids: look the strings up by content.
-                    None => {
-                        let (name, value) = split_pair(cache.pairs.get(id));
-                        (enc_ref(self.sym(cache, name)), enc_ref(self.sym(cache, value)))
-                    }
-                };
-                let packed = pack_refs(n, v).ok_or((n, v))?;
-                self.pairs.put(id, packed);
-                Ok(packed)
+        };
+        let packed = pack_refs(n, v).ok_or((n, v))?;
+        self.pairs.put(id, packed);
+        Ok(packed)
+    }
+
+    /// Counts the series in cache slot `slot` (generation `gen`) into this request and, when its
+    /// `labels_refs` as this table encodes them were written by this request or the previous one,
+    /// appends them from there; returns whether it did.
+    #[inline]
+    fn reuse_refs(&mut self, slot: u32, gen: u32) -> bool {
+        if slot == NO_SLOT {
+            return false;
+        }
+        if slot as usize >= self.memo.len() {
+            self.memo.resize((slot as usize + 1).next_power_of_two(), Memo::default());
+        }
+        let Some(&m) = self.memo.get(slot as usize) else { return false };
+        let same = m.gen == gen;
+        let span = m.at as usize..(m.at + m.len) as usize;
+        if same && m.request == self.request {
+            // Met earlier in this request: counted already.
+            if span.end <= self.series.len() {
+                self.series.extend_from_within(span);
+                return true;
             }
+            return false;
+        }
+        self.used += 1;
+        if same && m.request >= self.table_start {
+            // In the (kept) table; the refs of the previous request are still at hand.
+            if m.request + 1 == self.request {
+                if let Some(refs) = self.prev_series.get(span) {
+                    self.series.extend_from_slice(refs);
+                    return true;
+                }
+            }
+            return false;
+        }
+        self.in_table += 1;
+        self.overlap += usize::from(same && m.request >= self.prev_start);
+        false
+    }
+
+    /// Notes that the series in `slot` has its `labels_refs`, `len` bytes, at `at` in `series`.
+    #[inline]
+    fn remember(&mut self, slot: u32, gen: u32, at: usize, len: usize) {
+        if let (Some(m), Ok(at), Ok(len)) = (self.memo.get_mut(slot as usize), u32::try_from(at), u32::try_from(len)) {
+            *m = Memo { gen, request: self.request, at, len };
         }
     }
 
@@ -395,20 +379,10 @@ impl SymbolTable {
     fn label_refs(&mut self, cache: &SeriesCache, ids: &[u8]) {
         let mut refs = RefsWriter::new(&self.series);
         if cache.labels_are_strings() {
-            // First uses of pairs found at once, counted here rather than in `self.used` label
-            // by label.
-            let mut first_uses = 0;
             for label in LabelEntries::new(ids) {
                 match label {
-                    Label::Pair(p) => match if self.fresh {
-                        self.pairs.hit_fresh(p).map(|packed| (packed, false))
-                    } else {
-                        self.pairs.hit(p)
-                    } {
-                        Some((packed, first)) => {
-                            first_uses += usize::from(first);
-                            refs.push(packed, &mut self.series);
-                        }
+                    Label::Pair(p) => match self.pairs.hit(p) {
+                        Some(packed) => refs.push(packed, &mut self.series),
                         None => match self.pair_refs(cache, p) {
                             Ok(packed) => refs.push(packed, &mut self.series),
                             Err((n, v)) => refs.push_pair(n, v, &mut self.series),
@@ -416,17 +390,16 @@ impl SymbolTable {
                     },
                     Label::Strings(n, v) if self.fresh => {
                         // A value of its own: new to nearly every fresh table, so no pair lookup.
-                        let (n, v) = (self.string::<false>(cache, n), self.string::<true>(cache, v));
+                        let (n, v) = (self.string(cache, n), self.string(cache, v));
                         refs.push_pair(n, v, &mut self.series);
                     }
                     Label::Strings(n, v) => {
                         // A kept table holds it already: its refs packed, by value.
-                        if let Some((packed, first)) = self.pairs.hit(v | STRING_KEY) {
-                            first_uses += usize::from(first);
+                        if let Some(packed) = self.pairs.hit(v | STRING_KEY) {
                             refs.push(packed, &mut self.series);
                             continue;
                         }
-                        let (rn, rv) = (self.string::<false>(cache, n), self.string::<true>(cache, v));
+                        let (rn, rv) = (self.string(cache, n), self.string(cache, v));
                         if let Some(packed) = pack_refs(rn, rv) {
                             self.pairs.put(v | STRING_KEY, packed);
                         }
@@ -434,7 +407,6 @@ impl SymbolTable {
                     }
                 }
             }
-            self.used += first_uses;
         } else {
             // A cache made for 1.0 holds pairs only: their strings are looked up by content.
             for p in LabelIds::new(ids) {
@@ -456,7 +428,7 @@ impl SymbolTable {
             let (typ, help, unit) = match cache.metadata(item.series) {
                 Some(m) => {
                     stats.with_metadata += 1;
-                    let (help, unit) = (self.string::<false>(cache, m.help), self.string::<false>(cache, m.unit));
+                    let (help, unit) = (self.string(cache, m.help), self.string(cache, m.unit));
                     (metric_type_enum(m.metric_type), enc_index(help), enc_index(unit))
                 }
                 None => (0, 0, 0),
@@ -468,7 +440,14 @@ impl SymbolTable {
             let start = self.series.len();
             self.series.reserve(ids.len() * 10 + 64);
             self.series.extend_from_slice(&[0x2a, 0, 0x0a, 0]);
-            self.label_refs(cache, ids);
+            let (slot, gen) = if item.slot == NO_SLOT {
+                cache.known(item.series).slot_and_generation()
+            } else {
+                (item.slot, item.slot_gen)
+            };
+            if !self.reuse_refs(slot, gen) {
+                self.label_refs(cache, ids);
+            }
             let refs_len = self.series.len() - (start + 4);
             if refs_len == 0 {
                 // No labels: no `labels_refs` field.
@@ -476,6 +455,7 @@ impl SymbolTable {
             } else {
                 fill_len(&mut self.series, start + 3, refs_len);
             }
+            let refs_at = self.series.len() - refs_len;
             match &item.payload {
                 Payload::Sample(v) => put_sample(&mut self.series, 2, *v, item.t, item.st),
                 Payload::Histogram(h) => put_histogram(&mut self.series, 3, h, item.t, item.st),
@@ -495,7 +475,10 @@ impl SymbolTable {
             }
             put_metadata(&mut self.series, [typ, u64::from(help), u64::from(unit)]);
             let body = self.series.len() - (start + 2);
+            let before = self.series.len();
             fill_len(&mut self.series, start + 1, body);
+            // A widened length moved the refs too.
+            self.remember(slot, gen, refs_at + (self.series.len() - before), refs_len);
         }
         self.end();
         stats
@@ -737,35 +720,30 @@ mod tests {
     fn recent_ids_forget_old_tables_and_collisions() {
         let mut r = RecentIds::default();
         r.new_table();
-        r.next_request();
+        r.fit();
         let n = r.slots.len() as u32;
         r.put(5, 12);
-        assert!(matches!(r.get(5), Found::Current(12, false)), "used in this request already");
-        assert!(matches!(r.get(5 + n), Found::Missing), "same entry, other id");
-        assert_eq!(r.hit_fresh(5), Some(12));
-        r.next_request();
-        assert_eq!(r.hit(5), Some((12, true)), "first use in this request");
-        assert_eq!(r.hit(5), Some((12, false)));
+        assert_eq!(r.hit(5), Some(12));
+        assert_eq!(r.hit(5 + n), None, "same entry, other id");
         // A label held as strings, keyed by its value's id, does not evict the pair of that id.
         r.put(5 | STRING_KEY, 56);
-        assert_eq!((r.hit_fresh(5), r.hit_fresh(5 | STRING_KEY)), (Some(12), Some(56)));
+        assert_eq!((r.hit(5), r.hit(5 | STRING_KEY)), (Some(12), Some(56)));
         r.new_table();
-        assert!(matches!(r.get(5), Found::Previous));
-        assert_eq!(r.hit(5), None);
+        assert_eq!(r.hit(5), None, "an old table's entry");
         r.put(5 + n, 34);
-        assert!(matches!(r.get(5), Found::Missing), "evicted");
+        assert_eq!((r.hit(5), r.hit(5 + n)), (None, Some(34)), "evicted");
         // Growing keeps the entries of the current table.
         for id in 0..3 * RECENT_MIN as u32 {
             r.put(id, u64::from(id));
         }
-        r.next_request();
+        r.fit();
         assert!(r.slots.len() > RECENT_MIN);
-        assert!(matches!(r.get(3 * RECENT_MIN as u32 - 1), Found::Current(v, true) if v == 3 * RECENT_MIN as u64 - 1));
+        assert_eq!(r.hit(3 * RECENT_MIN as u32 - 1), Some(3 * RECENT_MIN as u64 - 1));
         // Wrapping the table number clears the array instead of reusing old numbers.
-        r.table = u16::MAX;
+        r.table = u32::MAX;
         r.put(7, 1);
         r.new_table();
         assert_eq!(r.table, 1);
-        assert!(matches!(r.get(7), Found::Missing));
+        assert_eq!(r.hit(7), None);
     }
 }

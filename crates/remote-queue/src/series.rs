@@ -89,7 +89,6 @@ pub(crate) struct SeriesCache {
 
 impl Known {
     /// Slot and generation when stored, else ([`crate::item::NO_SLOT`], 0).
-    #[cfg(any(test, feature = "bench"))]
     pub(crate) fn slot_and_generation(self) -> (u32, u32) {
         match self {
             Known::Stored(s, g) => (s, g),

@@ -267,8 +267,7 @@ impl SymbolTable {
         // string is empty (a zero length byte).
         let at = self.symbols.len();
         self.symbols.push(SYMBOLS_TAG);
-        cache.strings.append_prefixed(id, &mut self.symbols);
-        let i = if self.symbols.get(at + 1) == Some(&0) {
+        let i = if cache.strings.append_prefixed(id, &mut self.symbols) == 1 {
             self.symbols.truncate(at);
             0
         } else {
@@ -569,7 +568,7 @@ impl RefsWriter {
     }
 
     /// Appends a name's and a value's refs made by [`enc_ref`].
-    #[inline]
+    #[inline(always)]
     fn push_pair(&mut self, n: u64, v: u64, out: &mut Vec<u8>) {
         match pack_refs(n, v) {
             Some(packed) => self.push(packed, out),

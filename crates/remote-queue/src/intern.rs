@@ -173,18 +173,26 @@ impl Interner {
         self.slots.get(id as usize).map_or(&[0], |s| s.bytes.as_slice())
     }
 
-    /// Appends what [`Interner::get_prefixed`] returns to `buf`.
+    /// Appends what [`Interner::get_prefixed`] returns to `buf`; returns its length (1: the empty
+    /// string), so that a caller need not read back what was just written.
     #[inline]
-    pub(crate) fn append_prefixed(&self, id: SymbolId, buf: &mut Vec<u8>) {
+    pub(crate) fn append_prefixed(&self, id: SymbolId, buf: &mut Vec<u8>) -> usize {
         match self.slots.get(id as usize).map(|s| &s.bytes) {
             Some(Stored::Inline { len, data }) => {
                 // The whole array, then cut back: a copy of a size known at compile time.
                 let end = buf.len() + *len as usize;
                 buf.extend_from_slice(data);
                 buf.truncate(end);
+                *len as usize
             }
-            Some(Stored::Heap(b)) => buf.extend_from_slice(b),
-            None => buf.push(0),
+            Some(Stored::Heap(b)) => {
+                buf.extend_from_slice(b);
+                b.len()
+            }
+            None => {
+                buf.push(0);
+                1
+            }
         }
     }
 

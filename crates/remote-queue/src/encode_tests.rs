@@ -514,6 +514,74 @@ proptest! {
     }
 }
 
+proptest! {
+    #[test]
+    fn requests_across_series_churn_roundtrip(
+        label_sets in proptest::collection::vec(
+            proptest::collection::btree_map("[a-c]{1,2}", "[a-e]{1,3}", 1..5), 2..8),
+        rounds in proptest::collection::vec((proptest::collection::vec(0usize..16, 1..24), 0u8..4), 1..14),
+    ) {
+        // Every label set is also held by an anchor series that is never dropped, so replacing
+        // the other series frees no id: a kept table stays kept while slots change hands.
+        let sets: Vec<Labels> = label_sets
+            .iter()
+            .map(|m| Labels::from_pairs(m.iter().map(|(a, b)| (a.as_str(), b.as_str()))))
+            .collect();
+        let mut cache = SeriesCache::new(LabelSet::from_pairs([("cluster", "c1")]), Relabeler::default());
+        cache.labels_as_strings(true);
+        let n = sets.len();
+        let mut live: Vec<(u64, usize)> = (0..n).map(|k| (k as u64, k)).collect();
+        for &(r, k) in &live {
+            cache.store(&[RefSeries { series_ref: r, labels: sets[k].as_ref() }], 0);
+        }
+        // Stored second, the anchors hold pairs of their own: what the first generation holds as
+        // strings stays held when it goes.
+        for (k, l) in sets.iter().enumerate() {
+            cache.store(&[RefSeries { series_ref: 1000 + k as u64, labels: l.as_ref() }], 1_000_000);
+        }
+        let (mut next_ref, mut segment) = (n as u64, 0u64);
+        let mut enc = RequestEncoder::default();
+        for (picks, churn) in &rounds {
+            if *churn < 2 {
+                // A new generation of the series, in the slots the old one leaves: the same label
+                // sets (as after a restart), or each slot another's.
+                segment += 1;
+                cache.reset(segment);
+                live = live.iter().map(|&(_, k)| (k as u64 + next_ref, (k + usize::from(*churn)) % n)).collect();
+                next_ref += n as u64;
+                for &(r, k) in &live {
+                    cache.store(&[RefSeries { series_ref: r, labels: sets[k].as_ref() }], segment);
+                }
+            }
+            let series: Vec<(u64, usize)> =
+                picks.iter().map(|&p| if p < n { live[p] } else { (1000 + (p % n) as u64, p % n) }).collect();
+            let items: Vec<Item> = series
+                .iter()
+                .map(|&(r, _)| {
+                    let (slot, slot_gen) = cache.known(r).slot_and_generation();
+                    Item { slot, slot_gen, ..sample(r, 1, 1.0) }
+                })
+                .collect();
+            let _ = enc.encode(Protocol::V2, &items, &cache, None);
+            let symbols = v2_symbols(&enc);
+            let mut uniq = symbols.clone();
+            uniq.sort();
+            uniq.dedup();
+            prop_assert_eq!(uniq.len(), symbols.len(), "symbols are deduplicated");
+            let labels = v2_labels(&enc);
+            prop_assert_eq!(labels.len(), items.len());
+            for (got, &(_, k)) in labels.iter().zip(&series) {
+                let mut want: Vec<(String, String)> = label_sets[k].clone().into_iter().collect();
+                if !want.iter().any(|(name, _)| name == "cluster") {
+                    want.push(("cluster".into(), "c1".into()));
+                }
+                want.sort();
+                prop_assert_eq!(got, &want);
+            }
+        }
+    }
+}
+
 #[test]
 fn long_label_sets_use_multi_byte_lengths() {
     // 100 labels: the 2.0 labels_refs field and the 1.0 TimeSeries exceed one-byte lengths.

@@ -36,16 +36,24 @@ pub(crate) struct Dispatcher {
     scratch: Scratch,
     /// The first sample timestamp decoded since the last [`Dispatcher::take_first_timestamp`].
     first_t: Option<i64>,
+    /// The newest timestamp of the samples and histograms the sink has taken.
+    newest_taken: Option<i64>,
 }
 
 impl Dispatcher {
     pub(crate) fn new(filter: SampleFilter, opts: WatcherOptions, metrics: std::sync::Arc<WatcherMetrics>) -> Self {
-        Dispatcher { filter, opts, metrics, scratch: Scratch::default(), first_t: None }
+        Dispatcher { filter, opts, metrics, scratch: Scratch::default(), first_t: None, newest_taken: None }
     }
 
     /// The first sample timestamp decoded since the last call (to say what time a gap ended at).
     pub(crate) fn take_first_timestamp(&mut self) -> Option<i64> {
         self.first_t.take()
+    }
+
+    /// The newest timestamp of the samples and histograms the sink has taken from this
+    /// dispatcher (a record it refused does not count).
+    pub(crate) fn newest_taken(&self) -> Option<i64> {
+        self.newest_taken
     }
 
     /// Hands the record `rec` at `at` (read from segment `segment`) to the sink, and returns the
@@ -96,7 +104,8 @@ impl Dispatcher {
                         return Ok(true);
                     }
                     WatcherMetrics::add(&metrics.samples_sent, buf.len() as u64);
-                    sink.append_samples(buf, at)
+                    let newest = buf.iter().map(|s| s.t).max();
+                    took(&mut self.newest_taken, newest, sink.append_samples(buf, at))
                 }
                 RecordType::Exemplars if samples_wanted && opts.send_exemplars => {
                     let mut ex = Vec::new();
@@ -120,7 +129,8 @@ impl Dispatcher {
                     if buf.is_empty() {
                         return Ok(true);
                     }
-                    sink.append_histograms(buf, at)
+                    let newest = buf.iter().map(|h| h.t).max();
+                    took(&mut self.newest_taken, newest, sink.append_histograms(buf, at))
                 }
                 RecordType::FloatHistogramSamples
                 | RecordType::CustomBucketsFloatHistogramSamples
@@ -135,7 +145,8 @@ impl Dispatcher {
                     if buf.is_empty() {
                         return Ok(true);
                     }
-                    sink.append_float_histograms(buf, at)
+                    let newest = buf.iter().map(|h| h.t).max();
+                    took(&mut self.newest_taken, newest, sink.append_float_histograms(buf, at))
                 }
                 RecordType::Metadata if purpose != Purpose::Gc && opts.send_metadata => {
                     let mut md = Vec::new();
@@ -159,6 +170,14 @@ pub(crate) enum Failed<E> {
     Decode(wal_format::Error),
     /// The sink failed.
     Sink(E),
+}
+
+/// Passes the sink's `answer` on, noting `newest` in `taken` when the sink took the points.
+fn took<E>(taken: &mut Option<i64>, newest: Option<i64>, answer: Result<bool, E>) -> Result<bool, E> {
+    if matches!(answer, Ok(true)) {
+        *taken = (*taken).max(newest);
+    }
+    answer
 }
 
 fn note_newest(metrics: &WatcherMetrics, ts: impl Iterator<Item = i64>) {

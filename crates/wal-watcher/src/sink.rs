@@ -72,8 +72,9 @@ pub trait Sink {
     }
 
     /// The segments `missing` were gone when they were to be read, after the watcher had read
-    /// what came before them: Prometheus deleted them under a lagging reader. Called before
-    /// anything read after them. `checkpoint` is the checkpoint Prometheus wrote with the
+    /// what came before them: Prometheus deleted them under a lagging reader (or between two
+    /// passes, when a pass resumes after an error or a stop). Called before anything read after
+    /// them. `checkpoint` is the checkpoint Prometheus wrote with the
     /// deletion, when there is one: its series and (as the answer says) its samples come next,
     /// at the checkpoint's place (the first missing segment's, if later), then the segments after it.
     ///
@@ -100,7 +101,7 @@ pub trait Sink {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum GapAnswer {
     /// Go on; of the checkpoint written with the gap, take the samples newer than the newest
-    /// sample read before the gap.
+    /// sample read before the gap (for a gap a resumed pass opens on, the newest the sink took).
     GoOn,
     /// Go on; of the checkpoint written with the gap, take the samples at or after this time
     /// (ms since the epoch): the sink has what came before from elsewhere.

@@ -109,6 +109,8 @@ pub struct Watcher<S> {
     next: Option<Position>,
     /// The last checkpoint whose series were read.
     checkpoint_seen: Option<u64>,
+    /// The newest sample timestamp the sink has taken, over all passes.
+    newest_taken: Option<i64>,
 }
 
 fn now_ms() -> i64 {
@@ -127,6 +129,7 @@ impl<S: Sink> Watcher<S> {
             filter: None,
             next: None,
             checkpoint_seen: None,
+            newest_taken: None,
         }
     }
 
@@ -223,6 +226,27 @@ impl<S: Sink> Watcher<S> {
             resume = None;
         }
         self.filter.get_or_insert(filter);
+        // The checkpoint written with a gap met while running: its index, where its records
+        // stand (the gap's place), and the time its samples must be newer than.
+        let mut gap_checkpoint: Option<(u64, Position, i64)> = None;
+        // A pass that resumes (after an error, or after its sink stopped it) in segments
+        // Prometheus has since checkpointed and deleted reads that checkpoint before it meets
+        // the gap: the sink is told now, as of a gap met while running, so that the checkpoint's
+        // samples it wants are not skipped as older than the cursor.
+        let mut gap_told: Option<u64> = None;
+        if let (Some(p), Some(c), Some(_)) = (resume, cp_index, self.next) {
+            let oldest = segments.first().map_or(p.segment, |s| s.index);
+            if p.segment <= c && oldest > p.segment {
+                let after = match self.sink.gap(p.segment..=oldest - 1, Some(c)) {
+                    Ok(GapAnswer::Stop) => return Ok(PassEnd::Stopped),
+                    Ok(GapAnswer::GoOn) => self.newest_taken.unwrap_or(i64::MIN),
+                    Ok(GapAnswer::From(t)) => t.saturating_sub(1),
+                    Err(e) => return Err(Error::Sink(Box::new(e))),
+                };
+                gap_checkpoint = Some((c, Position::new(c, 0), after));
+                gap_told = Some(p.segment);
+            }
+        }
         let mut dispatcher = Dispatcher::new(filter, self.opts.clone(), self.metrics.clone());
         let mut replay = Replay::open(&self.dir, ReplayOptions { resume, ..Default::default() })?;
         // The segment read first (after the checkpoint, if any), before any of it is read.
@@ -232,9 +256,6 @@ impl<S: Sink> Watcher<S> {
         let wakeup = Wakeup::new(&self.dir, self.opts.use_notify);
         let mut caught_up = false;
         let mut pending_gap: Option<PendingGap> = None;
-        // The checkpoint written with a gap met while running: its index, where its records
-        // stand (the gap's place), and the time its samples must be newer than.
-        let mut gap_checkpoint: Option<(u64, Position, i64)> = None;
         let mut last_checkpoint_check = Instant::now();
         loop {
             if self.stopped() {
@@ -262,7 +283,7 @@ impl<S: Sink> Watcher<S> {
                         _ => (record.position, record.position.segment, Purpose::Segment),
                     };
                     match dispatcher.dispatch(&mut self.sink, record.data, at, segment, purpose) {
-                        Ok(true) => {}
+                        Ok(true) => self.newest_taken = self.newest_taken.max(dispatcher.newest_taken()),
                         // The sink wants no more: stop before this record, which it may not
                         // have taken.
                         Ok(false) => return Ok(PassEnd::Stopped),
@@ -296,11 +317,11 @@ impl<S: Sink> Watcher<S> {
                     WatcherMetrics::add(&self.metrics.gaps, 1);
                     report_gap(pending_gap.take(), on_event);
                     dispatcher.take_first_timestamp();
-                    let before_t = self.metrics.newest_timestamp_ms.load(Ordering::Relaxed);
-                    let before_t = (before_t > 0).then_some(before_t);
+                    let before_t = self.newest_read();
                     // Met while running (something was read before it): the sink is told before
-                    // anything after it, and says which of the checkpoint's samples it wants.
-                    if self.next.is_some() {
+                    // anything after it, and says which of the checkpoint's samples it wants
+                    // (unless it was told when this pass opened).
+                    if self.next.is_some() && gap_told != Some(*gap.missing.start()) {
                         let after = match self.sink.gap(gap.missing.clone(), gap.checkpoint_next) {
                             Ok(GapAnswer::Stop) => return Ok(PassEnd::Stopped),
                             Ok(GapAnswer::GoOn) => before_t.unwrap_or(i64::MIN),
@@ -359,6 +380,12 @@ impl<S: Sink> Watcher<S> {
             let wait = if wakeup.notifying { self.opts.segment_check_interval } else { self.opts.poll_interval };
             wakeup.wait(wait.max(Duration::from_millis(1)));
         }
+    }
+
+    /// The newest sample timestamp read so far, if any.
+    fn newest_read(&self) -> Option<i64> {
+        let t = self.metrics.newest_timestamp_ms.load(Ordering::Relaxed);
+        (t > 0).then_some(t)
     }
 
     /// Reads a checkpoint newer than the last one seen (and older than the segment being read)

@@ -348,6 +348,86 @@ fn the_checkpoint_written_with_a_gap_met_while_running_is_read() {
     assert_eq!(ts, vec![1; 10]);
 }
 
+/// A sink that stops the watcher once, at the second samples record it is offered (taking
+/// nothing of it), and records the gaps it is told of.
+struct StopsOnce {
+    rec: Recorder,
+    offered: usize,
+    gaps: Vec<(std::ops::RangeInclusive<u64>, Option<u64>, usize)>,
+}
+
+impl Sink for StopsOnce {
+    type Error = std::convert::Infallible;
+    fn store_series(&mut self, s: &[wal_format::record::RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
+        self.rec.store_series(s, segment)
+    }
+    fn append_samples(
+        &mut self,
+        samples: &[wal_format::record::RefSample],
+        at: wal_format::Position,
+    ) -> Result<bool, Self::Error> {
+        self.offered += 1;
+        if self.offered == 2 {
+            return Ok(false);
+        }
+        self.rec.append_samples(samples, at)
+    }
+    fn gap(
+        &mut self,
+        missing: std::ops::RangeInclusive<u64>,
+        checkpoint: Option<u64>,
+    ) -> Result<wal_watcher::GapAnswer, Self::Error> {
+        self.gaps.push((missing, checkpoint, self.rec.seen().samples.len()));
+        Ok(wal_watcher::GapAnswer::GoOn)
+    }
+}
+
+/// A pass that resumes in segments Prometheus checkpointed and deleted since the last pass
+/// ended: the checkpoint is read before the gap is met, yet its samples newer than what was read
+/// stand in for the deleted segments, as for a gap met while running, and the sink is told once,
+/// before them.
+#[test]
+fn a_pass_resuming_in_deleted_segments_takes_their_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = small_wal(dir.path());
+    w.log(&[series_record(1..=10), samples_record(1..=10, 1)]).unwrap();
+    w.next_segment().unwrap(); // 1: series 11 is created here
+    w.log(&[series_record(11..=11), samples_record(1..=11, 2)]).unwrap();
+    for t in 3..=5 {
+        w.next_segment().unwrap(); // 2, 3, 4
+        w.log(&[samples_record(1..=11, t)]).unwrap();
+    }
+    w.close().unwrap();
+    let rec = Recorder::default();
+    let sink = StopsOnce { rec: rec.clone(), offered: 0, gaps: Vec::new() };
+    let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), sink);
+    watcher.run_to_end(|_| {}).unwrap();
+    assert_eq!(rec.seen().samples.len(), 10, "stopped at segment 1's samples");
+    // Prometheus truncates its head before the next pass: checkpoint 2, segments 0 to 2 gone.
+    let mut cp = wal_format::CheckpointWriter::create(dir.path(), 2, wal_format::Compression::Snappy).unwrap();
+    cp.log(&[series_record(1..=11), samples_record(1..=11, 2), samples_record(1..=11, 3)]).unwrap();
+    cp.commit().unwrap();
+    for i in 0..=2 {
+        std::fs::remove_file(dir.path().join(wal_format::segment_file_name(i))).unwrap();
+    }
+    let mut events = Vec::new();
+    watcher
+        .run_to_end(|e| {
+            if let Event::Gap { missing, checkpoint, .. } = e {
+                events.push((missing, checkpoint));
+            }
+        })
+        .unwrap();
+    assert_eq!(events, [(1..=2, Some(2))]);
+    assert_eq!(watcher.sink().gaps, [(1..=2, Some(2), 10)], "told once, before the checkpoint");
+    let seen = rec.seen();
+    let ts: Vec<i64> = seen.samples.iter().map(|s| s.1).collect();
+    let per_t = |t: i64| ts.iter().filter(|&&x| x == t).count();
+    assert_eq!([1, 2, 3, 4, 5].map(per_t), [10, 11, 11, 11, 11], "nothing lost, nothing twice");
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "in time order: {ts:?}");
+    assert!(seen.samples.windows(2).all(|w| w[0].3 <= w[1].3), "positions in order");
+}
+
 /// Damage in a finished segment is reported and counted; the next segments are still read.
 #[test]
 fn corruption_in_a_finished_segment_is_reported_and_skipped() {

@@ -5,7 +5,7 @@ use crate::batch_stats::{admit, BatchStats};
 use crate::item::{Item, Payload};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::series::{Label, LabelEntries, LabelIds, SeriesCache};
+use crate::series::{Label, LabelEntries, SeriesCache};
 
 /// `prometheus.WriteRequest`: one `TimeSeries` per item, labels copied from the interned pairs.
 pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut Vec<u8>) -> BatchStats {
@@ -13,24 +13,17 @@ pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>
     for item in items {
         let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
         let ts = begin_len(buf, 1);
-        if cache.labels_are_strings() {
-            // A cache made for 2.0: a label held as two strings is put together from them.
-            for label in LabelEntries::new(ids) {
-                match label {
-                    Label::Pair(p) => {
-                        buf.push(0x0a);
-                        cache.pairs.append_prefixed(p, buf);
-                    }
-                    Label::Strings(n, v) => {
-                        put_label_prefixed(buf, cache.strings.get_prefixed(n), cache.strings.get_prefixed(v))
-                    }
-                }
-            }
-        } else {
-            for p in LabelIds::new(ids) {
+        for label in LabelEntries::new(ids) {
+            match label {
                 // `TimeSeries.labels` (field 1) + the interned, length-prefixed `Label` body.
-                buf.push(0x0a);
-                cache.pairs.append_prefixed(p, buf);
+                Label::Pair(p) => {
+                    buf.push(0x0a);
+                    cache.pairs.append_prefixed(p, buf);
+                }
+                // A cache made for 2.0: a label held as two strings is put together from them.
+                Label::Strings(n, v) => {
+                    put_label_prefixed(buf, cache.strings.get_prefixed(n), cache.strings.get_prefixed(v))
+                }
             }
         }
         match &item.payload {

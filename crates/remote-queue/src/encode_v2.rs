@@ -34,7 +34,7 @@ use crate::intern::SymbolId;
 use crate::item::{Item, Payload, NO_SLOT};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
-use crate::series::{split_pair, Label, LabelEntries, LabelIds, SeriesCache};
+use crate::series::{split_pair, Label, LabelEntries, SeriesCache};
 use hashbrown::{DefaultHashBuilder, HashTable};
 use std::hash::BuildHasher;
 
@@ -377,41 +377,33 @@ impl SymbolTable {
     #[inline]
     fn label_refs(&mut self, cache: &SeriesCache, ids: &[u8]) {
         let mut refs = RefsWriter::new(&self.series);
-        if cache.labels_are_strings() {
-            for label in LabelEntries::new(ids) {
-                match label {
-                    Label::Pair(p) => match self.pairs.hit(p) {
-                        Some(packed) => refs.push(packed, &mut self.series),
-                        None => match self.pair_refs(cache, p) {
-                            Ok(packed) => refs.push(packed, &mut self.series),
-                            Err((n, v)) => refs.push_pair(n, v, &mut self.series),
-                        },
+        // A cache made for 1.0 holds pairs only, whose strings `pair_refs` looks up by content.
+        for label in LabelEntries::new(ids) {
+            match label {
+                Label::Pair(p) => match self.pairs.hit(p) {
+                    Some(packed) => refs.push(packed, &mut self.series),
+                    None => match self.pair_refs(cache, p) {
+                        Ok(packed) => refs.push(packed, &mut self.series),
+                        Err((n, v)) => refs.push_pair(n, v, &mut self.series),
                     },
-                    Label::Strings(n, v) if self.fresh => {
-                        // A value of its own: new to nearly every fresh table, so no pair lookup.
-                        let (n, v) = (self.string(cache, n), self.string(cache, v));
-                        refs.push_pair(n, v, &mut self.series);
-                    }
-                    Label::Strings(n, v) => {
-                        // A kept table holds it already: its refs packed, by value.
-                        if let Some(packed) = self.pairs.hit(v | STRING_KEY) {
-                            refs.push(packed, &mut self.series);
-                            continue;
-                        }
-                        let (rn, rv) = (self.string(cache, n), self.string(cache, v));
-                        if let Some(packed) = pack_refs(rn, rv) {
-                            self.pairs.put(v | STRING_KEY, packed);
-                        }
-                        refs.push_pair(rn, rv, &mut self.series);
-                    }
+                },
+                Label::Strings(n, v) if self.fresh => {
+                    // A value of its own: new to nearly every fresh table, so no pair lookup.
+                    let (n, v) = (self.string(cache, n), self.string(cache, v));
+                    refs.push_pair(n, v, &mut self.series);
                 }
-            }
-        } else {
-            // A cache made for 1.0 holds pairs only: their strings are looked up by content.
-            for p in LabelIds::new(ids) {
-                let (name, value) = split_pair(cache.pairs.get(p));
-                let (n, v) = (enc_ref(self.sym(cache, name)), enc_ref(self.sym(cache, value)));
-                refs.push_pair(n, v, &mut self.series);
+                Label::Strings(n, v) => {
+                    // A kept table holds it already: its refs packed, by value.
+                    if let Some(packed) = self.pairs.hit(v | STRING_KEY) {
+                        refs.push(packed, &mut self.series);
+                        continue;
+                    }
+                    let (rn, rv) = (self.string(cache, n), self.string(cache, v));
+                    if let Some(packed) = pack_refs(rn, rv) {
+                        self.pairs.put(v | STRING_KEY, packed);
+                    }
+                    refs.push_pair(rn, rv, &mut self.series);
+                }
             }
         }
         refs.finish(&mut self.series);

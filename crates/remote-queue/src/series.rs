@@ -16,7 +16,8 @@
 //! one or two per series) is held as its two string ids instead of as a pair: such a label is
 //! written into every request as its strings anyway, and a pair of its own would cost memory and
 //! one more lookup per request. Run entries carry their form in their lowest bit
-//! ([`Label`]).
+//! ([`Label`]), in the caches of both protocols, so that one iterator ([`LabelEntries`]) reads
+//! every run.
 
 use crate::intern::{Interner, SymbolId};
 use crate::metadata::Family;
@@ -186,8 +187,8 @@ impl SeriesCache {
         Some(self.ids.as_slice().into())
     }
 
-    /// Interns one label and appends its entry to `ids`: a pair id, or (`by_strings`) a
-    /// [`Label`] entry.
+    /// Interns one label and appends its [`Label`] entry to `ids`: a pair, or (`by_strings`, for
+    /// a value of its own) two strings.
     fn intern_label(&mut self, name: &[u8], value: &[u8]) {
         // The value's reference, taken first: the label keeps it if the value is new, a new pair
         // keeps it, an existing pair gives it back.
@@ -220,21 +221,16 @@ impl SeriesCache {
             }
             None => {}
         }
-        put_uvarint(&mut self.ids, if self.by_strings { u64::from(id) << 1 } else { u64::from(id) });
+        put_uvarint(&mut self.ids, u64::from(id) << 1);
     }
 
     fn release(&mut self, ids: Option<&[u8]>) {
         let Some(ids) = ids else { return };
-        if !self.by_strings {
-            for id in LabelIds::new(ids) {
-                self.pairs.release(id);
-            }
-            return;
-        }
         for label in LabelEntries::new(ids) {
             match label {
                 Label::Pair(id) => {
-                    if self.pairs.release(id) {
+                    // A 1.0 endpoint's cache keeps no strings of its pairs.
+                    if self.pairs.release(id) && self.by_strings {
                         if let Some(&[n, v]) = self.pair_strings.get(id as usize) {
                             self.strings.release(n);
                             self.strings.release(v);
@@ -258,13 +254,6 @@ impl SeriesCache {
         }
     }
 
-    /// Whether label runs hold [`Label`] entries ([`LabelEntries`]) rather than only pair ids
-    /// ([`LabelIds`]).
-    #[inline]
-    pub(crate) fn labels_are_strings(&self) -> bool {
-        self.by_strings
-    }
-
     /// Ids in [`SeriesCache::strings`] of the name and value of label pair `id` (`None` for an
     /// id that was never handed out, or in a 1.0 endpoint's cache).
     #[inline]
@@ -274,15 +263,9 @@ impl SeriesCache {
 
     /// The name and value of each label of a label run, whichever its form.
     pub(crate) fn labels<'a>(&'a self, ids: &'a [u8]) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + 'a {
-        let (mut pairs, mut labels) = (LabelIds::new(ids), LabelEntries::new(ids));
-        std::iter::from_fn(move || {
-            if !self.by_strings {
-                return pairs.next().map(|p| split_pair(self.pairs.get(p)));
-            }
-            Some(match labels.next()? {
-                Label::Pair(p) => split_pair(self.pairs.get(p)),
-                Label::Strings(n, v) => (self.strings.get(n), self.strings.get(v)),
-            })
+        LabelEntries::new(ids).map(|label| match label {
+            Label::Pair(p) => split_pair(self.pairs.get(p)),
+            Label::Strings(n, v) => (self.strings.get(n), self.strings.get(v)),
         })
     }
 
@@ -502,36 +485,18 @@ impl SeriesCache {
     }
 }
 
-/// Iterates the pair ids of the label run of a 1.0 endpoint's cache.
-pub(crate) struct LabelIds<'a> {
-    cur: &'a [u8],
-}
-
-impl<'a> LabelIds<'a> {
-    pub(crate) fn new(ids: &'a [u8]) -> Self {
-        LabelIds { cur: ids }
-    }
-}
-
-impl Iterator for LabelIds<'_> {
-    type Item = SymbolId;
-    #[inline]
-    fn next(&mut self) -> Option<Self::Item> {
-        get_uvarint32(&mut self.cur)
-    }
-}
-
-/// An entry of the label run of a 2.0 endpoint's cache.
+/// An entry of a label run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Label {
     /// A pair id (stored as `id << 1`).
     Pair(SymbolId),
-    /// The string ids of a name and a value (stored as `name << 1 | 1`, then `value`).
+    /// The string ids of a name and a value (stored as `name << 1 | 1`, then `value`; only in a
+    /// 2.0 endpoint's cache).
     Strings(SymbolId, SymbolId),
 }
 
-/// Iterates the entries of the label run of a 2.0 endpoint's cache. (Ids stay below 2^31 once
-/// shifted: that many strings would not fit in memory.)
+/// Iterates the entries of a label run. (Ids stay below 2^31 once shifted: that many strings
+/// would not fit in memory.)
 pub(crate) struct LabelEntries<'a> {
     cur: &'a [u8],
 }

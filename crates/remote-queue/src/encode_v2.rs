@@ -100,17 +100,49 @@ struct Recent {
     value: u64,
 }
 
-/// Where the `labels_refs` of the series in a cache slot were last written: 16 bytes.
+/// Where the `labels_refs` field of the series in a cache slot was last written, in 8 bytes (an
+/// encoder keeps one per slot of the cache): `gen << 48 | request << 27 | at`. `gen` is the low
+/// 16 bits of the slot's generation then (another series may take the slot later; a field is
+/// reused only by the request after the one that wrote it, and no slot changes hands 65536 times
+/// between two requests), `request` the number of the request that wrote it (0: none), and `at`
+/// the field's start, its tag, in that request's `series` buffer; its length follows the tag.
 #[derive(Clone, Copy, Default)]
-struct Memo {
-    /// Generation of the slot when they were written (another series may take the slot later).
-    gen: u32,
-    /// Number of the request that wrote them (0: none).
-    request: u32,
-    /// Their start in that request's `series` buffer.
-    at: u32,
-    /// Their length.
-    len: u32,
+struct Memo(u64);
+
+/// Bits of [`Memo`] below its request number: where the field starts (buffers of up to 128 MiB).
+const MEMO_AT_BITS: u32 = 27;
+/// Bit of [`Memo`] where the generation starts (the request number fits the 21 bits below).
+const MEMO_GEN_SHIFT: u32 = MEMO_AT_BITS + (64 - STAMP_SHIFT);
+
+impl Memo {
+    fn new(gen: u32, request: u32, at: usize) -> Option<Memo> {
+        let gen = u64::from(gen as u16) << MEMO_GEN_SHIFT;
+        (at < 1 << MEMO_AT_BITS).then(|| Memo(gen | (u64::from(request) << MEMO_AT_BITS) | at as u64))
+    }
+
+    fn is_gen(self, gen: u32) -> bool {
+        (self.0 >> MEMO_GEN_SHIFT) as u16 == gen as u16
+    }
+
+    fn request(self) -> u32 {
+        (self.0 >> MEMO_AT_BITS) as u32 & (REQUEST_LIMIT - 1)
+    }
+
+    fn at(self) -> usize {
+        (self.0 & ((1 << MEMO_AT_BITS) - 1)) as usize
+    }
+}
+
+/// The refs of the `labels_refs` field (field 1 of `TimeSeries`) that starts at `at` in `buf`.
+fn field_refs(buf: &[u8], at: usize) -> Option<std::ops::Range<usize>> {
+    if buf.get(at) != Some(&0x0a) {
+        return None;
+    }
+    let mut cur = buf.get(at + 1..)?;
+    let after_tag = cur.len();
+    let len = get_uvarint32(&mut cur)? as usize;
+    let start = at + 1 + (after_tag - cur.len());
+    (start + len <= buf.len()).then_some(start..start + len)
 }
 
 /// Remembers, for label pair ids of the series cache, the pair's two refs (encoded) in the
@@ -339,21 +371,20 @@ impl SymbolTable {
             self.memo.resize((slot as usize + 1).next_power_of_two(), Memo::default());
         }
         let Some(&m) = self.memo.get(slot as usize) else { return false };
-        let same = m.gen == gen;
-        let span = m.at as usize..(m.at + m.len) as usize;
-        if same && m.request == self.request {
+        let (same, request) = (m.is_gen(gen), m.request());
+        if same && request == self.request {
             // Met earlier in this request: counted already.
-            if span.end <= self.series.len() {
-                self.series.extend_from_within(span);
+            if let Some(refs) = field_refs(&self.series, m.at()) {
+                self.series.extend_from_within(refs);
                 return true;
             }
             return false;
         }
         self.used += 1;
-        if same && m.request >= self.table_start {
+        if same && request >= self.table_start {
             // In the (kept) table; the refs of the previous request are still at hand.
-            if m.request + 1 == self.request {
-                if let Some(refs) = self.prev_series.get(span) {
+            if request + 1 == self.request {
+                if let Some(refs) = field_refs(&self.prev_series, m.at()).and_then(|r| self.prev_series.get(r)) {
                     self.series.extend_from_slice(refs);
                     return true;
                 }
@@ -361,15 +392,15 @@ impl SymbolTable {
             return false;
         }
         self.in_table += 1;
-        self.overlap += usize::from(same && m.request >= self.prev_start);
+        self.overlap += usize::from(same && request >= self.prev_start);
         false
     }
 
-    /// Notes that the series in `slot` has its `labels_refs`, `len` bytes, at `at` in `series`.
+    /// Notes that the `labels_refs` field of the series in `slot` starts at `at` in `series`.
     #[inline]
-    fn remember(&mut self, slot: u32, gen: u32, at: usize, len: usize) {
-        if let (Some(m), Ok(at), Ok(len)) = (self.memo.get_mut(slot as usize), u32::try_from(at), u32::try_from(len)) {
-            *m = Memo { gen, request: self.request, at, len };
+    fn remember(&mut self, slot: u32, gen: u32, at: usize) {
+        if let (Some(m), Some(new)) = (self.memo.get_mut(slot as usize), Memo::new(gen, self.request, at)) {
+            *m = new;
         }
     }
 
@@ -446,7 +477,6 @@ impl SymbolTable {
             } else {
                 fill_len(&mut self.series, start + 3, refs_len);
             }
-            let refs_at = self.series.len() - refs_len;
             match &item.payload {
                 Payload::Sample(v) => put_sample(&mut self.series, 2, *v, item.t, item.st),
                 Payload::Histogram(h) => put_histogram(&mut self.series, 3, h, item.t, item.st),
@@ -468,8 +498,10 @@ impl SymbolTable {
             let body = self.series.len() - (start + 2);
             let before = self.series.len();
             fill_len(&mut self.series, start + 1, body);
-            // A widened length moved the refs too.
-            self.remember(slot, gen, refs_at + (self.series.len() - before), refs_len);
+            if refs_len > 0 {
+                // The field's tag follows the series' length, however long that became.
+                self.remember(slot, gen, start + 2 + (self.series.len() - before));
+            }
         }
         self.end();
         stats
@@ -705,6 +737,22 @@ mod tests {
                 None => assert!(want.len() > 7, "{n} {v} fits"),
             }
         }
+    }
+
+    #[test]
+    fn memo_packs_generation_request_and_place() {
+        let m = Memo::new(0x1_2345, REQUEST_LIMIT - 1, (1 << MEMO_AT_BITS) - 1).unwrap_or_default();
+        assert!(m.is_gen(0x1_2345) && m.is_gen(0x2345) && !m.is_gen(0x2346));
+        assert_eq!((m.request(), m.at()), (REQUEST_LIMIT - 1, (1 << MEMO_AT_BITS) - 1));
+        assert!(Memo::new(1, 1, 1 << MEMO_AT_BITS).is_none(), "past the bits for a place");
+        assert_eq!(Memo::default().request(), 0, "never a request's number");
+        // The refs of a field whose length takes two bytes; a place that is not a field's tag.
+        let mut buf = vec![7, 0x0a, 0x81, 0x01];
+        buf.extend(std::iter::repeat_n(5u8, 129));
+        assert_eq!(field_refs(&buf, 1), Some(4..133));
+        assert_eq!(field_refs(&buf, 0), None);
+        buf.pop();
+        assert_eq!(field_refs(&buf, 1), None, "cut short");
     }
 
     #[test]

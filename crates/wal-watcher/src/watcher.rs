@@ -237,11 +237,8 @@ impl<S: Sink> Watcher<S> {
         if let (Some(p), Some(c), Some(_)) = (resume, cp_index, self.next) {
             let oldest = segments.first().map_or(p.segment, |s| s.index);
             if p.segment <= c && oldest > p.segment {
-                let after = match self.sink.gap(p.segment..=oldest - 1, Some(c)) {
-                    Ok(GapAnswer::Stop) => return Ok(PassEnd::Stopped),
-                    Ok(GapAnswer::GoOn) => self.newest_taken.unwrap_or(i64::MIN),
-                    Ok(GapAnswer::From(t)) => t.saturating_sub(1),
-                    Err(e) => return Err(Error::Sink(Box::new(e))),
+                let Some(after) = self.ask_gap(p.segment..=oldest - 1, Some(c), self.newest_taken)? else {
+                    return Ok(PassEnd::Stopped);
                 };
                 gap_checkpoint = Some((c, Position::new(c, 0), after));
                 gap_told = Some(p.segment);
@@ -322,11 +319,8 @@ impl<S: Sink> Watcher<S> {
                     // anything after it, and says which of the checkpoint's samples it wants
                     // (unless it was told when this pass opened).
                     if self.next.is_some() && gap_told != Some(*gap.missing.start()) {
-                        let after = match self.sink.gap(gap.missing.clone(), gap.checkpoint_next) {
-                            Ok(GapAnswer::Stop) => return Ok(PassEnd::Stopped),
-                            Ok(GapAnswer::GoOn) => before_t.unwrap_or(i64::MIN),
-                            Ok(GapAnswer::From(t)) => t.saturating_sub(1),
-                            Err(e) => return Err(Error::Sink(Box::new(e))),
+                        let Some(after) = self.ask_gap(gap.missing.clone(), gap.checkpoint_next, before_t)? else {
+                            return Ok(PassEnd::Stopped);
                         };
                         let at = Position::new(*gap.missing.start(), 0);
                         gap_checkpoint = gap.checkpoint_next.map(|c| (c, at.max(Position::new(c, 0)), after));
@@ -379,6 +373,23 @@ impl<S: Sink> Watcher<S> {
             // segment_check_interval.
             let wait = if wakeup.notifying { self.opts.segment_check_interval } else { self.opts.poll_interval };
             wakeup.wait(wait.max(Duration::from_millis(1)));
+        }
+    }
+
+    /// Tells the sink of the gap of the `missing` segments (with the `checkpoint` that stands in
+    /// for them) and returns the time that checkpoint's samples must be newer than: by default
+    /// `before`, the newest sample before the gap. `None`: the sink says stop.
+    fn ask_gap(
+        &mut self,
+        missing: std::ops::RangeInclusive<u64>,
+        checkpoint: Option<u64>,
+        before: Option<i64>,
+    ) -> Result<Option<i64>, Error> {
+        match self.sink.gap(missing, checkpoint) {
+            Ok(GapAnswer::Stop) => Ok(None),
+            Ok(GapAnswer::GoOn) => Ok(Some(before.unwrap_or(i64::MIN))),
+            Ok(GapAnswer::From(t)) => Ok(Some(t.saturating_sub(1))),
+            Err(e) => Err(Error::Sink(Box::new(e))),
         }
     }
 

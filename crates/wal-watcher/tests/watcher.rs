@@ -248,18 +248,27 @@ fn position_in_a_deleted_segment_is_a_reported_gap() {
     assert_eq!(ts, [vec![1; 10], vec![2; 10]].concat());
 }
 
-/// A sink that, at the first samples it takes, does what Prometheus does to a lagging reader:
-/// writes checkpoint 2 (every series, with samples at t = 2 and 3) and deletes segments 0 to 2.
-/// It answers the gap as told and records what it was told.
-struct Truncating {
+/// A sink that records the gaps it is told of (with the number of samples taken by then) and
+/// answers them as told. At the samples records it is offered it can also do what a test needs:
+/// with `truncate_in`, at the first one, what Prometheus does to a lagging reader (write
+/// checkpoint 2 — every series, with samples at t = 2 and 3 — and delete segments 0 to 2); with
+/// `refuse`, stop the watcher at that record (counting from 1), taking nothing of it.
+struct GapSink {
     rec: Recorder,
-    dir: std::path::PathBuf,
-    truncated: bool,
     answer: wal_watcher::GapAnswer,
     gaps: Vec<(std::ops::RangeInclusive<u64>, Option<u64>, usize)>,
+    offered: usize,
+    truncate_in: Option<std::path::PathBuf>,
+    refuse: Option<usize>,
 }
 
-impl Sink for Truncating {
+impl GapSink {
+    fn new(rec: Recorder, answer: wal_watcher::GapAnswer) -> GapSink {
+        GapSink { rec, answer, gaps: Vec::new(), offered: 0, truncate_in: None, refuse: None }
+    }
+}
+
+impl Sink for GapSink {
     type Error = std::convert::Infallible;
     fn store_series(&mut self, s: &[wal_format::record::RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
         self.rec.store_series(s, segment)
@@ -269,13 +278,17 @@ impl Sink for Truncating {
         samples: &[wal_format::record::RefSample],
         at: wal_format::Position,
     ) -> Result<bool, Self::Error> {
+        self.offered += 1;
+        if self.refuse == Some(self.offered) {
+            return Ok(false);
+        }
         self.rec.append_samples(samples, at)?;
-        if !std::mem::replace(&mut self.truncated, true) {
-            let mut cp = wal_format::CheckpointWriter::create(&self.dir, 2, wal_format::Compression::Snappy).unwrap();
+        if let (1, Some(dir)) = (self.offered, &self.truncate_in) {
+            let mut cp = wal_format::CheckpointWriter::create(dir, 2, wal_format::Compression::Snappy).unwrap();
             cp.log(&[series_record(1..=11), samples_record(1..=11, 2), samples_record(1..=11, 3)]).unwrap();
             cp.commit().unwrap();
             for i in 0..=2 {
-                std::fs::remove_file(self.dir.join(wal_format::segment_file_name(i))).unwrap();
+                std::fs::remove_file(dir.join(wal_format::segment_file_name(i))).unwrap();
             }
         }
         Ok(true)
@@ -309,7 +322,7 @@ fn the_checkpoint_written_with_a_gap_met_while_running_is_read() {
         }
         w.close().unwrap();
         let rec = Recorder::default();
-        let sink = Truncating { rec: rec.clone(), dir: dir.path().into(), truncated: false, answer, gaps: Vec::new() };
+        let sink = GapSink { truncate_in: Some(dir.path().into()), ..GapSink::new(rec.clone(), answer) };
         let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), sink);
         let mut events = Vec::new();
         watcher
@@ -348,40 +361,6 @@ fn the_checkpoint_written_with_a_gap_met_while_running_is_read() {
     assert_eq!(ts, vec![1; 10]);
 }
 
-/// A sink that stops the watcher once, at the second samples record it is offered (taking
-/// nothing of it), and records the gaps it is told of.
-struct StopsOnce {
-    rec: Recorder,
-    offered: usize,
-    gaps: Vec<(std::ops::RangeInclusive<u64>, Option<u64>, usize)>,
-}
-
-impl Sink for StopsOnce {
-    type Error = std::convert::Infallible;
-    fn store_series(&mut self, s: &[wal_format::record::RefSeries<'_>], segment: u64) -> Result<bool, Self::Error> {
-        self.rec.store_series(s, segment)
-    }
-    fn append_samples(
-        &mut self,
-        samples: &[wal_format::record::RefSample],
-        at: wal_format::Position,
-    ) -> Result<bool, Self::Error> {
-        self.offered += 1;
-        if self.offered == 2 {
-            return Ok(false);
-        }
-        self.rec.append_samples(samples, at)
-    }
-    fn gap(
-        &mut self,
-        missing: std::ops::RangeInclusive<u64>,
-        checkpoint: Option<u64>,
-    ) -> Result<wal_watcher::GapAnswer, Self::Error> {
-        self.gaps.push((missing, checkpoint, self.rec.seen().samples.len()));
-        Ok(wal_watcher::GapAnswer::GoOn)
-    }
-}
-
 /// A pass that resumes in segments Prometheus checkpointed and deleted since the last pass
 /// ended: the checkpoint is read before the gap is met, yet its samples newer than what was read
 /// stand in for the deleted segments, as for a gap met while running, and the sink is told once,
@@ -399,7 +378,8 @@ fn a_pass_resuming_in_deleted_segments_takes_their_checkpoint() {
     }
     w.close().unwrap();
     let rec = Recorder::default();
-    let sink = StopsOnce { rec: rec.clone(), offered: 0, gaps: Vec::new() };
+    // Stops at segment 1's samples, the second samples record.
+    let sink = GapSink { refuse: Some(2), ..GapSink::new(rec.clone(), wal_watcher::GapAnswer::GoOn) };
     let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), sink);
     watcher.run_to_end(|_| {}).unwrap();
     assert_eq!(rec.seen().samples.len(), 10, "stopped at segment 1's samples");

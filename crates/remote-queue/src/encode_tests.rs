@@ -232,6 +232,17 @@ fn symbol_table_resets_between_requests() {
     assert_eq!(req.symbols, vec!["", "__name__", "up", "cluster", "own", "instance", "h:9100"]);
 }
 
+/// `labels` as the cache of [`cache_with`] sends them: with its external label `cluster="c1"`
+/// unless they have a `cluster` of their own, sorted.
+fn with_external(labels: &[(String, String)]) -> Vec<(String, String)> {
+    let mut want = labels.to_vec();
+    if !want.iter().any(|(name, _)| name == "cluster") {
+        want.push(("cluster".into(), "c1".into()));
+    }
+    want.sort();
+    want
+}
+
 /// Number of distinct strings in `symbols`: its length when every string is listed once.
 fn distinct(symbols: &[String]) -> usize {
     symbols.iter().collect::<std::collections::BTreeSet<_>>().len()
@@ -461,11 +472,7 @@ proptest! {
         prop_assert_eq!(v1.timeseries.len(), items.len());
         prop_assert_eq!(v2.timeseries.len(), items.len());
         for (k, item) in items.iter().enumerate() {
-            let mut want = list[item.series as usize].1.clone();
-            if !want.iter().any(|(n, _)| n == "cluster") {
-                want.push(("cluster".into(), "c1".into()));
-            }
-            want.sort();
+            let want = with_external(&list[item.series as usize].1);
             prop_assert_eq!(&pairs(&v1.timeseries[k].labels), &want);
             prop_assert_eq!(&v2.resolve(&v2.timeseries[k].labels_refs).unwrap_or_default(), &want);
             let Payload::Sample(v) = item.payload else { unreachable!() };
@@ -496,11 +503,7 @@ proptest! {
             let labels = v2_labels(&enc);
             prop_assert_eq!(labels.len(), items.len());
             for (k, item) in items.iter().enumerate() {
-                let mut want = list[item.series as usize].1.clone();
-                if !want.iter().any(|(n, _)| n == "cluster") {
-                    want.push(("cluster".into(), "c1".into()));
-                }
-                want.sort();
+                let want = with_external(&list[item.series as usize].1);
                 prop_assert_eq!(&labels[k], &want);
             }
         }
@@ -561,11 +564,7 @@ proptest! {
             let labels = v2_labels(&enc);
             prop_assert_eq!(labels.len(), items.len());
             for (got, &(_, k)) in labels.iter().zip(&series) {
-                let mut want: Vec<(String, String)> = label_sets[k].clone().into_iter().collect();
-                if !want.iter().any(|(name, _)| name == "cluster") {
-                    want.push(("cluster".into(), "c1".into()));
-                }
-                want.sort();
+                let want = with_external(&label_sets[k].clone().into_iter().collect::<Vec<_>>());
                 prop_assert_eq!(got, &want);
             }
         }

@@ -13,7 +13,9 @@
 //! ids again and finds its symbols already in the table, so deduplication never depends on that
 //! array. A label held as its two strings (a value no other series has, such as a pod's name)
 //! skips the pair lookup: its value is new to nearly every request anyway, and costs one copy
-//! into `symbols`. Only strings the cache does not hold (exemplar labels, and labels of a cache
+//! into `symbols`. While no other label holds that value, a fresh table does not even look it up
+//! in `by_id` (one cache miss per value in a large cache, whose string ids a shard's requests
+//! meet scattered). Only strings the cache does not hold (exemplar labels, and labels of a cache
 //! made for 1.0) are looked up by content.
 //!
 //! **Keeping the table.** A shard whose requests carry the same series again and again (every
@@ -81,6 +83,12 @@ pub(crate) struct SymbolTable {
     memo: Vec<Memo>,
     /// Label refs of an exemplar.
     ex_refs: Vec<u32>,
+    /// Whether values held by one label only are added without consulting `by_id` (see
+    /// [`SymbolTable::own_value`]).
+    own_fast: bool,
+    /// The string ids and symbol indices of those values, for `by_id` should this table be needed
+    /// past that.
+    own_added: Vec<(SymbolId, u32)>,
 }
 
 /// Bit of a `by_id` entry where the request number starts (below it: a ref made by [`enc_ref`]).
@@ -266,6 +274,7 @@ impl SymbolTable {
         self.pairs.fit();
         self.used = 0;
         self.overlap = 0;
+        self.own_added.clear();
         std::mem::swap(&mut self.series, &mut self.prev_series);
         self.series.clear();
     }
@@ -277,6 +286,54 @@ impl SymbolTable {
         } else {
             self.used * 4 >= self.in_table * 3
         };
+        if self.keep {
+            self.record_own_values();
+        }
+    }
+
+    /// Enters the values [`SymbolTable::own_value`] added into `by_id`, and stops adding them
+    /// that way: for a table that outlives its request, or a request whose repeated series may
+    /// meet their values again.
+    #[cold]
+    fn record_own_values(&mut self) {
+        self.own_fast = false;
+        for (id, i) in self.own_added.drain(..) {
+            if let Some(e) = self.by_id.get_mut(id as usize) {
+                *e = (u64::from(self.request) << STAMP_SHIFT) | enc_ref(i);
+            }
+        }
+    }
+
+    /// The symbol ref of a label's value in a fresh table, for a label held as strings. Such a
+    /// value was new when its series was stored; while no other label or metadata holds it too,
+    /// only its own series can have put it into this table, and a series met again in a request
+    /// copies its refs (see [`SymbolTable::reuse_refs`]). So it is new here and is appended
+    /// without a look at `by_id`, whose entries are scattered over memory in proportion to the
+    /// whole series cache: one cache miss less per such value. A value that others hold too goes
+    /// through [`SymbolTable::string`].
+    #[inline]
+    fn own_value(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
+        if !self.own_fast {
+            return self.string(cache, id);
+        }
+        let at = self.symbols.len();
+        self.symbols.push(SYMBOLS_TAG);
+        match cache.strings.append_sole(id, &mut self.symbols) {
+            Some(len) if len > 1 => {
+                let i = self.count;
+                self.count += 1;
+                self.own_added.push((id, i));
+                enc_ref(i)
+            }
+            Some(_) => {
+                self.symbols.truncate(at);
+                EMPTY_REF
+            }
+            None => {
+                self.symbols.truncate(at);
+                self.string(cache, id)
+            }
+        }
     }
 
     /// The symbol index of the series cache's string `id`, encoded by [`enc_ref`], adding it if
@@ -378,6 +435,8 @@ impl SymbolTable {
                 self.series.extend_from_within(refs);
                 return true;
             }
+            // Looked up again in full (never expected): its values too.
+            self.record_own_values();
             return false;
         }
         self.used += 1;
@@ -396,12 +455,15 @@ impl SymbolTable {
         false
     }
 
-    /// Notes that the `labels_refs` field of the series in `slot` starts at `at` in `series`.
+    /// Notes that the `labels_refs` field of the series in `slot` starts at `at` in `series`;
+    /// returns whether it could.
     #[inline]
-    fn remember(&mut self, slot: u32, gen: u32, at: usize) {
+    fn remember(&mut self, slot: u32, gen: u32, at: usize) -> bool {
         if let (Some(m), Some(new)) = (self.memo.get_mut(slot as usize), Memo::new(gen, self.request, at)) {
             *m = new;
+            return true;
         }
+        false
     }
 
     /// Writes the `labels_refs` of a label run.
@@ -420,7 +482,7 @@ impl SymbolTable {
                 },
                 Label::Strings(n, v) if self.fresh => {
                     // A value of its own: new to nearly every fresh table, so no pair lookup.
-                    let (n, v) = (self.string(cache, n), self.string(cache, v));
+                    let (n, v) = (self.string(cache, n), self.own_value(cache, v));
                     refs.push_pair(n, v, &mut self.series);
                 }
                 Label::Strings(n, v) => {
@@ -443,6 +505,9 @@ impl SymbolTable {
     /// Encodes a whole request; the request is [`SymbolTable::parts`] one after the other.
     pub(crate) fn encode(&mut self, items: &[Item], cache: &SeriesCache, min_ts: Option<i64>) -> BatchStats {
         self.begin(cache);
+        // An exemplar's labels are looked up by content and may name a value added by
+        // `own_value`; `by_id` alone tells whether such a value is in the table.
+        self.own_fast = self.fresh && !items.iter().any(|i| matches!(i.payload, Payload::Exemplar(_)));
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
         for item in items {
             let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
@@ -468,6 +533,10 @@ impl SymbolTable {
                 (item.slot, item.slot_gen)
             };
             if !self.reuse_refs(slot, gen) {
+                if slot == NO_SLOT && self.own_fast {
+                    // Not remembered, so met again in full: its values must be found in `by_id`.
+                    self.record_own_values();
+                }
                 self.label_refs(cache, ids);
             }
             let refs_len = self.series.len() - (start + 4);
@@ -500,7 +569,10 @@ impl SymbolTable {
             fill_len(&mut self.series, start + 1, body);
             if refs_len > 0 {
                 // The field's tag follows the series' length, however long that became.
-                self.remember(slot, gen, start + 2 + (self.series.len() - before));
+                let remembered = self.remember(slot, gen, start + 2 + (self.series.len() - before));
+                if !remembered && self.own_fast {
+                    self.record_own_values();
+                }
             }
         }
         self.end();

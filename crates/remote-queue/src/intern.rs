@@ -44,6 +44,24 @@ impl Stored {
         }
     }
 
+    /// Appends the bytes to `buf`; returns their length.
+    #[inline]
+    fn append_to(&self, buf: &mut Vec<u8>) -> usize {
+        match self {
+            Stored::Inline { len, data } => {
+                // The whole array, then cut back: a copy of a size known at compile time.
+                let end = buf.len() + *len as usize;
+                buf.extend_from_slice(data);
+                buf.truncate(end);
+                *len as usize
+            }
+            Stored::Heap(b) => {
+                buf.extend_from_slice(b);
+                b.len()
+            }
+        }
+    }
+
     fn heap_len(&self) -> usize {
         match self {
             Stored::Inline { .. } => 0,
@@ -177,22 +195,22 @@ impl Interner {
     /// string), so that a caller need not read back what was just written.
     #[inline]
     pub(crate) fn append_prefixed(&self, id: SymbolId, buf: &mut Vec<u8>) -> usize {
-        match self.slots.get(id as usize).map(|s| &s.bytes) {
-            Some(Stored::Inline { len, data }) => {
-                // The whole array, then cut back: a copy of a size known at compile time.
-                let end = buf.len() + *len as usize;
-                buf.extend_from_slice(data);
-                buf.truncate(end);
-                *len as usize
-            }
-            Some(Stored::Heap(b)) => {
-                buf.extend_from_slice(b);
-                b.len()
-            }
+        match self.slots.get(id as usize) {
+            Some(slot) => slot.bytes.append_to(buf),
             None => {
                 buf.push(0);
                 1
             }
+        }
+    }
+
+    /// [`Interner::append_prefixed`] for a string that has one holder only (a label value no
+    /// other label or metadata holds); `None`, appending nothing, for any other id.
+    #[inline]
+    pub(crate) fn append_sole(&self, id: SymbolId, buf: &mut Vec<u8>) -> Option<usize> {
+        match self.slots.get(id as usize) {
+            Some(slot) if slot.refs == 1 => Some(slot.bytes.append_to(buf)),
+            _ => None,
         }
     }
 

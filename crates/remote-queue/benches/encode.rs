@@ -52,6 +52,9 @@ enum Case {
     /// Requests take turns over 10k series of 100 targets, every label value shared (see
     /// [`EncodeBench::rotating_targets`]).
     Targets,
+    /// [`Case::Rotating`] over 1M series, each request's scattered over them (see
+    /// [`EncodeBench::scattered`]).
+    Scattered,
 }
 
 impl Case {
@@ -60,6 +63,7 @@ impl Case {
             Case::Same => EncodeBench::new(p, 10_000, 2000),
             Case::Rotating => EncodeBench::rotating(p, 10_000, 2000),
             Case::Targets => EncodeBench::rotating_targets(p, 10_000, 2000),
+            Case::Scattered => EncodeBench::scattered(p, 1_000_000, 2000),
         }
     }
 }
@@ -190,11 +194,13 @@ fn main() {
     }
     if let Some(case) = std::env::var_os("RQ_BENCH_PROFILE") {
         // One encode case alone for 5 CPU-seconds, to run under a profiler: `1.0` or `2.0`,
-        // alone or followed by `-rotating` or `-targets`.
+        // alone or followed by `-rotating`, `-targets` or `-scattered`.
         let case = case.to_string_lossy().into_owned();
         let protocol = if case.starts_with("2.0") { Protocol::V2 } else { Protocol::V1 };
         let which = if case.ends_with("rotating") {
             Case::Rotating
+        } else if case.ends_with("scattered") {
+            Case::Scattered
         } else if case.ends_with("targets") {
             Case::Targets
         } else {
@@ -219,6 +225,7 @@ fn main() {
     let [(v1, v1_bytes), (v2, v2_bytes)] = encode_rates(Case::Same);
     let [(r1, r1_bytes), (r2, r2_bytes)] = encode_rates(Case::Rotating);
     let [(t1, t1_bytes), (t2, t2_bytes)] = encode_rates(Case::Targets);
+    let [(w1, w1_bytes), (w2, w2_bytes)] = encode_rates(Case::Scattered);
     let (s1, s2) = (snappy_rate(Protocol::V1, Case::Same), snappy_rate(Protocol::V2, Case::Same));
     let side_by_side = || {
         println!("| encode + snappy, samples per CPU-second | RW 1.0 | RW 2.0 | 2.0 / 1.0 |");
@@ -227,6 +234,7 @@ fn main() {
             ("same 2000 series in every request", v1, v2, v1_bytes, v2_bytes),
             ("requests take turns over 10k series, 2 label values of their own each", r1, r2, r1_bytes, r2_bytes),
             ("requests take turns over 10k series of 100 targets", t1, t2, t1_bytes, t2_bytes),
+            ("as the second row over 1M series, each request's scattered over them", w1, w2, w1_bytes, w2_bytes),
         ] {
             println!(
                 "| {name} | {:.2} M ({ab:.1} B/sample) | {:.2} M ({bb:.1} B/sample) | {:.2} |",

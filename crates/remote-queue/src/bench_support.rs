@@ -67,6 +67,19 @@ impl EncodeBench {
         EncodeBench::with_labels(protocol, series, batch, batches, target_labels)
     }
 
+    /// [`EncodeBench::rotating`] with each request's series scattered over the whole cache, as a
+    /// shard's are (series go to shards by a hash of their reference), rather than stored one
+    /// after the other: what a shard of a large cache meets.
+    pub fn scattered(protocol: Protocol, series: u64, batch: usize) -> EncodeBench {
+        let mut b = EncodeBench::rotating(protocol, series, batch);
+        for item in b.batches.iter_mut().flatten() {
+            // An odd multiplier that is no multiple of 5 permutes 0..10^k.
+            item.series = item.series.wrapping_mul(2_654_435_761) % series;
+            (item.slot, item.slot_gen) = b.cache.known(item.series).slot_and_generation();
+        }
+        b
+    }
+
     fn with_batches(protocol: Protocol, series: u64, batch: usize, batches: usize) -> EncodeBench {
         EncodeBench::with_labels(protocol, series, batch, batches, typical_labels)
     }

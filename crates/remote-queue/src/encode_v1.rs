@@ -10,7 +10,8 @@ use crate::series::{Label, LabelEntries, SeriesCache};
 /// `prometheus.WriteRequest`: one `TimeSeries` per item, labels copied from the interned pairs.
 pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut Vec<u8>) -> BatchStats {
     let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
-    for item in items {
+    for (k, item) in items.iter().enumerate() {
+        crate::prefetch::ahead(items, k, cache);
         let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
         let ts = begin_len(buf, 1);
         for label in LabelEntries::new(ids) {

@@ -509,7 +509,12 @@ impl SymbolTable {
         // `own_value`; `by_id` alone tells whether such a value is in the table.
         self.own_fast = self.fresh && !items.iter().any(|i| matches!(i.payload, Payload::Exemplar(_)));
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
-        for item in items {
+        for (k, item) in items.iter().enumerate() {
+            if let Some(slot) = crate::prefetch::ahead(items, k, cache) {
+                if let Some(m) = self.memo.get(slot as usize) {
+                    crate::prefetch::line((m as *const Memo).cast());
+                }
+            }
             let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
             // The `Metadata` message: type, help ref, unit ref (0 when unknown).
             let (typ, help, unit) = match cache.metadata(item.series) {

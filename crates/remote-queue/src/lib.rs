@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+// One hint to the processor needs `unsafe`: see `prefetch.rs`.
+#![deny(unsafe_code)]
 
 mod ack;
 mod batch_send;
@@ -29,6 +30,7 @@ mod oauth2;
 #[cfg(feature = "pb")]
 pub mod pb;
 mod point_proto;
+mod prefetch;
 mod prometheus_api;
 mod proto;
 mod queue;

@@ -409,6 +409,22 @@ impl SeriesCache {
         self.slots.get(slot as usize).filter(|e| e.generation == generation).and_then(|e| e.labels.as_deref())
     }
 
+    /// Asks the processor to fetch the cache entry of `slot` ahead of use (see `prefetch.rs`).
+    #[inline]
+    pub(crate) fn prefetch_entry(&self, slot: u32) {
+        if let Some(e) = self.slots.get(slot as usize) {
+            crate::prefetch::line((e as *const Entry).cast());
+        }
+    }
+
+    /// Asks the processor to fetch the label run of `slot`, whose entry it should hold already.
+    #[inline]
+    pub(crate) fn prefetch_labels(&self, slot: u32) {
+        if let Some(run) = self.slots.get(slot as usize).and_then(|e| e.labels.as_deref()) {
+            crate::prefetch::line(run.as_ptr());
+        }
+    }
+
     /// `{name="value", …}` of a label run, for log lines about one series.
     pub(crate) fn labels_text(&self, ids: &[u8]) -> String {
         let mut out = String::from("{");

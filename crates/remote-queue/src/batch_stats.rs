@@ -1,5 +1,5 @@
 //! Which queued items go into a request, and what the request then holds: the one decision both
-//! protocol encoders make for every item.
+//! protocol encoders make for every item; and what to fetch for the items ahead (`prefetch.rs`).
 
 use crate::item::{Item, KindCounts, NO_SLOT};
 use crate::series::SeriesCache;
@@ -56,4 +56,21 @@ pub(crate) fn admit<'c>(
         stats.lowest = stats.lowest.min(item.t);
     }
     Some(ids)
+}
+
+/// How many items ahead a series' cache entry is fetched …
+const ENTRY_AHEAD: usize = 16;
+/// … and its label run (the entry, fetched earlier, says where it is). See `prefetch.rs`.
+const LABELS_AHEAD: usize = 8;
+
+/// Asks the processor for what items `k + ENTRY_AHEAD` and `k + LABELS_AHEAD` will need; returns
+/// the slot of the latter, for what else an encoder keeps by slot.
+#[inline]
+pub(crate) fn prefetch_ahead(items: &[Item], k: usize, cache: &SeriesCache) -> Option<u32> {
+    if let Some(item) = items.get(k + ENTRY_AHEAD) {
+        cache.prefetch_entry(item.slot);
+    }
+    let item = items.get(k + LABELS_AHEAD)?;
+    cache.prefetch_labels(item.slot);
+    Some(item.slot)
 }

@@ -1,7 +1,7 @@
 //! Remote write 1.0: `prometheus.WriteRequest` (Prometheus's `prompb/remote.proto` and
 //! `prompb/types.proto`), labels copied from the series cache's interned `Label` bodies.
 
-use crate::batch_stats::{admit, BatchStats};
+use crate::batch_stats::{admit, prefetch_ahead, BatchStats};
 use crate::item::{Item, Payload};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
 use crate::proto::*;
@@ -11,7 +11,7 @@ use crate::series::{Label, LabelEntries, SeriesCache};
 pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut Vec<u8>) -> BatchStats {
     let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
     for (k, item) in items.iter().enumerate() {
-        crate::prefetch::ahead(items, k, cache);
+        prefetch_ahead(items, k, cache);
         let Some(ids) = admit(item, cache, min_ts, &mut stats) else { continue };
         let ts = begin_len(buf, 1);
         for label in LabelEntries::new(ids) {

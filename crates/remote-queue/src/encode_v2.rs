@@ -31,7 +31,7 @@
 //! Each series is written in place with one-byte length slots, filled in afterwards: a typical
 //! series' body is shorter than 128 bytes, so no body is moved to fit its length.
 
-use crate::batch_stats::{admit, BatchStats};
+use crate::batch_stats::{admit, prefetch_ahead, BatchStats};
 use crate::intern::SymbolId;
 use crate::item::{Item, Payload, NO_SLOT};
 use crate::point_proto::{put_float_histogram, put_histogram, put_sample};
@@ -510,7 +510,7 @@ impl SymbolTable {
         self.own_fast = self.fresh && !items.iter().any(|i| matches!(i.payload, Payload::Exemplar(_)));
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
         for (k, item) in items.iter().enumerate() {
-            if let Some(slot) = crate::prefetch::ahead(items, k, cache) {
+            if let Some(slot) = prefetch_ahead(items, k, cache) {
                 if let Some(m) = self.memo.get(slot as usize) {
                     crate::prefetch::line((m as *const Memo).cast());
                 }

@@ -7,26 +7,7 @@
 //! misses overlap the work on the series before. Measured with `cargo bench -p remote-queue
 //! --features bench` (the row over 1M scattered series): about 1.5 times the samples per
 //! CPU-second for 1.0 and 2.0 alike, and no change where the cache fits the processor's caches.
-
-use crate::item::Item;
-use crate::series::SeriesCache;
-
-/// How many items ahead a series' cache entry is fetched …
-const ENTRY_AHEAD: usize = 16;
-/// … and its label run (the entry, fetched earlier, says where it is).
-const LABELS_AHEAD: usize = 8;
-
-/// Asks for what items `k + ENTRY_AHEAD` and `k + LABELS_AHEAD` will need; returns the slot of
-/// the latter, for what else an encoder keeps by slot.
-#[inline]
-pub(crate) fn ahead(items: &[Item], k: usize, cache: &SeriesCache) -> Option<u32> {
-    if let Some(item) = items.get(k + ENTRY_AHEAD) {
-        cache.prefetch_entry(item.slot);
-    }
-    let item = items.get(k + LABELS_AHEAD)?;
-    cache.prefetch_labels(item.slot);
-    Some(item.slot)
-}
+//! The encoders ask through `batch_stats::prefetch_ahead`.
 
 /// Asks the processor to fetch the cache line of `p` into its caches: a hint, with no effect on
 /// what the program computes; nothing on other architectures.

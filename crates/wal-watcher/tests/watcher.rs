@@ -248,10 +248,51 @@ fn position_in_a_deleted_segment_is_a_reported_gap() {
     assert_eq!(ts, [vec![1; 10], vec![2; 10]].concat());
 }
 
+/// Segment 0: series 1 to 10 and their samples at t = 1; segment 1: series 11, and the samples
+/// of all 11 at t = 2; segments 2 to 4: theirs at t = 3 to 5.
+fn five_segments(dir: &std::path::Path) {
+    let mut w = small_wal(dir);
+    w.log(&[series_record(1..=10), samples_record(1..=10, 1)]).unwrap();
+    w.next_segment().unwrap();
+    w.log(&[series_record(11..=11), samples_record(1..=11, 2)]).unwrap();
+    for t in 3..=5 {
+        w.next_segment().unwrap();
+        w.log(&[samples_record(1..=11, t)]).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// What Prometheus does to [`five_segments`] when it truncates its head: writes checkpoint 2
+/// (every series, with their samples at t = 2 and 3) and deletes segments 0 to 2.
+fn truncate_to_checkpoint_2(dir: &std::path::Path) {
+    let mut cp = wal_format::CheckpointWriter::create(dir, 2, wal_format::Compression::Snappy).unwrap();
+    cp.log(&[series_record(1..=11), samples_record(1..=11, 2), samples_record(1..=11, 3)]).unwrap();
+    cp.commit().unwrap();
+    for i in 0..=2 {
+        std::fs::remove_file(dir.join(wal_format::segment_file_name(i))).unwrap();
+    }
+}
+
+/// Runs the watcher to the end; returns the gaps it reported, as (missing, checkpoint).
+fn gap_events<S: Sink>(watcher: &mut Watcher<S>) -> Vec<(std::ops::RangeInclusive<u64>, Option<u64>)>
+where
+    S::Error: std::fmt::Debug,
+{
+    let mut events = Vec::new();
+    watcher
+        .run_to_end(|e| {
+            if let Event::Gap { missing, checkpoint, .. } = e {
+                events.push((missing, checkpoint));
+            }
+        })
+        .unwrap();
+    events
+}
+
 /// A sink that records the gaps it is told of (with the number of samples taken by then) and
 /// answers them as told. At the samples records it is offered it can also do what a test needs:
-/// with `truncate_in`, at the first one, what Prometheus does to a lagging reader (write
-/// checkpoint 2 — every series, with samples at t = 2 and 3 — and delete segments 0 to 2); with
+/// with `truncate_in`, at the first one, what Prometheus does to a lagging reader
+/// ([`truncate_to_checkpoint_2`]); with
 /// `refuse`, stop the watcher at that record (counting from 1), taking nothing of it.
 struct GapSink {
     rec: Recorder,
@@ -284,12 +325,7 @@ impl Sink for GapSink {
         }
         self.rec.append_samples(samples, at)?;
         if let (1, Some(dir)) = (self.offered, &self.truncate_in) {
-            let mut cp = wal_format::CheckpointWriter::create(dir, 2, wal_format::Compression::Snappy).unwrap();
-            cp.log(&[series_record(1..=11), samples_record(1..=11, 2), samples_record(1..=11, 3)]).unwrap();
-            cp.commit().unwrap();
-            for i in 0..=2 {
-                std::fs::remove_file(dir.join(wal_format::segment_file_name(i))).unwrap();
-            }
+            truncate_to_checkpoint_2(dir);
         }
         Ok(true)
     }
@@ -312,26 +348,11 @@ fn the_checkpoint_written_with_a_gap_met_while_running_is_read() {
     use wal_watcher::GapAnswer;
     let run = |answer: GapAnswer| {
         let dir = tempfile::tempdir().unwrap();
-        let mut w = small_wal(dir.path());
-        w.log(&[series_record(1..=10), samples_record(1..=10, 1)]).unwrap();
-        w.next_segment().unwrap(); // 1: series 11 is created here
-        w.log(&[series_record(11..=11), samples_record(1..=11, 2)]).unwrap();
-        for t in 3..=5 {
-            w.next_segment().unwrap(); // 2, 3, 4
-            w.log(&[samples_record(1..=11, t)]).unwrap();
-        }
-        w.close().unwrap();
+        five_segments(dir.path());
         let rec = Recorder::default();
         let sink = GapSink { truncate_in: Some(dir.path().into()), ..GapSink::new(rec.clone(), answer) };
         let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), sink);
-        let mut events = Vec::new();
-        watcher
-            .run_to_end(|e| {
-                if let Event::Gap { missing, checkpoint, .. } = e {
-                    events.push((missing, checkpoint));
-                }
-            })
-            .unwrap();
+        let events = gap_events(&mut watcher);
         if answer != GapAnswer::Stop {
             assert_eq!(events, [(1..=2, Some(2))]);
         }
@@ -368,37 +389,16 @@ fn the_checkpoint_written_with_a_gap_met_while_running_is_read() {
 #[test]
 fn a_pass_resuming_in_deleted_segments_takes_their_checkpoint() {
     let dir = tempfile::tempdir().unwrap();
-    let mut w = small_wal(dir.path());
-    w.log(&[series_record(1..=10), samples_record(1..=10, 1)]).unwrap();
-    w.next_segment().unwrap(); // 1: series 11 is created here
-    w.log(&[series_record(11..=11), samples_record(1..=11, 2)]).unwrap();
-    for t in 3..=5 {
-        w.next_segment().unwrap(); // 2, 3, 4
-        w.log(&[samples_record(1..=11, t)]).unwrap();
-    }
-    w.close().unwrap();
+    five_segments(dir.path());
     let rec = Recorder::default();
     // Stops at segment 1's samples, the second samples record.
     let sink = GapSink { refuse: Some(2), ..GapSink::new(rec.clone(), wal_watcher::GapAnswer::GoOn) };
     let mut watcher = Watcher::new(dir.path(), fast_options(StartMode::Beginning), sink);
     watcher.run_to_end(|_| {}).unwrap();
     assert_eq!(rec.seen().samples.len(), 10, "stopped at segment 1's samples");
-    // Prometheus truncates its head before the next pass: checkpoint 2, segments 0 to 2 gone.
-    let mut cp = wal_format::CheckpointWriter::create(dir.path(), 2, wal_format::Compression::Snappy).unwrap();
-    cp.log(&[series_record(1..=11), samples_record(1..=11, 2), samples_record(1..=11, 3)]).unwrap();
-    cp.commit().unwrap();
-    for i in 0..=2 {
-        std::fs::remove_file(dir.path().join(wal_format::segment_file_name(i))).unwrap();
-    }
-    let mut events = Vec::new();
-    watcher
-        .run_to_end(|e| {
-            if let Event::Gap { missing, checkpoint, .. } = e {
-                events.push((missing, checkpoint));
-            }
-        })
-        .unwrap();
-    assert_eq!(events, [(1..=2, Some(2))]);
+    // Prometheus truncates its head before the next pass.
+    truncate_to_checkpoint_2(dir.path());
+    assert_eq!(gap_events(&mut watcher), [(1..=2, Some(2))]);
     assert_eq!(watcher.sink().gaps, [(1..=2, Some(2), 10)], "told once, before the checkpoint");
     let seen = rec.seen();
     let ts: Vec<i64> = seen.samples.iter().map(|s| s.1).collect();

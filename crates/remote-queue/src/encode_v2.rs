@@ -297,11 +297,13 @@ impl SymbolTable {
     #[cold]
     fn record_own_values(&mut self) {
         self.own_fast = false;
-        for (id, i) in self.own_added.drain(..) {
-            if let Some(e) = self.by_id.get_mut(id as usize) {
-                *e = (u64::from(self.request) << STAMP_SHIFT) | enc_ref(i);
-            }
+        // Taken out for the loop and put back empty, so that its buffer is kept.
+        let mut added = std::mem::take(&mut self.own_added);
+        for &(id, i) in &added {
+            self.enter(id, enc_ref(i));
         }
+        added.clear();
+        self.own_added = added;
     }
 
     /// The symbol ref of a label's value in a fresh table, for a label held as strings. Such a
@@ -319,15 +321,12 @@ impl SymbolTable {
         let at = self.symbols.len();
         self.symbols.push(SYMBOLS_TAG);
         match cache.strings.append_sole(id, &mut self.symbols) {
-            Some(len) if len > 1 => {
-                let i = self.count;
-                self.count += 1;
-                self.own_added.push((id, i));
+            Some(copied) => {
+                let i = self.listed(at, copied);
+                if i != 0 {
+                    self.own_added.push((id, i));
+                }
                 enc_ref(i)
-            }
-            Some(_) => {
-                self.symbols.truncate(at);
-                EMPTY_REF
             }
             None => {
                 self.symbols.truncate(at);
@@ -352,22 +351,33 @@ impl SymbolTable {
     /// case stays a load and a compare.
     #[inline(never)]
     fn add(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
-        // The tag, then the length-prefixed string as the cache holds it; taken back if the
-        // string is empty (a zero length byte).
         let at = self.symbols.len();
         self.symbols.push(SYMBOLS_TAG);
-        let i = if cache.strings.append_prefixed(id, &mut self.symbols) == 1 {
+        let copied = cache.strings.append_prefixed(id, &mut self.symbols);
+        let r = enc_ref(self.listed(at, copied));
+        self.enter(id, r);
+        r
+    }
+
+    /// The index of the symbol whose tag was pushed at `at` and whose length-prefixed string
+    /// (`copied` bytes) followed it; an empty string (a lone zero length byte) is taken back, as
+    /// "" is always symbol 0.
+    #[inline(always)]
+    fn listed(&mut self, at: usize, copied: usize) -> u32 {
+        if copied == 1 {
             self.symbols.truncate(at);
-            0
-        } else {
-            self.count += 1;
-            self.count - 1
-        };
-        let r = enc_ref(i);
+            return 0;
+        }
+        self.count += 1;
+        self.count - 1
+    }
+
+    /// Notes in `by_id` that the cache's string `id` is in this table as `r`.
+    #[inline]
+    fn enter(&mut self, id: SymbolId, r: u64) {
         if let Some(e) = self.by_id.get_mut(id as usize) {
             *e = (u64::from(self.request) << STAMP_SHIFT) | r;
         }
-        r
     }
 
     /// The symbol index of `s`, adding it if new; "" is always 0. A string the series cache holds

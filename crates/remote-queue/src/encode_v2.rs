@@ -47,6 +47,9 @@ pub(crate) struct SymbolTable {
     symbols: Vec<u8>,
     /// Number of symbols in `symbols`.
     count: u32,
+    /// `count` encoded by [`enc_ref`]: the ref of the next symbol, kept up to date so that a new
+    /// symbol's ref costs an increment rather than an encoding.
+    count_ref: u64,
     /// By string id of the series cache: `request << STAMP_SHIFT | ref`, `ref` being the string's
     /// symbol index encoded by [`enc_ref`] and `request` the number of the request that added it
     /// (0: none). Meaningful only when `request >= table_start`.
@@ -260,6 +263,7 @@ impl SymbolTable {
             // symbols[0] is always "" (repeated string elements are written even when empty).
             self.symbols.extend_from_slice(&[SYMBOLS_TAG, 0]);
             self.count = 1;
+            self.count_ref = enc_ref(1);
             // Stamps 0 (never used) are never in the previous table.
             self.prev_start = self.table_start.max(1);
             self.table_start = self.request;
@@ -322,11 +326,11 @@ impl SymbolTable {
         self.symbols.push(SYMBOLS_TAG);
         match cache.strings.append_sole(id, &mut self.symbols) {
             Some(copied) => {
-                let i = self.listed(at, copied);
+                let (i, r) = self.listed(at, copied);
                 if i != 0 {
                     self.own_added.push((id, i));
                 }
-                enc_ref(i)
+                r
             }
             None => {
                 self.symbols.truncate(at);
@@ -354,7 +358,7 @@ impl SymbolTable {
         let at = self.symbols.len();
         self.symbols.push(SYMBOLS_TAG);
         let copied = cache.strings.append_prefixed(id, &mut self.symbols);
-        let r = enc_ref(self.listed(at, copied));
+        let (_, r) = self.listed(at, copied);
         self.enter(id, r);
         r
     }
@@ -363,13 +367,21 @@ impl SymbolTable {
     /// (`copied` bytes) followed it; an empty string (a lone zero length byte) is taken back, as
     /// "" is always symbol 0.
     #[inline(always)]
-    fn listed(&mut self, at: usize, copied: usize) -> u32 {
+    fn listed(&mut self, at: usize, copied: usize) -> (u32, u64) {
         if copied == 1 {
             self.symbols.truncate(at);
-            return 0;
+            return (0, EMPTY_REF);
         }
+        self.next_symbol()
+    }
+
+    /// Takes the next symbol index; returns it and its ref.
+    #[inline(always)]
+    fn next_symbol(&mut self) -> (u32, u64) {
+        let (i, r) = (self.count, self.count_ref);
         self.count += 1;
-        self.count - 1
+        self.count_ref = next_ref(r, self.count);
+        (i, r)
     }
 
     /// Notes in `by_id` that the cache's string `id` is in this table as `r`.
@@ -399,8 +411,7 @@ impl SymbolTable {
         put_uvarint(&mut self.symbols, s.len() as u64);
         let start = self.symbols.len() as u32;
         self.symbols.extend_from_slice(s);
-        let i = self.count;
-        self.count += 1;
+        let (i, _) = self.next_symbol();
         let (symbols, hasher) = (&self.symbols, &self.hasher);
         self.others.insert_unique(hash, (i, start, s.len() as u32), |&(_, start, len)| {
             hasher.hash_one(symbols.get(start as usize..(start + len) as usize).unwrap_or_default())
@@ -719,6 +730,17 @@ fn enc_ref(i: u32) -> u64 {
     w | ((len as u64) << 40)
 }
 
+/// [`enc_ref`] of `i`, given `r`, that of `i - 1`: while the low seven bits of `i - 1` are not all
+/// set, only the varint's first byte changes, by one.
+#[inline(always)]
+fn next_ref(r: u64, i: u32) -> u64 {
+    if r & 0x7f != 0x7f {
+        r + 1
+    } else {
+        enc_ref(i)
+    }
+}
+
 /// The symbol index a ref made by [`enc_ref`] encodes.
 fn enc_index(r: u64) -> u32 {
     let len = ((r >> 40) as u32).min(5);
@@ -793,6 +815,16 @@ mod tests {
             put_varint32(&mut a, v);
             put_uvarint(&mut b, u64::from(v));
             assert_eq!(a, b, "{v}");
+        }
+    }
+
+    #[test]
+    fn next_ref_follows_enc_ref() {
+        // Every index up to just past the first that takes four varint bytes.
+        let mut r = enc_ref(0);
+        for i in 1..=(1u32 << 22) + 300 {
+            r = next_ref(r, i);
+            assert_eq!(r, enc_ref(i), "{i}");
         }
     }
 

@@ -351,6 +351,43 @@ fn every_string_once(series: &[(u64, Vec<(String, String)>)], keep_ids: bool) {
 }
 
 #[test]
+fn an_exemplar_naming_a_value_listed_earlier_in_the_request_shares_its_symbol() {
+    // Series 1's value "v1" is its own: listed without an entry in `by_id` until the request's
+    // first exemplar, whose labels are looked up by content, names it.
+    let series: Vec<(u64, Vec<(String, String)>)> = (1..=3)
+        .map(|i| (i, vec![("__name__".to_string(), "m".to_string()), ("pod".into(), format!("v{i}"))]))
+        .collect();
+    let cache = cache_with(&series);
+    let slotted = |item: Item| {
+        let (slot, slot_gen) = cache.known(item.series).slot_and_generation();
+        Item { slot, slot_gen, ..item }
+    };
+    let exemplar = Item {
+        payload: Payload::Exemplar(Box::new(ExemplarData {
+            value: 1.0,
+            labels: LabelSet::from_pairs([("trace_id", "v1"), ("span", "v2")]),
+        })),
+        ..sample(3, 7, 0.0)
+    };
+    let items: Vec<Item> = [sample(1, 5, 1.0), exemplar, sample(2, 5, 1.0), sample(1, 6, 1.0)].map(slotted).into();
+    let mut enc = RequestEncoder::default();
+    let _ = enc.encode(Protocol::V2, &items, &cache, None);
+    let req = pb::v2::Request::decode(decompress(enc.body()).as_slice()).unwrap_or_default();
+    assert_eq!(distinct(&req.symbols), req.symbols.len(), "symbols are deduplicated: {:?}", req.symbols);
+    let ex = req.resolve(&req.timeseries[1].exemplars[0].labels_refs).unwrap_or_default();
+    assert_eq!(ex, [("span".to_string(), "v2".to_string()), ("trace_id".into(), "v1".into())]);
+    for (k, i) in [(0, 1), (1, 3), (2, 2), (3, 1)] {
+        let labels = req.resolve(&req.timeseries[k].labels_refs).unwrap_or_default();
+        let want = [
+            ("__name__".to_string(), "m".to_string()),
+            ("cluster".into(), "c1".into()),
+            ("pod".into(), format!("v{i}")),
+        ];
+        assert_eq!(labels, want, "series {k}");
+    }
+}
+
+#[test]
 fn requests_taking_turns_over_many_series_list_only_their_own_strings() {
     // More pairs than the pair cache starts with, each request other series: every request holds
     // exactly its own strings, once.

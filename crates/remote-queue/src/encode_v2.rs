@@ -87,7 +87,7 @@ pub(crate) struct SymbolTable {
     /// Label refs of an exemplar.
     ex_refs: Vec<u32>,
     /// Whether values held by one label only are added without consulting `by_id` (see
-    /// [`SymbolTable::own_value`]).
+    /// [`SymbolTable::own_value`]): in a fresh table, until the request's first exemplar.
     own_fast: bool,
     /// The string ids and symbol indices of those values, for `by_id` should this table be needed
     /// past that.
@@ -526,9 +526,7 @@ impl SymbolTable {
     /// Encodes a whole request; the request is [`SymbolTable::parts`] one after the other.
     pub(crate) fn encode(&mut self, items: &[Item], cache: &SeriesCache, min_ts: Option<i64>) -> BatchStats {
         self.begin(cache);
-        // An exemplar's labels are looked up by content and may name a value added by
-        // `own_value`; `by_id` alone tells whether such a value is in the table.
-        self.own_fast = self.fresh && !items.iter().any(|i| matches!(i.payload, Payload::Exemplar(_)));
+        self.own_fast = self.fresh;
         let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
         for (k, item) in items.iter().enumerate() {
             if let Some(slot) = prefetch_ahead(items, k, cache) {
@@ -577,6 +575,11 @@ impl SymbolTable {
                 Payload::Histogram(h) => put_histogram(&mut self.series, 3, h, item.t, item.st),
                 Payload::FloatHistogram(h) => put_float_histogram(&mut self.series, 3, h, item.t, item.st),
                 Payload::Exemplar(e) => {
+                    // Its labels are looked up by content and may name a value added by
+                    // `own_value`: `by_id` must tell whether such a value is in the table.
+                    if self.own_fast {
+                        self.record_own_values();
+                    }
                     self.ex_refs.clear();
                     for (n, v) in e.labels.iter() {
                         let (n, v) = (self.sym(cache, n), self.sym(cache, v));

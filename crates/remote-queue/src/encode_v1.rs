@@ -8,6 +8,8 @@ use crate::proto::*;
 use crate::series::{Label, LabelEntries, SeriesCache};
 
 /// `prometheus.WriteRequest`: one `TimeSeries` per item, labels copied from the interned pairs.
+/// Out of line, as 2.0's `SymbolTable::encode` is (see there).
+#[inline(never)]
 pub(crate) fn encode_v1(items: &[Item], cache: &SeriesCache, min_ts: Option<i64>, buf: &mut Vec<u8>) -> BatchStats {
     let mut stats = BatchStats { lowest: i64::MAX, ..Default::default() };
     for (k, item) in items.iter().enumerate() {

@@ -292,8 +292,8 @@ where
 /// A sink that records the gaps it is told of (with the number of samples taken by then) and
 /// answers them as told. At the samples records it is offered it can also do what a test needs:
 /// with `truncate_in`, at the first one, what Prometheus does to a lagging reader
-/// ([`truncate_to_checkpoint_2`]); with
-/// `refuse`, stop the watcher at that record (counting from 1), taking nothing of it.
+/// ([`truncate_to_checkpoint_2`]); with `refuse`, stop the watcher at that record (counting
+/// from 1), taking nothing of it.
 struct GapSink {
     rec: Recorder,
     answer: wal_watcher::GapAnswer,

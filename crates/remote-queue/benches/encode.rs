@@ -1,4 +1,4 @@
-//! `cargo bench -p remote-queue --features bench`: encode + snappy rates of remote write 1.0 and 2.0
+//! `cargo bench -p remote-queue`: encode + snappy rates of remote write 1.0 and 2.0
 //! side by side (same run, alternated), bytes per cached series, end-to-end samples/s to a null
 //! receiver on loopback. Prints two tables.
 

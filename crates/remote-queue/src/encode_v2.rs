@@ -378,8 +378,8 @@ impl SymbolTable {
     fn string(&mut self, cache: &SeriesCache, id: SymbolId) -> u64 {
         // `begin` sized the array for every id of the cache; an id past it names no string.
         let Some(&e) = self.by_id.get(id as usize) else { return EMPTY_REF };
-        if (e >> STAMP_SHIFT) as u32 >= self.table_start {
-            return e & REF_MASK;
+        if let Some(r) = listed_ref(e, self.table_start) {
+            return r;
         }
         self.add(cache, id)
     }
@@ -541,9 +541,8 @@ impl SymbolTable {
                 },
                 Label::Strings(n, v) => {
                     // What `string` and `own_value` do, in the cases they need no call.
-                    let name = match by_id.get(n as usize) {
-                        Some(&e) if (e >> STAMP_SHIFT) as u32 >= table_start => e & REF_MASK,
-                        _ => break Some(label),
+                    let Some(name) = by_id.get(n as usize).and_then(|&e| listed_ref(e, table_start)) else {
+                        break Some(label);
                     };
                     let Some((i, r)) = list_sole(symbols, (&mut c, &mut cr), cache, v) else { break Some(label) };
                     own_added.push((v, i));
@@ -691,6 +690,12 @@ impl SymbolTable {
     pub(crate) fn parts(&self) -> [&[u8]; 2] {
         [&self.symbols, &self.series]
     }
+}
+
+/// The ref in a `by_id` entry when the table started at request `table_start` holds its string.
+#[inline(always)]
+fn listed_ref(entry: u64, table_start: u32) -> Option<u64> {
+    ((entry >> STAMP_SHIFT) as u32 >= table_start).then_some(entry & REF_MASK)
 }
 
 /// Takes the next symbol index of a table from its `count` and `count_ref` (see [`SymbolTable`]);
